@@ -1,0 +1,113 @@
+//! The errors of this crate: configuration, token verification and the boxed loader error.
+
+use std::{error::Error as StdError, fmt};
+
+/// A type-erased error, as returned by a failing [`UserLoader`](crate::UserLoader).
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A [`LoginManager`](crate::LoginManager) could not be built from the given settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The HS256 secret is shorter than 32 bytes (RFC 7518 section 3.2 requires a key at least as
+    /// long as the hash output). Generate one with e.g. `openssl rand -base64 48`.
+    SecretTooShort {
+        /// The length of the secret that was given, in bytes.
+        len: usize,
+    },
+    /// The realm cannot be sent in a `WWW-Authenticate` header (it contains control characters).
+    InvalidRealm,
+    /// The user id claim name is empty or names a registered claim (`exp`, `iat`, `nbf`, ...).
+    InvalidUserIdClaim,
+    /// The maximum token length is zero.
+    InvalidMaxTokenLength,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretTooShort { len } => write!(
+                f,
+                "the HS256 secret is {len} bytes long; at least 32 bytes are required \
+                 (RFC 7518 section 3.2): generate one with `openssl rand -base64 48`"
+            ),
+            Self::InvalidRealm => f.write_str(
+                "the realm contains characters that cannot be sent in a WWW-Authenticate header",
+            ),
+            Self::InvalidUserIdClaim => f.write_str(
+                "the user id claim name must be non-empty and must not be a registered claim \
+                 (exp, iat, nbf, iss, aud, jti)",
+            ),
+            Self::InvalidMaxTokenLength => f.write_str("the maximum token length must be above 0"),
+        }
+    }
+}
+
+impl StdError for ConfigError {}
+
+/// Why a token was refused by [`LoginManager::decode_token`](crate::LoginManager::decode_token).
+///
+/// Only [`TokenError::Expired`] is answered with the "expired" message; every other variant is an
+/// invalid token. The variants say why, for logs and tests; clients never see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The `exp` claim is in the past (RFC 7519 section 4.1.4), leeway included.
+    Expired,
+    /// The `nbf` claim (RFC 7519 section 4.1.5) or the `iat` claim is in the future, leeway
+    /// included.
+    NotYetValid,
+    /// The token is longer than the configured maximum (8 KiB by default).
+    TooLarge,
+    /// Not a compact JWS: not three strict base64url segments, or a header that is not a JSON
+    /// object (RFC 7515 sections 3.1 and 5.2).
+    Malformed,
+    /// The header names an algorithm other than the one accepted (HS256), `none` included, or
+    /// none at all (RFC 8725 section 3.1).
+    WrongAlgorithm,
+    /// The header carries `crit`, whose extensions this crate does not understand
+    /// (RFC 7515 section 4.1.11).
+    UnsupportedCritical,
+    /// The MAC does not match (RFC 7515 section 5.2, step 8).
+    BadSignature,
+    /// The MAC is right but the claims are not a JSON object, or repeat a claim this crate reads
+    /// (RFC 7519 section 7.2, steps 9 and 10).
+    InvalidClaims,
+    /// A required claim is absent: `"exp"`, `"user id"`, `"iss"` or `"aud"`.
+    MissingClaim(&'static str),
+    /// A claim has the wrong type or value: `"exp"`, `"nbf"`, `"iat"`, `"user id"`, `"iss"` or `"aud"`.
+    InvalidClaim(&'static str),
+    /// The `iss` claim is not the configured issuer (RFC 7519 section 4.1.1).
+    InvalidIssuer,
+    /// The `aud` claim does not name the configured audience, or is present while no audience is
+    /// configured (RFC 7519 section 4.1.3).
+    InvalidAudience,
+}
+
+impl TokenError {
+    /// `true` for [`TokenError::Expired`]: the token was good but is too old.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Self::Expired)
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Expired => f.write_str("token expired"),
+            Self::NotYetValid => f.write_str("token not yet valid"),
+            Self::TooLarge => f.write_str("token longer than the configured maximum"),
+            Self::Malformed => f.write_str("token is not a well-formed compact JWS"),
+            Self::WrongAlgorithm => f.write_str("token algorithm is not accepted"),
+            Self::UnsupportedCritical => f.write_str("token header has critical extensions"),
+            Self::BadSignature => f.write_str("token signature does not match"),
+            Self::InvalidClaims => f.write_str("token claims are not a valid JSON object"),
+            Self::MissingClaim(c) => write!(f, "token has no `{c}` claim"),
+            Self::InvalidClaim(c) => write!(f, "token has an invalid `{c}` claim"),
+            Self::InvalidIssuer => f.write_str("token issuer is not accepted"),
+            Self::InvalidAudience => f.write_str("token audience is not accepted"),
+        }
+    }
+}
+
+impl StdError for TokenError {}

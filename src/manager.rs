@@ -1,0 +1,317 @@
+//! [`LoginManager`]: the secret, the rules a token must meet, and the answers to give.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::{ConfigError, TokenError};
+use crate::loader::AuthUser;
+use crate::response::{Messages, Responses};
+use crate::token::{Claims, Key, Rules, valid_user_id};
+
+/// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
+pub const MIN_SECRET_LEN: usize = 32;
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+type ErrorHook = Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync>;
+
+/// Issues and verifies HS256 login tokens: the `APILoginManager` of the Flask original.
+///
+/// Cheap to clone (everything is shared behind one `Arc`). The secret never appears in `Debug`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_login_manager::{LoginManager, TokenError};
+///
+/// let manager = LoginManager::new("a secret of at least thirty-two bytes!!")?;
+/// let token = manager.issue_token("42", Duration::from_secs(60 * 60))?;
+/// let claims = manager.decode_token(&token)?;
+/// assert_eq!(claims.user_id(), "42");
+///
+/// // One flipped character in the MAC and the token is refused.
+/// let mut tampered = token.clone();
+/// let last = if tampered.ends_with('A') { "B" } else { "A" };
+/// tampered.replace_range(tampered.len() - 1.., last);
+/// assert_eq!(manager.decode_token(&tampered), Err(TokenError::BadSignature));
+///
+/// // Secrets shorter than 32 bytes are refused up front.
+/// assert!(LoginManager::new("too short").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct LoginManager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    key: Key,
+    rules: Rules,
+    default_ttl: Duration,
+    clock: Option<Clock>,
+    on_loader_error: Option<ErrorHook>,
+    pub(crate) responses: Responses,
+}
+
+impl LoginManager {
+    /// A manager with the default settings: HS256 only, `exp` required, no leeway, `user_id` as the
+    /// user id claim, tokens valid for 60 minutes. Fails if `secret` is shorter than 32 bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Self::builder(secret).build()
+    }
+
+    /// A builder to change the defaults; see [`LoginManagerBuilder`].
+    pub fn builder(secret: impl AsRef<[u8]>) -> LoginManagerBuilder {
+        LoginManagerBuilder {
+            secret: secret.as_ref().to_vec(),
+            rules: Rules::default(),
+            default_ttl: Duration::from_secs(60 * 60),
+            clock: None,
+            on_loader_error: None,
+            messages: Messages::default(),
+        }
+    }
+
+    /// Issues a token for `user_id` that expires after `ttl` (whole seconds): an HS256 JWT with
+    /// the claims `exp`, `iat` and `user_id` (a string), exactly as the Flask original's
+    /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's.
+    ///
+    /// Fails with [`TokenError::InvalidClaim`] if `user_id` is empty or has control characters,
+    /// since such a token would be refused.
+    pub fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<String, TokenError> {
+        if !valid_user_id(user_id) {
+            return Err(TokenError::InvalidClaim("user id"));
+        }
+        let inner = &*self.inner;
+        Ok(inner
+            .key
+            .issue(&inner.rules, user_id, self.now(), ttl.as_secs()))
+    }
+
+    /// Issues a token for `user` with the default lifetime (60 minutes unless configured): the
+    /// original's `get_token_for(user)`.
+    pub fn token_for<U: AuthUser + ?Sized>(&self, user: &U) -> Result<String, TokenError> {
+        self.issue_token(&user.user_id(), self.inner.default_ttl)
+    }
+
+    /// Verifies `token` and returns its claims, or why it was refused:
+    /// [`TokenError::Expired`] apart from every kind of invalid token.
+    pub fn decode_token(&self, token: &str) -> Result<Claims, TokenError> {
+        self.decode_bytes(token.as_bytes())
+    }
+
+    pub(crate) fn decode_bytes(&self, token: &[u8]) -> Result<Claims, TokenError> {
+        let inner = &*self.inner;
+        inner.key.verify_token(&inner.rules, token, self.now())
+    }
+
+    /// The lifetime of tokens from [`LoginManager::token_for`].
+    pub fn default_ttl(&self) -> Duration {
+        self.inner.default_ttl
+    }
+
+    /// The current time in seconds since the Unix epoch, from the configured clock.
+    pub fn now(&self) -> u64 {
+        match &self.inner.clock {
+            Some(clock) => clock(),
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+
+    pub(crate) fn loader_failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static)) {
+        if let Some(hook) = &self.inner.on_loader_error {
+            hook(error);
+        }
+    }
+}
+
+impl fmt::Debug for LoginManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("LoginManager")
+            .field("secret", &"<redacted>")
+            .field("algorithm", &"HS256")
+            .field("require_exp", &inner.rules.require_exp)
+            .field("leeway", &inner.rules.leeway)
+            .field("user_id_claim", &inner.rules.user_id_claim)
+            .field("issuer", &inner.rules.issuer)
+            .field("audience", &inner.rules.audience)
+            .field("max_token_len", &inner.rules.max_len)
+            .field("default_ttl", &inner.default_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`LoginManager`]; from [`LoginManager::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_login_manager::LoginManager;
+///
+/// let manager = LoginManager::builder(std::env::var("SECRET_KEY").unwrap_or("x".repeat(32)))
+///     .default_ttl(Duration::from_secs(15 * 60))
+///     .leeway(Duration::from_secs(30))
+///     .issuer("https://auth.example.com")
+///     .audience("orders-api")
+///     .login_message("Please log in first")
+///     .realm("orders")
+///     .build()?;
+/// # Ok::<(), tower_login_manager::ConfigError>(())
+/// ```
+pub struct LoginManagerBuilder {
+    secret: Vec<u8>,
+    rules: Rules,
+    default_ttl: Duration,
+    clock: Option<Clock>,
+    on_loader_error: Option<ErrorHook>,
+    messages: Messages,
+}
+
+impl LoginManagerBuilder {
+    /// Lifetime of tokens from [`LoginManager::token_for`]. Default: 60 minutes.
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = ttl;
+        self
+    }
+
+    /// Tolerance for clock skew, applied to `exp`, `nbf` and `iat` alike. Default: 0, as in PyJWT.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.rules.leeway = leeway.as_secs();
+        self
+    }
+
+    /// Whether a token without `exp` is refused. Default: `true` (a token without `exp` would be
+    /// valid forever). When `false`, an `exp` that is present is still checked.
+    pub fn require_exp(mut self, require: bool) -> Self {
+        self.rules.require_exp = require;
+        self
+    }
+
+    /// The claim that holds the user id. Default: `user_id`, as in the Flask original; `sub` is the
+    /// RFC 7519 choice. Registered claims (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`) are refused.
+    pub fn user_id_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
+        self.rules.user_id_claim = claim.into();
+        self
+    }
+
+    /// Require `iss` to be this issuer (RFC 7519 section 4.1.1); issued tokens carry it.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.rules.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Require `aud` to name this audience (RFC 7519 section 4.1.3); issued tokens carry it.
+    /// Without an audience, a token that carries `aud` is refused.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.rules.audience = Some(audience.into());
+        self
+    }
+
+    /// The longest token accepted, in bytes; longer ones are refused before any decoding.
+    /// Default: 8 KiB.
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.rules.max_len = len;
+        self
+    }
+
+    /// The clock tokens are judged by, in seconds since the Unix epoch. Default: the system
+    /// clock. Tests pin time with it.
+    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Called with the error whenever a [`UserLoader`](crate::UserLoader) fails. The client only
+    /// ever sees 500 "Internal server error"; this is where the application logs the cause.
+    pub fn on_loader_error(
+        mut self,
+        hook: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_loader_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// Answer when no bearer token was sent. Default: "You need to login".
+    pub fn login_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.login = message.into();
+        self
+    }
+
+    /// Answer for a token that is not valid. Default: "Invalid token. Please register or login".
+    pub fn invalid_token_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.invalid = message.into();
+        self
+    }
+
+    /// Answer for an expired token. Default: "Expired token. Please login to get a new token".
+    pub fn expired_token_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.expired = message.into();
+        self
+    }
+
+    /// Answer when the loader finds no user. Default: "User not found. Please register or login".
+    pub fn user_not_found_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.user_not_found = message.into();
+        self
+    }
+
+    /// Answer (500) when the loader fails. Default: "Internal server error".
+    pub fn internal_error_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.internal = message.into();
+        self
+    }
+
+    /// Answer (400) when a request carries more than one `Authorization` header.
+    /// Default: "Send exactly one Authorization header".
+    pub fn ambiguous_credentials_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.ambiguous = message.into();
+        self
+    }
+
+    /// The realm of the `WWW-Authenticate: Bearer realm="..."` challenge (RFC 6750 section 3).
+    /// Default: `api`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.messages.realm = realm.into();
+        self
+    }
+
+    /// Checks the settings and builds the manager.
+    pub fn build(self) -> Result<LoginManager, ConfigError> {
+        if self.secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::SecretTooShort {
+                len: self.secret.len(),
+            });
+        }
+        let claim = &*self.rules.user_id_claim;
+        if claim.is_empty() || ["exp", "iat", "nbf", "iss", "aud", "jti"].contains(&claim) {
+            return Err(ConfigError::InvalidUserIdClaim);
+        }
+        if self.rules.max_len == 0 {
+            return Err(ConfigError::InvalidMaxTokenLength);
+        }
+        let responses = Responses::new(&self.messages)?;
+        let key = Key::new(&self.secret);
+        Ok(LoginManager {
+            inner: Arc::new(Inner {
+                key,
+                rules: self.rules,
+                default_ttl: self.default_ttl,
+                clock: self.clock,
+                on_loader_error: self.on_loader_error,
+                responses,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for LoginManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginManagerBuilder")
+            .field("secret", &"<redacted>")
+            .field("rules", &self.rules)
+            .field("default_ttl", &self.default_ttl)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,236 @@
+//! How a failure becomes a response: the `{status, message}` JSON with an RFC 6750 challenge, or a
+//! trailers-only gRPC status.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+
+use crate::error::{ConfigError, TokenError};
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const APPLICATION_GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
+
+/// Why a request was not let through.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No `Authorization: Bearer <token>` (RFC 6750 section 3.1: no error code).
+    MissingToken,
+    /// More than one `Authorization` header (RFC 6750 section 3.1 `invalid_request`).
+    Ambiguous,
+    /// A token was sent and refused.
+    Token(TokenError),
+    /// The loader found no user for a valid token.
+    UserNotFound,
+    /// The loader failed: 500, the error goes to the hook only.
+    LoaderFailed,
+}
+
+/// The texts of every answer, each configurable on the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct Messages {
+    pub(crate) login: String,
+    pub(crate) invalid: String,
+    pub(crate) expired: String,
+    pub(crate) user_not_found: String,
+    pub(crate) internal: String,
+    pub(crate) ambiguous: String,
+    pub(crate) realm: String,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Self {
+            login: "You need to login".into(),
+            invalid: "Invalid token. Please register or login".into(),
+            expired: "Expired token. Please login to get a new token".into(),
+            user_not_found: "User not found. Please register or login".into(),
+            internal: "Internal server error".into(),
+            ambiguous: "Send exactly one Authorization header".into(),
+            realm: "api".into(),
+        }
+    }
+}
+
+/// One answer, prepared once when the manager is built so that a rejection costs one response
+/// and no formatting.
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    status: StatusCode,
+    json: Bytes,
+    challenge: Option<HeaderValue>,
+    grpc_status: HeaderValue,
+    grpc_message: HeaderValue,
+}
+
+/// Every answer the layer can give.
+#[derive(Clone, Debug)]
+pub(crate) struct Responses {
+    missing: Prepared,
+    ambiguous: Prepared,
+    invalid: Prepared,
+    expired: Prepared,
+    user_not_found: Prepared,
+    internal: Prepared,
+}
+
+impl Responses {
+    pub(crate) fn new(m: &Messages) -> Result<Self, ConfigError> {
+        let realm = format!("Bearer realm=\"{}\"", quote(&m.realm));
+        let realm_only = HeaderValue::try_from(realm.as_str()).map_err(|_| ConfigError::InvalidRealm)?;
+        let with_error = |error: &str, message: &str| {
+            let value = format!(
+                "{realm}, error=\"{error}\", error_description=\"{}\"",
+                description(message)
+            );
+            HeaderValue::try_from(value).map_err(|_| ConfigError::InvalidRealm)
+        };
+        let unauthorized = StatusCode::UNAUTHORIZED;
+        Ok(Self {
+            missing: Prepared::new(unauthorized, &m.login, Some(realm_only), 16),
+            ambiguous: Prepared::new(
+                StatusCode::BAD_REQUEST,
+                &m.ambiguous,
+                Some(with_error("invalid_request", &m.ambiguous)?),
+                16,
+            ),
+            invalid: Prepared::new(
+                unauthorized,
+                &m.invalid,
+                Some(with_error("invalid_token", &m.invalid)?),
+                16,
+            ),
+            expired: Prepared::new(
+                unauthorized,
+                &m.expired,
+                Some(with_error("invalid_token", &m.expired)?),
+                16,
+            ),
+            user_not_found: Prepared::new(
+                unauthorized,
+                &m.user_not_found,
+                Some(with_error("invalid_token", &m.user_not_found)?),
+                16,
+            ),
+            internal: Prepared::new(StatusCode::INTERNAL_SERVER_ERROR, &m.internal, None, 13),
+        })
+    }
+
+    pub(crate) fn get(&self, failure: &Failure) -> &Prepared {
+        match failure {
+            Failure::MissingToken => &self.missing,
+            Failure::Ambiguous => &self.ambiguous,
+            Failure::Token(TokenError::Expired) => &self.expired,
+            Failure::Token(_) => &self.invalid,
+            Failure::UserNotFound => &self.user_not_found,
+            Failure::LoaderFailed => &self.internal,
+        }
+    }
+}
+
+impl Prepared {
+    fn new(status: StatusCode, message: &str, challenge: Option<HeaderValue>, grpc: u8) -> Self {
+        let json = serde_json::to_vec(&serde_json::json!({
+            "status": status.as_u16(),
+            "message": message,
+        }))
+        .expect("a JSON object always serializes");
+        Self {
+            status,
+            json: Bytes::from(json),
+            challenge,
+            grpc_status: HeaderValue::from(u16::from(grpc)),
+            grpc_message: HeaderValue::try_from(grpc_percent_encode(message))
+                .expect("percent-encoded text is a valid header value"),
+        }
+    }
+
+    /// The HTTP answer, or for a gRPC request a trailers-only answer: 200 with `grpc-status` and
+    /// `grpc-message` in the headers and no body (gRPC over HTTP/2, "Responses").
+    pub(crate) fn to_response(&self, grpc: bool) -> Response<Bytes> {
+        if grpc {
+            let mut res = Response::new(Bytes::new());
+            let headers = res.headers_mut();
+            headers.insert(CONTENT_TYPE, APPLICATION_GRPC);
+            headers.insert(GRPC_STATUS, self.grpc_status.clone());
+            headers.insert(GRPC_MESSAGE, self.grpc_message.clone());
+            return res;
+        }
+        let mut res = Response::new(self.json.clone());
+        *res.status_mut() = self.status;
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, APPLICATION_JSON);
+        if let Some(challenge) = &self.challenge {
+            headers.insert(WWW_AUTHENTICATE, challenge.clone());
+        }
+        res
+    }
+}
+
+/// `true` when the request is gRPC (`content-type: application/grpc...`), to be answered with a
+/// gRPC status rather than JSON.
+pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// A quoted-string (RFC 9110 section 5.6.4): `"` and `\` escaped with a backslash.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// RFC 6750 section 3: `error_description` may hold only %x20-21 / %x23-5B / %x5D-7E, so `"` and
+/// `\` (which a quoted-string would escape) become `'` and `/`, and anything else outside the set
+/// becomes `?`.
+fn description(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// gRPC's `grpc-message` encoding: UTF-8 bytes outside %x20-%x7E, and `%` itself, percent-encoded.
+fn grpc_percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6750_section3_error_description_has_only_allowed_characters() {
+        assert_eq!(description("a \"b\" \\c é"), "a 'b' /c ?");
+    }
+
+    #[test]
+    fn rfc9110_quoted_string_escapes_quote_and_backslash() {
+        assert_eq!(quote("my \"realm\" \\"), "my \\\"realm\\\" \\\\");
+    }
+
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        assert_eq!(grpc_percent_encode("100% ok é"), "100%25 ok %C3%A9");
+    }
+}

@@ -1,0 +1,496 @@
+//! Issuing and verifying HS256 tokens: a strict compact-JWS verifier on a prepared HMAC key.
+//!
+//! The order of checks follows RFC 7515 section 5.2 and RFC 8725: size, structure, header,
+//! algorithm, MAC, and only then the claims, so nothing an attacker controls is interpreted before
+//! the MAC has been checked (apart from the header, which is needed to know the algorithm).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sha2::Sha256;
+
+use crate::error::TokenError;
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// The header every issued token carries, `{"alg":"HS256","typ":"JWT"}`, as PyJWT writes it.
+const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+/// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
+const MAC_LEN: usize = 32;
+const MAC_B64_LEN: usize = 43;
+/// Decoded header and claims up to this size stay on the stack.
+const STACK_BUF: usize = 512;
+
+/// The verified claims of a token, as put into the request's extensions by the layer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub(crate) user_id: String,
+    pub(crate) exp: Option<u64>,
+    pub(crate) iat: Option<u64>,
+    pub(crate) nbf: Option<u64>,
+}
+
+impl Claims {
+    /// The user id the token was issued for (the `user_id` claim, or the configured one).
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// When the token expires (`exp`), in seconds since the Unix epoch. `None` only when `exp`
+    /// was made optional and the token has none.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.exp
+    }
+
+    /// When the token was issued (`iat`), in seconds since the Unix epoch, if it says.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.iat
+    }
+
+    /// The token is not valid before this time (`nbf`), in seconds since the Unix epoch, if set.
+    pub fn not_before(&self) -> Option<u64> {
+        self.nbf
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("user_id", &self.user_id)
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("nbf", &self.nbf)
+            .finish()
+    }
+}
+
+/// What a token must satisfy besides its MAC.
+#[derive(Clone, Debug)]
+pub(crate) struct Rules {
+    pub(crate) require_exp: bool,
+    pub(crate) leeway: u64,
+    pub(crate) user_id_claim: Cow<'static, str>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) max_len: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            require_exp: true,
+            leeway: 0,
+            user_id_claim: Cow::Borrowed("user_id"),
+            issuer: None,
+            audience: None,
+            max_len: 8 * 1024,
+        }
+    }
+}
+
+/// The HS256 key with its HMAC state prepared once (both pads absorbed), shared by issue and
+/// verify: per token only the message blocks are hashed.
+#[derive(Clone)]
+pub(crate) struct Key {
+    mac: HmacSha256,
+}
+
+impl Key {
+    pub(crate) fn new(secret: &[u8]) -> Self {
+        Self {
+            mac: HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length"),
+        }
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = self.mac.clone();
+        mac.update(signing_input);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Constant-time comparison of the MAC (`verify_slice` uses `subtle`).
+    fn verify(&self, signing_input: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.mac.clone();
+        mac.update(signing_input);
+        mac.verify_slice(tag).is_ok()
+    }
+
+    /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}` (plus `iss`/`aud` when configured),
+    /// claim for claim what the Flask original writes.
+    pub(crate) fn issue(&self, rules: &Rules, user_id: &str, now: u64, ttl: u64) -> String {
+        let mut claims = Vec::with_capacity(64 + user_id.len());
+        claims.extend_from_slice(b"{\"exp\":");
+        push_u64(&mut claims, now.saturating_add(ttl));
+        claims.extend_from_slice(b",\"iat\":");
+        push_u64(&mut claims, now);
+        push_string_claim(&mut claims, &rules.user_id_claim, user_id);
+        if let Some(iss) = &rules.issuer {
+            push_string_claim(&mut claims, "iss", iss);
+        }
+        if let Some(aud) = &rules.audience {
+            push_string_claim(&mut claims, "aud", aud);
+        }
+        claims.push(b'}');
+
+        let claims_len = base64::encoded_len(claims.len(), false).expect("claims fit in memory");
+        let mut token = String::with_capacity(HEADER_B64.len() + 2 + claims_len + MAC_B64_LEN);
+        token.push_str(HEADER_B64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+        let tag = self.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag, &mut token);
+        token
+    }
+
+    /// Verifies a compact JWS and its claims at time `now` (seconds since the epoch).
+    pub(crate) fn verify_token(
+        &self,
+        rules: &Rules,
+        token: &[u8],
+        now: u64,
+    ) -> Result<Claims, TokenError> {
+        if token.len() > rules.max_len {
+            return Err(TokenError::TooLarge);
+        }
+        let (signing_input, header_b64, claims_b64, sig_b64) = split(token)?;
+
+        // RFC 7515 section 5.2 steps 2-5 and RFC 8725 section 3.1: the header, and the algorithm
+        // pinned to HS256, before any key is used.
+        let mut header_stack = [0u8; STACK_BUF];
+        let mut header_heap = Vec::new();
+        let header = b64_decode(header_b64, &mut header_stack, &mut header_heap)
+            .ok_or(TokenError::Malformed)?;
+        check_header(header)?;
+
+        // Step 8: the MAC, compared in constant time.
+        let mut tag = [0u8; MAC_LEN + 3];
+        match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut tag) {
+            Ok(MAC_LEN) => {}
+            _ => return Err(TokenError::BadSignature),
+        }
+        if !self.verify(signing_input, &tag[..MAC_LEN]) {
+            return Err(TokenError::BadSignature);
+        }
+
+        // RFC 7519 section 7.2 steps 9-10: the claims must be a JSON object.
+        let mut claims_stack = [0u8; STACK_BUF];
+        let mut claims_heap = Vec::new();
+        let raw = b64_decode(claims_b64, &mut claims_stack, &mut claims_heap)
+            .ok_or(TokenError::InvalidClaims)?;
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        let claims = ClaimsSeed {
+            user_id_claim: &rules.user_id_claim,
+        }
+        .deserialize(&mut de)
+        .and_then(|c| de.end().map(|()| c))
+        .map_err(|_| TokenError::InvalidClaims)?;
+        claims.validate(rules, now)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// Splits a compact JWS into its signing input and three segments: exactly two dots.
+fn split(token: &[u8]) -> Result<(&[u8], &[u8], &[u8], &[u8]), TokenError> {
+    let mut dots = token
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'.')
+        .map(|(i, _)| i);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
+        return Err(TokenError::Malformed);
+    };
+    Ok((
+        &token[..second],
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    ))
+}
+
+/// Strict base64url (RFC 7515 section 2): no padding, no `+` or `/`, no whitespace, canonical
+/// trailing bits. Small inputs decode into `stack`, larger ones into `heap`.
+fn b64_decode<'a>(input: &[u8], stack: &'a mut [u8], heap: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    let max = input.len() / 4 * 3 + 3;
+    if max <= stack.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(input, stack).ok()?;
+        Some(&stack[..n])
+    } else {
+        *heap = URL_SAFE_NO_PAD.decode(input).ok()?;
+        Some(heap)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Header<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+fn check_header(raw: &[u8]) -> Result<(), TokenError> {
+    let header: Header<'_> = serde_json::from_slice(raw).map_err(|_| TokenError::Malformed)?;
+    if header.alg.as_deref() != Some("HS256") {
+        return Err(TokenError::WrongAlgorithm);
+    }
+    if header.crit.is_some() {
+        return Err(TokenError::UnsupportedCritical);
+    }
+    Ok(())
+}
+
+/// A NumericDate (RFC 7519 section 2) as read: whole seconds, with fractions truncated as PyJWT
+/// does, negative values kept apart (they are in the past).
+#[derive(Clone, Copy)]
+enum Date {
+    Secs(u64),
+    BeforeEpoch,
+}
+
+/// One claim value as it came, so that each claim can say precisely what is wrong with it.
+enum Value<'a> {
+    Date(Date),
+    Str(Cow<'a, str>),
+    Strs(Vec<Cow<'a, str>>),
+    Other,
+}
+
+impl<'a> Value<'a> {
+    fn date(&self, claim: &'static str) -> Result<Date, TokenError> {
+        match self {
+            Value::Date(d) => Ok(*d),
+            _ => Err(TokenError::InvalidClaim(claim)),
+        }
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value<'de>, E> {
+        Ok(Value::Date(Date::Secs(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value<'de>, E> {
+        Ok(Value::Date(if v < 0 {
+            Date::BeforeEpoch
+        } else {
+            Date::Secs(v as u64)
+        }))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value<'de>, E> {
+        Ok(Value::Date(if v < 0.0 {
+            Date::BeforeEpoch
+        } else {
+            // `as` saturates: 1e300 becomes u64::MAX, the far future.
+            Date::Secs(v as u64)
+        }))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value<'de>, E> {
+        Ok(Value::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value<'de>, E> {
+        Ok(Value::Str(Cow::Owned(v)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Value<'de>, E> {
+        Ok(Value::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        let mut strs = Vec::new();
+        let mut all_strings = true;
+        while let Some(v) = seq.next_element_seed(ValueSeed)? {
+            match v {
+                Value::Str(s) if all_strings => strs.push(s),
+                _ => all_strings = false,
+            }
+        }
+        Ok(if all_strings {
+            Value::Strs(strs)
+        } else {
+            Value::Other
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Other)
+    }
+}
+
+struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+/// The claims this crate reads, borrowed from the decoded payload.
+#[derive(Default)]
+struct RawClaims<'a> {
+    user_id: Option<Value<'a>>,
+    exp: Option<Value<'a>>,
+    nbf: Option<Value<'a>>,
+    iat: Option<Value<'a>>,
+    iss: Option<Value<'a>>,
+    aud: Option<Value<'a>>,
+}
+
+struct ClaimsSeed<'c> {
+    user_id_claim: &'c str,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = RawClaims<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawClaims<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimsSeed<'_> {
+    type Value = RawClaims<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawClaims<'de>, A::Error> {
+        let mut claims = RawClaims::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let slot = match &*key {
+                k if k == self.user_id_claim => &mut claims.user_id,
+                "exp" => &mut claims.exp,
+                "nbf" => &mut claims.nbf,
+                "iat" => &mut claims.iat,
+                "iss" => &mut claims.iss,
+                "aud" => &mut claims.aud,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            // RFC 7519 section 4: a repeated claim name is rejected, never "last wins".
+            if slot.is_some() {
+                return Err(de::Error::custom("duplicate claim"));
+            }
+            *slot = Some(map.next_value_seed(ValueSeed)?);
+        }
+        Ok(claims)
+    }
+}
+
+impl RawClaims<'_> {
+    fn validate(self, rules: &Rules, now: u64) -> Result<Claims, TokenError> {
+        let leeway = rules.leeway;
+        // RFC 7519 section 4.1.4: the current time must be before `exp` (PyJWT: exp <= now - leeway
+        // is expired).
+        let exp = match &self.exp {
+            Some(v) => match v.date("exp")? {
+                Date::Secs(exp) if exp.saturating_add(leeway) > now => Some(exp),
+                _ => return Err(TokenError::Expired),
+            },
+            None if rules.require_exp => return Err(TokenError::MissingClaim("exp")),
+            None => None,
+        };
+        // RFC 7519 section 4.1.5: not before `nbf`; an `iat` in the future is refused the same way,
+        // as PyJWT does.
+        let nbf = future_date(self.nbf.as_ref(), "nbf", now, leeway)?;
+        let iat = future_date(self.iat.as_ref(), "iat", now, leeway)?;
+
+        if let Some(want) = &rules.issuer {
+            match &self.iss {
+                Some(Value::Str(iss)) if iss == want => {}
+                Some(Value::Str(_)) => return Err(TokenError::InvalidIssuer),
+                Some(_) => return Err(TokenError::InvalidClaim("iss")),
+                None => return Err(TokenError::MissingClaim("iss")),
+            }
+        }
+        match (&rules.audience, &self.aud) {
+            (None, None) => {}
+            (None, Some(_)) => return Err(TokenError::InvalidAudience),
+            (Some(_), None) => return Err(TokenError::MissingClaim("aud")),
+            (Some(want), Some(Value::Str(aud))) if aud == want => {}
+            (Some(want), Some(Value::Strs(auds))) if auds.iter().any(|a| a == want) => {}
+            (Some(_), Some(Value::Str(_) | Value::Strs(_))) => {
+                return Err(TokenError::InvalidAudience);
+            }
+            (Some(_), Some(_)) => return Err(TokenError::InvalidClaim("aud")),
+        }
+
+        let user_id = match self.user_id {
+            Some(Value::Str(id)) if valid_user_id(&id) => id.into_owned(),
+            Some(_) => return Err(TokenError::InvalidClaim("user id")),
+            None => return Err(TokenError::MissingClaim("user id")),
+        };
+        Ok(Claims {
+            user_id,
+            exp,
+            iat,
+            nbf,
+        })
+    }
+}
+
+/// A user id is a non-empty string without control characters. Numbers are refused: the Flask
+/// original always writes `str(user.id)`, and `1`, `1.0` and `"1"` must not name one user.
+pub(crate) fn valid_user_id(id: &str) -> bool {
+    !id.is_empty() && !id.chars().any(char::is_control)
+}
+
+fn future_date(
+    value: Option<&Value<'_>>,
+    claim: &'static str,
+    now: u64,
+    leeway: u64,
+) -> Result<Option<u64>, TokenError> {
+    match value {
+        None => Ok(None),
+        Some(v) => match v.date(claim)? {
+            Date::BeforeEpoch => Ok(Some(0)),
+            Date::Secs(t) if t > now.saturating_add(leeway) => Err(TokenError::NotYetValid),
+            Date::Secs(t) => Ok(Some(t)),
+        },
+    }
+}
+
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn push_string_claim(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.push(b',');
+    serde_json::to_writer(&mut *out, name).expect("writing to a Vec cannot fail");
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+}
