@@ -58,7 +58,7 @@ pub trait UserLoader: Clone + Send + Sync + 'static {
     /// Why loading failed (the store is down, ...). Answered with 500, never 401.
     type Error: Into<BoxError>;
     /// The future returned by [`UserLoader::load_user`].
-    type Future: Future<Output = Result<Option<Self::User>, Self::Error>>;
+    type Future: Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
 
     /// Loads the user with this id (the token's `user_id` claim, a non-empty string).
     fn load_user(&self, user_id: &str) -> Self::Future;
@@ -86,7 +86,7 @@ impl<F> fmt::Debug for LoaderFn<F> {
 impl<F, Fut, U, E> UserLoader for LoaderFn<F>
 where
     F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<Option<U>, E>>,
+    Fut: Future<Output = Result<Option<U>, E>> + Send,
     U: Clone + Send + Sync + 'static,
     E: Into<BoxError>,
 {

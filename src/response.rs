@@ -131,10 +131,15 @@ impl Responses {
 
 impl Prepared {
     fn new(status: StatusCode, message: &str, challenge: Option<HeaderValue>, grpc: u8) -> Self {
-        let json = serde_json::to_vec(&serde_json::json!({
-            "status": status.as_u16(),
-            "message": message,
-        }))
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            status: u16,
+            message: &'a str,
+        }
+        let json = serde_json::to_vec(&Body {
+            status: status.as_u16(),
+            message,
+        })
         .expect("a JSON object always serializes");
         Self {
             status,

@@ -167,21 +167,23 @@ impl Key {
             .ok_or(TokenError::Malformed)?;
         check_header(header)?;
 
-        // Step 8: the MAC, compared in constant time.
+        // Steps 6-7: the payload and the MAC must be strict base64url too.
+        let mut claims_stack = [0u8; STACK_BUF];
+        let mut claims_heap = Vec::new();
+        let raw = b64_decode(claims_b64, &mut claims_stack, &mut claims_heap)
+            .ok_or(TokenError::Malformed)?;
         let mut tag = [0u8; MAC_LEN + 3];
         match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut tag) {
             Ok(MAC_LEN) => {}
             _ => return Err(TokenError::BadSignature),
         }
+
+        // Step 8: the MAC, compared in constant time.
         if !self.verify(signing_input, &tag[..MAC_LEN]) {
             return Err(TokenError::BadSignature);
         }
 
-        // RFC 7519 section 7.2 steps 9-10: the claims must be a JSON object.
-        let mut claims_stack = [0u8; STACK_BUF];
-        let mut claims_heap = Vec::new();
-        let raw = b64_decode(claims_b64, &mut claims_stack, &mut claims_heap)
-            .ok_or(TokenError::InvalidClaims)?;
+        // RFC 7519 section 7.2 steps 9-10: only now are the claims read; a JSON object.
         let mut de = serde_json::Deserializer::from_slice(raw);
         let claims = ClaimsSeed {
             user_id_claim: &rules.user_id_claim,
