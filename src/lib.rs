@@ -1,4 +1,158 @@
 //! Bearer-token login for any [Tower](https://docs.rs/tower) service: axum, hyper, tonic.
+//!
+//! A Rust take on the Flask "API login manager": a [`LoginManager`] issues and verifies HS256
+//! JWTs carrying `exp`, `iat` and `user_id`, a [`UserLoader`] turns the user id into your user, and
+//! a [`LoginLayer`] guards any `Service<http::Request<B>>`: it reads `Authorization: Bearer
+//! <token>`, loads the user, puts it (and the token's [`Claims`]) into the request's extensions,
+//! and answers every failure with `401 {"status": 401, "message": "..."}`.
+//!
+//! Tokens are interchangeable with the Flask original: PyJWT tokens minted with the same secret
+//! work here, and ours decode in PyJWT.
+//!
+//! # axum
+//!
+//! ```
+//! use std::{convert::Infallible, time::Duration};
+//! use axum::{Extension, Router, body::Body, routing::get};
+//! use http::{Request, StatusCode, header};
+//! use tower::ServiceExt;
+//! use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+//!
+//! #[derive(Clone)]
+//! struct User { name: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = LoginManager::new("a secret of at least thirty-two bytes!!")?;
+//! let loader = loader_fn(|id: String| async move {
+//!     // Look the user up in your store; `None` answers 401 "User not found...".
+//!     Ok::<_, Infallible>((id == "1").then(|| User { name: "ada".into() }))
+//! });
+//!
+//! let app = Router::new()
+//!     .route("/me", get(|Extension(user): Extension<User>| async move { user.name }))
+//!     .route_layer(LoginLayer::new(manager.clone(), loader));
+//!
+//! // Without a token: 401 and the Flask original's body.
+//! let res = app.clone().oneshot(Request::get("/me").body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+//!
+//! // With one: the handler sees the user.
+//! let token = manager.issue_token("1", Duration::from_secs(3600))?;
+//! let req = Request::get("/me")
+//!     .header(header::AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(Body::empty())?;
+//! assert_eq!(app.oneshot(req).await?.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # hyper
+//!
+//! Any Tower service works: here a plain `service_fn`, served by hyper 1 through hyper-util.
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use hyper_util::{rt::{TokioExecutor, TokioIo}, server::conn::auto, service::TowerToHyperService};
+//! use tower::{ServiceBuilder, service_fn};
+//! use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = LoginManager::new(std::env::var("SECRET_KEY")?)?;
+//! let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
+//! let svc = ServiceBuilder::new()
+//!     .layer(LoginLayer::new(manager, loader))
+//!     .service(service_fn(|req: Request<hyper::body::Incoming>| async move {
+//!         let user = req.extensions().get::<String>().cloned().unwrap_or_default();
+//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("hello {user}")))))
+//!     }));
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let svc = TowerToHyperService::new(svc.clone());
+//!     tokio::spawn(async move {
+//!         let _ = auto::Builder::new(TokioExecutor::new())
+//!             .serve_connection(TokioIo::new(stream), svc)
+//!             .await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! # tonic
+//!
+//! gRPC requests (`content-type: application/grpc...`) are answered with a gRPC status instead of
+//! JSON: `UNAUTHENTICATED` (16) with the same message, or `INTERNAL` (13) when the loader fails,
+//! so tonic clients see `Code::Unauthenticated` rather than a transport error.
+//!
+//! ```
+//! # use std::{convert::Infallible, task::{Context, Poll}};
+//! # use http::{Request, Response, StatusCode};
+//! use tonic::transport::Server;
+//! use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+//!
+//! # #[derive(Clone)]
+//! # struct Greeter;
+//! # impl tonic::server::NamedService for Greeter { const NAME: &'static str = "demo.Greeter"; }
+//! # impl tower::Service<Request<tonic::body::Body>> for Greeter {
+//! #     type Response = Response<tonic::body::Body>;
+//! #     type Error = Infallible;
+//! #     type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+//! #     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> { Poll::Ready(Ok(())) }
+//! #     fn call(&mut self, _: Request<tonic::body::Body>) -> Self::Future {
+//! #         std::future::ready(Ok(Response::new(tonic::body::Body::empty())))
+//! #     }
+//! # }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = LoginManager::new("a secret of at least thirty-two bytes!!")?;
+//! let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
+//!
+//! // `Greeter` is any tonic service, generated or hand-written (see examples/tonic.rs).
+//! let router = Server::builder()
+//!     .layer(LoginLayer::new(manager, loader))
+//!     .add_service(Greeter);
+//! // router.serve("127.0.0.1:50051".parse()?).await?;
+//! # let _ = router;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What the client sees
+//!
+//! | situation | HTTP | body `message` (configurable) | `WWW-Authenticate` (RFC 6750 section 3) | gRPC |
+//! |---|---|---|---|---|
+//! | no `Authorization`, another scheme, `Bearer` alone | 401 | You need to login | `Bearer realm="api"` | 16 |
+//! | two `Authorization` headers | 400 | Send exactly one Authorization header | `..., error="invalid_request"` | 16 |
+//! | invalid token (any [`TokenError`] but `Expired`) | 401 | Invalid token. Please register or login | `..., error="invalid_token"` | 16 |
+//! | expired token | 401 | Expired token. Please login to get a new token | `..., error="invalid_token"` | 16 |
+//! | loader returns `Ok(None)` | 401 | User not found. Please register or login | `..., error="invalid_token"` | 16 |
+//! | loader returns `Err(_)` | 500 | Internal server error | none | 13 |
+//!
+//! Every JSON body is exactly `{"status": <code>, "message": "..."}` with
+//! `content-type: application/json`. The loader's error never reaches the client; see
+//! [`LoginManagerBuilder::on_loader_error`].
+//!
+//! # Validation defaults
+//!
+//! Strict by default, each configurable on [`LoginManagerBuilder`]: HS256 only (`none` and every
+//! other `alg` refused, RFC 8725 section 3.1); secrets of at least 32 bytes (RFC 7518 section
+//! 3.2); `exp` required; `nbf` and `iat` must not be in the future; leeway 0 seconds, as in PyJWT;
+//! the user id is the `user_id` claim, a non-empty string (numbers are refused: the original
+//! writes `str(user.id)`); a token carrying `aud` is refused unless an audience is configured;
+//! `crit` is refused (RFC 7515 section 4.1.11); repeated claims are refused, never "last wins";
+//! tokens above 8 KiB are refused before any decoding.
+//!
+//! # Cargo features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | *(none)* | everything above; no framework dependency |
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

@@ -157,29 +157,29 @@ impl Key {
         if token.len() > rules.max_len {
             return Err(TokenError::TooLarge);
         }
-        let (signing_input, header_b64, claims_b64, sig_b64) = split(token)?;
+        let parts = split(token)?;
 
         // RFC 7515 section 5.2 steps 2-5 and RFC 8725 section 3.1: the header, and the algorithm
         // pinned to HS256, before any key is used.
         let mut header_stack = [0u8; STACK_BUF];
         let mut header_heap = Vec::new();
-        let header = b64_decode(header_b64, &mut header_stack, &mut header_heap)
+        let header = b64_decode(parts.header, &mut header_stack, &mut header_heap)
             .ok_or(TokenError::Malformed)?;
         check_header(header)?;
 
         // Steps 6-7: the payload and the MAC must be strict base64url too.
         let mut claims_stack = [0u8; STACK_BUF];
         let mut claims_heap = Vec::new();
-        let raw = b64_decode(claims_b64, &mut claims_stack, &mut claims_heap)
+        let raw = b64_decode(parts.claims, &mut claims_stack, &mut claims_heap)
             .ok_or(TokenError::Malformed)?;
         let mut tag = [0u8; MAC_LEN + 3];
-        match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut tag) {
+        match URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut tag) {
             Ok(MAC_LEN) => {}
             _ => return Err(TokenError::BadSignature),
         }
 
         // Step 8: the MAC, compared in constant time.
-        if !self.verify(signing_input, &tag[..MAC_LEN]) {
+        if !self.verify(parts.signing_input, &tag[..MAC_LEN]) {
             return Err(TokenError::BadSignature);
         }
 
@@ -201,8 +201,16 @@ impl fmt::Debug for Key {
     }
 }
 
+/// The parts of a compact JWS (RFC 7515 section 7.1).
+struct Parts<'a> {
+    signing_input: &'a [u8],
+    header: &'a [u8],
+    claims: &'a [u8],
+    signature: &'a [u8],
+}
+
 /// Splits a compact JWS into its signing input and three segments: exactly two dots.
-fn split(token: &[u8]) -> Result<(&[u8], &[u8], &[u8], &[u8]), TokenError> {
+fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
     let mut dots = token
         .iter()
         .enumerate()
@@ -211,12 +219,12 @@ fn split(token: &[u8]) -> Result<(&[u8], &[u8], &[u8], &[u8]), TokenError> {
     let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(TokenError::Malformed);
     };
-    Ok((
-        &token[..second],
-        &token[..first],
-        &token[first + 1..second],
-        &token[second + 1..],
-    ))
+    Ok(Parts {
+        signing_input: &token[..second],
+        header: &token[..first],
+        claims: &token[first + 1..second],
+        signature: &token[second + 1..],
+    })
 }
 
 /// Strict base64url (RFC 7515 section 2): no padding, no `+` or `/`, no whitespace, canonical

@@ -1,0 +1,335 @@
+//! `LoginManager`: issuing, verifying, and every validation rule, each citing its RFC.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{NOW, SECRET, sign_claims, sign_raw, unb64};
+use serde_json::{Value, json};
+use tower_login_manager::{AuthUser, ConfigError, LoginManager, TokenError};
+
+fn manager() -> LoginManager {
+    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
+}
+
+fn decode(token: &str) -> Result<String, TokenError> {
+    manager().decode_token(token).map(|c| c.user_id().to_owned())
+}
+
+#[test]
+fn issued_tokens_have_exactly_the_flask_claim_set() {
+    let token = manager()
+        .issue_token("42", Duration::from_secs(30 * 60))
+        .unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&unb64(parts[0])).unwrap();
+    assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
+    let claims: Value = serde_json::from_slice(&unb64(parts[1])).unwrap();
+    assert_eq!(
+        claims,
+        json!({"exp": NOW + 30 * 60, "iat": NOW, "user_id": "42"})
+    );
+    // The MAC is HMAC-SHA256 of the signing input under the secret (RFC 7518 section 3.2).
+    assert_eq!(
+        parts[2],
+        common::mac(SECRET.as_bytes(), &format!("{}.{}", parts[0], parts[1]))
+    );
+    assert_eq!(decode(&token), Ok("42".into()));
+}
+
+struct User {
+    id: i64,
+}
+
+impl AuthUser for User {
+    fn user_id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+#[test]
+fn token_for_uses_str_of_the_id_and_sixty_minutes() {
+    let m = manager();
+    assert_eq!(m.default_ttl(), Duration::from_secs(3600));
+    let claims = m.decode_token(&m.token_for(&User { id: 7 }).unwrap()).unwrap();
+    assert_eq!(claims.user_id(), "7");
+    assert_eq!(claims.expires_at(), Some(NOW + 3600));
+    assert_eq!(claims.issued_at(), Some(NOW));
+    assert_eq!(claims.not_before(), None);
+}
+
+#[test]
+fn a_tampered_signature_is_refused_so_verification_really_runs() {
+    let token = manager().issue_token("1", Duration::from_secs(60)).unwrap();
+    let mut tampered = token.into_bytes();
+    let i = tampered.len() - 5;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(decode(&tampered), Err(TokenError::BadSignature));
+}
+
+#[test]
+fn rfc7518_section3_2_secrets_shorter_than_32_bytes_are_refused() {
+    let err = LoginManager::new([7u8; 31]).unwrap_err();
+    assert_eq!(err, ConfigError::SecretTooShort { len: 31 });
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    assert!(LoginManager::new([7u8; 32]).is_ok());
+}
+
+#[test]
+fn the_secret_never_appears_in_debug_output() {
+    let secret = "a-very-recognisable-secret-value-0123456789";
+    let m = LoginManager::new(secret).unwrap();
+    let builder = LoginManager::builder(secret);
+    for text in [format!("{m:?}"), format!("{m:#?}"), format!("{builder:?}")] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+}
+
+#[test]
+fn rfc7519_section4_1_4_exp_is_exclusive_and_leeway_extends_it() {
+    struct Case {
+        name: &'static str,
+        exp: u64,
+        leeway: u64,
+        want: Result<(), TokenError>,
+    }
+    let cases = [
+        Case { name: "one second left", exp: NOW + 1, leeway: 0, want: Ok(()) },
+        Case { name: "exp == now is expired", exp: NOW, leeway: 0, want: Err(TokenError::Expired) },
+        Case { name: "long gone", exp: 1, leeway: 0, want: Err(TokenError::Expired) },
+        Case { name: "zero", exp: 0, leeway: 0, want: Err(TokenError::Expired) },
+        Case { name: "within leeway", exp: NOW - 10, leeway: 11, want: Ok(()) },
+        Case { name: "at leeway's edge (PyJWT: exp <= now - leeway)", exp: NOW - 10, leeway: 10, want: Err(TokenError::Expired) },
+        Case { name: "u64::MAX is the far future", exp: u64::MAX, leeway: 5, want: Ok(()) },
+    ];
+    for case in cases {
+        let m = LoginManager::builder(SECRET)
+            .clock(|| NOW)
+            .leeway(Duration::from_secs(case.leeway))
+            .build()
+            .unwrap();
+        let token = sign_claims(&format!(r#"{{"exp":{},"user_id":"1"}}"#, case.exp));
+        assert_eq!(m.decode_token(&token).map(|_| ()), case.want, "{}", case.name);
+    }
+}
+
+#[test]
+fn rfc7519_section4_1_5_nbf_and_future_iat_with_symmetric_leeway() {
+    let strict = manager();
+    let lenient = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .leeway(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let exp = NOW + 3600;
+    for (claim, at, strict_want, lenient_want) in [
+        ("nbf", NOW, Ok(()), Ok(())),
+        ("nbf", NOW + 1, Err(TokenError::NotYetValid), Ok(())),
+        ("nbf", NOW + 30, Err(TokenError::NotYetValid), Ok(())),
+        ("nbf", NOW + 31, Err(TokenError::NotYetValid), Err(TokenError::NotYetValid)),
+        // An `iat` in the future is refused like a future `nbf`, as PyJWT does.
+        ("iat", NOW + 1, Err(TokenError::NotYetValid), Ok(())),
+        ("iat", NOW + 31, Err(TokenError::NotYetValid), Err(TokenError::NotYetValid)),
+        ("iat", 0, Ok(()), Ok(())),
+    ] {
+        let token = sign_claims(&format!(r#"{{"exp":{exp},"{claim}":{at},"user_id":"1"}}"#));
+        assert_eq!(strict.decode_token(&token).map(|_| ()), strict_want, "{claim}={at}");
+        assert_eq!(lenient.decode_token(&token).map(|_| ()), lenient_want, "{claim}={at} leeway");
+    }
+}
+
+#[test]
+fn numeric_dates_accept_integers_and_fractions_only() {
+    let cases = [
+        (r#"{"exp":1700003600.5,"user_id":"1"}"#, Ok("1".to_owned())),
+        (r#"{"exp":1e300,"user_id":"1"}"#, Ok("1".to_owned())),
+        (r#"{"exp":-1,"user_id":"1"}"#, Err(TokenError::Expired)),
+        (r#"{"exp":"1700003600","user_id":"1"}"#, Err(TokenError::InvalidClaim("exp"))),
+        (r#"{"exp":null,"user_id":"1"}"#, Err(TokenError::InvalidClaim("exp"))),
+        (r#"{"exp":true,"user_id":"1"}"#, Err(TokenError::InvalidClaim("exp"))),
+        (r#"{"exp":1e400,"user_id":"1"}"#, Err(TokenError::InvalidClaims)),
+        (r#"{"exp":1700003600,"nbf":"soon","user_id":"1"}"#, Err(TokenError::InvalidClaim("nbf"))),
+        (r#"{"exp":1700003600,"iat":[1],"user_id":"1"}"#, Err(TokenError::InvalidClaim("iat"))),
+    ];
+    for (claims, want) in cases {
+        assert_eq!(decode(&sign_claims(claims)), want, "{claims}");
+    }
+}
+
+#[test]
+fn exp_is_required_unless_configured_otherwise() {
+    let token = sign_claims(r#"{"user_id":"1"}"#);
+    assert_eq!(decode(&token), Err(TokenError::MissingClaim("exp")));
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .require_exp(false)
+        .build()
+        .unwrap();
+    assert_eq!(m.decode_token(&token).unwrap().expires_at(), None);
+    // Optional does not mean unchecked.
+    let expired = sign_claims(&format!(r#"{{"exp":{NOW},"user_id":"1"}}"#));
+    assert_eq!(m.decode_token(&expired), Err(TokenError::Expired));
+}
+
+#[test]
+fn the_user_id_is_a_non_empty_string() {
+    let exp = NOW + 60;
+    let cases = [
+        (format!(r#"{{"exp":{exp},"user_id":"42"}}"#), Ok("42".to_owned())),
+        (format!(r#"{{"exp":{exp},"user_id":"caf\u00e9"}}"#), Ok("café".to_owned())),
+        (format!(r#"{{"exp":{exp}}}"#), Err(TokenError::MissingClaim("user id"))),
+        (format!(r#"{{"exp":{exp},"user_id":""}}"#), Err(TokenError::InvalidClaim("user id"))),
+        // A number is refused: the original always writes str(user.id).
+        (format!(r#"{{"exp":{exp},"user_id":42}}"#), Err(TokenError::InvalidClaim("user id"))),
+        (format!(r#"{{"exp":{exp},"user_id":null}}"#), Err(TokenError::InvalidClaim("user id"))),
+        (format!(r#"{{"exp":{exp},"user_id":{{"id":"1"}}}}"#), Err(TokenError::InvalidClaim("user id"))),
+        (format!(r#"{{"exp":{exp},"user_id":"1\n2"}}"#), Err(TokenError::InvalidClaim("user id"))),
+        (format!(r#"{{"exp":{exp},"sub":"1"}}"#), Err(TokenError::MissingClaim("user id"))),
+    ];
+    for (claims, want) in cases {
+        assert_eq!(decode(&sign_claims(&claims)), want, "{claims}");
+    }
+    assert_eq!(
+        manager().issue_token("", Duration::from_secs(1)),
+        Err(TokenError::InvalidClaim("user id"))
+    );
+}
+
+#[test]
+fn rfc7519_section4_1_2_the_user_id_claim_can_be_sub() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .user_id_claim("sub")
+        .build()
+        .unwrap();
+    let token = m.issue_token("9", Duration::from_secs(60)).unwrap();
+    let claims: Value = serde_json::from_slice(&unb64(token.split('.').nth(1).unwrap())).unwrap();
+    assert_eq!(claims, json!({"exp": NOW + 60, "iat": NOW, "sub": "9"}));
+    assert_eq!(m.decode_token(&token).unwrap().user_id(), "9");
+    let flask = sign_claims(&format!(r#"{{"exp":{},"user_id":"9"}}"#, NOW + 60));
+    assert_eq!(m.decode_token(&flask), Err(TokenError::MissingClaim("user id")));
+    for bad in ["", "exp", "iat", "nbf", "iss", "aud", "jti"] {
+        let err = LoginManager::builder(SECRET).user_id_claim(bad).build().unwrap_err();
+        assert_eq!(err, ConfigError::InvalidUserIdClaim, "{bad:?}");
+    }
+}
+
+#[test]
+fn rfc7519_section4_1_3_aud_without_configured_audience_is_refused() {
+    let exp = NOW + 60;
+    let token = sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1","aud":"orders"}}"#));
+    assert_eq!(decode(&token), Err(TokenError::InvalidAudience));
+}
+
+#[test]
+fn rfc7519_sections4_1_1_and_4_1_3_issuer_and_audience_when_configured() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .issuer("https://auth.example")
+        .audience("orders")
+        .build()
+        .unwrap();
+    let exp = NOW + 60;
+    let with = |extra: &str| sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1"{extra}}}"#));
+    let cases = [
+        (with(r#","iss":"https://auth.example","aud":"orders""#), Ok(())),
+        (with(r#","iss":"https://auth.example","aud":["billing","orders"]"#), Ok(())),
+        (with(r#","iss":"https://auth.example","aud":"billing""#), Err(TokenError::InvalidAudience)),
+        (with(r#","iss":"https://auth.example","aud":[]"#), Err(TokenError::InvalidAudience)),
+        (with(r#","iss":"https://auth.example","aud":7"#), Err(TokenError::InvalidClaim("aud"))),
+        (with(r#","iss":"https://auth.example""#), Err(TokenError::MissingClaim("aud"))),
+        (with(r#","iss":"https://evil.example","aud":"orders""#), Err(TokenError::InvalidIssuer)),
+        (with(r#","aud":"orders""#), Err(TokenError::MissingClaim("iss"))),
+    ];
+    for (token, want) in cases {
+        assert_eq!(m.decode_token(&token).map(|_| ()), want);
+    }
+    // What it issues, it accepts.
+    let own = m.issue_token("5", Duration::from_secs(60)).unwrap();
+    assert_eq!(m.decode_token(&own).unwrap().user_id(), "5");
+}
+
+#[test]
+fn rfc8725_section3_1_only_hs256_is_accepted() {
+    let claims = format!(r#"{{"exp":{},"user_id":"1"}}"#, NOW + 60);
+    let secret = SECRET.as_bytes();
+    for header in [
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"None"}"#,
+        r#"{"alg":"NONE"}"#,
+        r#"{"alg":"HS384"}"#,
+        r#"{"alg":"HS512"}"#,
+        r#"{"alg":"RS256"}"#,
+        r#"{"alg":"ES256"}"#,
+        r#"{"alg":"hs256"}"#,
+        r#"{"typ":"JWT"}"#,
+    ] {
+        let token = sign_raw(header.as_bytes(), claims.as_bytes(), secret);
+        assert_eq!(decode(&token), Err(TokenError::WrongAlgorithm), "{header}");
+    }
+    let token = sign_raw(br#"{"alg":7}"#, claims.as_bytes(), secret);
+    assert_eq!(decode(&token), Err(TokenError::Malformed));
+}
+
+#[test]
+fn rfc7515_section4_1_11_crit_is_refused() {
+    let claims = format!(r#"{{"exp":{},"user_id":"1"}}"#, NOW + 60);
+    let token = sign_raw(
+        br#"{"alg":"HS256","crit":["exp"],"exp":1}"#,
+        claims.as_bytes(),
+        SECRET.as_bytes(),
+    );
+    assert_eq!(decode(&token), Err(TokenError::UnsupportedCritical));
+}
+
+#[test]
+fn rfc7519_section4_repeated_claims_are_refused_not_last_wins() {
+    let exp = NOW + 60;
+    for claims in [
+        format!(r#"{{"exp":{exp},"user_id":"1","user_id":"2"}}"#),
+        format!(r#"{{"exp":1,"exp":{exp},"user_id":"1"}}"#),
+    ] {
+        assert_eq!(decode(&sign_claims(&claims)), Err(TokenError::InvalidClaims), "{claims}");
+    }
+    // Repeated header members are refused too.
+    let token = sign_raw(
+        br#"{"alg":"HS256","alg":"HS256"}"#,
+        format!(r#"{{"exp":{exp},"user_id":"1"}}"#).as_bytes(),
+        SECRET.as_bytes(),
+    );
+    assert_eq!(decode(&token), Err(TokenError::Malformed));
+}
+
+#[test]
+fn tokens_over_the_size_cap_are_refused_before_decoding() {
+    let big = sign_claims(&format!(
+        r#"{{"exp":{},"user_id":"1","pad":"{}"}}"#,
+        NOW + 60,
+        "x".repeat(9000)
+    ));
+    assert_eq!(decode(&big), Err(TokenError::TooLarge));
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .max_token_len(64 * 1024)
+        .build()
+        .unwrap();
+    assert_eq!(m.decode_token(&big).unwrap().user_id(), "1");
+    assert_eq!(
+        LoginManager::builder(SECRET).max_token_len(0).build().unwrap_err(),
+        ConfigError::InvalidMaxTokenLength
+    );
+}
+
+#[test]
+fn unknown_claims_and_header_members_are_ignored() {
+    let exp = NOW + 60;
+    let token = sign_raw(
+        br#"{"alg":"HS256","typ":"JWT","kid":"../../etc/passwd","jku":"https://evil.example/k"}"#,
+        format!(r#"{{"exp":{exp},"user_id":"1","role":"admin","nested":{{"a":[1,2]}}}}"#).as_bytes(),
+        SECRET.as_bytes(),
+    );
+    assert_eq!(decode(&token), Ok("1".into()));
+}
