@@ -2,6 +2,8 @@
 
 use std::{error::Error as StdError, fmt};
 
+use http::StatusCode;
+
 /// A type-erased error, as returned by a failing [`UserLoader`](crate::UserLoader).
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -111,3 +113,64 @@ impl fmt::Display for TokenError {
 }
 
 impl StdError for TokenError {}
+
+/// Why the layer did not let a request through; handed to a [`Responder`](crate::Responder) that
+/// wants to shape the answer itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No token in any configured location (no `Authorization: Bearer <token>` by default).
+    MissingToken,
+    /// More than one `Authorization` header (RFC 6750 section 3.1, `invalid_request`).
+    AmbiguousCredentials,
+    /// A token was sent and is not valid; the [`TokenError`] says why.
+    InvalidToken(TokenError),
+    /// A token was sent and has expired.
+    ExpiredToken,
+    /// The token is valid but the loader found no such user.
+    UserNotFound,
+    /// The loader failed; its error went to
+    /// [`on_loader_error`](crate::LoginManagerBuilder::on_loader_error).
+    LoaderFailed,
+}
+
+impl Rejection {
+    pub(crate) fn from_token_error(error: TokenError) -> Self {
+        match error {
+            TokenError::Expired => Self::ExpiredToken,
+            other => Self::InvalidToken(other),
+        }
+    }
+
+    /// The HTTP status of the default answer: 401, 400 for ambiguous credentials, 500 when the
+    /// loader failed.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
+            Self::LoaderFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// A short, stable name for logs and metrics: `missing_token`, `ambiguous_credentials`,
+    /// `invalid_token`, `expired_token`, `user_not_found`, `loader_failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::AmbiguousCredentials => "ambiguous_credentials",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::ExpiredToken => "expired_token",
+            Self::UserNotFound => "user_not_found",
+            Self::LoaderFailed => "loader_failed",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidToken(e) => write!(f, "invalid_token: {e}"),
+            other => f.write_str(other.kind()),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -10,9 +11,9 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
+use crate::error::Rejection;
+use crate::layer::Shared;
 use crate::loader::UserLoader;
-use crate::manager::LoginManager;
-use crate::response::Failure;
 use crate::token::Claims;
 
 pin_project! {
@@ -42,7 +43,7 @@ pin_project! {
             inner: Option<S>,
             req: Option<Request<ReqBody>>,
             claims: Option<Claims>,
-            manager: LoginManager,
+            shared: Arc<Shared>,
             grpc: bool,
         },
         Call {
@@ -65,7 +66,7 @@ where
         inner: S,
         req: Request<ReqBody>,
         claims: Claims,
-        manager: LoginManager,
+        shared: Arc<Shared>,
         grpc: bool,
     ) -> Self {
         Self {
@@ -74,9 +75,16 @@ where
                 inner: Some(inner),
                 req: Some(req),
                 claims: Some(claims),
-                manager,
+                shared,
                 grpc,
             },
+        }
+    }
+
+    /// Straight to the inner service: skipped requests, anonymous ones in optional mode.
+    pub(crate) fn pass(fut: S::Future) -> Self {
+        Self {
+            state: State::Call { fut },
         }
     }
 
@@ -105,10 +113,10 @@ where
                     inner,
                     req,
                     claims,
-                    manager,
+                    shared,
                     grpc,
                 } => {
-                    let failure = match ready!(fut.poll(cx)) {
+                    let rejection = match ready!(fut.poll(cx)) {
                         Ok(Some(user)) => {
                             let mut req = req.take().expect("future polled after completion");
                             let claims = claims.take().expect("future polled after completion");
@@ -120,14 +128,14 @@ where
                             state.set(State::Call { fut });
                             continue;
                         }
-                        Ok(None) => Failure::UserNotFound,
+                        Ok(None) => Rejection::UserNotFound,
                         Err(error) => {
                             let error: crate::BoxError = error.into();
-                            manager.loader_failed(&*error);
-                            Failure::LoaderFailed
+                            shared.manager.loader_failed(&*error);
+                            Rejection::LoaderFailed
                         }
                     };
-                    let response = manager.inner.responses.get(&failure).to_response(*grpc);
+                    let response = shared.reject(rejection, *grpc);
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
                 StateProj::Call { fut } => {

@@ -1,24 +1,177 @@
-//! [`LoginLayer`]: applies [`LoginService`] to a service.
+//! [`LoginLayer`]: applies [`LoginService`] to a service, with the per-route settings.
 
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
+use crate::error::Rejection;
+use crate::extract::TokenLocation;
 use crate::manager::LoginManager;
+use crate::response::Responder;
 use crate::service::LoginService;
+
+type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 
 /// Applies [`LoginService`] to the services it wraps: bearer-token login for any
 /// `Service<http::Request<B>>`.
 ///
-/// Clone it freely: it holds a [`LoginManager`] (one `Arc`) and the loader.
-#[derive(Debug, Clone)]
+/// The defaults are the Flask original's `login_required`: a token in `Authorization: Bearer`,
+/// required, with CORS preflight (`OPTIONS`) requests let through untouched. Each setting below
+/// changes one of them. Clone it freely: it holds the loader and one `Arc`.
+///
+/// ```
+/// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};
+///
+/// # let manager = LoginManager::new([1u8; 32]).unwrap();
+/// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+/// let layer = LoginLayer::new(manager, loader)
+///     // Handlers run without a user when no token is sent (a bad token is still refused).
+///     .optional(true)
+///     // Look in the header first, then in the `access_token` cookie.
+///     .token_locations([TokenLocation::Header, TokenLocation::cookie("access_token")])
+///     // Let health checks through as well as CORS preflight.
+///     .skip_if(|method, uri, _headers| method == http::Method::OPTIONS || uri.path() == "/health");
+/// ```
+#[derive(Clone)]
 pub struct LoginLayer<L> {
-    manager: LoginManager,
     loader: L,
+    shared: Arc<Shared>,
+}
+
+/// What every request handled by one layer shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) manager: LoginManager,
+    pub(crate) optional: bool,
+    pub(crate) expired_as_anonymous: bool,
+    pub(crate) skip: Option<SkipFn>,
+    pub(crate) locations: Vec<TokenLocation>,
+    pub(crate) responder: Option<Arc<dyn Responder>>,
+}
+
+impl Shared {
+    pub(crate) fn skips(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+        self.skip
+            .as_ref()
+            .is_some_and(|skip| skip(method, uri, headers))
+    }
+
+    /// The answer to a rejection: the responder's, else the prepared default (always the
+    /// prepared gRPC status for gRPC requests).
+    pub(crate) fn reject(&self, rejection: Rejection, grpc: bool) -> Response<Bytes> {
+        #[cfg(feature = "tracing")]
+        match rejection {
+            Rejection::InvalidToken(reason) => {
+                tracing::debug!(kind = rejection.kind(), %reason, "login rejected the request")
+            }
+            _ => tracing::debug!(kind = rejection.kind(), "login rejected the request"),
+        }
+        if !grpc && let Some(response) = self.responder.as_ref().and_then(|r| r.respond(&rejection))
+        {
+            return response;
+        }
+        self.manager
+            .inner
+            .responses
+            .get(&rejection)
+            .to_response(grpc)
+    }
 }
 
 impl<L> LoginLayer<L> {
     /// A layer checking tokens with `manager` and loading users with `loader`.
     pub fn new(manager: LoginManager, loader: L) -> Self {
-        Self { manager, loader }
+        Self {
+            loader,
+            shared: Arc::new(Shared {
+                manager,
+                optional: false,
+                expired_as_anonymous: false,
+                skip: Some(Arc::new(|method, _, _| method == Method::OPTIONS)),
+                locations: vec![TokenLocation::Header],
+                responder: None,
+            }),
+        }
+    }
+
+    /// Optional login (Flask-JWT-Extended's `optional=True`): a request with no token goes
+    /// through with no user in its extensions (axum handlers take `Option<Extension<User>>`);
+    /// a token that is present but invalid or expired is still refused. Default: `false`.
+    pub fn optional(mut self, optional: bool) -> Self {
+        Arc::make_mut(&mut self.shared).optional = optional;
+        self
+    }
+
+    /// With [`optional`](Self::optional), let an *expired* token through as anonymous instead of
+    /// refusing it. Invalid tokens are still refused. Default: `false`.
+    pub fn expired_as_anonymous(mut self, allow: bool) -> Self {
+        Arc::make_mut(&mut self.shared).expired_as_anonymous = allow;
+        self
+    }
+
+    /// Requests for which `skip` returns `true` pass to the inner service untouched, with no
+    /// user. Replaces the default, which lets CORS preflight (`OPTIONS`) requests through, as
+    /// Flask-Login and Flask-JWT-Extended do.
+    pub fn skip_if(
+        mut self,
+        skip: impl Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Arc::make_mut(&mut self.shared).skip = Some(Arc::new(skip));
+        self
+    }
+
+    /// Check every request, `OPTIONS` included (removes the default [`skip_if`](Self::skip_if)).
+    pub fn never_skip(mut self) -> Self {
+        Arc::make_mut(&mut self.shared).skip = None;
+        self
+    }
+
+    /// Where to look for the token, in order; only a *missing* token moves on to the next place.
+    /// Default: `[TokenLocation::Header]`. An empty list restores the default.
+    pub fn token_locations(mut self, locations: impl IntoIterator<Item = TokenLocation>) -> Self {
+        let mut locations: Vec<_> = locations.into_iter().collect();
+        if locations.is_empty() {
+            locations.push(TokenLocation::Header);
+        }
+        Arc::make_mut(&mut self.shared).locations = locations;
+        self
+    }
+
+    /// Shape the answers to rejections yourself; see [`Responder`]. gRPC requests keep the
+    /// automatic gRPC status.
+    pub fn responder(mut self, responder: impl Responder) -> Self {
+        Arc::make_mut(&mut self.shared).responder = Some(Arc::new(responder));
+        self
+    }
+
+    /// The manager tokens are checked with.
+    pub fn manager(&self) -> &LoginManager {
+        &self.shared.manager
+    }
+}
+
+impl<L: fmt::Debug> fmt::Debug for LoginLayer<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginLayer")
+            .field("loader", &self.loader)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("manager", &self.manager)
+            .field("optional", &self.optional)
+            .field("expired_as_anonymous", &self.expired_as_anonymous)
+            .field("skip", &self.skip.as_ref().map(|_| "Fn"))
+            .field("locations", &self.locations)
+            .field("responder", &self.responder.as_ref().map(|_| "Responder"))
+            .finish()
     }
 }
 
@@ -26,6 +179,6 @@ impl<S, L: Clone> Layer<S> for LoginLayer<L> {
     type Service = LoginService<S, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LoginService::new(inner, self.manager.clone(), self.loader.clone())
+        LoginService::from_parts(inner, self.loader.clone(), self.shared.clone())
     }
 }

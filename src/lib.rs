@@ -153,6 +153,8 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | *(none)* | everything above; no framework dependency |
+//! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] |
+//! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -162,8 +164,11 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+mod axum;
 mod body;
 mod error;
+mod extract;
 pub mod future;
 mod layer;
 mod loader;
@@ -172,10 +177,15 @@ mod response;
 mod service;
 mod token;
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use axum::{CurrentUser, MissingLoginLayer};
 pub use body::ResponseBody;
-pub use error::{BoxError, ConfigError, TokenError};
+pub use error::{BoxError, ConfigError, Rejection, TokenError};
+pub use extract::TokenLocation;
 pub use layer::LoginLayer;
 pub use loader::{AuthUser, LoaderFn, UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, MIN_SECRET_LEN};
+pub use response::Responder;
 pub use service::LoginService;
 pub use token::Claims;

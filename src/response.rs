@@ -5,27 +5,12 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 
-use crate::error::{ConfigError, TokenError};
+use crate::error::{ConfigError, Rejection};
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const APPLICATION_GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
-
-/// Why a request was not let through.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// No `Authorization: Bearer <token>` (RFC 6750 section 3.1: no error code).
-    MissingToken,
-    /// More than one `Authorization` header (RFC 6750 section 3.1 `invalid_request`).
-    Ambiguous,
-    /// A token was sent and refused.
-    Token(TokenError),
-    /// The loader found no user for a valid token.
-    UserNotFound,
-    /// The loader failed: 500, the error goes to the hook only.
-    LoaderFailed,
-}
 
 /// The texts of every answer, each configurable on the builder.
 #[derive(Clone, Debug)]
@@ -78,7 +63,8 @@ pub(crate) struct Responses {
 impl Responses {
     pub(crate) fn new(m: &Messages) -> Result<Self, ConfigError> {
         let realm = format!("Bearer realm=\"{}\"", quote(&m.realm));
-        let realm_only = HeaderValue::try_from(realm.as_str()).map_err(|_| ConfigError::InvalidRealm)?;
+        let realm_only =
+            HeaderValue::try_from(realm.as_str()).map_err(|_| ConfigError::InvalidRealm)?;
         let with_error = |error: &str, message: &str| {
             let value = format!(
                 "{realm}, error=\"{error}\", error_description=\"{}\"",
@@ -117,14 +103,14 @@ impl Responses {
         })
     }
 
-    pub(crate) fn get(&self, failure: &Failure) -> &Prepared {
-        match failure {
-            Failure::MissingToken => &self.missing,
-            Failure::Ambiguous => &self.ambiguous,
-            Failure::Token(TokenError::Expired) => &self.expired,
-            Failure::Token(_) => &self.invalid,
-            Failure::UserNotFound => &self.user_not_found,
-            Failure::LoaderFailed => &self.internal,
+    pub(crate) fn get(&self, rejection: &Rejection) -> &Prepared {
+        match rejection {
+            Rejection::MissingToken => &self.missing,
+            Rejection::AmbiguousCredentials => &self.ambiguous,
+            Rejection::ExpiredToken => &self.expired,
+            Rejection::InvalidToken(_) => &self.invalid,
+            Rejection::UserNotFound => &self.user_not_found,
+            Rejection::LoaderFailed => &self.internal,
         }
     }
 }
@@ -170,6 +156,43 @@ impl Prepared {
             headers.insert(WWW_AUTHENTICATE, challenge.clone());
         }
         res
+    }
+}
+
+/// Builds the answer to a [`Rejection`] in place of the default `{"status", "message"}` JSON.
+///
+/// Implemented for closures `Fn(&Rejection) -> Option<Response<Bytes>>`; `None` keeps the default
+/// answer. gRPC requests always get the automatic gRPC status, so tonic clients keep working.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Response, StatusCode, header};
+/// use tower_login_manager::{LoginLayer, LoginManager, Rejection, loader_fn};
+///
+/// # let manager = LoginManager::new([1u8; 32]).unwrap();
+/// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+/// let layer = LoginLayer::new(manager, loader).responder(|rejection: &Rejection| {
+///     // RFC 7807 problem details instead of the Flask body, for invalid and expired tokens only.
+///     matches!(rejection, Rejection::InvalidToken(_) | Rejection::ExpiredToken).then(|| {
+///         Response::builder()
+///             .status(StatusCode::UNAUTHORIZED)
+///             .header(header::CONTENT_TYPE, "application/problem+json")
+///             .body(Bytes::from(format!(r#"{{"title":"{}"}}"#, rejection.kind())))
+///             .unwrap()
+///     })
+/// });
+/// ```
+pub trait Responder: Send + Sync + 'static {
+    /// The answer to `rejection`, or `None` for the default one.
+    fn respond(&self, rejection: &Rejection) -> Option<Response<Bytes>>;
+}
+
+impl<F> Responder for F
+where
+    F: Fn(&Rejection) -> Option<Response<Bytes>> + Send + Sync + 'static,
+{
+    fn respond(&self, rejection: &Rejection) -> Option<Response<Bytes>> {
+        self(rejection)
     }
 }
 

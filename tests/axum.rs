@@ -54,7 +54,10 @@ async fn route_layer_protects_only_the_routes_before_it() {
         .unwrap()
         .issue_token("1", Duration::from_secs(60))
         .unwrap();
-    assert_eq!(get_text(app(), "/me", Some(&token)).await, (StatusCode::OK, "ada (1)".into()));
+    assert_eq!(
+        get_text(app(), "/me", Some(&token)).await,
+        (StatusCode::OK, "ada (1)".into())
+    );
     assert_eq!(
         get_text(app(), "/me", None).await,
         (
@@ -62,15 +65,22 @@ async fn route_layer_protects_only_the_routes_before_it() {
             r#"{"status":401,"message":"You need to login"}"#.into()
         )
     );
-    assert_eq!(get_text(app(), "/health", None).await, (StatusCode::OK, "ok".into()));
+    assert_eq!(
+        get_text(app(), "/health", None).await,
+        (StatusCode::OK, "ok".into())
+    );
     // route_layer: an unknown path stays 404 instead of turning into 401.
-    assert_eq!(get_text(app(), "/nope", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get_text(app(), "/nope", None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn router_layer_and_service_builder_compose() {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
-    let loader = loader_fn(|_id: String| async { Ok::<_, Infallible>(Some(User { name: "x".into() })) });
+    let loader =
+        loader_fn(|_id: String| async { Ok::<_, Infallible>(Some(User { name: "x".into() })) });
     let app = Router::new()
         .route("/", get(|| async { "hi" }))
         .layer(tower::ServiceBuilder::new().layer(LoginLayer::new(manager, loader)));

@@ -13,7 +13,9 @@ fn manager() -> LoginManager {
 }
 
 fn decode(token: &str) -> Result<String, TokenError> {
-    manager().decode_token(token).map(|c| c.user_id().to_owned())
+    manager()
+        .decode_token(token)
+        .map(|c| c.user_id().to_owned())
 }
 
 #[test]
@@ -52,7 +54,9 @@ impl AuthUser for User {
 fn token_for_uses_str_of_the_id_and_sixty_minutes() {
     let m = manager();
     assert_eq!(m.default_ttl(), Duration::from_secs(3600));
-    let claims = m.decode_token(&m.token_for(&User { id: 7 }).unwrap()).unwrap();
+    let claims = m
+        .decode_token(&m.token_for(&User { id: 7 }).unwrap())
+        .unwrap();
     assert_eq!(claims.user_id(), "7");
     assert_eq!(claims.expires_at(), Some(NOW + 3600));
     assert_eq!(claims.issued_at(), Some(NOW));
@@ -97,13 +101,48 @@ fn rfc7519_section4_1_4_exp_is_exclusive_and_leeway_extends_it() {
         want: Result<(), TokenError>,
     }
     let cases = [
-        Case { name: "one second left", exp: NOW + 1, leeway: 0, want: Ok(()) },
-        Case { name: "exp == now is expired", exp: NOW, leeway: 0, want: Err(TokenError::Expired) },
-        Case { name: "long gone", exp: 1, leeway: 0, want: Err(TokenError::Expired) },
-        Case { name: "zero", exp: 0, leeway: 0, want: Err(TokenError::Expired) },
-        Case { name: "within leeway", exp: NOW - 10, leeway: 11, want: Ok(()) },
-        Case { name: "at leeway's edge (PyJWT: exp <= now - leeway)", exp: NOW - 10, leeway: 10, want: Err(TokenError::Expired) },
-        Case { name: "u64::MAX is the far future", exp: u64::MAX, leeway: 5, want: Ok(()) },
+        Case {
+            name: "one second left",
+            exp: NOW + 1,
+            leeway: 0,
+            want: Ok(()),
+        },
+        Case {
+            name: "exp == now is expired",
+            exp: NOW,
+            leeway: 0,
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "long gone",
+            exp: 1,
+            leeway: 0,
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "zero",
+            exp: 0,
+            leeway: 0,
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "within leeway",
+            exp: NOW - 10,
+            leeway: 11,
+            want: Ok(()),
+        },
+        Case {
+            name: "at leeway's edge (PyJWT: exp <= now - leeway)",
+            exp: NOW - 10,
+            leeway: 10,
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "u64::MAX is the far future",
+            exp: u64::MAX,
+            leeway: 5,
+            want: Ok(()),
+        },
     ];
     for case in cases {
         let m = LoginManager::builder(SECRET)
@@ -112,7 +151,12 @@ fn rfc7519_section4_1_4_exp_is_exclusive_and_leeway_extends_it() {
             .build()
             .unwrap();
         let token = sign_claims(&format!(r#"{{"exp":{},"user_id":"1"}}"#, case.exp));
-        assert_eq!(m.decode_token(&token).map(|_| ()), case.want, "{}", case.name);
+        assert_eq!(
+            m.decode_token(&token).map(|_| ()),
+            case.want,
+            "{}",
+            case.name
+        );
     }
 }
 
@@ -129,15 +173,33 @@ fn rfc7519_section4_1_5_nbf_and_future_iat_with_symmetric_leeway() {
         ("nbf", NOW, Ok(()), Ok(())),
         ("nbf", NOW + 1, Err(TokenError::NotYetValid), Ok(())),
         ("nbf", NOW + 30, Err(TokenError::NotYetValid), Ok(())),
-        ("nbf", NOW + 31, Err(TokenError::NotYetValid), Err(TokenError::NotYetValid)),
+        (
+            "nbf",
+            NOW + 31,
+            Err(TokenError::NotYetValid),
+            Err(TokenError::NotYetValid),
+        ),
         // An `iat` in the future is refused like a future `nbf`, as PyJWT does.
         ("iat", NOW + 1, Err(TokenError::NotYetValid), Ok(())),
-        ("iat", NOW + 31, Err(TokenError::NotYetValid), Err(TokenError::NotYetValid)),
+        (
+            "iat",
+            NOW + 31,
+            Err(TokenError::NotYetValid),
+            Err(TokenError::NotYetValid),
+        ),
         ("iat", 0, Ok(()), Ok(())),
     ] {
         let token = sign_claims(&format!(r#"{{"exp":{exp},"{claim}":{at},"user_id":"1"}}"#));
-        assert_eq!(strict.decode_token(&token).map(|_| ()), strict_want, "{claim}={at}");
-        assert_eq!(lenient.decode_token(&token).map(|_| ()), lenient_want, "{claim}={at} leeway");
+        assert_eq!(
+            strict.decode_token(&token).map(|_| ()),
+            strict_want,
+            "{claim}={at}"
+        );
+        assert_eq!(
+            lenient.decode_token(&token).map(|_| ()),
+            lenient_want,
+            "{claim}={at} leeway"
+        );
     }
 }
 
@@ -147,12 +209,30 @@ fn numeric_dates_accept_integers_and_fractions_only() {
         (r#"{"exp":1700003600.5,"user_id":"1"}"#, Ok("1".to_owned())),
         (r#"{"exp":1e300,"user_id":"1"}"#, Ok("1".to_owned())),
         (r#"{"exp":-1,"user_id":"1"}"#, Err(TokenError::Expired)),
-        (r#"{"exp":"1700003600","user_id":"1"}"#, Err(TokenError::InvalidClaim("exp"))),
-        (r#"{"exp":null,"user_id":"1"}"#, Err(TokenError::InvalidClaim("exp"))),
-        (r#"{"exp":true,"user_id":"1"}"#, Err(TokenError::InvalidClaim("exp"))),
-        (r#"{"exp":1e400,"user_id":"1"}"#, Err(TokenError::InvalidClaims)),
-        (r#"{"exp":1700003600,"nbf":"soon","user_id":"1"}"#, Err(TokenError::InvalidClaim("nbf"))),
-        (r#"{"exp":1700003600,"iat":[1],"user_id":"1"}"#, Err(TokenError::InvalidClaim("iat"))),
+        (
+            r#"{"exp":"1700003600","user_id":"1"}"#,
+            Err(TokenError::InvalidClaim("exp")),
+        ),
+        (
+            r#"{"exp":null,"user_id":"1"}"#,
+            Err(TokenError::InvalidClaim("exp")),
+        ),
+        (
+            r#"{"exp":true,"user_id":"1"}"#,
+            Err(TokenError::InvalidClaim("exp")),
+        ),
+        (
+            r#"{"exp":1e400,"user_id":"1"}"#,
+            Err(TokenError::InvalidClaims),
+        ),
+        (
+            r#"{"exp":1700003600,"nbf":"soon","user_id":"1"}"#,
+            Err(TokenError::InvalidClaim("nbf")),
+        ),
+        (
+            r#"{"exp":1700003600,"iat":[1],"user_id":"1"}"#,
+            Err(TokenError::InvalidClaim("iat")),
+        ),
     ];
     for (claims, want) in cases {
         assert_eq!(decode(&sign_claims(claims)), want, "{claims}");
@@ -178,16 +258,43 @@ fn exp_is_required_unless_configured_otherwise() {
 fn the_user_id_is_a_non_empty_string() {
     let exp = NOW + 60;
     let cases = [
-        (format!(r#"{{"exp":{exp},"user_id":"42"}}"#), Ok("42".to_owned())),
-        (format!(r#"{{"exp":{exp},"user_id":"caf\u00e9"}}"#), Ok("café".to_owned())),
-        (format!(r#"{{"exp":{exp}}}"#), Err(TokenError::MissingClaim("user id"))),
-        (format!(r#"{{"exp":{exp},"user_id":""}}"#), Err(TokenError::InvalidClaim("user id"))),
+        (
+            format!(r#"{{"exp":{exp},"user_id":"42"}}"#),
+            Ok("42".to_owned()),
+        ),
+        (
+            format!(r#"{{"exp":{exp},"user_id":"caf\u00e9"}}"#),
+            Ok("café".to_owned()),
+        ),
+        (
+            format!(r#"{{"exp":{exp}}}"#),
+            Err(TokenError::MissingClaim("user id")),
+        ),
+        (
+            format!(r#"{{"exp":{exp},"user_id":""}}"#),
+            Err(TokenError::InvalidClaim("user id")),
+        ),
         // A number is refused: the original always writes str(user.id).
-        (format!(r#"{{"exp":{exp},"user_id":42}}"#), Err(TokenError::InvalidClaim("user id"))),
-        (format!(r#"{{"exp":{exp},"user_id":null}}"#), Err(TokenError::InvalidClaim("user id"))),
-        (format!(r#"{{"exp":{exp},"user_id":{{"id":"1"}}}}"#), Err(TokenError::InvalidClaim("user id"))),
-        (format!(r#"{{"exp":{exp},"user_id":"1\n2"}}"#), Err(TokenError::InvalidClaim("user id"))),
-        (format!(r#"{{"exp":{exp},"sub":"1"}}"#), Err(TokenError::MissingClaim("user id"))),
+        (
+            format!(r#"{{"exp":{exp},"user_id":42}}"#),
+            Err(TokenError::InvalidClaim("user id")),
+        ),
+        (
+            format!(r#"{{"exp":{exp},"user_id":null}}"#),
+            Err(TokenError::InvalidClaim("user id")),
+        ),
+        (
+            format!(r#"{{"exp":{exp},"user_id":{{"id":"1"}}}}"#),
+            Err(TokenError::InvalidClaim("user id")),
+        ),
+        (
+            format!(r#"{{"exp":{exp},"user_id":"1\n2"}}"#),
+            Err(TokenError::InvalidClaim("user id")),
+        ),
+        (
+            format!(r#"{{"exp":{exp},"sub":"1"}}"#),
+            Err(TokenError::MissingClaim("user id")),
+        ),
     ];
     for (claims, want) in cases {
         assert_eq!(decode(&sign_claims(&claims)), want, "{claims}");
@@ -210,9 +317,15 @@ fn rfc7519_section4_1_2_the_user_id_claim_can_be_sub() {
     assert_eq!(claims, json!({"exp": NOW + 60, "iat": NOW, "sub": "9"}));
     assert_eq!(m.decode_token(&token).unwrap().user_id(), "9");
     let flask = sign_claims(&format!(r#"{{"exp":{},"user_id":"9"}}"#, NOW + 60));
-    assert_eq!(m.decode_token(&flask), Err(TokenError::MissingClaim("user id")));
+    assert_eq!(
+        m.decode_token(&flask),
+        Err(TokenError::MissingClaim("user id"))
+    );
     for bad in ["", "exp", "iat", "nbf", "iss", "aud", "jti"] {
-        let err = LoginManager::builder(SECRET).user_id_claim(bad).build().unwrap_err();
+        let err = LoginManager::builder(SECRET)
+            .user_id_claim(bad)
+            .build()
+            .unwrap_err();
         assert_eq!(err, ConfigError::InvalidUserIdClaim, "{bad:?}");
     }
 }
@@ -235,14 +348,38 @@ fn rfc7519_sections4_1_1_and_4_1_3_issuer_and_audience_when_configured() {
     let exp = NOW + 60;
     let with = |extra: &str| sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1"{extra}}}"#));
     let cases = [
-        (with(r#","iss":"https://auth.example","aud":"orders""#), Ok(())),
-        (with(r#","iss":"https://auth.example","aud":["billing","orders"]"#), Ok(())),
-        (with(r#","iss":"https://auth.example","aud":"billing""#), Err(TokenError::InvalidAudience)),
-        (with(r#","iss":"https://auth.example","aud":[]"#), Err(TokenError::InvalidAudience)),
-        (with(r#","iss":"https://auth.example","aud":7"#), Err(TokenError::InvalidClaim("aud"))),
-        (with(r#","iss":"https://auth.example""#), Err(TokenError::MissingClaim("aud"))),
-        (with(r#","iss":"https://evil.example","aud":"orders""#), Err(TokenError::InvalidIssuer)),
-        (with(r#","aud":"orders""#), Err(TokenError::MissingClaim("iss"))),
+        (
+            with(r#","iss":"https://auth.example","aud":"orders""#),
+            Ok(()),
+        ),
+        (
+            with(r#","iss":"https://auth.example","aud":["billing","orders"]"#),
+            Ok(()),
+        ),
+        (
+            with(r#","iss":"https://auth.example","aud":"billing""#),
+            Err(TokenError::InvalidAudience),
+        ),
+        (
+            with(r#","iss":"https://auth.example","aud":[]"#),
+            Err(TokenError::InvalidAudience),
+        ),
+        (
+            with(r#","iss":"https://auth.example","aud":7"#),
+            Err(TokenError::InvalidClaim("aud")),
+        ),
+        (
+            with(r#","iss":"https://auth.example""#),
+            Err(TokenError::MissingClaim("aud")),
+        ),
+        (
+            with(r#","iss":"https://evil.example","aud":"orders""#),
+            Err(TokenError::InvalidIssuer),
+        ),
+        (
+            with(r#","aud":"orders""#),
+            Err(TokenError::MissingClaim("iss")),
+        ),
     ];
     for (token, want) in cases {
         assert_eq!(m.decode_token(&token).map(|_| ()), want);
@@ -292,7 +429,11 @@ fn rfc7519_section4_repeated_claims_are_refused_not_last_wins() {
         format!(r#"{{"exp":{exp},"user_id":"1","user_id":"2"}}"#),
         format!(r#"{{"exp":1,"exp":{exp},"user_id":"1"}}"#),
     ] {
-        assert_eq!(decode(&sign_claims(&claims)), Err(TokenError::InvalidClaims), "{claims}");
+        assert_eq!(
+            decode(&sign_claims(&claims)),
+            Err(TokenError::InvalidClaims),
+            "{claims}"
+        );
     }
     // Repeated header members are refused too.
     let token = sign_raw(
@@ -318,7 +459,10 @@ fn tokens_over_the_size_cap_are_refused_before_decoding() {
         .unwrap();
     assert_eq!(m.decode_token(&big).unwrap().user_id(), "1");
     assert_eq!(
-        LoginManager::builder(SECRET).max_token_len(0).build().unwrap_err(),
+        LoginManager::builder(SECRET)
+            .max_token_len(0)
+            .build()
+            .unwrap_err(),
         ConfigError::InvalidMaxTokenLength
     );
 }
@@ -328,7 +472,8 @@ fn unknown_claims_and_header_members_are_ignored() {
     let exp = NOW + 60;
     let token = sign_raw(
         br#"{"alg":"HS256","typ":"JWT","kid":"../../etc/passwd","jku":"https://evil.example/k"}"#,
-        format!(r#"{{"exp":{exp},"user_id":"1","role":"admin","nested":{{"a":[1,2]}}}}"#).as_bytes(),
+        format!(r#"{{"exp":{exp},"user_id":"1","role":"admin","nested":{{"a":[1,2]}}}}"#)
+            .as_bytes(),
         SECRET.as_bytes(),
     );
     assert_eq!(decode(&token), Ok("1".into()));

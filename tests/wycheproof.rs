@@ -67,7 +67,11 @@ fn every_wycheproof_hmac_case_is_refused_at_the_right_stage() {
             Err(e) => {
                 // RFC 7518 section 3.2: HS256 keys shorter than the hash output are refused.
                 assert!(secret.len() < 32, "{name}: key refused: {e}");
-                assert_eq!(e, ConfigError::SecretTooShort { len: secret.len() }, "{name}");
+                assert_eq!(
+                    e,
+                    ConfigError::SecretTooShort { len: secret.len() },
+                    "{name}"
+                );
                 short_keys += 1;
                 continue;
             }

@@ -30,7 +30,11 @@ pub fn sign_raw(header: &[u8], payload: &[u8], secret: &[u8]) -> String {
 
 /// A token with the standard header and these claims (a JSON text), signed with [`SECRET`].
 pub fn sign_claims(claims: &str) -> String {
-    sign_raw(br#"{"alg":"HS256","typ":"JWT"}"#, claims.as_bytes(), SECRET.as_bytes())
+    sign_raw(
+        br#"{"alg":"HS256","typ":"JWT"}"#,
+        claims.as_bytes(),
+        SECRET.as_bytes(),
+    )
 }
 
 /// Decodes a base64url segment.

@@ -9,9 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
+use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_login_manager::{Claims, LoginLayer, LoginManager, UserLoader, loader_fn};
-use tokio_test::{assert_pending, assert_ready_ok};
 use tower_test::mock;
 
 const SECRET: &str = "layer-test-secret-of-at-least-32-bytes";
@@ -58,7 +58,9 @@ fn expired_token(user_id: &str) -> String {
 }
 
 /// An inner service that answers with the user and user id it saw in the extensions.
-fn echo_user(req: Request<Empty<Bytes>>) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> {
+fn echo_user(
+    req: Request<Empty<Bytes>>,
+) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> {
     let user = req.extensions().get::<User>().cloned();
     let claims = req.extensions().get::<Claims>().cloned();
     async move {
@@ -77,7 +79,11 @@ async fn send(req: Request<Empty<Bytes>>) -> (StatusCode, http::HeaderMap, Strin
     let res = svc.oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
-    (parts.status, parts.headers, String::from_utf8(body.to_vec()).unwrap())
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
 }
 
 fn request(authorization: Option<&str>) -> Request<Empty<Bytes>> {
@@ -91,7 +97,8 @@ fn request(authorization: Option<&str>) -> Request<Empty<Bytes>> {
 
 const LOGIN: &str = r#"{"status":401,"message":"You need to login"}"#;
 const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
-const EXPIRED: &str = r#"{"status":401,"message":"Expired token. Please login to get a new token"}"#;
+const EXPIRED: &str =
+    r#"{"status":401,"message":"Expired token. Please login to get a new token"}"#;
 const NOT_FOUND: &str = r#"{"status":401,"message":"User not found. Please register or login"}"#;
 const INTERNAL: &str = r#"{"status":500,"message":"Internal server error"}"#;
 
@@ -205,13 +212,20 @@ async fn every_branch_answers_as_specified() {
         assert_eq!(status, case.status, "{}", case.name);
         assert_eq!(body, case.body, "{}", case.name);
         assert_eq!(
-            headers.get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap()),
+            headers
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap()),
             case.challenge,
             "{}",
             case.name
         );
         if status != StatusCode::OK {
-            assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{}", case.name);
+            assert_eq!(
+                headers[header::CONTENT_TYPE],
+                "application/json",
+                "{}",
+                case.name
+            );
         }
     }
 }
@@ -232,7 +246,10 @@ async fn rfc6750_section3_1_two_authorization_headers_are_invalid_request() {
     );
     let (status, headers, body) = send(req).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body, r#"{"status":400,"message":"Send exactly one Authorization header"}"#);
+    assert_eq!(
+        body,
+        r#"{"status":400,"message":"Send exactly one Authorization header"}"#
+    );
     assert_eq!(
         headers[header::WWW_AUTHENTICATE],
         r#"Bearer realm="api", error="invalid_request", error_description="Send exactly one Authorization header""#
@@ -248,11 +265,17 @@ async fn grpc_requests_get_a_trailers_only_unauthenticated_status() {
             "16",
             "Expired token. Please login to get a new token",
         ),
-        (Some(format!("Bearer {}", token("500"))), "13", "Internal server error"),
+        (
+            Some(format!("Bearer {}", token("500"))),
+            "13",
+            "Internal server error",
+        ),
     ] {
         let mut req = request(auth.as_deref());
-        req.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
+        req.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
         let (http_status, headers, body) = send(req).await;
         assert_eq!(http_status, StatusCode::OK, "{message}");
         assert_eq!(headers[header::CONTENT_TYPE], "application/grpc");
@@ -308,7 +331,10 @@ async fn messages_and_realm_are_configurable() {
         .unwrap();
     let svc = LoginLayer::new(manager, loader()).layer_service(service_fn(echo_user));
     let res = svc.oneshot(request(None)).await.unwrap();
-    assert_eq!(res.headers()[header::WWW_AUTHENTICATE], r#"Bearer realm="my \"shop\"""#);
+    assert_eq!(
+        res.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="my \"shop\"""#
+    );
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, r#"{"status":401,"message":"Log in first"}"#);
 }
@@ -328,9 +354,15 @@ async fn backpressure_inner_not_ready_means_layer_not_ready_and_readied_instance
     assert_ready_ok!(svc.poll_ready());
     let fut = tokio::spawn(svc.call(request(Some(&format!("Bearer {}", token("1"))))));
 
-    let (req, send) = handle.next_request().await.expect("the request reached the inner service");
+    let (req, send) = handle
+        .next_request()
+        .await
+        .expect("the request reached the inner service");
     assert_eq!(req.uri(), "/me");
-    assert_eq!(req.extensions().get::<User>(), Some(&User { id: 1, name: "ada" }));
+    assert_eq!(
+        req.extensions().get::<User>(),
+        Some(&User { id: 1, name: "ada" })
+    );
     assert_eq!(req.extensions().get::<Claims>().unwrap().user_id(), "1");
     send.send_response(Response::new(Full::new(Bytes::from_static(b"hello"))));
 
@@ -348,7 +380,9 @@ async fn readied_instances_are_called_under_concurrency() {
     let mut futures = Vec::new();
     for id in ["1", "2"] {
         assert_ready_ok!(svc.poll_ready());
-        futures.push(tokio::spawn(svc.call(request(Some(&format!("Bearer {}", token(id)))))));
+        futures.push(tokio::spawn(
+            svc.call(request(Some(&format!("Bearer {}", token(id))))),
+        ));
     }
     for want in [1, 2] {
         let (req, send) = handle.next_request().await.expect("request");
@@ -367,7 +401,11 @@ async fn rejected_requests_never_reach_the_inner_service() {
         LoginLayer::new(manager(), loader()),
     );
     handle.allow(1);
-    for auth in [None, Some("Bearer x.y.z".to_owned()), Some(format!("Bearer {}", token("9")))] {
+    for auth in [
+        None,
+        Some("Bearer x.y.z".to_owned()),
+        Some(format!("Bearer {}", token("9"))),
+    ] {
         assert_ready_ok!(svc.poll_ready());
         let res = svc.call(request(auth.as_deref())).await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

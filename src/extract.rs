@@ -1,0 +1,199 @@
+//! Where tokens are found: the `Authorization` header, a cookie, a query parameter.
+
+use std::borrow::Cow;
+
+use http::Request;
+use http::header::{AUTHORIZATION, COOKIE};
+
+use crate::error::Rejection;
+
+/// A place a token is looked for; see [`LoginLayer::token_locations`](crate::LoginLayer::token_locations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenLocation {
+    /// `Authorization: Bearer <token>` (RFC 6750 section 2.1). The default, and the only place the
+    /// Flask original looks.
+    Header,
+    /// A cookie with this name (e.g. `access_token`). Pair it with CSRF protection for browsers.
+    Cookie(Cow<'static, str>),
+    /// A query parameter with this name (RFC 6750 section 2.3). Off unless configured: URLs end
+    /// up in server logs, proxy logs and browser history, and the token with them.
+    Query(Cow<'static, str>),
+}
+
+impl TokenLocation {
+    /// A cookie location.
+    pub fn cookie(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::Cookie(name.into())
+    }
+
+    /// A query parameter location; see the warning on [`TokenLocation::Query`].
+    pub fn query(name: impl Into<Cow<'static, str>>) -> Self {
+        Self::Query(name.into())
+    }
+}
+
+/// The token of the first location that has one, trying them in order: only a *missing* token
+/// moves on to the next location. `Ok(None)`: no token anywhere.
+pub(crate) fn find_token<'r, B>(
+    req: &'r Request<B>,
+    locations: &[TokenLocation],
+) -> Result<Option<&'r [u8]>, Rejection> {
+    for location in locations {
+        let found = match location {
+            TokenLocation::Header => bearer_token(req)?,
+            TokenLocation::Cookie(name) => cookie(req, name),
+            TokenLocation::Query(name) => query(req, name),
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 section 2.1). No header, another
+/// scheme, or nothing after `Bearer` is a missing token; two headers are ambiguous (RFC 6750
+/// section 3.1, `invalid_request`).
+fn bearer_token<B>(req: &Request<B>) -> Result<Option<&[u8]>, Rejection> {
+    let mut values = req.headers().get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Rejection::AmbiguousCredentials);
+    }
+    Ok(parse_bearer(value.as_bytes()))
+}
+
+/// The scheme is matched without regard to case (RFC 9110 section 11.1) and is followed by one or
+/// more spaces (RFC 9110 section 11.4).
+pub(crate) fn parse_bearer(value: &[u8]) -> Option<&[u8]> {
+    const SCHEME: &[u8] = b"bearer";
+    if value.len() <= SCHEME.len() || !value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        return None;
+    }
+    let rest = &value[SCHEME.len()..];
+    if rest[0] != b' ' {
+        return None;
+    }
+    let start = rest.iter().position(|b| *b != b' ')?;
+    Some(&rest[start..])
+}
+
+/// `name=value` from the `Cookie` header(s) (RFC 6265 section 5.4); the first non-empty match.
+fn cookie<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r [u8]> {
+    req.headers().get_all(COOKIE).iter().find_map(|header| {
+        header.as_bytes().split(|b| *b == b';').find_map(|pair| {
+            let pair = pair.trim_ascii();
+            let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            let value = value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(value);
+            (!value.is_empty()).then_some(value)
+        })
+    })
+}
+
+/// `name=value` from the query string (RFC 6750 section 2.3); the first non-empty match. Tokens
+/// are base64url and dots, so they need no percent-decoding; an encoded one is simply invalid.
+fn query<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r [u8]> {
+    req.uri().query()?.split('&').find_map(|pair| {
+        let value = pair.strip_prefix(name)?.strip_prefix('=')?;
+        (!value.is_empty()).then_some(value.as_bytes())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6750_section2_1_bearer_scheme() {
+        struct Case {
+            name: &'static str,
+            input: &'static [u8],
+            want: Option<&'static [u8]>,
+        }
+        #[rustfmt::skip]
+        let cases = [
+            Case { name: "plain", input: b"Bearer abc", want: Some(b"abc") },
+            Case { name: "lower case scheme (RFC 9110 11.1)", input: b"bearer abc", want: Some(b"abc") },
+            Case { name: "upper case scheme", input: b"BEARER abc", want: Some(b"abc") },
+            Case { name: "two spaces", input: b"Bearer  abc", want: Some(b"abc") },
+            Case { name: "scheme alone", input: b"Bearer", want: None },
+            Case { name: "scheme and spaces", input: b"Bearer   ", want: None },
+            Case { name: "no space", input: b"Bearerabc", want: None },
+            Case { name: "tab is not a separator", input: b"Bearer\tabc", want: None },
+            Case { name: "other scheme", input: b"Basic YWxhZGRpbjpvcGVuc2VzYW1l", want: None },
+            Case { name: "empty", input: b"", want: None },
+            Case { name: "spaces inside the token stay in it", input: b"Bearer a b", want: Some(b"a b") },
+        ];
+        for case in cases {
+            assert_eq!(parse_bearer(case.input), case.want, "{}", case.name);
+        }
+    }
+
+    fn req(uri: &str, cookies: &[&str]) -> Request<()> {
+        let mut b = Request::get(uri);
+        for c in cookies {
+            b = b.header(COOKIE, *c);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn rfc6265_cookie_lookup() {
+        let cases: [(&[&str], Option<&[u8]>); 6] = [
+            (&["a=1; access_token=t.o.k; b=2"], Some(b"t.o.k")),
+            (&["access_token=\"t.o.k\""], Some(b"t.o.k")),
+            (&["x_access_token=nope"], None),
+            (&["access_token="], None),
+            (
+                &["a=1", "access_token=second.header.ok"],
+                Some(b"second.header.ok"),
+            ),
+            (&[], None),
+        ];
+        for (cookies, want) in cases {
+            assert_eq!(
+                cookie(&req("/", cookies), "access_token"),
+                want,
+                "{cookies:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc6750_section2_3_query_lookup() {
+        assert_eq!(
+            query(&req("/?a=1&access_token=t.o.k", &[]), "access_token"),
+            Some(&b"t.o.k"[..])
+        );
+        assert_eq!(query(&req("/?xaccess_token=t", &[]), "access_token"), None);
+        assert_eq!(query(&req("/?access_token=", &[]), "access_token"), None);
+        assert_eq!(query(&req("/", &[]), "access_token"), None);
+    }
+
+    #[test]
+    fn locations_are_tried_in_order_and_only_a_missing_token_moves_on() {
+        let locations = [TokenLocation::Header, TokenLocation::cookie("access_token")];
+        let r = req("/", &["access_token=from.the.cookie"]);
+        assert_eq!(
+            find_token(&r, &locations),
+            Ok(Some(&b"from.the.cookie"[..]))
+        );
+        let mut r = req("/", &["access_token=from.the.cookie"]);
+        r.headers_mut()
+            .insert(AUTHORIZATION, "Bearer from.the.header".parse().unwrap());
+        assert_eq!(
+            find_token(&r, &locations),
+            Ok(Some(&b"from.the.header"[..]))
+        );
+        assert_eq!(
+            find_token(&req("/?access_token=q", &[]), &locations),
+            Ok(None)
+        );
+    }
+}

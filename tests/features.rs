@@ -1,0 +1,375 @@
+//! Beyond the original: optional login, skipping, token locations, responders, axum extractors
+//! and tracing.
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{NOW, SECRET};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use tower::{ServiceExt, service_fn};
+use tower_login_manager::{
+    LoginLayer, LoginManager, Rejection, TokenError, TokenLocation, UserLoader, loader_fn,
+};
+
+#[derive(Clone, Debug, PartialEq)]
+struct User(String);
+
+fn manager_at(now: u64) -> LoginManager {
+    LoginManager::builder(SECRET)
+        .clock(move || now)
+        .build()
+        .unwrap()
+}
+
+fn loader() -> impl UserLoader<User = User> {
+    loader_fn(|id: String| async move { Ok::<_, Infallible>((id != "404").then_some(User(id))) })
+}
+
+fn token(id: &str) -> String {
+    manager_at(NOW)
+        .issue_token(id, Duration::from_secs(60))
+        .unwrap()
+}
+
+fn expired(id: &str) -> String {
+    manager_at(NOW - 3600)
+        .issue_token(id, Duration::from_secs(60))
+        .unwrap()
+}
+
+/// Sends `req` through `layer` around a handler that reports the user it saw.
+async fn send(
+    layer: LoginLayer<impl UserLoader<User = User>>,
+    req: Request<Empty<Bytes>>,
+) -> (StatusCode, String) {
+    let svc = tower::Layer::layer(
+        &layer,
+        service_fn(|req: Request<Empty<Bytes>>| async move {
+            let seen = match req.extensions().get::<User>() {
+                Some(User(id)) => format!("user {id}"),
+                None => "anonymous".to_owned(),
+            };
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(seen))))
+        }),
+    );
+    let res = svc.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn get(uri: &str, bearer: Option<&str>) -> Request<Empty<Bytes>> {
+    let mut b = Request::get(uri);
+    if let Some(t) = bearer {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    b.body(Empty::new()).unwrap()
+}
+
+fn layer() -> LoginLayer<impl UserLoader<User = User>> {
+    LoginLayer::new(manager_at(NOW), loader())
+}
+
+const LOGIN: &str = r#"{"status":401,"message":"You need to login"}"#;
+const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
+const EXPIRED: &str =
+    r#"{"status":401,"message":"Expired token. Please login to get a new token"}"#;
+
+#[tokio::test]
+async fn optional_login_lets_anonymous_requests_through_but_not_bad_tokens() {
+    let t = token("1");
+    let (e, bad) = (expired("1"), "x.y.z");
+    let ok = |s: &str| (StatusCode::OK, s.to_owned());
+    let unauthorized = |s: &str| (StatusCode::UNAUTHORIZED, s.to_owned());
+    assert_eq!(
+        send(layer().optional(true), get("/", None)).await,
+        ok("anonymous")
+    );
+    assert_eq!(
+        send(layer().optional(true), get("/", Some(&t))).await,
+        ok("user 1")
+    );
+    assert_eq!(
+        send(layer().optional(true), get("/", Some(bad))).await,
+        unauthorized(INVALID)
+    );
+    assert_eq!(
+        send(layer().optional(true), get("/", Some(&e))).await,
+        unauthorized(EXPIRED)
+    );
+    // The second setting: expired tokens pass as anonymous; invalid ones still do not.
+    let lenient = || layer().optional(true).expired_as_anonymous(true);
+    assert_eq!(send(lenient(), get("/", Some(&e))).await, ok("anonymous"));
+    assert_eq!(
+        send(lenient(), get("/", Some(bad))).await,
+        unauthorized(INVALID)
+    );
+    // Without optional, expired_as_anonymous changes nothing.
+    assert_eq!(
+        send(layer().expired_as_anonymous(true), get("/", Some(&e))).await,
+        unauthorized(EXPIRED)
+    );
+    assert_eq!(send(layer(), get("/", None)).await, unauthorized(LOGIN));
+}
+
+#[tokio::test]
+async fn cors_preflight_passes_by_default_and_skipping_is_configurable() {
+    let preflight = || {
+        Request::options("/orders")
+            .header("access-control-request-method", "POST")
+            .body(Empty::new())
+            .unwrap()
+    };
+    assert_eq!(
+        send(layer(), preflight()).await,
+        (StatusCode::OK, "anonymous".into())
+    );
+    assert_eq!(
+        send(layer().never_skip(), preflight()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let health = || layer().skip_if(|_, uri, _| uri.path() == "/health");
+    assert_eq!(send(health(), get("/health", None)).await.0, StatusCode::OK);
+    assert_eq!(
+        send(health(), get("/orders", None)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // skip_if replaces the default.
+    assert_eq!(
+        send(health(), preflight()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let _ = Method::OPTIONS;
+}
+
+#[tokio::test]
+async fn tokens_are_found_in_the_configured_locations_in_order() {
+    let t = token("7");
+    let cookie_first =
+        || layer().token_locations([TokenLocation::cookie("access_token"), TokenLocation::Header]);
+    let with_cookie = |value: &str| {
+        Request::get("/")
+            .header(header::COOKIE, format!("theme=dark; access_token={value}"))
+            .body(Empty::new())
+            .unwrap()
+    };
+    assert_eq!(
+        send(cookie_first(), with_cookie(&t)).await,
+        (StatusCode::OK, "user 7".into())
+    );
+    assert_eq!(
+        send(cookie_first(), get("/", Some(&t))).await,
+        (StatusCode::OK, "user 7".into())
+    );
+    // Only a missing token moves on: a bad cookie is not rescued by a good header.
+    let mut both = with_cookie("bad.token.here");
+    both.headers_mut().insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+    );
+    assert_eq!(send(cookie_first(), both).await.1, INVALID);
+    // The default looks at the header only.
+    assert_eq!(send(layer(), with_cookie(&t)).await.1, LOGIN);
+    // Query parameters only when configured (RFC 6750 section 2.3).
+    let uri = format!("/?access_token={t}");
+    assert_eq!(send(layer(), get(&uri, None)).await.1, LOGIN);
+    let query =
+        layer().token_locations([TokenLocation::Header, TokenLocation::query("access_token")]);
+    assert_eq!(
+        send(query, get(&uri, None)).await,
+        (StatusCode::OK, "user 7".into())
+    );
+}
+
+#[tokio::test]
+async fn a_responder_shapes_rejections_but_grpc_stays_automatic() {
+    let responder = |r: &Rejection| {
+        let body = match r {
+            Rejection::InvalidToken(TokenError::BadSignature) => "bad signature".to_owned(),
+            other => other.kind().to_owned(),
+        };
+        (!matches!(r, Rejection::UserNotFound)).then(|| {
+            Response::builder()
+                .status(r.status())
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Bytes::from(body))
+                .unwrap()
+        })
+    };
+    let custom = || layer().responder(responder);
+    let mut tampered = token("1");
+    tampered.pop();
+    tampered.push(if tampered.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(
+        send(custom(), get("/", None)).await,
+        (StatusCode::UNAUTHORIZED, "missing_token".into())
+    );
+    assert_eq!(
+        send(custom(), get("/", Some(&expired("1")))).await.1,
+        "expired_token"
+    );
+    // `None` keeps the default answer.
+    assert_eq!(
+        send(custom(), get("/", Some(&token("404")))).await.1,
+        r#"{"status":401,"message":"User not found. Please register or login"}"#
+    );
+    let mut grpc = get("/", None);
+    grpc.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    let svc = tower::Layer::layer(
+        &custom(),
+        service_fn(|_: Request<Empty<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }),
+    );
+    let res = svc.oneshot(grpc).await.unwrap();
+    assert_eq!(res.headers()["grpc-status"], "16");
+}
+
+#[cfg(feature = "axum")]
+mod axum_extractors {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get as route;
+    use tower_login_manager::{Claims, CurrentUser};
+
+    async fn call(app: Router, req: Request<Body>) -> (StatusCode, String) {
+        let res = app.oneshot(req).await.unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn req(uri: &str, bearer: Option<&str>) -> Request<Body> {
+        let mut b = Request::get(uri);
+        if let Some(t) = bearer {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    fn app() -> Router {
+        let protected = Router::new()
+            .route(
+                "/me",
+                route(
+                    |CurrentUser(User(id)): CurrentUser<User>, claims: Claims| async move {
+                        format!("{id} {}", claims.expires_at().unwrap())
+                    },
+                ),
+            )
+            .route_layer(layer());
+        let optional = Router::new()
+            .route(
+                "/home",
+                route(|user: Option<CurrentUser<User>>| async move {
+                    user.map_or("stranger".to_owned(), |CurrentUser(User(id))| id)
+                }),
+            )
+            .route_layer(layer().optional(true));
+        let unprotected = Router::new()
+            .route(
+                "/oops",
+                route(|CurrentUser(User(id)): CurrentUser<User>| async move { id }),
+            )
+            .route(
+                "/oops-optional",
+                route(|u: Option<CurrentUser<User>>| async move { u.is_some().to_string() }),
+            );
+        protected.merge(optional).merge(unprotected)
+    }
+
+    #[tokio::test]
+    async fn current_user_and_claims_extractors() {
+        let t = token("3");
+        assert_eq!(
+            call(app(), req("/me", Some(&t))).await,
+            (StatusCode::OK, format!("3 {}", NOW + 60))
+        );
+        assert_eq!(
+            call(app(), req("/home", Some(&t))).await,
+            (StatusCode::OK, "3".into())
+        );
+        assert_eq!(
+            call(app(), req("/home", None)).await,
+            (StatusCode::OK, "stranger".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_layer_the_extractors_answer_500_naming_it() {
+        for path in ["/oops", "/oops-optional"] {
+            let (status, body) = call(app(), req(path, Some(&token("3")))).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            assert!(body.contains("LoginLayer does not cover"), "{path}: {body}");
+            assert!(
+                body.starts_with(r#"{"status":500,"message":"#),
+                "{path}: {body}"
+            );
+        }
+    }
+}
+
+#[cfg(feature = "tracing")]
+mod tracing_events {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Records every event's fields as text.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    struct Fields(String);
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!("{}={:?} ", field.name(), value));
+        }
+    }
+
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(fields.0);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    #[tokio::test]
+    async fn one_event_per_rejection_with_its_kind_and_never_the_token() {
+        let recorder = Recorder::default();
+        let _guard = tracing::subscriber::set_default(recorder.clone());
+        let mut tampered = token("1");
+        tampered.pop();
+        tampered.push(if tampered.ends_with('A') { 'B' } else { 'A' });
+        send(layer(), get("/", None)).await;
+        send(layer(), get("/", Some(&tampered))).await;
+        send(layer(), get("/", Some(&token("1")))).await;
+        let events = recorder.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].contains("kind=\"missing_token\""), "{events:?}");
+        assert!(events[1].contains("kind=\"invalid_token\""), "{events:?}");
+        assert!(events[1].contains("signature does not match"), "{events:?}");
+        let signature = tampered.rsplit('.').next().unwrap();
+        assert!(events.iter().all(|e| !e.contains(signature)), "{events:?}");
+    }
+}
