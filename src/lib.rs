@@ -92,33 +92,56 @@
 //! so tonic clients see `Code::Unauthenticated` rather than a transport error.
 //!
 //! ```
-//! # use std::{convert::Infallible, task::{Context, Poll}};
-//! # use http::{Request, Response, StatusCode};
-//! use tonic::transport::Server;
+//! use std::{convert::Infallible, future::{Ready, ready}, task::{Context, Poll}};
+//! use tonic::{Status, body::Body, server::NamedService, transport::Server};
+//! use tower::{Layer, ServiceExt};
 //! use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
 //!
-//! # #[derive(Clone)]
-//! # struct Greeter;
-//! # impl tonic::server::NamedService for Greeter { const NAME: &'static str = "demo.Greeter"; }
-//! # impl tower::Service<Request<tonic::body::Body>> for Greeter {
-//! #     type Response = Response<tonic::body::Body>;
-//! #     type Error = Infallible;
-//! #     type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-//! #     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> { Poll::Ready(Ok(())) }
-//! #     fn call(&mut self, _: Request<tonic::body::Body>) -> Self::Future {
-//! #         std::future::ready(Ok(Response::new(tonic::body::Body::empty())))
-//! #     }
-//! # }
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! /// A service as tonic-build would generate it, written by hand.
+//! #[derive(Clone)]
+//! struct Greeter;
+//!
+//! impl NamedService for Greeter {
+//!     const NAME: &'static str = "hello.Greeter";
+//! }
+//!
+//! impl tower::Service<http::Request<Body>> for Greeter {
+//!     type Response = http::Response<Body>;
+//!     type Error = Infallible;
+//!     type Future = Ready<Result<Self::Response, Infallible>>;
+//!
+//!     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+//!         Poll::Ready(Ok(()))
+//!     }
+//!
+//!     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+//!         // Only logged-in calls get here; tonic hands the extensions on to `tonic::Request`.
+//!         let user: &String = req.extensions().get().expect("the layer adds the user");
+//!         ready(Ok(Status::unimplemented(format!("hello {user}")).into_http()))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let manager = LoginManager::new("a secret of at least thirty-two bytes!!")?;
 //! let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
+//! let layer = LoginLayer::new(manager, loader);
 //!
-//! // `Greeter` is any tonic service, generated or hand-written (see examples/tonic.rs).
-//! let router = Server::builder()
-//!     .layer(LoginLayer::new(manager, loader))
-//!     .add_service(Greeter);
-//! // router.serve("127.0.0.1:50051".parse()?).await?;
-//! # let _ = router;
+//! // In front of every service of the server; `.await` this to serve.
+//! let serve = Server::builder()
+//!     .layer(layer.clone())
+//!     .add_service(Greeter)
+//!     .serve("127.0.0.1:50051".parse()?);
+//! # drop(serve);
+//!
+//! // A call without a token: a trailers-only gRPC answer, UNAUTHENTICATED.
+//! let req = http::Request::post("/hello.Greeter/SayHello")
+//!     .header("content-type", "application/grpc")
+//!     .body(Body::empty())?;
+//! let res = layer.layer(Greeter).oneshot(req).await?;
+//! assert_eq!(res.status(), http::StatusCode::OK);
+//! assert_eq!(res.headers()["grpc-status"], "16");
+//! assert_eq!(res.headers()["grpc-message"], "You need to login");
 //! # Ok(())
 //! # }
 //! ```

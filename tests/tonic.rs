@@ -1,0 +1,356 @@
+//! The layer in front of a tonic 0.14 server, over real HTTP/2 on a loopback socket: a
+//! hand-written unary service (no codegen, no protoc) behind
+//! `Server::builder().layer(LoginLayer::new(..))`, called with tonic's own client.
+//!
+//! A rejected call must reach a tonic client as a `Status` with the right code and the exact
+//! message; an accepted one must reach the handler with the user in its extensions.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use http::uri::PathAndQuery;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::body::Body;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::MetadataValue;
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Server};
+use tonic::{Code, Status};
+use tower::Service;
+use tower_login_manager::{Claims, LoginLayer, LoginManager, LoginManagerBuilder, loader_fn};
+
+const SECRET: &str = "a test secret of at least thirty-two bytes";
+const SAY_HELLO: &str = "/hello.Greeter/SayHello";
+
+#[derive(Clone, Debug, PartialEq)]
+struct User {
+    id: String,
+    name: String,
+}
+
+// --- A UTF-8 string codec: the gRPC message is the string's bytes. ---
+
+#[derive(Clone, Copy, Debug, Default)]
+struct StringCodec;
+
+impl Codec for StringCodec {
+    type Encode = String;
+    type Decode = String;
+    type Encoder = StringCodec;
+    type Decoder = StringCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        StringCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        StringCodec
+    }
+}
+
+impl Encoder for StringCodec {
+    type Item = String;
+    type Error = Status;
+
+    fn encode(&mut self, item: String, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(item.as_bytes());
+        Ok(())
+    }
+}
+
+impl Decoder for StringCodec {
+    type Item = String;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<String>, Status> {
+        let bytes = src.copy_to_bytes(src.remaining());
+        String::from_utf8(bytes.into())
+            .map(Some)
+            .map_err(|_| Status::invalid_argument("the message is not UTF-8"))
+    }
+}
+
+// --- The service, written by hand the way tonic's generated servers are. ---
+
+/// `hello.Greeter` with one unary method, `SayHello(string) returns (string)`.
+#[derive(Clone, Debug, Default)]
+struct Greeter;
+
+impl NamedService for Greeter {
+    const NAME: &'static str = "hello.Greeter";
+}
+
+impl Service<http::Request<Body>> for Greeter {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        match req.uri().path() {
+            SAY_HELLO => Box::pin(async move {
+                let method = tower::service_fn(say_hello);
+                Ok(tonic::server::Grpc::new(StringCodec)
+                    .unary(method, req)
+                    .await)
+            }),
+            _ => Box::pin(async { Ok(Status::unimplemented("").into_http()) }),
+        }
+    }
+}
+
+/// The handler: tonic copies the HTTP request's extensions into the `tonic::Request`, so the
+/// user and claims the layer inserted are here.
+async fn say_hello(req: tonic::Request<String>) -> Result<tonic::Response<String>, Status> {
+    let user = req
+        .extensions()
+        .get::<User>()
+        .ok_or_else(|| Status::internal("no user in the extensions"))?;
+    let claims = req
+        .extensions()
+        .get::<Claims>()
+        .ok_or_else(|| Status::internal("no claims in the extensions"))?;
+    Ok(tonic::Response::new(format!(
+        "hello {} (user {}, token for {}), you said {:?}",
+        user.name,
+        user.id,
+        claims.user_id(),
+        req.get_ref()
+    )))
+}
+
+// --- A server on 127.0.0.1:0 and a client. ---
+
+struct TestServer {
+    addr: SocketAddr,
+    loader_errors: Arc<Mutex<Vec<String>>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+}
+
+impl TestServer {
+    /// Serves `Greeter` behind the layer. The loader knows user "1" (ada), fails for "down" and
+    /// finds nobody else.
+    async fn start() -> Self {
+        Self::start_with(LoginManager::builder(SECRET)).await
+    }
+
+    async fn start_with(builder: LoginManagerBuilder) -> Self {
+        let loader_errors = Arc::new(Mutex::new(Vec::new()));
+        let hook_errors = Arc::clone(&loader_errors);
+        let manager = builder
+            .on_loader_error(move |e| hook_errors.lock().unwrap().push(e.to_string()))
+            .build()
+            .unwrap();
+        let loader = loader_fn(|id: String| async move {
+            match id.as_str() {
+                "1" => Ok(Some(User {
+                    id,
+                    name: "ada".into(),
+                })),
+                "down" => Err(std::io::Error::other("database is down")),
+                _ => Ok(None),
+            }
+        });
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = Server::builder()
+            .layer(LoginLayer::new(manager, loader))
+            .add_service(Greeter)
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+                rx.await.ok();
+            });
+        Self {
+            addr,
+            loader_errors,
+            shutdown: Some(tx),
+            task: Some(tokio::spawn(server)),
+        }
+    }
+
+    async fn say_hello(&self, token: Option<&str>) -> Result<String, Status> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = tonic::client::Grpc::new(channel);
+        client.ready().await.unwrap();
+        let mut request = tonic::Request::new("hi".to_owned());
+        if let Some(token) = token {
+            let value = MetadataValue::try_from(format!("Bearer {token}")).unwrap();
+            request.metadata_mut().insert("authorization", value);
+        }
+        let path = PathAndQuery::from_static(SAY_HELLO);
+        client
+            .unary(request, path, StringCodec)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+fn token(user_id: &str) -> String {
+    LoginManager::new(SECRET)
+        .unwrap()
+        .issue_token(user_id, Duration::from_secs(60 * 60))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn valid_token_reaches_the_handler_with_the_user() {
+    let server = TestServer::start().await;
+
+    let reply = server.say_hello(Some(&token("1"))).await.unwrap();
+
+    assert_eq!(
+        reply, "hello ada (user 1, token for 1), you said \"hi\"",
+        "the handler saw the loaded user and the claims"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rejections_reach_the_client_as_grpc_statuses() {
+    struct Case {
+        name: &'static str,
+        token: Option<String>,
+        want_code: Code,
+        want_message: &'static str,
+    }
+
+    let other_secret = LoginManager::new("another secret, also thirty-two bytes long")
+        .unwrap()
+        .issue_token("1", Duration::from_secs(60 * 60))
+        .unwrap();
+    // Minted two hours ago with a one-hour lifetime.
+    let two_hours_ago = LoginManager::new(SECRET).unwrap().now() - 2 * 60 * 60;
+    let expired = LoginManager::builder(SECRET)
+        .clock(move || two_hours_ago)
+        .build()
+        .unwrap()
+        .issue_token("1", Duration::from_secs(60 * 60))
+        .unwrap();
+
+    let cases = [
+        Case {
+            name: "no authorization metadata",
+            token: None,
+            want_code: Code::Unauthenticated,
+            want_message: "You need to login",
+        },
+        Case {
+            name: "not a JWT",
+            token: Some("not-a-token".into()),
+            want_code: Code::Unauthenticated,
+            want_message: "Invalid token. Please register or login",
+        },
+        Case {
+            name: "signed with another secret",
+            token: Some(other_secret),
+            want_code: Code::Unauthenticated,
+            want_message: "Invalid token. Please register or login",
+        },
+        Case {
+            name: "expired",
+            token: Some(expired),
+            want_code: Code::Unauthenticated,
+            want_message: "Expired token. Please login to get a new token",
+        },
+        Case {
+            name: "unknown user",
+            token: Some(token("2")),
+            want_code: Code::Unauthenticated,
+            want_message: "User not found. Please register or login",
+        },
+        Case {
+            name: "loader fails",
+            token: Some(token("down")),
+            want_code: Code::Internal,
+            want_message: "Internal server error",
+        },
+    ];
+
+    let server = TestServer::start().await;
+    for case in cases {
+        let status = server
+            .say_hello(case.token.as_deref())
+            .await
+            .expect_err(case.name);
+        assert_eq!(status.code(), case.want_code, "{}", case.name);
+        assert_eq!(status.message(), case.want_message, "{}", case.name);
+    }
+    assert_eq!(
+        *server.loader_errors.lock().unwrap(),
+        ["database is down"],
+        "the loader's error goes to the hook, never to the client"
+    );
+    server.stop().await;
+}
+
+/// `grpc-message` is percent-encoded by the layer and decoded by tonic: the client gets the
+/// configured text back, `%` and non-ASCII included.
+#[tokio::test]
+async fn custom_message_survives_percent_encoding() {
+    let message = "Bitte zuerst anmelden: 100% nötig";
+    let server = TestServer::start_with(LoginManager::builder(SECRET).login_message(message)).await;
+
+    let status = server.say_hello(None).await.unwrap_err();
+
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), message);
+    server.stop().await;
+}
+
+/// What tonic's client decodes above, on the wire: a trailers-only response (HTTP 200, the
+/// status in the headers, no body, no trailers), sent by tonic's own HTTP/2 server.
+#[tokio::test]
+async fn rejection_is_trailers_only_on_the_wire() {
+    let server = TestServer::start().await;
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+
+    let req = http::Request::post(format!("http://{}{SAY_HELLO}", server.addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let res = sender.send_request(req).await.unwrap();
+
+    assert_eq!(res.status(), http::StatusCode::OK);
+    let headers = res.headers();
+    assert_eq!(headers["content-type"], "application/grpc");
+    assert_eq!(headers["grpc-status"], "16");
+    assert_eq!(headers["grpc-message"], "You need to login");
+    let body = res.into_body().collect().await.unwrap();
+    assert!(body.trailers().is_none(), "no trailers after the headers");
+    assert!(body.to_bytes().is_empty(), "no body");
+
+    drop(sender);
+    conn.await.unwrap().unwrap();
+    server.stop().await;
+}
