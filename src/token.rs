@@ -240,20 +240,57 @@ fn b64_decode<'a>(input: &[u8], stack: &'a mut [u8], heap: &'a mut Vec<u8>) -> O
     }
 }
 
-#[derive(serde::Deserialize)]
+/// The header members this crate reads. Parsed as a JSON *object* only: a derived struct would
+/// also take the array `["HS256"]` (RFC 7515 section 4: the header is a JSON object).
+#[derive(Default)]
 struct Header<'a> {
-    #[serde(borrow, default)]
-    alg: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
+    alg: Option<Value<'a>>,
+    crit: bool,
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        let mut header = Header::default();
+        let mut seen_crit = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "alg" if header.alg.is_some() => return Err(de::Error::custom("duplicate alg")),
+                "alg" => header.alg = Some(map.next_value_seed(ValueSeed)?),
+                "crit" if seen_crit => return Err(de::Error::custom("duplicate crit")),
+                "crit" => {
+                    map.next_value::<IgnoredAny>()?;
+                    seen_crit = true;
+                    header.crit = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
 }
 
 fn check_header(raw: &[u8]) -> Result<(), TokenError> {
-    let header: Header<'_> = serde_json::from_slice(raw).map_err(|_| TokenError::Malformed)?;
-    if header.alg.as_deref() != Some("HS256") {
-        return Err(TokenError::WrongAlgorithm);
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let header = de
+        .deserialize_map(HeaderVisitor)
+        .and_then(|h| de.end().map(|()| h))
+        .map_err(|_| TokenError::Malformed)?;
+    match header.alg {
+        Some(Value::Str(alg)) if alg == "HS256" => {}
+        None | Some(Value::Str(_)) => return Err(TokenError::WrongAlgorithm),
+        Some(_) => return Err(TokenError::Malformed),
     }
-    if header.crit.is_some() {
+    if header.crit {
         return Err(TokenError::UnsupportedCritical);
     }
     Ok(())

@@ -478,3 +478,23 @@ fn unknown_claims_and_header_members_are_ignored() {
     );
     assert_eq!(decode(&token), Ok("1".into()));
 }
+
+#[test]
+fn rfc7515_section4_the_header_must_be_a_json_object() {
+    // Found by the differential test: a derived struct also reads `["HS256"]` as a header.
+    let claims = format!(r#"{{"exp":{},"user_id":"1"}}"#, NOW + 60);
+    for header in [
+        &br#"["HS256"]"#[..],
+        br#""HS256""#,
+        b"null",
+        br#"{"alg":"HS256"}x"#,
+    ] {
+        let token = sign_raw(header, claims.as_bytes(), SECRET.as_bytes());
+        assert_eq!(
+            decode(&token),
+            Err(TokenError::Malformed),
+            "{}",
+            String::from_utf8_lossy(header)
+        );
+    }
+}
