@@ -1,0 +1,60 @@
+//! Settings from the environment.
+
+use std::env::{self, VarError};
+
+/// Where the users live unless `DATABASE_URL` says otherwise: a file in the current directory,
+/// created on first start (`mode=rwc`).
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tower-login-manager-example.db?mode=rwc";
+
+/// Length of the secret generated when `SECRET_KEY` is not set.
+const GENERATED_SECRET_LEN: usize = 48;
+
+/// The server's settings. No `Debug`: it holds the secret.
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub secret: Vec<u8>,
+    pub secret_is_generated: bool,
+    pub database_url: String,
+}
+
+impl Config {
+    /// Reads `HOST`, `PORT`, `SECRET_KEY` and `DATABASE_URL`. The secret's length is checked by
+    /// the `LoginManager` builder, not here, so that the message is the crate's.
+    pub fn from_env() -> Result<Self, String> {
+        let host = var("HOST")?.unwrap_or_else(|| "127.0.0.1".to_owned());
+        let port = match var("PORT")? {
+            None => 3000,
+            Some(port) => port
+                .parse()
+                .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}"))?,
+        };
+        let (secret, secret_is_generated) = match var("SECRET_KEY")? {
+            Some(secret) => (secret.into_bytes(), false),
+            None => {
+                let mut secret = vec![0; GENERATED_SECRET_LEN];
+                getrandom::fill(&mut secret)
+                    .map_err(|error| format!("cannot generate a secret: {error}"))?;
+                (secret, true)
+            }
+        };
+        let database_url = var("DATABASE_URL")?.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        Ok(Self {
+            host,
+            port,
+            secret,
+            secret_is_generated,
+            database_url,
+        })
+    }
+}
+
+/// An environment variable, `None` when unset. The error names the variable, never its value
+/// (it may be the secret).
+fn var(name: &str) -> Result<Option<String>, String> {
+    match env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(VarError::NotPresent) => Ok(None),
+        Err(VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
+}

@@ -1,0 +1,242 @@
+//! The `users` table: migrations, queries, and the [`UserLoader`] the login layer asks.
+//!
+//! Everything goes through sqlx's `Any` driver, so the same queries run on SQLite (the default,
+//! embedded: no system library needed) and on PostgreSQL. Only the table definition differs
+//! (how an auto-incremented id is spelled), so each database has its own migrations; the queries
+//! use `$1` placeholders, which both understand, and `RETURNING`, which both have.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use tower_login_manager::{AuthUser, UserLoader};
+
+/// One migration, embedded in the binary so that the server runs from any directory.
+#[derive(Debug)]
+struct Embedded {
+    version: i64,
+    description: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE_MIGRATIONS: &[Embedded] = &[Embedded {
+    version: 1,
+    description: "create users",
+    sql: include_str!("migrations/sqlite/0001_create_users.sql"),
+}];
+
+const POSTGRES_MIGRATIONS: &[Embedded] = &[Embedded {
+    version: 1,
+    description: "create users",
+    sql: include_str!("migrations/postgres/0001_create_users.sql"),
+}];
+
+/// The migrations of one database, as a source for sqlx's [`Migrator`] (which records them in
+/// `_sqlx_migrations` and applies each once).
+#[derive(Debug)]
+struct EmbeddedMigrations(&'static [Embedded]);
+
+impl MigrationSource<'static> for EmbeddedMigrations {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        let migrations = self
+            .0
+            .iter()
+            .map(|m| {
+                Migration::new(
+                    m.version,
+                    m.description.into(),
+                    MigrationType::Simple,
+                    m.sql.into(),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn from_url(url: &str) -> Result<Self, String> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(
+                "DATABASE_URL must start with sqlite:// or postgres:// (for example \
+                 sqlite://users.db?mode=rwc)"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    fn migrations(self) -> &'static [Embedded] {
+        match self {
+            Self::Sqlite => SQLITE_MIGRATIONS,
+            Self::Postgres => POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// The connection pool, migrated.
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+    /// What to print at start: the SQLite URL, or only "PostgreSQL" (its URL may hold a password).
+    description: String,
+}
+
+impl Database {
+    /// Connects to `url` and applies the migrations that have not been applied yet.
+    pub async fn connect(url: &str) -> Result<Self, String> {
+        let backend = Backend::from_url(url)?;
+        sqlx::any::install_default_drivers();
+        let description = match backend {
+            Backend::Sqlite => url.to_owned(),
+            Backend::Postgres => "PostgreSQL (from DATABASE_URL)".to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(5)
+            .connect(url)
+            .await
+            .map_err(|error| format!("cannot open the database {description}: {error}"))?;
+        let migrator = Migrator::new(EmbeddedMigrations(backend.migrations()))
+            .await
+            .map_err(|error| format!("cannot read the migrations: {error}"))?;
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|error| format!("cannot migrate the database {description}: {error}"))?;
+        Ok(Self {
+            pool,
+            backend,
+            description,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("SQLite, {}", self.description),
+            Backend::Postgres => self.description.clone(),
+        }
+    }
+
+    pub fn users(&self) -> Users {
+        Users {
+            pool: self.pool.clone(),
+        }
+    }
+
+    /// Waits for the connections to be returned and closes them (SQLite then folds its
+    /// write-ahead log back into the database file).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+/// A registered user, as `/register` and `/me` show it and as the login layer puts it into the
+/// request's extensions.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+}
+
+impl AuthUser for User {
+    fn user_id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+/// Why a user could not be created.
+#[derive(Debug)]
+pub enum CreateError {
+    /// The username is taken (the `UNIQUE` constraint said so: no check-then-insert race).
+    Taken,
+    Database(sqlx::Error),
+}
+
+/// The `users` table.
+#[derive(Clone, Debug)]
+pub struct Users {
+    pool: AnyPool,
+}
+
+impl Users {
+    /// Inserts a user; ids are given by the database in registration order.
+    pub async fn create(&self, username: &str, password_hash: &str) -> Result<User, CreateError> {
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO users (username, password_hash) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .fetch_one(&self.pool)
+        .await;
+        match inserted {
+            Ok(id) => Ok(User {
+                id,
+                username: username.to_owned(),
+            }),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(CreateError::Taken)
+            }
+            Err(error) => Err(CreateError::Database(error)),
+        }
+    }
+
+    /// The user with this username and their password hash (a PHC string).
+    pub async fn find_with_hash(
+        &self,
+        username: &str,
+    ) -> Result<Option<(User, String)>, sqlx::Error> {
+        let row = sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT id, username, password_hash FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, username, hash)| (User { id, username }, hash)))
+    }
+
+    /// The user with this id.
+    pub async fn find_by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
+        let row =
+            sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, username)| User { id, username }))
+    }
+}
+
+/// The login layer's user loader: the `@login_manager.user_loader` of the Flask original.
+///
+/// A token's user id that is not a number names no user (401 "User not found"); a database
+/// failure is a 500, never a 401.
+impl UserLoader for Users {
+    type User = User;
+    type Error = sqlx::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Option<User>, sqlx::Error>> + Send>>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        let users = self.clone();
+        let id = user_id.parse::<i64>().ok();
+        Box::pin(async move {
+            match id {
+                Some(id) => users.find_by_id(id).await,
+                None => Ok(None),
+            }
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! An API server with register, login and a protected `/me`: the Flask API login manager's demo,
+//! on axum with [`LoginLayer`] and users in SQLite (or PostgreSQL).
+//!
+//! ```text
+//! cargo run --example server
+//! ```
+//!
+//! | variable       | default                                              |
+//! | -------------- | ---------------------------------------------------- |
+//! | `HOST`         | `127.0.0.1`                                          |
+//! | `PORT`         | `3000`                                               |
+//! | `SECRET_KEY`   | random at each start (tokens die with the process)   |
+//! | `DATABASE_URL` | `sqlite://tower-login-manager-example.db?mode=rwc`   |
+//!
+//! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
+//! name a PostgreSQL database (`postgres://user:password@host/db`): the queries are the same.
+//!
+//! Endpoints: `POST /register` and `POST /login` with `{"username": "..", "password": ".."}`,
+//! `GET /me` with `Authorization: Bearer <token>`, `GET /health`. Every error is
+//! `{"status": <code>, "message": ".."}`.
+//!
+//! [`LoginLayer`]: tower_login_manager::LoginLayer
+
+mod config;
+mod db;
+mod password;
+mod request_log;
+mod routes;
+
+use std::process::ExitCode;
+
+use axum::middleware;
+use tokio::net::TcpListener;
+use tower_login_manager::LoginManager;
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::password::Passwords;
+use crate::routes::AppState;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let config = Config::from_env()?;
+    if config.secret_is_generated {
+        eprintln!(
+            "warning: SECRET_KEY is not set, so a random secret was generated for this run: \
+             tokens issued now will NOT survive a restart. Set SECRET_KEY to at least 32 bytes \
+             (e.g. `export SECRET_KEY=$(openssl rand -base64 48)`) to keep them valid."
+        );
+    }
+
+    // The secret is checked before anything else is touched (no database file is created for a
+    // server that cannot start).
+    let manager = LoginManager::builder(&config.secret)
+        .on_loader_error(|error| eprintln!("error: loading the user of a token failed: {error}"))
+        .build()
+        .map_err(|error| format!("SECRET_KEY cannot be used: {error}"))?;
+    drop(config.secret);
+
+    let database = Database::connect(&config.database_url).await?;
+    eprintln!("database: {}", database.describe());
+    let passwords = Passwords::new().await?;
+
+    let app = routes::app(AppState {
+        users: database.users(),
+        manager,
+        passwords,
+    })
+    .layer(middleware::from_fn(request_log::log_request));
+
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|error| format!("cannot listen on {}:{}: {error}", config.host, config.port))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the listening address: {error}"))?;
+    eprintln!("listening on http://{addr}");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|error| format!("the server failed: {error}"))?;
+
+    database.close().await;
+    eprintln!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM on Unix (what `docker stop` and `systemctl stop` send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            eprintln!("warning: cannot listen for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                eprintln!("warning: cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    eprintln!("shutting down: finishing requests in flight");
+}

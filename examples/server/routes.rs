@@ -1,0 +1,240 @@
+//! The routes, the JSON body they read, and the JSON errors they answer.
+
+use std::borrow::Cow;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tower_login_manager::{LoginLayer, LoginManager};
+
+use crate::db::{CreateError, User, Users};
+use crate::password::Passwords;
+
+/// Longest accepted username, in characters.
+const MAX_USERNAME_CHARS: usize = 64;
+/// Longest accepted password, in bytes (Argon2 reads all of it).
+const MAX_PASSWORD_BYTES: usize = 1024;
+/// Largest accepted request body.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub users: Users,
+    pub manager: LoginManager,
+    pub passwords: Passwords,
+}
+
+/// `POST /register`, `POST /login`, `GET /health`, and `GET /me` behind the login layer.
+pub fn app(state: AppState) -> Router {
+    // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
+    // and not a "You need to login".
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route_layer(LoginLayer::new(state.manager.clone(), state.users.clone()));
+
+    Router::new()
+        .route("/health", get(health))
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn register(
+    State(state): State<AppState>,
+    credentials: Credentials,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let Credentials { username, password } = credentials;
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "username must be at most {MAX_USERNAME_CHARS} characters"
+        )));
+    }
+    let hash = state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(|error| ApiError::internal("hashing a password", error))?;
+    match state.users.create(&username, &hash).await {
+        Ok(user) => Ok((StatusCode::CREATED, Json(user))),
+        Err(CreateError::Taken) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Username already taken",
+        )),
+        Err(CreateError::Database(error)) => Err(ApiError::internal("creating a user", error)),
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    let Credentials { username, password } = credentials;
+    let found = state
+        .users
+        .find_with_hash(&username)
+        .await
+        .map_err(|error| ApiError::internal("looking up a user", error))?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    // An unknown username costs a hash too (against a dummy), and gets the same answer as a wrong
+    // password: the answer and its timing do not tell which usernames exist.
+    let matches = state
+        .passwords
+        .verify(password, hash)
+        .await
+        .map_err(|error| ApiError::internal("verifying a password", error))?;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password",
+        ));
+    };
+    let token = state
+        .manager
+        .token_for(&user)
+        .map_err(|error| ApiError::internal("issuing a token", error))?;
+    let body = Json(TokenResponse {
+        token,
+        token_type: "Bearer",
+        expires_in: state.manager.default_ttl().as_secs(),
+    });
+    // RFC 6749 section 5.1: a response carrying a token must not be cached.
+    Ok((
+        [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        body,
+    )
+        .into_response())
+}
+
+/// The answer to a successful login, in the fields of OAuth 2.0 (RFC 6749 section 5.1).
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    token: String,
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+}
+
+/// The user the login layer loaded for the request's token.
+async fn me(Extension(user): Extension<User>) -> Json<User> {
+    Json(user)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+}
+
+/// An error answer: `{"status": <code>, "message": ".."}`, the same shape as the login layer's.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A 500 whose cause goes to the log, never to the client.
+    fn internal(doing: &str, error: impl std::fmt::Display) -> Self {
+        eprintln!("error: {doing} failed: {error}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        /// Fields in the order the login layer writes them.
+        #[derive(Serialize)]
+        struct Body<'a> {
+            status: u16,
+            message: &'a str,
+        }
+        let body = Body {
+            status: self.status.as_u16(),
+            message: &self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The body of `/register` and `/login`: `{"username": "..", "password": ".."}`, both non-empty
+/// strings.
+///
+/// Read by hand rather than with `Json<T>`, whose rejections are plain text and 415 or 422: here
+/// every problem is a JSON 400 that says what to fix. The `Content-Type` is not checked, so
+/// `curl -d '{..}'` works without `-H`.
+#[derive(Debug)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Credentials {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("The request body must be at most {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::bad_request("The request body could not be read")
+            }
+        })?;
+        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+            return Err(ApiError::bad_request(
+                "The request body must be a JSON object with a username and a password",
+            ));
+        };
+        let username = string_field(&fields, "username")?;
+        let password = string_field(&fields, "password")?;
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "password must be at most {MAX_PASSWORD_BYTES} bytes"
+            )));
+        }
+        Ok(Self { username, password })
+    }
+}
+
+fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Err(ApiError::bad_request(format!("Missing {name}"))),
+        Some(Value::String(value)) if value.is_empty() => {
+            Err(ApiError::bad_request(format!("{name} must not be empty")))
+        }
+        Some(Value::String(value)) => Ok(value.clone()),
+        Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+    }
+}
