@@ -84,6 +84,9 @@ pub enum TokenError {
     /// The `aud` claim does not name the configured audience, or is present while no audience is
     /// configured (RFC 7519 section 4.1.3).
     InvalidAudience,
+    /// A refresh token where an access token is expected, or the other way round (the `type`
+    /// claim; see [`TokenKind`](crate::TokenKind)).
+    WrongTokenType,
 }
 
 impl TokenError {
@@ -108,6 +111,7 @@ impl fmt::Display for TokenError {
             Self::InvalidClaim(c) => write!(f, "token has an invalid `{c}` claim"),
             Self::InvalidIssuer => f.write_str("token issuer is not accepted"),
             Self::InvalidAudience => f.write_str("token audience is not accepted"),
+            Self::WrongTokenType => f.write_str("token is of the wrong type (access or refresh)"),
         }
     }
 }
@@ -127,6 +131,10 @@ pub enum Rejection {
     InvalidToken(TokenError),
     /// A token was sent and has expired.
     ExpiredToken,
+    /// The token is valid but has been revoked (see [`Revocations`](crate::Revocations)).
+    Revoked,
+    /// The revocation store could not be asked (e.g. Redis is down): 503, never let through.
+    RevocationUnavailable,
     /// The token is valid but the loader found no such user.
     UserNotFound,
     /// The loader failed; its error went to
@@ -148,18 +156,22 @@ impl Rejection {
         match self {
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::LoaderFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// A short, stable name for logs and metrics: `missing_token`, `ambiguous_credentials`,
-    /// `invalid_token`, `expired_token`, `user_not_found`, `loader_failed`.
+    /// `invalid_token`, `expired_token`, `revoked_token`, `revocation_unavailable`,
+    /// `user_not_found`, `loader_failed`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
             Self::AmbiguousCredentials => "ambiguous_credentials",
             Self::InvalidToken(_) => "invalid_token",
             Self::ExpiredToken => "expired_token",
+            Self::Revoked => "revoked_token",
+            Self::RevocationUnavailable => "revocation_unavailable",
             Self::UserNotFound => "user_not_found",
             Self::LoaderFailed => "loader_failed",
         }

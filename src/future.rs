@@ -11,40 +11,82 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::error::Rejection;
+use crate::error::{BoxError, Rejection};
 use crate::layer::Shared;
 use crate::loader::UserLoader;
+use crate::revocation::Revocations;
 use crate::token::Claims;
 
 pin_project! {
-    /// Response future of [`LoginService`](crate::LoginService): loads the user, then calls the
-    /// inner service, or answers a rejection. No allocation of its own.
-    pub struct ResponseFuture<S, L, ReqBody>
+    /// Response future of [`LoginService`](crate::LoginService): checks revocation, loads the
+    /// user, then calls the inner service, or answers a rejection. No allocation of its own.
+    pub struct ResponseFuture<S, L, R, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         L: UserLoader,
+        R: Revocations,
     {
         #[pin]
-        state: State<S, L, ReqBody>,
+        state: State<S, L, R, ReqBody>,
+    }
+}
+
+/// What waits for the checks: the readied inner service, the request and its claims.
+pub(crate) struct Pending<S, ReqBody> {
+    // The instance `poll_ready` readied, taken out of the service by `call`.
+    inner: S,
+    req: Request<ReqBody>,
+    claims: Claims,
+    shared: Arc<Shared>,
+    grpc: bool,
+}
+
+impl<S, ReqBody> Pending<S, ReqBody> {
+    pub(crate) fn new(
+        inner: S,
+        req: Request<ReqBody>,
+        claims: Claims,
+        shared: Arc<Shared>,
+        grpc: bool,
+    ) -> Self {
+        Self {
+            inner,
+            req,
+            claims,
+            shared,
+            grpc,
+        }
+    }
+
+    fn reject(self, rejection: Rejection) -> Response<Bytes> {
+        self.shared.reject(rejection, self.grpc)
+    }
+
+    fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
+        let error: BoxError = error.into();
+        self.shared.manager.backend_failed(&*error);
+        self.reject(rejection)
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, L, ReqBody>
+    enum State<S, L, R, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         L: UserLoader,
+        R: Revocations,
     {
+        Check {
+            #[pin]
+            fut: R::CheckFuture,
+            loader: L,
+            pending: Option<Pending<S, ReqBody>>,
+        },
         Load {
             #[pin]
             fut: L::Future,
-            // The instance `poll_ready` readied, taken out of the service by `call`.
-            inner: Option<S>,
-            req: Option<Request<ReqBody>>,
-            claims: Option<Claims>,
-            shared: Arc<Shared>,
-            grpc: bool,
+            pending: Option<Pending<S, ReqBody>>,
         },
         Call {
             #[pin]
@@ -56,27 +98,27 @@ pin_project! {
     }
 }
 
-impl<S, L, ReqBody> ResponseFuture<S, L, ReqBody>
+impl<S, L, R, ReqBody> ResponseFuture<S, L, R, ReqBody>
 where
     S: Service<Request<ReqBody>>,
     L: UserLoader,
+    R: Revocations,
 {
-    pub(crate) fn load(
-        fut: L::Future,
-        inner: S,
-        req: Request<ReqBody>,
-        claims: Claims,
-        shared: Arc<Shared>,
-        grpc: bool,
-    ) -> Self {
+    pub(crate) fn check(fut: R::CheckFuture, loader: L, pending: Pending<S, ReqBody>) -> Self {
+        Self {
+            state: State::Check {
+                fut,
+                loader,
+                pending: Some(pending),
+            },
+        }
+    }
+
+    pub(crate) fn load(fut: L::Future, pending: Pending<S, ReqBody>) -> Self {
         Self {
             state: State::Load {
                 fut,
-                inner: Some(inner),
-                req: Some(req),
-                claims: Some(claims),
-                shared,
-                grpc,
+                pending: Some(pending),
             },
         }
     }
@@ -97,56 +139,69 @@ where
     }
 }
 
-impl<S, L, ReqBody, ResBody> Future for ResponseFuture<S, L, ReqBody>
+const COMPLETED: &str = "future polled after completion";
+
+impl<S, L, R, ReqBody, ResBody> Future for ResponseFuture<S, L, R, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     L: UserLoader,
+    R: Revocations,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {
-            match state.as_mut().project() {
-                StateProj::Load {
+            let response = match state.as_mut().project() {
+                StateProj::Check {
                     fut,
-                    inner,
-                    req,
-                    claims,
-                    shared,
-                    grpc,
+                    loader,
+                    pending,
                 } => {
-                    let rejection = match ready!(fut.poll(cx)) {
+                    let result = ready!(fut.poll(cx));
+                    let pending = pending.take().expect(COMPLETED);
+                    match result {
+                        Ok(false) => {
+                            let fut = loader.load_user(pending.claims.user_id());
+                            state.set(State::Load {
+                                fut,
+                                pending: Some(pending),
+                            });
+                            continue;
+                        }
+                        Ok(true) => pending.reject(Rejection::Revoked),
+                        Err(e) => pending.backend_failed(e, Rejection::RevocationUnavailable),
+                    }
+                }
+                StateProj::Load { fut, pending } => {
+                    let result = ready!(fut.poll(cx));
+                    let pending = pending.take().expect(COMPLETED);
+                    match result {
                         Ok(Some(user)) => {
-                            let mut req = req.take().expect("future polled after completion");
-                            let claims = claims.take().expect("future polled after completion");
+                            let Pending {
+                                mut inner,
+                                mut req,
+                                claims,
+                                ..
+                            } = pending;
                             let extensions = req.extensions_mut();
                             extensions.insert(user);
                             extensions.insert(claims);
-                            let mut inner = inner.take().expect("future polled after completion");
                             let fut = inner.call(req);
                             state.set(State::Call { fut });
                             continue;
                         }
-                        Ok(None) => Rejection::UserNotFound,
-                        Err(error) => {
-                            let error: crate::BoxError = error.into();
-                            shared.manager.loader_failed(&*error);
-                            Rejection::LoaderFailed
-                        }
-                    };
-                    let response = shared.reject(rejection, *grpc);
-                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                        Ok(None) => pending.reject(Rejection::UserNotFound),
+                        Err(e) => pending.backend_failed(e, Rejection::LoaderFailed),
+                    }
                 }
                 StateProj::Call { fut } => {
                     let response = ready!(fut.poll(cx))?;
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
-                StateProj::Reject { response } => {
-                    let response = response.take().expect("future polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
-                }
-            }
+                StateProj::Reject { response } => response.take().expect(COMPLETED),
+            };
+            return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
         }
     }
 }

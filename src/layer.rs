@@ -11,7 +11,9 @@ use crate::error::Rejection;
 use crate::extract::TokenLocation;
 use crate::manager::LoginManager;
 use crate::response::Responder;
+use crate::revocation::{NoRevocation, Revocations};
 use crate::service::LoginService;
+use crate::token::TokenKind;
 
 type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 
@@ -36,8 +38,9 @@ type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 ///     .skip_if(|method, uri, _headers| method == http::Method::OPTIONS || uri.path() == "/health");
 /// ```
 #[derive(Clone)]
-pub struct LoginLayer<L> {
+pub struct LoginLayer<L, R = NoRevocation> {
     loader: L,
+    revocations: Option<R>,
     shared: Arc<Shared>,
 }
 
@@ -50,6 +53,7 @@ pub(crate) struct Shared {
     pub(crate) skip: Option<SkipFn>,
     pub(crate) locations: Vec<TokenLocation>,
     pub(crate) responder: Option<Arc<dyn Responder>>,
+    pub(crate) kind: TokenKind,
 }
 
 impl Shared {
@@ -86,6 +90,7 @@ impl<L> LoginLayer<L> {
     pub fn new(manager: LoginManager, loader: L) -> Self {
         Self {
             loader,
+            revocations: None,
             shared: Arc::new(Shared {
                 manager,
                 optional: false,
@@ -93,8 +98,39 @@ impl<L> LoginLayer<L> {
                 skip: Some(Arc::new(|method, _, _| method == Method::OPTIONS)),
                 locations: vec![TokenLocation::Header],
                 responder: None,
+                kind: TokenKind::Access,
             }),
         }
+    }
+}
+
+impl<L, R> LoginLayer<L, R> {
+    /// Check every token's `jti` against `revocations` (after the MAC, before the user is
+    /// loaded): revoked tokens get 401 "Token has been revoked", and a store that cannot answer
+    /// gets 503, never a pass. See [`Revocations`].
+    pub fn revocations<R2: Revocations>(self, revocations: R2) -> LoginLayer<L, R2> {
+        LoginLayer {
+            loader: self.loader,
+            revocations: Some(revocations),
+            shared: self.shared,
+        }
+    }
+
+    /// Which tokens this layer accepts: [`TokenKind::Access`] (the default; tokens without a
+    /// `type` claim count as access tokens) or [`TokenKind::Refresh`], for the route that
+    /// exchanges a refresh token for a new pair. The other kind is an invalid token.
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginLayer, LoginManager, TokenKind, loader_fn};
+    ///
+    /// # let manager = LoginManager::new([1u8; 32]).unwrap();
+    /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+    /// let api = LoginLayer::new(manager.clone(), loader.clone());
+    /// let refresh_route = LoginLayer::new(manager, loader).token_kind(TokenKind::Refresh);
+    /// ```
+    pub fn token_kind(mut self, kind: TokenKind) -> Self {
+        Arc::make_mut(&mut self.shared).kind = kind;
+        self
     }
 
     /// Optional login (Flask-JWT-Extended's `optional=True`): a request with no token goes
@@ -153,10 +189,11 @@ impl<L> LoginLayer<L> {
     }
 }
 
-impl<L: fmt::Debug> fmt::Debug for LoginLayer<L> {
+impl<L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginLayer<L, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginLayer")
             .field("loader", &self.loader)
+            .field("revocations", &self.revocations)
             .field("shared", &self.shared)
             .finish()
     }
@@ -171,14 +208,20 @@ impl fmt::Debug for Shared {
             .field("skip", &self.skip.as_ref().map(|_| "Fn"))
             .field("locations", &self.locations)
             .field("responder", &self.responder.as_ref().map(|_| "Responder"))
+            .field("kind", &self.kind)
             .finish()
     }
 }
 
-impl<S, L: Clone> Layer<S> for LoginLayer<L> {
-    type Service = LoginService<S, L>;
+impl<S, L: Clone, R: Clone> Layer<S> for LoginLayer<L, R> {
+    type Service = LoginService<S, L, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        LoginService::from_parts(inner, self.loader.clone(), self.shared.clone())
+        LoginService::from_parts(
+            inner,
+            self.loader.clone(),
+            self.revocations.clone(),
+            self.shared.clone(),
+        )
     }
 }

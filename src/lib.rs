@@ -197,6 +197,7 @@ mod layer;
 mod loader;
 mod manager;
 mod response;
+mod revocation;
 mod service;
 mod token;
 
@@ -208,7 +209,8 @@ pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;
 pub use layer::LoginLayer;
 pub use loader::{AuthUser, LoaderFn, UserLoader, loader_fn};
-pub use manager::{LoginManager, LoginManagerBuilder, MIN_SECRET_LEN};
+pub use manager::{LoginManager, LoginManagerBuilder, MIN_SECRET_LEN, TokenPair};
 pub use response::Responder;
+pub use revocation::{MemoryRevocations, NoRevocation, Revocations};
 pub use service::LoginService;
-pub use token::Claims;
+pub use token::{Claims, TokenKind};

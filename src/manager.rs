@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::{ConfigError, TokenError};
 use crate::loader::AuthUser;
 use crate::response::{Messages, Responses};
-use crate::token::{Claims, Key, Rules, valid_user_id};
+use crate::token::{Claims, Issue, KeySet, Rules, TokenKind, valid_user_id};
 
 /// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
 pub const MIN_SECRET_LEN: usize = 32;
@@ -45,7 +45,9 @@ pub struct LoginManager {
 }
 
 pub(crate) struct Inner {
-    key: Key,
+    keys: KeySet,
+    token_ids: bool,
+    refresh_ttl: Duration,
     rules: Rules,
     default_ttl: Duration,
     clock: Option<Clock>,
@@ -64,6 +66,10 @@ impl LoginManager {
     pub fn builder(secret: impl AsRef<[u8]>) -> LoginManagerBuilder {
         LoginManagerBuilder {
             secret: secret.as_ref().to_vec(),
+            key_id: None,
+            previous: Vec::new(),
+            token_ids: false,
+            refresh_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             rules: Rules::default(),
             default_ttl: Duration::from_secs(60 * 60),
             clock: None,
@@ -74,18 +80,109 @@ impl LoginManager {
 
     /// Issues a token for `user_id` that expires after `ttl` (whole seconds): an HS256 JWT with
     /// the claims `exp`, `iat` and `user_id` (a string), exactly as the Flask original's
-    /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's.
+    /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's (plus a
+    /// `jti` when [`token_ids`](LoginManagerBuilder::token_ids) is on).
     ///
     /// Fails with [`TokenError::InvalidClaim`] if `user_id` is empty or has control characters,
     /// since such a token would be refused.
     pub fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<String, TokenError> {
+        self.issue(user_id, ttl, None, None)
+    }
+
+    /// Like [`issue_token`](Self::issue_token), with the application's own claims added: `extra`
+    /// must serialize to a JSON object, and may not set a claim this crate writes or reads
+    /// (`exp`, `iat`, `nbf`, `iss`, `aud`, `sub`, `jti`, `type`, the user id claim); that is
+    /// refused with `TokenError::InvalidClaim("extra claims")`. Read them back with
+    /// [`Claims::extra`].
+    pub fn issue_token_with_claims<T: serde::Serialize + ?Sized>(
+        &self,
+        user_id: &str,
+        ttl: Duration,
+        extra: &T,
+    ) -> Result<String, TokenError> {
+        let extra = self.extra_claims(extra)?;
+        self.issue(user_id, ttl, None, Some(&extra))
+    }
+
+    /// An access token (lifetime: [`default_ttl`](LoginManagerBuilder::default_ttl)) and a
+    /// refresh token (lifetime: [`refresh_ttl`](LoginManagerBuilder::refresh_ttl)) for `user_id`,
+    /// told apart by their `type` claim and each carrying a `jti` for revocation. Routes behind a
+    /// default [`LoginLayer`](crate::LoginLayer) accept only the access token; a layer set to
+    /// [`TokenKind::Refresh`] accepts only the refresh token.
+    pub fn issue_token_pair(&self, user_id: &str) -> Result<TokenPair, TokenError> {
+        self.pair(user_id, None)
+    }
+
+    /// [`issue_token_pair`](Self::issue_token_pair) with the application's own claims in both
+    /// tokens; see [`issue_token_with_claims`](Self::issue_token_with_claims).
+    pub fn issue_token_pair_with_claims<T: serde::Serialize + ?Sized>(
+        &self,
+        user_id: &str,
+        extra: &T,
+    ) -> Result<TokenPair, TokenError> {
+        let extra = self.extra_claims(extra)?;
+        self.pair(user_id, Some(&extra))
+    }
+
+    fn pair(
+        &self,
+        user_id: &str,
+        extra: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<TokenPair, TokenError> {
+        let inner = &*self.inner;
+        Ok(TokenPair {
+            access_token: self.issue(user_id, inner.default_ttl, Some(TokenKind::Access), extra)?,
+            refresh_token: self.issue(
+                user_id,
+                inner.refresh_ttl,
+                Some(TokenKind::Refresh),
+                extra,
+            )?,
+            expires_in: inner.default_ttl.as_secs(),
+            refresh_expires_in: inner.refresh_ttl.as_secs(),
+        })
+    }
+
+    fn issue(
+        &self,
+        user_id: &str,
+        ttl: Duration,
+        kind: Option<TokenKind>,
+        extra: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<String, TokenError> {
         if !valid_user_id(user_id) {
             return Err(TokenError::InvalidClaim("user id"));
         }
         let inner = &*self.inner;
+        let jti = (inner.token_ids || kind.is_some()).then(new_token_id);
+        let more = Issue {
+            kind,
+            jti: jti.as_deref(),
+            extra,
+        };
         Ok(inner
-            .key
-            .issue(&inner.rules, user_id, self.now(), ttl.as_secs()))
+            .keys
+            .issue(&inner.rules, user_id, self.now(), ttl.as_secs(), &more))
+    }
+
+    fn extra_claims<T: serde::Serialize + ?Sized>(
+        &self,
+        extra: &T,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, TokenError> {
+        const INVALID: TokenError = TokenError::InvalidClaim("extra claims");
+        let serde_json::Value::Object(map) = serde_json::to_value(extra).map_err(|_| INVALID)?
+        else {
+            return Err(INVALID);
+        };
+        let user_id_claim = &*self.inner.rules.user_id_claim;
+        let reserved = |name: &str| {
+            name == user_id_claim
+                || ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "type"].contains(&name)
+        };
+        if map.keys().any(|name| reserved(name)) {
+            return Err(INVALID);
+        }
+        Ok(map)
     }
 
     /// Issues a token for `user` with the default lifetime (60 minutes unless configured): the
@@ -102,7 +199,7 @@ impl LoginManager {
 
     pub(crate) fn decode_bytes(&self, token: &[u8]) -> Result<Claims, TokenError> {
         let inner = &*self.inner;
-        inner.key.verify_token(&inner.rules, token, self.now())
+        inner.keys.verify_token(&inner.rules, token, self.now())
     }
 
     /// The lifetime of tokens from [`LoginManager::token_for`].
@@ -120,7 +217,7 @@ impl LoginManager {
         }
     }
 
-    pub(crate) fn loader_failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static)) {
+    pub(crate) fn backend_failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static)) {
         if let Some(hook) = &self.inner.on_loader_error {
             hook(error);
         }
@@ -140,8 +237,44 @@ impl fmt::Debug for LoginManager {
             .field("audience", &inner.rules.audience)
             .field("max_token_len", &inner.rules.max_len)
             .field("default_ttl", &inner.default_ttl)
+            .field("refresh_ttl", &inner.refresh_ttl)
+            .field("token_ids", &inner.token_ids)
+            .field("keys", &inner.keys)
             .finish_non_exhaustive()
     }
+}
+
+/// An access token and a refresh token, from [`LoginManager::issue_token_pair`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenPair {
+    /// The access token, sent with every request.
+    pub access_token: String,
+    /// The refresh token, exchanged for a new pair at the refresh route.
+    pub refresh_token: String,
+    /// Lifetime of the access token, in seconds.
+    pub expires_in: u64,
+    /// Lifetime of the refresh token, in seconds.
+    pub refresh_expires_in: u64,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
+}
+
+/// A random token id: 128 bits, base64url.
+fn new_token_id() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Settings for a [`LoginManager`]; from [`LoginManager::builder`].
@@ -162,6 +295,10 @@ impl fmt::Debug for LoginManager {
 /// ```
 pub struct LoginManagerBuilder {
     secret: Vec<u8>,
+    key_id: Option<String>,
+    previous: Vec<(Option<String>, Vec<u8>)>,
+    token_ids: bool,
+    refresh_ttl: Duration,
     rules: Rules,
     default_ttl: Duration,
     clock: Option<Clock>,
@@ -173,6 +310,60 @@ impl LoginManagerBuilder {
     /// Lifetime of tokens from [`LoginManager::token_for`]. Default: 60 minutes.
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.default_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of refresh tokens from [`LoginManager::issue_token_pair`]. Default: 30 days.
+    pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Write a random `jti` (RFC 7519 section 4.1.7, 128 bits) into every issued token, so that
+    /// any token can be revoked. Default: `false`, to write exactly the Flask original's claim
+    /// set; token pairs always carry one.
+    pub fn token_ids(mut self, on: bool) -> Self {
+        self.token_ids = on;
+        self
+    }
+
+    /// The key id (`kid`, RFC 7515 section 4.1.4) of the signing secret, written into the header
+    /// of every issued token. Set it when rotating secrets; see
+    /// [`previous_key`](Self::previous_key).
+    pub fn key_id(mut self, kid: impl Into<String>) -> Self {
+        self.key_id = Some(kid.into());
+        self
+    }
+
+    /// A former secret, still accepted for verification (never used to sign) so that a rotation
+    /// logs no one out: tokens whose `kid` names it are checked with it, tokens without a known
+    /// `kid` are checked with every key in turn. Remove it once the longest token lifetime has
+    /// passed. At least 32 bytes, like the current secret.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_login_manager::LoginManager;
+    ///
+    /// let old = LoginManager::builder([1u8; 32]).key_id("2026-10").build()?;
+    /// let token = old.issue_token("1", Duration::from_secs(60))?;
+    ///
+    /// let rotated = LoginManager::builder([2u8; 32])
+    ///     .key_id("2026-11")
+    ///     .previous_key("2026-10", [1u8; 32])
+    ///     .build()?;
+    /// assert_eq!(rotated.decode_token(&token)?.user_id(), "1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn previous_key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.previous
+            .push((Some(kid.into()), secret.as_ref().to_vec()));
+        self
+    }
+
+    /// A former secret without a key id (tokens signed before ids were used); see
+    /// [`previous_key`](Self::previous_key).
+    pub fn previous_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.previous.push((None, secret.as_ref().to_vec()));
         self
     }
 
@@ -223,8 +414,9 @@ impl LoginManagerBuilder {
         self
     }
 
-    /// Called with the error whenever a [`UserLoader`](crate::UserLoader) fails. The client only
-    /// ever sees 500 "Internal server error"; this is where the application logs the cause.
+    /// Called with the error whenever a [`UserLoader`](crate::UserLoader) or a
+    /// [`Revocations`](crate::Revocations) store fails. The client only ever sees 500 "Internal
+    /// server error" (503 for the store); this is where the application logs the cause.
     pub fn on_loader_error(
         mut self,
         hook: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync + 'static,
@@ -270,6 +462,19 @@ impl LoginManagerBuilder {
         self
     }
 
+    /// Answer (401) for a revoked token. Default: "Token has been revoked".
+    pub fn revoked_token_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.revoked = message.into();
+        self
+    }
+
+    /// Answer (503) when the revocation store cannot be asked.
+    /// Default: "Service temporarily unavailable. Please try again".
+    pub fn unavailable_message(mut self, message: impl Into<String>) -> Self {
+        self.messages.unavailable = message.into();
+        self
+    }
+
     /// The realm of the `WWW-Authenticate: Bearer realm="..."` challenge (RFC 6750 section 3).
     /// Default: `api`.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
@@ -291,11 +496,16 @@ impl LoginManagerBuilder {
         if self.rules.max_len == 0 {
             return Err(ConfigError::InvalidMaxTokenLength);
         }
+        if let Some((_, secret)) = self.previous.iter().find(|(_, s)| s.len() < MIN_SECRET_LEN) {
+            return Err(ConfigError::SecretTooShort { len: secret.len() });
+        }
         let responses = Responses::new(&self.messages)?;
-        let key = Key::new(&self.secret);
+        let keys = KeySet::new(&self.secret, self.key_id, &self.previous);
         Ok(LoginManager {
             inner: Arc::new(Inner {
-                key,
+                keys,
+                token_ids: self.token_ids,
+                refresh_ttl: self.refresh_ttl,
                 rules: self.rules,
                 default_ttl: self.default_ttl,
                 clock: self.clock,
@@ -310,6 +520,8 @@ impl fmt::Debug for LoginManagerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginManagerBuilder")
             .field("secret", &"<redacted>")
+            .field("key_id", &self.key_id)
+            .field("previous_keys", &self.previous.len())
             .field("rules", &self.rules)
             .field("default_ttl", &self.default_ttl)
             .finish_non_exhaustive()

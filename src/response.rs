@@ -21,6 +21,8 @@ pub(crate) struct Messages {
     pub(crate) user_not_found: String,
     pub(crate) internal: String,
     pub(crate) ambiguous: String,
+    pub(crate) revoked: String,
+    pub(crate) unavailable: String,
     pub(crate) realm: String,
 }
 
@@ -33,6 +35,8 @@ impl Default for Messages {
             user_not_found: "User not found. Please register or login".into(),
             internal: "Internal server error".into(),
             ambiguous: "Send exactly one Authorization header".into(),
+            revoked: "Token has been revoked".into(),
+            unavailable: "Service temporarily unavailable. Please try again".into(),
             realm: "api".into(),
         }
     }
@@ -58,6 +62,8 @@ pub(crate) struct Responses {
     expired: Prepared,
     user_not_found: Prepared,
     internal: Prepared,
+    revoked: Prepared,
+    unavailable: Prepared,
 }
 
 impl Responses {
@@ -100,6 +106,13 @@ impl Responses {
                 16,
             ),
             internal: Prepared::new(StatusCode::INTERNAL_SERVER_ERROR, &m.internal, None, 13),
+            revoked: Prepared::new(
+                unauthorized,
+                &m.revoked,
+                Some(with_error("invalid_token", &m.revoked)?),
+                16,
+            ),
+            unavailable: Prepared::new(StatusCode::SERVICE_UNAVAILABLE, &m.unavailable, None, 14),
         })
     }
 
@@ -111,6 +124,8 @@ impl Responses {
             Rejection::InvalidToken(_) => &self.invalid,
             Rejection::UserNotFound => &self.user_not_found,
             Rejection::LoaderFailed => &self.internal,
+            Rejection::Revoked => &self.revoked,
+            Rejection::RevocationUnavailable => &self.unavailable,
         }
     }
 }

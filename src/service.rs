@@ -9,11 +9,12 @@ use tower_service::Service;
 
 use crate::error::{Rejection, TokenError};
 use crate::extract::find_token;
-use crate::future::ResponseFuture;
+use crate::future::{Pending, ResponseFuture};
 use crate::layer::{LoginLayer, Shared};
 use crate::loader::UserLoader;
 use crate::manager::LoginManager;
 use crate::response::is_grpc;
+use crate::revocation::{NoRevocation, Revocations};
 
 /// Middleware that lets a request through only with a valid bearer token for a known user.
 ///
@@ -21,9 +22,10 @@ use crate::response::is_grpc;
 /// extensions. Otherwise it answers without calling the inner service; see the
 /// [crate docs](crate#what-the-client-sees) for every answer. Built by [`LoginLayer`].
 #[derive(Clone)]
-pub struct LoginService<S, L> {
+pub struct LoginService<S, L, R = NoRevocation> {
     inner: S,
     loader: L,
+    revocations: Option<R>,
     shared: Arc<Shared>,
 }
 
@@ -36,17 +38,25 @@ impl<S, L> LoginService<S, L> {
         tower_layer::Layer::layer(&LoginLayer::new(manager, loader), inner)
     }
 
-    pub(crate) fn from_parts(inner: S, loader: L, shared: Arc<Shared>) -> Self {
-        Self {
-            inner,
-            loader,
-            shared,
-        }
-    }
-
     /// A [`LoginLayer`] that wraps services with this middleware.
     pub fn layer(manager: LoginManager, loader: L) -> LoginLayer<L> {
         LoginLayer::new(manager, loader)
+    }
+}
+
+impl<S, L, R> LoginService<S, L, R> {
+    pub(crate) fn from_parts(
+        inner: S,
+        loader: L,
+        revocations: Option<R>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            inner,
+            loader,
+            revocations,
+            shared,
+        }
     }
 
     /// The inner service.
@@ -70,25 +80,27 @@ impl<S, L> LoginService<S, L> {
     }
 }
 
-impl<S: fmt::Debug, L: fmt::Debug> fmt::Debug for LoginService<S, L> {
+impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S, L, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginService")
             .field("inner", &self.inner)
             .field("loader", &self.loader)
+            .field("revocations", &self.revocations)
             .field("settings", &self.shared)
             .finish()
     }
 }
 
-impl<S, L> LoginService<S, L> {
+impl<S, L, R> LoginService<S, L, R> {
     /// Hands the request to the inner service with no user.
     fn pass<ReqBody, ResBody>(
         &mut self,
         #[allow(unused_mut)] mut req: Request<ReqBody>,
-    ) -> ResponseFuture<S, L, ReqBody>
+    ) -> ResponseFuture<S, L, R, ReqBody>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         L: UserLoader,
+        R: Revocations,
     {
         #[cfg(feature = "axum")]
         req.extensions_mut().insert(crate::axum::PassedWithoutUser);
@@ -96,14 +108,15 @@ impl<S, L> LoginService<S, L> {
     }
 }
 
-impl<S, L, ReqBody, ResBody> Service<Request<ReqBody>> for LoginService<S, L>
+impl<S, L, R, ReqBody, ResBody> Service<Request<ReqBody>> for LoginService<S, L, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     L: UserLoader,
+    R: Revocations,
 {
     type Response = Response<crate::ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, L, ReqBody>;
+    type Future = ResponseFuture<S, L, R, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -117,21 +130,33 @@ where
         let grpc = is_grpc(&req);
         let rejection = match find_token(&req, &shared.locations) {
             Ok(Some(token)) => match shared.manager.decode_bytes(token) {
+                Ok(claims) if claims.kind() != shared.kind => {
+                    Rejection::InvalidToken(TokenError::WrongTokenType)
+                }
                 Ok(claims) => {
-                    let fut = self.loader.load_user(claims.user_id());
                     // The instance `poll_ready` readied goes to the future; the clone stays here
                     // and is readied by the next `poll_ready` (tower-service: "Be careful when
                     // cloning inner services").
                     let clone = self.inner.clone();
                     let inner = std::mem::replace(&mut self.inner, clone);
-                    return ResponseFuture::load(
-                        fut,
-                        inner,
-                        req,
-                        claims,
-                        self.shared.clone(),
-                        grpc,
-                    );
+                    // Revocation first (RFC 7519 `jti`), then the user.
+                    let check = match (&self.revocations, claims.token_id()) {
+                        (Some(revocations), Some(jti)) => Some(revocations.is_revoked(jti)),
+                        _ => None,
+                    };
+                    return match check {
+                        Some(check) => {
+                            let pending =
+                                Pending::new(inner, req, claims, self.shared.clone(), grpc);
+                            ResponseFuture::check(check, self.loader.clone(), pending)
+                        }
+                        None => {
+                            let load = self.loader.load_user(claims.user_id());
+                            let pending =
+                                Pending::new(inner, req, claims, self.shared.clone(), grpc);
+                            ResponseFuture::load(load, pending)
+                        }
+                    };
                 }
                 Err(TokenError::Expired) if shared.optional && shared.expired_as_anonymous => {
                     return self.pass(req);

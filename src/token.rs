@@ -25,19 +25,44 @@ const MAC_B64_LEN: usize = 43;
 /// Decoded header and claims up to this size stay on the stack.
 const STACK_BUF: usize = 512;
 
+/// Access or refresh: the `type` claim of a token (Flask-JWT-Extended's convention).
+///
+/// A token without `type` (as the Flask original writes them) is an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenKind {
+    /// Sent with every request; short-lived.
+    #[default]
+    Access,
+    /// Exchanged for a new access token at a refresh route; long-lived.
+    Refresh,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
 /// The verified claims of a token, as put into the request's extensions by the layer.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Claims {
-    pub(crate) user_id: String,
+    pub(crate) user_id: UserId,
     pub(crate) exp: Option<u64>,
     pub(crate) iat: Option<u64>,
     pub(crate) nbf: Option<u64>,
+    pub(crate) jti: Option<String>,
+    pub(crate) kind: TokenKind,
+    /// The decoded claims JSON, kept only when it has claims this crate does not read.
+    pub(crate) raw: Option<Box<[u8]>>,
 }
 
 impl Claims {
     /// The user id the token was issued for (the `user_id` claim, or the configured one).
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        self.user_id.as_str()
     }
 
     /// When the token expires (`exp`), in seconds since the Unix epoch. `None` only when `exp`
@@ -55,16 +80,86 @@ impl Claims {
     pub fn not_before(&self) -> Option<u64> {
         self.nbf
     }
+
+    /// The token's id (`jti`, RFC 7519 section 4.1.7), which revocation works with, if it has one.
+    pub fn token_id(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
+
+    /// Access or refresh token.
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The application's own claims, typed: deserializes `T` from the claims object, so `T`
+    /// names the claims it wants (absent ones need `#[serde(default)]` or `Option`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use serde::{Deserialize, Serialize};
+    /// use tower_login_manager::LoginManager;
+    ///
+    /// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    /// struct Roles { roles: Vec<String> }
+    ///
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let roles = Roles { roles: vec!["admin".into()] };
+    /// let token = manager.issue_token_with_claims("1", Duration::from_secs(60), &roles)?;
+    /// let claims = manager.decode_token(&token)?;
+    /// assert_eq!(claims.extra::<Roles>()?, roles);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn extra<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(self.raw.as_deref().unwrap_or(b"{}"))
+    }
 }
 
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
-            .field("user_id", &self.user_id)
+            .field("user_id", &self.user_id.as_str())
             .field("exp", &self.exp)
             .field("iat", &self.iat)
             .field("nbf", &self.nbf)
+            .field("jti", &self.jti)
+            .field("kind", &self.kind)
+            .field("extra", &self.raw.is_some())
             .finish()
+    }
+}
+
+/// A user id, stored inline when it is short (every integer id, most string ids) so that the
+/// verified path does not allocate for it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum UserId {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Heap(Box<str>),
+}
+
+const INLINE_ID: usize = 30;
+
+impl UserId {
+    pub(crate) fn new(id: &str) -> Self {
+        if id.len() <= INLINE_ID {
+            let mut bytes = [0u8; INLINE_ID];
+            bytes[..id.len()].copy_from_slice(id.as_bytes());
+            Self::Inline {
+                len: id.len() as u8,
+                bytes,
+            }
+        } else {
+            Self::Heap(id.into())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole, so always UTF-8.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(id) => id,
+        }
     }
 }
 
@@ -118,10 +213,65 @@ impl Key {
         mac.update(signing_input);
         mac.verify_slice(tag).is_ok()
     }
+}
 
-    /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}` (plus `iss`/`aud` when configured),
-    /// claim for claim what the Flask original writes.
-    pub(crate) fn issue(&self, rules: &Rules, user_id: &str, now: u64, ttl: u64) -> String {
+/// The claims an issued token carries besides `exp`, `iat` and the user id.
+#[derive(Default)]
+pub(crate) struct Issue<'a> {
+    pub(crate) kind: Option<TokenKind>,
+    pub(crate) jti: Option<&'a str>,
+    /// A serialized JSON object of application claims, reserved names already refused.
+    pub(crate) extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The signing key (with its `kid`, if any) and older keys still accepted for verification, so
+/// that a secret can be rotated without logging everyone out.
+#[derive(Clone)]
+pub(crate) struct KeySet {
+    current: Key,
+    current_kid: Option<String>,
+    /// The base64url header of issued tokens: `{"alg":"HS256","typ":"JWT"}`, plus `kid`.
+    header_b64: String,
+    previous: Vec<(Option<String>, Key)>,
+}
+
+impl KeySet {
+    pub(crate) fn new(
+        current: &[u8],
+        current_kid: Option<String>,
+        previous: &[(Option<String>, Vec<u8>)],
+    ) -> Self {
+        let header_b64 = match &current_kid {
+            None => HEADER_B64.to_owned(),
+            Some(kid) => {
+                let mut header = br#"{"alg":"HS256","typ":"JWT","kid":"#.to_vec();
+                serde_json::to_writer(&mut header, kid).expect("writing to a Vec cannot fail");
+                header.push(b'}');
+                URL_SAFE_NO_PAD.encode(header)
+            }
+        };
+        Self {
+            current: Key::new(current),
+            current_kid,
+            header_b64,
+            previous: previous
+                .iter()
+                .map(|(kid, secret)| (kid.clone(), Key::new(secret)))
+                .collect(),
+        }
+    }
+
+    /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}` (then `iss`/`aud` when configured,
+    /// `type`, `jti` and the application's claims when asked), claim for claim what the Flask
+    /// original writes when nothing more is asked.
+    pub(crate) fn issue(
+        &self,
+        rules: &Rules,
+        user_id: &str,
+        now: u64,
+        ttl: u64,
+        more: &Issue<'_>,
+    ) -> String {
         let mut claims = Vec::with_capacity(64 + user_id.len());
         claims.extend_from_slice(b"{\"exp\":");
         push_u64(&mut claims, now.saturating_add(ttl));
@@ -134,17 +284,52 @@ impl Key {
         if let Some(aud) = &rules.audience {
             push_string_claim(&mut claims, "aud", aud);
         }
+        if let Some(kind) = more.kind {
+            push_string_claim(&mut claims, "type", kind.as_str());
+        }
+        if let Some(jti) = more.jti {
+            push_string_claim(&mut claims, "jti", jti);
+        }
+        if let Some(extra) = more.extra {
+            for (name, value) in extra {
+                claims.push(b',');
+                serde_json::to_writer(&mut claims, name).expect("writing to a Vec cannot fail");
+                claims.push(b':');
+                serde_json::to_writer(&mut claims, value).expect("writing to a Vec cannot fail");
+            }
+        }
         claims.push(b'}');
 
         let claims_len = base64::encoded_len(claims.len(), false).expect("claims fit in memory");
-        let mut token = String::with_capacity(HEADER_B64.len() + 2 + claims_len + MAC_B64_LEN);
-        token.push_str(HEADER_B64);
+        let mut token = String::with_capacity(self.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
+        token.push_str(&self.header_b64);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-        let tag = self.sign(token.as_bytes());
+        let tag = self.current.sign(token.as_bytes());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(tag, &mut token);
         token
+    }
+
+    /// The MAC check: with the key the token's `kid` names, or else with every key in order.
+    fn verify(&self, kid: Option<&str>, signing_input: &[u8], tag: &[u8]) -> bool {
+        if let Some(kid) = kid {
+            if self.current_kid.as_deref() == Some(kid) {
+                return self.current.verify(signing_input, tag);
+            }
+            if let Some((_, key)) = self
+                .previous
+                .iter()
+                .find(|(k, _)| k.as_deref() == Some(kid))
+            {
+                return key.verify(signing_input, tag);
+            }
+        }
+        self.current.verify(signing_input, tag)
+            || self
+                .previous
+                .iter()
+                .any(|(_, key)| key.verify(signing_input, tag))
     }
 
     /// Verifies a compact JWS and its claims at time `now` (seconds since the epoch).
@@ -165,7 +350,7 @@ impl Key {
         let mut header_heap = Vec::new();
         let header = b64_decode(parts.header, &mut header_stack, &mut header_heap)
             .ok_or(TokenError::Malformed)?;
-        check_header(header)?;
+        let header = parse_header(header)?;
 
         // Steps 6-7: the payload and the MAC must be strict base64url too.
         let mut claims_stack = [0u8; STACK_BUF];
@@ -179,7 +364,11 @@ impl Key {
         }
 
         // Step 8: the MAC, compared in constant time.
-        if !self.verify(parts.signing_input, &tag[..MAC_LEN]) {
+        let kid = match &header.kid {
+            Some(Value::Str(kid)) => Some(&**kid),
+            _ => None,
+        };
+        if !self.verify(kid, parts.signing_input, &tag[..MAC_LEN]) {
             return Err(TokenError::BadSignature);
         }
 
@@ -191,7 +380,21 @@ impl Key {
         .deserialize(&mut de)
         .and_then(|c| de.end().map(|()| c))
         .map_err(|_| TokenError::InvalidClaims)?;
-        claims.validate(rules, now)
+        let has_extra = claims.has_extra;
+        let mut claims = claims.validate(rules, now)?;
+        if has_extra {
+            claims.raw = Some(raw.into());
+        }
+        Ok(claims)
+    }
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySet")
+            .field("current_kid", &self.current_kid)
+            .field("previous", &self.previous.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -245,6 +448,7 @@ fn b64_decode<'a>(input: &[u8], stack: &'a mut [u8], heap: &'a mut Vec<u8>) -> O
 #[derive(Default)]
 struct Header<'a> {
     alg: Option<Value<'a>>,
+    kid: Option<Value<'a>>,
     crit: bool,
 }
 
@@ -260,10 +464,12 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
         let mut header = Header::default();
         let mut seen_crit = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             match &*key {
                 "alg" if header.alg.is_some() => return Err(de::Error::custom("duplicate alg")),
                 "alg" => header.alg = Some(map.next_value_seed(ValueSeed)?),
+                "kid" if header.kid.is_some() => return Err(de::Error::custom("duplicate kid")),
+                "kid" => header.kid = Some(map.next_value_seed(ValueSeed)?),
                 "crit" if seen_crit => return Err(de::Error::custom("duplicate crit")),
                 "crit" => {
                     map.next_value::<IgnoredAny>()?;
@@ -279,13 +485,13 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     }
 }
 
-fn check_header(raw: &[u8]) -> Result<(), TokenError> {
+fn parse_header(raw: &[u8]) -> Result<Header<'_>, TokenError> {
     let mut de = serde_json::Deserializer::from_slice(raw);
     let header = de
         .deserialize_map(HeaderVisitor)
         .and_then(|h| de.end().map(|()| h))
         .map_err(|_| TokenError::Malformed)?;
-    match header.alg {
+    match &header.alg {
         Some(Value::Str(alg)) if alg == "HS256" => {}
         None | Some(Value::Str(_)) => return Err(TokenError::WrongAlgorithm),
         Some(_) => return Err(TokenError::Malformed),
@@ -293,7 +499,7 @@ fn check_header(raw: &[u8]) -> Result<(), TokenError> {
     if header.crit {
         return Err(TokenError::UnsupportedCritical);
     }
-    Ok(())
+    Ok(header)
 }
 
 /// A NumericDate (RFC 7519 section 2) as read: whole seconds, with fractions truncated as PyJWT
@@ -383,6 +589,34 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+/// A member name, borrowed from the input unless it has escapes (`Cow`'s own `Deserialize`
+/// always copies).
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(KeySeed)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
 struct ValueSeed;
 
 impl<'de> DeserializeSeed<'de> for ValueSeed {
@@ -401,6 +635,10 @@ struct RawClaims<'a> {
     iat: Option<Value<'a>>,
     iss: Option<Value<'a>>,
     aud: Option<Value<'a>>,
+    jti: Option<Value<'a>>,
+    kind: Option<Value<'a>>,
+    /// Claims this crate does not read are present (see [`Claims::extra`]).
+    has_extra: bool,
 }
 
 struct ClaimsSeed<'c> {
@@ -423,7 +661,7 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawClaims<'de>, A::Error> {
         let mut claims = RawClaims::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             let slot = match &*key {
                 k if k == self.user_id_claim => &mut claims.user_id,
                 "exp" => &mut claims.exp,
@@ -431,8 +669,11 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                 "iat" => &mut claims.iat,
                 "iss" => &mut claims.iss,
                 "aud" => &mut claims.aud,
+                "jti" => &mut claims.jti,
+                "type" => &mut claims.kind,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
+                    claims.has_extra = true;
                     continue;
                 }
             };
@@ -484,8 +725,19 @@ impl RawClaims<'_> {
             (Some(_), Some(_)) => return Err(TokenError::InvalidClaim("aud")),
         }
 
+        let kind = match self.kind.as_ref() {
+            None => TokenKind::Access,
+            Some(Value::Str(k)) if k == "access" => TokenKind::Access,
+            Some(Value::Str(k)) if k == "refresh" => TokenKind::Refresh,
+            Some(_) => return Err(TokenError::InvalidClaim("type")),
+        };
+        let jti = match self.jti {
+            None => None,
+            Some(Value::Str(jti)) if !jti.is_empty() => Some(jti.into_owned()),
+            Some(_) => return Err(TokenError::InvalidClaim("jti")),
+        };
         let user_id = match self.user_id {
-            Some(Value::Str(id)) if valid_user_id(&id) => id.into_owned(),
+            Some(Value::Str(id)) if valid_user_id(&id) => UserId::new(&id),
             Some(_) => return Err(TokenError::InvalidClaim("user id")),
             None => return Err(TokenError::MissingClaim("user id")),
         };
@@ -494,6 +746,9 @@ impl RawClaims<'_> {
             exp,
             iat,
             nbf,
+            jti,
+            kind,
+            raw: None,
         })
     }
 }

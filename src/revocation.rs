@@ -1,0 +1,142 @@
+//! Revocation: refusing tokens before they expire, by their `jti`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::BoxError;
+
+/// A store of revoked token ids (`jti`, RFC 7519 section 4.1.7), checked by the layer after the
+/// token is verified and before the user is loaded. A revoked token is answered with 401 "Token
+/// has been revoked"; a store that fails is answered with 503 (gRPC `UNAVAILABLE`), never by
+/// letting the request through.
+///
+/// Tokens without a `jti` cannot be revoked and are not checked: turn on
+/// [`token_ids`](crate::LoginManagerBuilder::token_ids) (token pairs always carry one).
+/// [`MemoryRevocations`] serves one process; several instances need a shared store.
+pub trait Revocations: Clone + Send + Sync + 'static {
+    /// Why the store could not answer.
+    type Error: Into<BoxError>;
+    /// The future of [`Revocations::is_revoked`].
+    type CheckFuture: Future<Output = Result<bool, Self::Error>> + Send;
+    /// The future of [`Revocations::revoke`].
+    type RevokeFuture: Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Whether the token with this id has been revoked.
+    fn is_revoked(&self, jti: &str) -> Self::CheckFuture;
+
+    /// Revokes the token with this id until `expires_at` (seconds since the Unix epoch, the
+    /// token's `exp`), after which the token is refused as expired anyway and the entry can go.
+    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture;
+}
+
+/// No revocation: the default of [`LoginLayer`](crate::LoginLayer). Never consulted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRevocation;
+
+impl Revocations for NoRevocation {
+    type Error = Infallible;
+    type CheckFuture = Ready<Result<bool, Infallible>>;
+    type RevokeFuture = Ready<Result<(), Infallible>>;
+
+    fn is_revoked(&self, _: &str) -> Self::CheckFuture {
+        ready(Ok(false))
+    }
+
+    fn revoke(&self, _: &str, _: u64) -> Self::RevokeFuture {
+        ready(Ok(()))
+    }
+}
+
+/// Revoked token ids in this process's memory, each kept until its token would have expired:
+/// the set never grows past the live tokens. Cheap to clone (shared).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_login_manager::{LoginManager, MemoryRevocations, Revocations};
+///
+/// # tokio_test::block_on(async {
+/// let manager = LoginManager::builder([7u8; 32]).token_ids(true).build()?;
+/// let revocations = MemoryRevocations::new();
+/// let claims = manager.decode_token(&manager.issue_token("1", Duration::from_secs(60))?)?;
+///
+/// // POST /logout: revoke the presented token until it expires.
+/// let jti = claims.token_id().expect("token_ids(true)");
+/// revocations.revoke(jti, claims.expires_at().unwrap()).await?;
+/// assert!(revocations.is_revoked(jti).await?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryRevocations {
+    inner: Arc<Mutex<Revoked>>,
+}
+
+#[derive(Default)]
+struct Revoked {
+    until: HashMap<String, u64>,
+    prune_at: usize,
+}
+
+impl MemoryRevocations {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many revoked ids are held (expired ones are dropped as the store grows).
+    pub fn len(&self) -> usize {
+        self.lock().until.len()
+    }
+
+    /// `true` when no id is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Revoked> {
+        // A panic while holding the lock cannot leave the map inconsistent: keep serving.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Revocations for MemoryRevocations {
+    type Error = Infallible;
+    type CheckFuture = Ready<Result<bool, Infallible>>;
+    type RevokeFuture = Ready<Result<(), Infallible>>;
+
+    fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
+        ready(Ok(self.lock().until.contains_key(jti)))
+    }
+
+    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
+        let mut revoked = self.lock();
+        revoked.until.insert(jti.to_owned(), expires_at);
+        // Amortised pruning: whenever the map doubles, drop the ids of expired tokens.
+        if revoked.until.len() >= revoked.prune_at {
+            let now = now();
+            revoked.until.retain(|_, until| *until > now);
+            revoked.prune_at = (revoked.until.len() * 2).max(64);
+        }
+        ready(Ok(()))
+    }
+}
+
+impl fmt::Debug for MemoryRevocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryRevocations")
+            .field("len", &self.len())
+            .finish()
+    }
+}
