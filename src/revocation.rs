@@ -70,21 +70,39 @@ impl Revocations for NoRevocation {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryRevocations {
     inner: Arc<Mutex<Revoked>>,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
-#[derive(Default)]
 struct Revoked {
     until: HashMap<String, u64>,
     prune_at: usize,
 }
 
+impl Default for MemoryRevocations {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MemoryRevocations {
-    /// An empty store.
+    /// An empty store, judging expiry by the system clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(now)
+    }
+
+    /// An empty store judging expiry by `clock` (seconds since the Unix epoch): give it the
+    /// clock of the [`LoginManager`](crate::LoginManager) when that one is pinned.
+    pub fn with_clock(clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Revoked {
+                until: HashMap::new(),
+                prune_at: MIN_PRUNE,
+            })),
+            clock: Arc::new(clock),
+        }
     }
 
     /// How many revoked ids are held (expired ones are dropped as the store grows).
@@ -104,6 +122,9 @@ impl MemoryRevocations {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// Below this many ids the store does not prune.
+const MIN_PRUNE: usize = 64;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -125,9 +146,9 @@ impl Revocations for MemoryRevocations {
         revoked.until.insert(jti.to_owned(), expires_at);
         // Amortised pruning: whenever the map doubles, drop the ids of expired tokens.
         if revoked.until.len() >= revoked.prune_at {
-            let now = now();
+            let now = (self.clock)();
             revoked.until.retain(|_, until| *until > now);
-            revoked.prune_at = (revoked.until.len() * 2).max(64);
+            revoked.prune_at = (revoked.until.len() * 2).max(MIN_PRUNE);
         }
         ready(Ok(()))
     }

@@ -1,0 +1,330 @@
+//! Beyond the original, token side: access/refresh pairs, revocation, key rotation and the
+//! application's own claims.
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{NOW, SECRET, unb64};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt, service_fn};
+use tower_login_manager::{
+    LoginLayer, LoginManager, MemoryRevocations, Revocations, TokenError, TokenKind, UserLoader,
+    loader_fn,
+};
+
+fn manager() -> LoginManager {
+    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
+}
+
+fn loader() -> impl UserLoader<User = String> {
+    loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) })
+}
+
+fn claims_of(token: &str) -> Value {
+    serde_json::from_slice(&unb64(token.split('.').nth(1).unwrap())).unwrap()
+}
+
+fn header_of(token: &str) -> Value {
+    serde_json::from_slice(&unb64(token.split('.').next().unwrap())).unwrap()
+}
+
+async fn send<L>(layer: &L, token: &str) -> (StatusCode, String)
+where
+    L: Layer<
+        tower::util::ServiceFn<
+            fn(Request<Empty<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
+        >,
+    >,
+    L::Service: tower::Service<
+            Request<Empty<Bytes>>,
+            Response = Response<tower_login_manager::ResponseBody<Full<Bytes>>>,
+            Error = Infallible,
+        >,
+{
+    fn ok(_: Request<Empty<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+        ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
+    }
+    let svc = layer.layer(service_fn(ok as fn(_) -> _));
+    let req = Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Empty::new())
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
+const REVOKED: &str = r#"{"status":401,"message":"Token has been revoked"}"#;
+
+#[tokio::test]
+async fn token_pairs_are_told_apart_by_their_type_claim() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .refresh_ttl(Duration::from_secs(86_400))
+        .build()
+        .unwrap();
+    let pair = m.issue_token_pair("5").unwrap();
+    assert_eq!((pair.expires_in, pair.refresh_expires_in), (3600, 86_400));
+    let (access, refresh) = (
+        claims_of(&pair.access_token),
+        claims_of(&pair.refresh_token),
+    );
+    assert_eq!(access["type"], "access");
+    assert_eq!(refresh["type"], "refresh");
+    assert_eq!(access["exp"], NOW + 3600);
+    assert_eq!(refresh["exp"], NOW + 86_400);
+    // RFC 7519 section 4.1.7: unique ids, 128 bits of base64url.
+    let (a, r) = (
+        access["jti"].as_str().unwrap(),
+        refresh["jti"].as_str().unwrap(),
+    );
+    assert_ne!(a, r);
+    assert_eq!(a.len(), 22);
+    assert_eq!(
+        m.decode_token(&pair.refresh_token).unwrap().kind(),
+        TokenKind::Refresh
+    );
+    assert!(!format!("{pair:?}").contains(&pair.access_token));
+
+    let api = LoginLayer::new(m.clone(), loader());
+    let refresh_route = LoginLayer::new(m.clone(), loader()).token_kind(TokenKind::Refresh);
+    assert_eq!(send(&api, &pair.access_token).await.0, StatusCode::OK);
+    assert_eq!(send(&api, &pair.refresh_token).await.1, INVALID);
+    assert_eq!(
+        send(&refresh_route, &pair.refresh_token).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(send(&refresh_route, &pair.access_token).await.1, INVALID);
+    // A Flask token (no `type`) is an access token.
+    let flask = m.issue_token("5", Duration::from_secs(60)).unwrap();
+    assert_eq!(send(&api, &flask).await.0, StatusCode::OK);
+    assert_eq!(send(&refresh_route, &flask).await.1, INVALID);
+    let bad_type = common::sign_claims(&format!(
+        r#"{{"exp":{},"user_id":"1","type":"id"}}"#,
+        NOW + 9
+    ));
+    assert_eq!(
+        m.decode_token(&bad_type),
+        Err(TokenError::InvalidClaim("type"))
+    );
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .token_ids(true)
+        .build()
+        .unwrap();
+    let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    let other = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    let store = MemoryRevocations::with_clock(|| NOW);
+    let loaded = Arc::new(AtomicBool::new(false));
+    let seen = loaded.clone();
+    let loader = loader_fn(move |id: String| {
+        seen.store(true, Ordering::SeqCst);
+        async move { Ok::<_, Infallible>(Some(id)) }
+    });
+    let layer = LoginLayer::new(m.clone(), loader).revocations(store.clone());
+    assert_eq!(send(&layer, &token).await.0, StatusCode::OK);
+
+    let claims = m.decode_token(&token).unwrap();
+    store
+        .revoke(claims.token_id().unwrap(), claims.expires_at().unwrap())
+        .await
+        .unwrap();
+    loaded.store(false, Ordering::SeqCst);
+    assert_eq!(
+        send(&layer, &token).await,
+        (StatusCode::UNAUTHORIZED, REVOKED.into())
+    );
+    assert!(
+        !loaded.load(Ordering::SeqCst),
+        "the loader ran for a revoked token"
+    );
+    assert_eq!(send(&layer, &other).await.0, StatusCode::OK);
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
+    let store = MemoryRevocations::new();
+    tokio_test::block_on(async {
+        for i in 0..100 {
+            store.revoke(&format!("old-{i}"), 1).await.unwrap();
+        }
+        store.revoke("live", u64::MAX).await.unwrap();
+    });
+    assert!(store.len() < 64, "{}", store.len());
+    assert!(tokio_test::block_on(store.is_revoked("live")).unwrap());
+}
+
+/// A store that is down: 503, never a pass; the error goes to the hook.
+#[derive(Clone)]
+struct Down(Arc<AtomicBool>);
+
+impl Revocations for Down {
+    type Error = io::Error;
+    type CheckFuture = Ready<Result<bool, io::Error>>;
+    type RevokeFuture = Ready<Result<(), io::Error>>;
+    fn is_revoked(&self, _: &str) -> Self::CheckFuture {
+        ready(if self.0.load(Ordering::SeqCst) {
+            Err(io::Error::other("redis: connection refused"))
+        } else {
+            Ok(false)
+        })
+    }
+    fn revoke(&self, _: &str, _: u64) -> Self::RevokeFuture {
+        ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_store_answers_503_and_recovers() {
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = errors.clone();
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .token_ids(true)
+        .on_loader_error(move |e| hook.lock().unwrap().push(e.to_string()))
+        .build()
+        .unwrap();
+    let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    let down = Arc::new(AtomicBool::new(true));
+    let layer = LoginLayer::new(m, loader()).revocations(Down(down.clone()));
+    assert_eq!(
+        send(&layer, &token).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":503,"message":"Service temporarily unavailable. Please try again"}"#
+                .into()
+        )
+    );
+    assert_eq!(*errors.lock().unwrap(), ["redis: connection refused"]);
+    down.store(false, Ordering::SeqCst);
+    assert_eq!(send(&layer, &token).await.0, StatusCode::OK);
+}
+
+#[test]
+fn rfc7515_section4_1_4_key_rotation_by_kid() {
+    let old_secret = [1u8; 32];
+    let new_secret = [2u8; 32];
+    let before = LoginManager::builder(old_secret)
+        .clock(|| NOW)
+        .build()
+        .unwrap();
+    let old_unnamed = before.issue_token("1", Duration::from_secs(60)).unwrap();
+    let old_named = LoginManager::builder(old_secret)
+        .clock(|| NOW)
+        .key_id("k1")
+        .build()
+        .unwrap()
+        .issue_token("2", Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        header_of(&old_named),
+        json!({"alg": "HS256", "typ": "JWT", "kid": "k1"})
+    );
+
+    let after = LoginManager::builder(new_secret)
+        .clock(|| NOW)
+        .key_id("k2")
+        .previous_key("k1", old_secret)
+        .build()
+        .unwrap();
+    let fresh = after.issue_token("3", Duration::from_secs(60)).unwrap();
+    assert_eq!(header_of(&fresh)["kid"], "k2");
+    for (token, id) in [(&old_unnamed, "1"), (&old_named, "2"), (&fresh, "3")] {
+        assert_eq!(after.decode_token(token).unwrap().user_id(), id);
+    }
+    // Signed with the new key, it is refused by the old manager.
+    assert_eq!(before.decode_token(&fresh), Err(TokenError::BadSignature));
+    // A kid naming a known key is checked with that key only.
+    let forged = common::sign_raw(
+        br#"{"alg":"HS256","kid":"k2"}"#,
+        format!(r#"{{"exp":{},"user_id":"1"}}"#, NOW + 60).as_bytes(),
+        &old_secret,
+    );
+    assert_eq!(after.decode_token(&forged), Err(TokenError::BadSignature));
+    // Once the old key is dropped, its tokens are refused.
+    let dropped = LoginManager::builder(new_secret)
+        .clock(|| NOW)
+        .build()
+        .unwrap();
+    assert_eq!(
+        dropped.decode_token(&old_named),
+        Err(TokenError::BadSignature)
+    );
+    // RFC 7518 section 3.2 applies to former secrets as well.
+    assert!(
+        LoginManager::builder(new_secret)
+            .previous_secret([0u8; 16])
+            .build()
+            .is_err()
+    );
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct AppClaims {
+    roles: Vec<String>,
+    tenant: u32,
+}
+
+#[test]
+fn the_application_adds_and_reads_its_own_claims() {
+    let m = manager();
+    let mine = AppClaims {
+        roles: vec!["admin".into()],
+        tenant: 7,
+    };
+    let token = m
+        .issue_token_with_claims("1", Duration::from_secs(60), &mine)
+        .unwrap();
+    assert_eq!(
+        claims_of(&token),
+        json!({"exp": NOW + 60, "iat": NOW, "user_id": "1", "roles": ["admin"], "tenant": 7})
+    );
+    let claims = m.decode_token(&token).unwrap();
+    assert_eq!(claims.extra::<AppClaims>().unwrap(), mine);
+    // Reserved claims cannot be overridden.
+    for reserved in [
+        json!({"exp": 1}),
+        json!({"user_id": "2"}),
+        json!({"jti": "x"}),
+        json!({"type": "refresh"}),
+        json!({"sub": "2"}),
+        json!([1]),
+    ] {
+        assert_eq!(
+            m.issue_token_with_claims("1", Duration::from_secs(60), &reserved),
+            Err(TokenError::InvalidClaim("extra claims")),
+            "{reserved}"
+        );
+    }
+    // A token without extra claims reads as an empty object.
+    let plain = m
+        .decode_token(&m.issue_token("1", Duration::from_secs(60)).unwrap())
+        .unwrap();
+    assert!(plain.extra::<AppClaims>().is_err());
+    assert_eq!(plain.extra::<Value>().unwrap(), json!({}));
+    let pair = m.issue_token_pair_with_claims("1", &mine).unwrap();
+    assert_eq!(
+        m.decode_token(&pair.access_token)
+            .unwrap()
+            .extra::<AppClaims>()
+            .unwrap(),
+        mine
+    );
+}
