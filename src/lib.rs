@@ -171,6 +171,61 @@
 //! `crit` is refused (RFC 7515 section 4.1.11); repeated claims are refused, never "last wins";
 //! tokens above 8 KiB are refused before any decoding.
 //!
+//! # Beyond the original
+//!
+//! Each off by default, so the defaults stay the Flask original's behaviour:
+//!
+//! - optional login and skipping: [`LoginLayer::optional`], [`LoginLayer::skip_if`] (CORS
+//!   preflight `OPTIONS` requests pass untouched unless [`LoginLayer::never_skip`]);
+//! - token locations: [`LoginLayer::token_locations`] with [`TokenLocation`] (header, cookie,
+//!   query parameter);
+//! - access and refresh tokens: [`LoginManager::issue_token_pair`], [`LoginLayer::token_kind`];
+//! - revocation: [`LoginLayer::revocations`] with a [`Revocations`] store such as
+//!   [`MemoryRevocations`];
+//! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
+//! - the application's own claims: [`LoginManager::issue_token_with_claims`], [`Claims::extra`];
+//! - custom rejections: [`LoginLayer::responder`] with a [`Responder`].
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use axum::{Router, body::Body, routing::{get, post}};
+//! use http::{Request, StatusCode, header};
+//! use tower::ServiceExt;
+//! use tower_login_manager::{LoginLayer, LoginManager, MemoryRevocations, Revocations, TokenKind, loader_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = LoginManager::new("a secret of at least thirty-two bytes!!")?;
+//! let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
+//! let revocations = MemoryRevocations::new();
+//!
+//! let app = Router::new()
+//!     .route("/me", get(|| async { "me" }))
+//!     .route_layer(LoginLayer::new(manager.clone(), loader.clone()).revocations(revocations.clone()))
+//!     .merge(Router::new().route("/refresh", post(|| async { "new pair" })).route_layer(
+//!         LoginLayer::new(manager.clone(), loader).token_kind(TokenKind::Refresh),
+//!     ));
+//!
+//! let pair = manager.issue_token_pair("1")?;
+//! let call = |method: &str, uri: &str, token: &str| {
+//!     Request::builder().method(method).uri(uri)
+//!         .header(header::AUTHORIZATION, format!("Bearer {token}"))
+//!         .body(Body::empty()).unwrap()
+//! };
+//! let status = |res: http::Response<Body>| res.status();
+//! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::OK);
+//! // The refresh token is good only at the refresh route.
+//! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.refresh_token)).await?), StatusCode::UNAUTHORIZED);
+//! assert_eq!(status(app.clone().oneshot(call("POST", "/refresh", &pair.refresh_token)).await?), StatusCode::OK);
+//!
+//! // Logout: revoke the access token; it is refused at once.
+//! let claims = manager.decode_token(&pair.access_token)?;
+//! revocations.revoke(claims.token_id().unwrap(), claims.expires_at().unwrap()).await?;
+//! assert_eq!(status(app.oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::UNAUTHORIZED);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Cargo features
 //!
 //! | feature | what it adds |
@@ -196,6 +251,8 @@ pub mod future;
 mod layer;
 mod loader;
 mod manager;
+#[cfg(feature = "redis")]
+mod redis;
 mod response;
 mod revocation;
 mod service;
@@ -210,6 +267,9 @@ pub use extract::TokenLocation;
 pub use layer::LoginLayer;
 pub use loader::{AuthUser, LoaderFn, UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, MIN_SECRET_LEN, TokenPair};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisRevocations;
 pub use response::Responder;
 pub use revocation::{MemoryRevocations, NoRevocation, Revocations};
 pub use service::LoginService;
