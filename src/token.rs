@@ -373,7 +373,10 @@ impl KeySet {
         }
 
         // RFC 7519 section 7.2 steps 9-10: only now are the claims read; a JSON object.
-        let mut de = serde_json::Deserializer::from_slice(raw);
+        // RFC 7519 section 7.2 step 10 / RFC 8259 section 8.1: UTF-8 throughout, members this
+        // crate skips included (serde_json does not check what it skips).
+        let text = std::str::from_utf8(raw).map_err(|_| TokenError::InvalidClaims)?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let claims = ClaimsSeed {
             user_id_claim: &rules.user_id_claim,
         }
@@ -486,7 +489,9 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 }
 
 fn parse_header(raw: &[u8]) -> Result<Header<'_>, TokenError> {
-    let mut de = serde_json::Deserializer::from_slice(raw);
+    // RFC 7515 section 5.2 step 3: UTF-8 throughout, skipped members included.
+    let text = std::str::from_utf8(raw).map_err(|_| TokenError::Malformed)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let header = de
         .deserialize_map(HeaderVisitor)
         .and_then(|h| de.end().map(|()| h))

@@ -66,7 +66,7 @@ fn inputs() -> Vec<String> {
         format!(r#"{{"exp":{exp},"aud":"x","user_id":"1"}}"#),
         format!(r#"{{"exp":"{exp}","user_id":"1"}}"#),
         format!(r#"{{"exp":{},"user_id":"1"}}"#, now() - 1),
-        format!(r#"{{"exp":-5,"user_id":"1"}}"#),
+        r#"{"exp":-5,"user_id":"1"}"#.to_owned(),
         r#"{"user_id":"1"}"#.to_owned(),
         format!(r#"[{exp}]"#),
         "null".to_owned(),

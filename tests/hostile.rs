@@ -1,0 +1,1817 @@
+//! Hostile input: every token and header shape an attacker can send, each case citing the RFC
+//! section it exercises; then the faults a deployment meets (a failing, panicking or hanging
+//! loader, a moving clock).
+//!
+//! The MAC comparison itself is constant-time by construction (`Key::verify` uses
+//! `hmac::Mac::verify_slice`, backed by `subtle`); timing is not measurable in a unit test, so
+//! only its correctness is covered here.
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use common::{NOW, SECRET, b64, mac, sign_claims, sign_raw};
+use hmac::{Hmac, KeyInit, Mac};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use sha2::{Sha256, Sha384, Sha512};
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tower_login_manager::{LoginLayer, LoginManager, TokenError, UserLoader, loader_fn};
+
+const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+fn manager() -> LoginManager {
+    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
+}
+
+/// Valid claims for user "1", with `extra` members appended (`,"k":v`).
+fn claims(extra: &str) -> String {
+    format!(r#"{{"exp":{},"user_id":"1"{extra}}}"#, NOW + 60)
+}
+
+/// A token of exactly these header and claims texts, MACed with HS256 under [`SECRET`].
+fn token(header: &str, claims: &str) -> String {
+    sign_raw(header.as_bytes(), claims.as_bytes(), SECRET.as_bytes())
+}
+
+fn valid() -> String {
+    token(HEADER, &claims(""))
+}
+
+/// `header_b64.claims_b64.<correct MAC of that text>`: for segments that are not what
+/// [`b64`] would write (padding, another alphabet, whitespace...).
+fn resign(header_b64: &str, claims_b64: &str) -> String {
+    let input = format!("{header_b64}.{claims_b64}");
+    let sig = mac(SECRET.as_bytes(), &input);
+    format!("{input}.{sig}")
+}
+
+fn mac_with<M: Mac + KeyInit>(input: &str) -> String {
+    let mut m = <M as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+    m.update(input.as_bytes());
+    b64(&m.finalize().into_bytes())
+}
+
+/// A token whose MAC is computed with `M` (another hash) over the usual signing input.
+fn token_mac<M: Mac + KeyInit>(header: &str, claims: &str) -> String {
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
+    let sig = mac_with::<M>(&input);
+    format!("{input}.{sig}")
+}
+
+/// Sets an unused low bit of the last character of an unpadded base64url segment whose length
+/// is not a multiple of 4: the same bytes, spelled non-canonically (RFC 4648 section 3.5).
+fn noncanonical(segment: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    assert_ne!(segment.len() % 4, 0, "{segment}: no unused bits");
+    let last = *segment.as_bytes().last().unwrap();
+    let index = ALPHABET.iter().position(|c| *c == last).unwrap();
+    assert_eq!(index & 1, 0, "{segment}: not canonical already");
+    let mut out = segment[..segment.len() - 1].to_owned();
+    out.push(ALPHABET[index | 1] as char);
+    out
+}
+
+fn segments(token: &str) -> (String, String, String) {
+    let mut parts = token.split('.').map(str::to_owned);
+    let t = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    assert!(parts.next().is_none());
+    t
+}
+
+struct Case {
+    name: &'static str,
+    token: String,
+    want: Result<&'static str, TokenError>,
+}
+
+fn check(cases: Vec<Case>) {
+    check_with(&manager(), cases);
+}
+
+fn check_with(m: &LoginManager, cases: Vec<Case>) {
+    for case in cases {
+        let got = m.decode_token(&case.token);
+        let got = got.as_ref().map(|c| c.user_id()).map_err(|e| *e);
+        assert_eq!(got, case.want, "{}", case.name);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Algorithm attacks: RFC 8725 section 3.1 (algorithm verification), RFC 7515 section 4.1.1.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc8725_section3_1_algorithm_attacks() {
+    let c = claims("");
+    let none = |alg: &str| {
+        // RFC 7518 section 3.6: an unsecured JWS has an empty signature.
+        format!(
+            "{}.{}.",
+            b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes()),
+            b64(c.as_bytes())
+        )
+    };
+    let cases = vec![
+        Case {
+            name: "control: HS256 is accepted",
+            token: valid(),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7518 3.6: alg none, empty signature",
+            token: none("none"),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7518 3.6: alg None",
+            token: none("None"),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7518 3.6: alg NONE",
+            token: none("NONE"),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7518 3.6: alg nOnE",
+            token: none("nOnE"),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7518 3.6: alg none with a correct HS256 MAC",
+            token: token(r#"{"alg":"none"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7518 3.2: HS384 with a correct HMAC-SHA384 under the same secret",
+            token: token_mac::<Hmac<Sha384>>(r#"{"alg":"HS384","typ":"JWT"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7518 3.2: HS512 with a correct HMAC-SHA512 under the same secret",
+            token: token_mac::<Hmac<Sha512>>(r#"{"alg":"HS512","typ":"JWT"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 8725 2.8 key confusion: RS256 header, HS256 MAC with the secret",
+            token: token(r#"{"alg":"RS256","typ":"JWT"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 8725 2.8 key confusion: ES256 header, HS256 MAC with the secret",
+            token: token(r#"{"alg":"ES256","typ":"JWT"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 8725 2.8 key confusion: PS256 header, HS256 MAC with the secret",
+            token: token(r#"{"alg":"PS256"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg is case-sensitive (hs256)",
+            token: token(r#"{"alg":"hs256"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg with a trailing space",
+            token: token(r#"{"alg":"HS256 "}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg with a NUL",
+            token: token(r#"{"alg":"HS256\u0000"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg spelled with JSON escapes is the same string",
+            token: token(r#"{"alg":"HS\u0032\u0035\u0036"}"#, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg missing",
+            token: token(r#"{"typ":"JWT"}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg null is not a string",
+            token: token(r#"{"alg":null}"#, &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg empty",
+            token: token(r#"{"alg":""}"#, &c),
+            want: Err(TokenError::WrongAlgorithm),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg a number",
+            token: token(r#"{"alg":256}"#, &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg an array",
+            token: token(r#"{"alg":["HS256"]}"#, &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg an object",
+            token: token(r#"{"alg":{"HS256":true}}"#, &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4.1.1: alg a boolean",
+            token: token(r#"{"alg":true}"#, &c),
+            want: Err(TokenError::Malformed),
+        },
+    ];
+    check(cases);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structure: RFC 7515 sections 3.1 and 7.1 (compact serialization), section 2 and RFC 4648
+// section 5 (base64url without padding), RFC 7515 section 5.2 steps 1-4.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc7515_section7_1_compact_serialization_structure() {
+    let v = valid();
+    let (h, c, s) = segments(&v);
+    let cases = vec![
+        Case {
+            name: "RFC 7515 7.1: empty string",
+            token: String::new(),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: one segment",
+            token: h.clone(),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: two segments",
+            token: format!("{h}.{c}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: four segments",
+            token: format!("{v}.{s}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7516 9: five segments (a JWE shape)",
+            token: format!("{h}.{c}.{s}.{s}.{s}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: trailing dot",
+            token: format!("{v}."),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: leading dot",
+            token: format!(".{v}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: only dots",
+            token: "..".into(),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: empty header segment",
+            token: format!(".{c}.{s}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 7.1: empty claims segment, MAC of the real input",
+            token: format!("{h}..{s}"),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: empty claims segment, correct MAC",
+            token: resign(&h, ""),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7515 7.1: doubled dot between header and claims",
+            token: format!("{h}..{c}.{s}"),
+            want: Err(TokenError::Malformed),
+        },
+    ];
+    check(cases);
+}
+
+#[test]
+fn rfc7515_section2_strict_base64url() {
+    // A claims text whose base64url holds both `-` and `_`: runs of 5 `~` (0x7E) and 5 `?`
+    // (0x3F) each hold one aligned triple, "~~~" -> "fn5-" and "???" -> "Pz8_".
+    let tricky = claims(r#","p":"~~~~~?????""#);
+    let tricky_b64 = b64(tricky.as_bytes());
+    assert!(
+        tricky_b64.contains('-') && tricky_b64.contains('_'),
+        "{tricky_b64}"
+    );
+    let std_b64 = tricky_b64.replace('-', "+").replace('_', "/");
+    let h = b64(HEADER.as_bytes());
+
+    // Claims whose base64url length is not a multiple of 4, so that padding and unused bits
+    // exist.
+    let mut padded_claims = claims("");
+    while b64(padded_claims.as_bytes()).len().is_multiple_of(4) {
+        padded_claims.push(' ');
+    }
+    let c = b64(padded_claims.as_bytes());
+    let pad = "=".repeat((4 - c.len() % 4) % 4);
+    let v = token(HEADER, &padded_claims);
+    let (_, _, s) = segments(&v);
+    assert_eq!(s.len() % 4, 3);
+
+    // A header of 16 bytes: 22 characters, the last carrying 4 unused bits.
+    let short_header = r#"{"alg":"HS256"} "#;
+    let short_h = b64(short_header.as_bytes());
+    assert_eq!(short_h.len() % 4, 2);
+
+    let cases = vec![
+        Case {
+            name: "control: the tricky claims in base64url",
+            token: resign(&h, &tricky_b64),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 2: standard alphabet `+` `/` in the claims, MAC over that text",
+            token: resign(&h, &std_b64),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 2: standard alphabet in the header",
+            token: resign(&STANDARD.encode(r#"{"alg":"HS256","x":"~~~~~?????"}"#), &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 2: `=` padding on the claims, MAC over the padded text",
+            token: resign(&h, &format!("{c}{pad}")),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 2: `=` padding on the header, MAC over the padded text",
+            token: resign(&format!("{short_h}=="), &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 2: `=` padding on the signature",
+            token: format!("{v}="),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "control: a 22-character header",
+            token: resign(&short_h, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 4648 3.5: non-canonical trailing bits in the header",
+            token: resign(&noncanonical(&short_h), &c),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 4648 3.5: non-canonical trailing bits in the claims",
+            token: resign(&h, &noncanonical(&c)),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 4648 3.5: non-canonical trailing bits in the signature",
+            token: format!("{h}.{c}.{}", noncanonical(&s)),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 4648 3.3: a character outside the alphabet (`*`)",
+            token: resign(&h, &format!("*{c}")),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 4648 5: an impossible length (4k+1 characters)",
+            token: resign(&h, &format!("{c}{}", "A".repeat((5 - c.len() % 4) % 4))),
+            want: Err(TokenError::Malformed),
+        },
+    ];
+    check(cases);
+}
+
+#[test]
+fn rfc7515_section2_no_whitespace_or_control_bytes_inside_a_token() {
+    let h = b64(HEADER.as_bytes());
+    let c = b64(claims("").as_bytes());
+    let v = valid();
+    let mut cases = Vec::new();
+    for (name, byte) in [
+        ("space", " "),
+        ("tab", "\t"),
+        ("line feed", "\n"),
+        ("carriage return", "\r"),
+        ("NUL", "\0"),
+        ("vertical tab", "\x0b"),
+        ("DEL", "\x7f"),
+    ] {
+        let named = |place: &str| -> &'static str { format!("RFC 7515 2: {name} {place}").leak() };
+        cases.push(Case {
+            name: named("in the middle of the claims"),
+            token: resign(&h, &format!("{}{byte}{}", &c[..8], &c[8..])),
+            want: Err(TokenError::Malformed),
+        });
+        cases.push(Case {
+            name: named("at the start of the header"),
+            token: resign(&format!("{byte}{h}"), &c),
+            want: Err(TokenError::Malformed),
+        });
+        cases.push(Case {
+            name: named("right after the first dot"),
+            token: resign(&h, &format!("{byte}{c}")),
+            want: Err(TokenError::Malformed),
+        });
+        cases.push(Case {
+            name: named("at the end of the signature"),
+            token: format!("{v}{byte}"),
+            want: Err(TokenError::BadSignature),
+        });
+    }
+    check(cases);
+}
+
+#[test]
+fn rfc7515_section5_2_header_must_be_utf8_json_object() {
+    let c = claims("");
+    let raw = |header: &[u8]| sign_raw(header, c.as_bytes(), SECRET.as_bytes());
+    let cases = vec![
+        Case {
+            name: "RFC 7515 5.2 step 3: header `\\xff` outside a string",
+            token: raw(b"{\"alg\":\"HS256\"}\xff"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 3: non-UTF-8 in alg",
+            token: raw(b"{\"alg\":\"HS256\xff\"}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 3: non-UTF-8 in a member name",
+            token: raw(b"{\"alg\":\"HS256\",\"\xc0\xaf\":1}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 8259 8.1: UTF-8 BOM before the header",
+            token: raw(b"\xef\xbb\xbf{\"alg\":\"HS256\"}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header a JSON string",
+            token: raw(b"\"HS256\""),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header a JSON number",
+            token: raw(b"256"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header null",
+            token: raw(b"null"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header empty",
+            token: raw(b""),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header invalid JSON (unterminated)",
+            token: raw(b"{\"alg\":\"HS256\""),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header with trailing garbage",
+            token: raw(b"{\"alg\":\"HS256\"}x"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: two header objects",
+            token: raw(b"{\"alg\":\"HS256\"}{}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: single quotes",
+            token: raw(b"{'alg':'HS256'}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: trailing comma",
+            token: raw(b"{\"alg\":\"HS256\",}"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 8259 2: insignificant whitespace around the header is JSON",
+            token: raw(b" \n{ \"alg\" : \"HS256\" }\t"),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4 / 5.2 step 4: duplicate alg (same value)",
+            token: raw(br#"{"alg":"HS256","alg":"HS256"}"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4 / 5.2 step 4: duplicate alg (none last)",
+            token: raw(br#"{"alg":"HS256","alg":"none"}"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4 / 5.2 step 4: duplicate alg spelled with an escape",
+            token: raw(br#"{"alg":"HS256","\u0061lg":"none"}"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4.1.11: duplicate crit",
+            token: raw(br#"{"alg":"HS256","crit":["x"],"crit":["x"]}"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4 / 4.1.4: duplicate kid",
+            token: raw(br#"{"alg":"HS256","kid":"a","kid":"b"}"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4: a repeated member this crate does not read (typ) is ignored",
+            token: raw(br#"{"alg":"HS256","typ":"JWT","typ":"JOSE"}"#),
+            want: Ok("1"),
+        },
+    ];
+    check(cases);
+}
+
+/// Decision: the header must be a JSON object (RFC 7515 section 5.2 step 4: "a completely valid
+/// JSON object").
+#[test]
+fn rfc7515_section5_2_step4_header_json_array_is_not_an_object() {
+    let c = claims("");
+    let raw = |header: &[u8]| sign_raw(header, c.as_bytes(), SECRET.as_bytes());
+    check(vec![
+        Case {
+            name: "RFC 7515 5.2 step 4: header a JSON array with no alg",
+            token: raw(b"[]"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header the JSON array [\"HS256\"]",
+            token: raw(br#"["HS256"]"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 4: header the JSON array [\"HS256\",null]",
+            token: raw(br#"["HS256",null]"#),
+            want: Err(TokenError::Malformed),
+        },
+    ]);
+}
+
+/// RFC 7515 section 5.2 step 3: the header must be UTF-8, including in members this crate does
+/// not read.
+#[test]
+fn rfc7515_section5_2_step3_non_utf8_in_an_ignored_header_member_is_refused() {
+    check(vec![Case {
+        name: "RFC 7515 5.2 step 3: non-UTF-8 in the typ header member",
+        token: sign_raw(
+            b"{\"alg\":\"HS256\",\"typ\":\"JWT\xff\"}",
+            claims("").as_bytes(),
+            SECRET.as_bytes(),
+        ),
+        want: Err(TokenError::Malformed),
+    }]);
+}
+
+/// RFC 7519 section 7.2 step 10: the claims must be UTF-8, including in claims this crate does
+/// not read.
+#[test]
+fn rfc7519_section7_2_step10_non_utf8_in_an_ignored_claim_is_refused() {
+    let claims_bytes = format!(r#"{{"exp":{},"user_id":"1","role":"#, NOW + 60).into_bytes();
+    let claims_bytes = [claims_bytes.as_slice(), b"\"\xff\xfe\"}"].concat();
+    check(vec![Case {
+        name: "RFC 7519 7.2 step 10: non-UTF-8 in an unknown claim",
+        token: sign_raw(HEADER.as_bytes(), &claims_bytes, SECRET.as_bytes()),
+        want: Err(TokenError::InvalidClaims),
+    }]);
+}
+
+#[test]
+fn rfc7519_section7_2_claims_must_be_a_utf8_json_object() {
+    let exp = NOW + 60;
+    let raw = |claims: &[u8]| sign_raw(HEADER.as_bytes(), claims, SECRET.as_bytes());
+    let cases = vec![
+        Case {
+            name: "RFC 7519 7.2 step 10: non-UTF-8 in the user id",
+            token: raw(&[
+                format!(r#"{{"exp":{exp},"user_id":"1"#).as_bytes(),
+                b"\xff\"}",
+            ]
+            .concat()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 3629 3: overlong UTF-8 in the user id",
+            token: raw(&[
+                format!(r#"{{"exp":{exp},"user_id":""#).as_bytes(),
+                b"\xc0\xb1\"}",
+            ]
+            .concat()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 3629 3: an encoded surrogate in the user id",
+            token: raw(&[
+                format!(r#"{{"exp":{exp},"user_id":""#).as_bytes(),
+                b"\xed\xa0\x80\"}",
+            ]
+            .concat()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 8259 8.1: UTF-8 BOM before the claims",
+            token: raw(&[b"\xef\xbb\xbf".as_slice(), claims("").as_bytes()].concat()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: claims a JSON array",
+            token: raw(br#"["1"]"#),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: claims a JSON string",
+            token: raw(br#""1""#),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: claims a JSON number",
+            token: raw(b"1"),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: claims null",
+            token: raw(b"null"),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: claims invalid JSON",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1""#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: claims with trailing garbage",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1"}}x"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: two claims objects",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1"}}{{}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 7.2 step 10: a lone surrogate escape in the user id",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"\ud800"}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate exp (expired one last)",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","exp":1}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate user_id",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","user_id":"2"}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate user_id spelled with an escape",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","user\u005fid":"2"}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate exp spelled with an escape",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","\u0065xp":1}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate nbf",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","nbf":1,"nbf":1}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate iat",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","iat":1,"iat":1}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate iss",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","iss":"a","iss":"a"}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate aud",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","aud":"a","aud":"a"}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4.1.7: duplicate jti",
+            token: raw(format!(r#"{{"exp":{exp},"user_id":"1","jti":"a","jti":"b"}}"#).as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: duplicate type (access, then refresh)",
+            token: raw(format!(
+                r#"{{"exp":{exp},"user_id":"1","type":"access","type":"refresh"}}"#
+            )
+            .as_bytes()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: a repeated claim this crate does not read is ignored",
+            token: raw(
+                format!(r#"{{"exp":{exp},"user_id":"1","role":"a","role":"b"}}"#).as_bytes(),
+            ),
+            want: Ok("1"),
+        },
+    ];
+    check(cases);
+}
+
+/// RFC 8259 section 9 lets a parser limit nesting: serde_json stops at 128 levels where it builds
+/// values and skips ignored values without recursion, so no nesting overflows the stack. The
+/// deepest nesting that fits in 8 KiB.
+#[test]
+fn rfc8259_section9_deep_nesting_within_the_cap_never_overflows_the_stack() {
+    let depth = 2900;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let shallow = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let exp = NOW + 60;
+    let cases = vec![
+        Case {
+            name: "RFC 8259 9: 100 levels in an unknown claim are skipped",
+            token: sign_claims(&claims(&format!(r#","x":{shallow}"#))),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 8259 9: 2900 levels in an unknown claim are skipped too",
+            token: sign_claims(&claims(&format!(r#","x":{nested}"#))),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 8259 9: 2900 levels in the user id",
+            token: sign_claims(&format!(r#"{{"exp":{exp},"user_id":{nested}}}"#)),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 8259 9: 2900 levels in exp",
+            token: sign_claims(&format!(r#"{{"exp":{nested},"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 8259 9: 2900 levels in an unknown header member are skipped",
+            token: token(&format!(r#"{{"alg":"HS256","x":{nested}}}"#), &claims("")),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 8259 9: 2900 levels in crit (skipped, then crit refused)",
+            token: token(
+                &format!(r#"{{"alg":"HS256","crit":{nested}}}"#),
+                &claims(""),
+            ),
+            want: Err(TokenError::UnsupportedCritical),
+        },
+    ];
+    for case in &cases {
+        assert!(case.token.len() <= 8 * 1024, "{}", case.name);
+    }
+    check(cases);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signature: RFC 7515 section 5.2 step 8, RFC 7518 section 3.2 (full-length HMAC-SHA256).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc7515_section5_2_step8_signature_attacks() {
+    let v = valid();
+    let (h, c, s) = segments(&v);
+    let other = token(HEADER, &claims(r#","role":"admin""#));
+    let (_, _, other_s) = segments(&other);
+    let raw_mac = URL_SAFE_NO_PAD.decode(&s).unwrap();
+    let other_secret = LoginManager::builder("another-secret-of-at-least-32-bytes!!")
+        .clock(|| NOW)
+        .build()
+        .unwrap()
+        .issue_token("1", Duration::from_secs(60))
+        .unwrap();
+    let cases = vec![
+        Case {
+            name: "control: the untouched token",
+            token: v.clone(),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: signature stripped, dot kept",
+            token: format!("{h}.{c}."),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: truncated by one character",
+            token: format!("{h}.{c}.{}", &s[..s.len() - 1]),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: truncated to one character",
+            token: format!("{h}.{c}.{}", &s[..1]),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7518 3.2: HMAC truncated to 16 bytes (correct prefix)",
+            token: format!("{h}.{c}.{}", b64(&raw_mac[..16])),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: extended by one character",
+            token: format!("{v}A"),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: extended by one byte (correct prefix)",
+            token: format!("{h}.{c}.{}", b64(&[raw_mac.as_slice(), &[0]].concat())),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: extended to 1000 characters",
+            token: format!("{v}{}", "A".repeat(1000)),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: all-zero MAC",
+            token: format!("{h}.{c}.{}", b64(&[0; 32])),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: the signature of another token",
+            token: format!("{h}.{c}.{other_s}"),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: a token of another secret",
+            token: other_secret,
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.1: MAC of the decoded bytes rather than the base64url text",
+            token: {
+                let mut m = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+                m.update(HEADER.as_bytes());
+                m.update(b".");
+                m.update(claims("").as_bytes());
+                format!("{h}.{c}.{}", b64(&m.finalize().into_bytes()))
+            },
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 5.2 step 8: claims swapped, signature kept",
+            token: format!("{h}.{}.{s}", b64(claims(r#","role":"admin""#).as_bytes())),
+            want: Err(TokenError::BadSignature),
+        },
+    ];
+    check(cases);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header parameters: RFC 7515 section 4.1 and RFC 8725 section 3.10 (no key from the token).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc7515_section4_1_header_parameters() {
+    let c = claims("");
+    // A loopback listener that `jku`/`x5u` point at: nothing may connect to it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/keys.json", listener.local_addr().unwrap());
+    let other_key = "an-attacker-chosen-key-of-32-bytes-or-more";
+    let embedded = format!(
+        r#"{{"alg":"HS256","jwk":{{"kty":"oct","k":"{}"}}}}"#,
+        b64(other_key.as_bytes())
+    );
+    let cases = vec![
+        Case {
+            name: "RFC 7515 4.1.11: crit naming a registered parameter",
+            token: token(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, &c),
+            want: Err(TokenError::UnsupportedCritical),
+        },
+        Case {
+            name: "RFC 7515 4.1.11: crit naming an unknown extension",
+            token: token(r#"{"alg":"HS256","crit":["x-unknown"],"x-unknown":1}"#, &c),
+            want: Err(TokenError::UnsupportedCritical),
+        },
+        Case {
+            name: "RFC 7797 6: crit b64 (unencoded payload)",
+            token: token(r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#, &c),
+            want: Err(TokenError::UnsupportedCritical),
+        },
+        Case {
+            name: "RFC 7515 4.1.11: crit empty list",
+            token: token(r#"{"alg":"HS256","crit":[]}"#, &c),
+            want: Err(TokenError::UnsupportedCritical),
+        },
+        Case {
+            name: "RFC 7515 4.1.11: crit a string",
+            token: token(r#"{"alg":"HS256","crit":"exp"}"#, &c),
+            want: Err(TokenError::UnsupportedCritical),
+        },
+        Case {
+            name: "RFC 7515 4.1.2: jku pointing at a listener is ignored",
+            token: token(&format!(r#"{{"alg":"HS256","jku":"{url}"}}"#), &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.5: x5u pointing at a listener is ignored",
+            token: token(&format!(r#"{{"alg":"HS256","x5u":"{url}"}}"#), &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.3: an embedded jwk is ignored",
+            token: token(&embedded, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 8725 3.10: a token MACed with its own embedded jwk is refused",
+            token: sign_raw(embedded.as_bytes(), c.as_bytes(), other_key.as_bytes()),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 4.1.6: x5c is ignored",
+            token: token(
+                r#"{"alg":"HS256","x5c":["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"]}"#,
+                &c,
+            ),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.4: kid with path traversal is inert",
+            token: token(r#"{"alg":"HS256","kid":"../../../../../../dev/null"}"#, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.4: kid with SQL is inert",
+            token: token(r#"{"alg":"HS256","kid":"x' UNION SELECT 'secret' --"}"#, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.4: kid naming /dev/null with an empty-key MAC is refused",
+            token: sign_raw(br#"{"alg":"HS256","kid":"/dev/null"}"#, c.as_bytes(), b""),
+            want: Err(TokenError::BadSignature),
+        },
+        Case {
+            name: "RFC 7515 4.1.4: kid of any type is inert",
+            token: token(r#"{"alg":"HS256","kid":{"$ne":null}}"#, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7515 4.1.10: cty JWT (nested) is not followed",
+            token: token(r#"{"alg":"HS256","cty":"JWT"}"#, &c),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7797 3: b64 false without crit is ignored (payload still base64url)",
+            token: token(r#"{"alg":"HS256","b64":false}"#, &c),
+            want: Ok("1"),
+        },
+    ];
+    check(cases);
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock,
+        "nothing was fetched from jku/x5u"
+    );
+}
+
+/// Decision: `crit` is refused whatever its value (RFC 7515 section 4.1.11: when present it
+/// MUST be understood and processed, and this crate understands none).
+#[test]
+fn rfc7515_section4_1_11_crit_null_is_refused() {
+    check(vec![Case {
+        name: "RFC 7515 4.1.11: crit null",
+        token: token(r#"{"alg":"HS256","crit":null}"#, &claims("")),
+        want: Err(TokenError::UnsupportedCritical),
+    }]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims: RFC 7519 sections 2 (NumericDate), 4.1.3-4.1.6, and the user id.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc7519_section4_1_registered_claims() {
+    let fut = NOW + 60;
+    let t = |claims: String| sign_claims(&claims);
+    let cases = vec![
+        Case {
+            name: "RFC 7519 4.1.4: exp missing",
+            token: t(r#"{"user_id":"1"}"#.into()),
+            want: Err(TokenError::MissingClaim("exp")),
+        },
+        Case {
+            name: "RFC 7519 2: exp a numeric string",
+            token: t(format!(r#"{{"exp":"{fut}","user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaim("exp")),
+        },
+        Case {
+            name: "RFC 7519 2: exp null",
+            token: t(r#"{"exp":null,"user_id":"1"}"#.into()),
+            want: Err(TokenError::InvalidClaim("exp")),
+        },
+        Case {
+            name: "RFC 7519 2: exp an array",
+            token: t(format!(r#"{{"exp":[{fut}],"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaim("exp")),
+        },
+        Case {
+            name: "RFC 7519 2: exp an object",
+            token: t(format!(r#"{{"exp":{{"t":{fut}}},"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaim("exp")),
+        },
+        Case {
+            name: "RFC 7519 2: exp a float in the future (fraction truncated)",
+            token: t(format!(r#"{{"exp":{fut}.999,"user_id":"1"}}"#)),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7519 2: exp now + 0.5 truncates to now: expired",
+            token: t(format!(r#"{{"exp":{NOW}.5,"user_id":"1"}}"#)),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 2: exp in exponent notation, future",
+            token: t(r#"{"exp":2e9,"user_id":"1"}"#.into()),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7519 2: exp in exponent notation, past",
+            token: t(r#"{"exp":1.6e9,"user_id":"1"}"#.into()),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp negative",
+            token: t(r#"{"exp":-1,"user_id":"1"}"#.into()),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp i64::MIN",
+            token: t(format!(r#"{{"exp":{},"user_id":"1"}}"#, i64::MIN)),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp below i64::MIN",
+            token: t(r#"{"exp":-99999999999999999999,"user_id":"1"}"#.into()),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp -0.0",
+            token: t(r#"{"exp":-0.0,"user_id":"1"}"#.into()),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp zero",
+            token: t(r#"{"exp":0,"user_id":"1"}"#.into()),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp one second ago",
+            token: t(format!(r#"{{"exp":{},"user_id":"1"}}"#, NOW - 1)),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp == now",
+            token: t(format!(r#"{{"exp":{NOW},"user_id":"1"}}"#)),
+            want: Err(TokenError::Expired),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp u64::MAX is the far future",
+            token: t(format!(r#"{{"exp":{},"user_id":"1"}}"#, u64::MAX)),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7519 4.1.4: exp u64::MAX + 1 saturates to the far future",
+            token: t(r#"{"exp":18446744073709551616,"user_id":"1"}"#.into()),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 8259 6: exp 1e400 is out of range: invalid JSON",
+            token: t(r#"{"exp":1e400,"user_id":"1"}"#.into()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 8259 6: exp -1e400 is out of range: invalid JSON",
+            token: t(r#"{"exp":-1e400,"user_id":"1"}"#.into()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 8259 6: exp NaN is not JSON",
+            token: t(r#"{"exp":NaN,"user_id":"1"}"#.into()),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 8259 6: exp with a leading zero is not JSON",
+            token: t(format!(r#"{{"exp":0{fut},"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4.1.5: nbf in the future",
+            token: t(format!(
+                r#"{{"exp":{fut},"nbf":{},"user_id":"1"}}"#,
+                NOW + 1
+            )),
+            want: Err(TokenError::NotYetValid),
+        },
+        Case {
+            name: "RFC 7519 4.1.5: nbf u64::MAX",
+            token: t(format!(
+                r#"{{"exp":{fut},"nbf":{},"user_id":"1"}}"#,
+                u64::MAX
+            )),
+            want: Err(TokenError::NotYetValid),
+        },
+        Case {
+            name: "RFC 7519 4.1.5: nbf now",
+            token: t(format!(r#"{{"exp":{fut},"nbf":{NOW},"user_id":"1"}}"#)),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7519 4.1.5: nbf negative is the past",
+            token: t(format!(r#"{{"exp":{fut},"nbf":-5,"user_id":"1"}}"#)),
+            want: Ok("1"),
+        },
+        Case {
+            name: "RFC 7519 4.1.5: nbf a string",
+            token: t(format!(r#"{{"exp":{fut},"nbf":"0","user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaim("nbf")),
+        },
+        Case {
+            name: "RFC 7519 4.1.6: iat in the future",
+            token: t(format!(
+                r#"{{"exp":{fut},"iat":{},"user_id":"1"}}"#,
+                NOW + 1
+            )),
+            want: Err(TokenError::NotYetValid),
+        },
+        Case {
+            name: "RFC 7519 4.1.6: iat a boolean",
+            token: t(format!(r#"{{"exp":{fut},"iat":true,"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidClaim("iat")),
+        },
+        Case {
+            name: "RFC 7519 4.1.3: aud without a configured audience",
+            token: t(format!(r#"{{"exp":{fut},"aud":"api","user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidAudience),
+        },
+        Case {
+            name: "RFC 7519 4.1.3: aud array without a configured audience",
+            token: t(format!(r#"{{"exp":{fut},"aud":["api"],"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidAudience),
+        },
+        Case {
+            name: "RFC 7519 4.1.3: aud null without a configured audience",
+            token: t(format!(r#"{{"exp":{fut},"aud":null,"user_id":"1"}}"#)),
+            want: Err(TokenError::InvalidAudience),
+        },
+        Case {
+            name: "RFC 7519 4.1.1: iss without a configured issuer is ignored",
+            token: t(format!(r#"{{"exp":{fut},"iss":"evil","user_id":"1"}}"#)),
+            want: Ok("1"),
+        },
+    ];
+    check(cases);
+}
+
+#[test]
+fn the_user_id_claim_is_a_non_empty_string_without_control_characters() {
+    let fut = NOW + 60;
+    let t = |user_id: &str| sign_claims(&format!(r#"{{"exp":{fut},"user_id":{user_id}}}"#));
+    let cases = vec![
+        Case {
+            name: "missing",
+            token: sign_claims(&format!(r#"{{"exp":{fut}}}"#)),
+            want: Err(TokenError::MissingClaim("user id")),
+        },
+        Case {
+            name: "empty",
+            token: t(r#""""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "null",
+            token: t("null"),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a number (the original writes str(user.id))",
+            token: t("1"),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a float",
+            token: t("1.0"),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a boolean",
+            token: t("true"),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "an object",
+            token: t(r#"{"id":"1"}"#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "an array of one string",
+            token: t(r#"["1"]"#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a NUL",
+            token: t(r#""1\u0000""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a line feed (log injection)",
+            token: t(r#""1\nINFO admin logged in""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a carriage return",
+            token: t(r#""1\r""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "an escape (terminal injection)",
+            token: t(r#""\u001b[2J""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "DEL",
+            token: t(r#""1\u007f""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "a C1 control (NEL)",
+            token: t(r#""1\u0085""#),
+            want: Err(TokenError::InvalidClaim("user id")),
+        },
+        Case {
+            name: "written with JSON escapes, no control characters",
+            token: t(r#""\u0031""#),
+            want: Ok("1"),
+        },
+        Case {
+            name: "non-ASCII",
+            token: t(r#""ü-😀""#),
+            want: Ok("ü-😀"),
+        },
+        Case {
+            name: "SQL text is just an id (the loader must bind it)",
+            token: t(r#""1' OR '1'='1""#),
+            want: Ok("1' OR '1'='1"),
+        },
+    ];
+    check(cases);
+}
+
+#[test]
+fn a_long_user_id_is_accepted_up_to_the_8_kib_cap_and_refused_past_it() {
+    // The whole token: 36 (header) + 1 + claims + 1 + 43 (MAC) characters.
+    let with_len = |n: usize| {
+        let claims = format!(r#"{{"exp":{},"user_id":"{}"}}"#, NOW + 60, "a".repeat(n));
+        sign_claims(&claims)
+    };
+    let mut n = 1;
+    while with_len(n + 1).len() <= 8 * 1024 {
+        n += 1;
+    }
+    let at_cap = with_len(n);
+    let over_cap = with_len(n + 1);
+    assert_eq!(at_cap.len(), 8 * 1024);
+    let long_id: &'static str = "a".repeat(n).leak();
+    let cases = vec![
+        Case {
+            name: "a 600-character user id (past the verifier's stack buffer)",
+            token: with_len(600),
+            want: Ok("a".repeat(600).leak()),
+        },
+        Case {
+            name: "a token of exactly 8 KiB",
+            token: at_cap,
+            want: Ok(long_id),
+        },
+        Case {
+            name: "a token one character over 8 KiB",
+            token: over_cap,
+            want: Err(TokenError::TooLarge),
+        },
+        Case {
+            name: "1 MB of garbage",
+            token: "a".repeat(1 << 20),
+            want: Err(TokenError::TooLarge),
+        },
+    ];
+    check(cases);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: RFC 6750 section 2.1 (the Authorization header), section 3.1 (error codes), RFC 9110
+// sections 5.5 (field values) and 11.4 (credentials).
+// ---------------------------------------------------------------------------------------------
+
+const LOGIN: &str = r#"{"status":401,"message":"You need to login"}"#;
+const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
+const EXPIRED: &str =
+    r#"{"status":401,"message":"Expired token. Please login to get a new token"}"#;
+const NOT_FOUND: &str = r#"{"status":401,"message":"User not found. Please register or login"}"#;
+const AMBIGUOUS: &str = r#"{"status":400,"message":"Send exactly one Authorization header"}"#;
+const INTERNAL: &str = r#"{"status":500,"message":"Internal server error"}"#;
+
+#[derive(Clone, Debug, PartialEq)]
+struct User(String);
+
+/// Users "1" and "2" exist; "500" makes the store fail; "panic" makes the loader panic.
+fn loader() -> impl UserLoader<User = User> {
+    loader_fn(|id: String| async move {
+        match id.as_str() {
+            "1" | "2" => Ok(Some(User(id))),
+            "500" => Err(io::Error::other("db down")),
+            "panic" => panic!("the loader panicked"),
+            _ => Ok(None),
+        }
+    })
+}
+
+async fn echo(req: Request<Empty<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let user = req.extensions().get::<User>().map(|u| u.0.clone());
+    let body = format!("hello {}", user.as_deref().unwrap_or("nobody"));
+    Ok(Response::new(Full::new(Bytes::from(body))))
+}
+
+fn issue(user_id: &str) -> String {
+    manager()
+        .issue_token(user_id, Duration::from_secs(3600))
+        .unwrap()
+}
+
+fn request(values: Vec<HeaderValue>) -> Request<Empty<Bytes>> {
+    let mut req = Request::get("/me").body(Empty::new()).unwrap();
+    for v in values {
+        req.headers_mut().append(header::AUTHORIZATION, v);
+    }
+    req
+}
+
+async fn body_text<B>(res: Response<B>) -> (StatusCode, String)
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap()
+}
+
+fn hv_bytes(b: &[u8]) -> HeaderValue {
+    HeaderValue::from_bytes(b).unwrap()
+}
+
+struct HttpCase {
+    name: &'static str,
+    header: Vec<HeaderValue>,
+    status: StatusCode,
+    body: &'static str,
+}
+
+#[tokio::test]
+async fn rfc6750_section2_1_hostile_authorization_headers() {
+    let t = issue("1");
+    let bearer = |tok: &str| hv(&format!("Bearer {tok}"));
+    let expired = LoginManager::builder(SECRET)
+        .clock(|| NOW - 7200)
+        .build()
+        .unwrap()
+        .issue_token("1", Duration::from_secs(3600))
+        .unwrap();
+    let mut with_high_byte = format!("Bearer {t}").into_bytes();
+    let i = with_high_byte.len() - 10;
+    with_high_byte[i] = 0xc3;
+    let none_alg = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none"}"#),
+        b64(claims("").as_bytes())
+    );
+    let ok = StatusCode::OK;
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    let cases = vec![
+        HttpCase {
+            name: "control: a valid token",
+            header: vec![bearer(&t)],
+            status: ok,
+            body: "hello 1",
+        },
+        HttpCase {
+            name: "RFC 6750 3.1: no Authorization header",
+            header: vec![],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 3.1: an empty header value",
+            header: vec![hv("")],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: Bearer alone",
+            header: vec![hv("Bearer")],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: Bearer and spaces",
+            header: vec![hv("Bearer    ")],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 9110 11.1: scheme in lower case",
+            header: vec![hv(&format!("bearer {t}"))],
+            status: ok,
+            body: "hello 1",
+        },
+        HttpCase {
+            name: "RFC 9110 11.1: scheme in mixed case",
+            header: vec![hv(&format!("bEaReR {t}"))],
+            status: ok,
+            body: "hello 1",
+        },
+        HttpCase {
+            name: "RFC 9110 11.4: two spaces after the scheme",
+            header: vec![hv(&format!("Bearer  {t}"))],
+            status: ok,
+            body: "hello 1",
+        },
+        HttpCase {
+            name: "RFC 9110 11.4: Basic credentials",
+            header: vec![hv("Basic YWxhZGRpbjpvcGVuc2VzYW1l")],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 9110 11.4: another scheme carrying a valid token",
+            header: vec![hv(&format!("Token {t}"))],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: no space after the scheme",
+            header: vec![hv(&format!("Bearer{t}"))],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: a tab after the scheme (the grammar says 1*SP)",
+            header: vec![hv(&format!("Bearer\t{t}"))],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: a longer scheme name",
+            header: vec![hv(&format!("Bearers {t}"))],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: b64token followed by a comma and more",
+            header: vec![hv(&format!("Bearer {t}, Basic x"))],
+            status: unauthorized,
+            body: INVALID,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: two tokens in one value",
+            header: vec![hv(&format!("Bearer {t} {t}"))],
+            status: unauthorized,
+            body: INVALID,
+        },
+        HttpCase {
+            name: "RFC 6750 2.1: token with trailing space (hyper trims it; http does not)",
+            header: vec![hv(&format!("Bearer {t} "))],
+            status: unauthorized,
+            body: INVALID,
+        },
+        HttpCase {
+            name: "RFC 6750 3.1: two Authorization headers",
+            header: vec![bearer(&t), bearer(&t)],
+            status: StatusCode::BAD_REQUEST,
+            body: AMBIGUOUS,
+        },
+        HttpCase {
+            name: "RFC 6750 3.1: Bearer and Basic headers",
+            header: vec![hv("Basic YWxhZGRpbjpvcGVuc2VzYW1l"), bearer(&t)],
+            status: StatusCode::BAD_REQUEST,
+            body: AMBIGUOUS,
+        },
+        HttpCase {
+            name: "RFC 6750 3.1: two empty headers",
+            header: vec![hv(""), hv("")],
+            status: StatusCode::BAD_REQUEST,
+            body: AMBIGUOUS,
+        },
+        HttpCase {
+            name: "RFC 9110 5.5: obs-text (0x80-0xFF) inside a valid token",
+            header: vec![hv_bytes(&with_high_byte)],
+            status: unauthorized,
+            body: INVALID,
+        },
+        HttpCase {
+            name: "RFC 9110 5.5: a token made only of obs-text",
+            header: vec![hv_bytes(b"Bearer \x80\x81\xfe\xff.\xc3\xa9.\xff")],
+            status: unauthorized,
+            body: INVALID,
+        },
+        HttpCase {
+            name: "RFC 9110 5.5: obs-text in the scheme",
+            header: vec![hv_bytes(b"B\xe9arer abc.def.ghi")],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 9110 5.5: a header value entirely obs-text",
+            header: vec![hv_bytes(&[0xff; 64])],
+            status: unauthorized,
+            body: LOGIN,
+        },
+        HttpCase {
+            name: "RFC 8725 3.1: an alg none token",
+            header: vec![bearer(&none_alg)],
+            status: unauthorized,
+            body: INVALID,
+        },
+        HttpCase {
+            name: "RFC 7519 4.1.4: an expired token",
+            header: vec![bearer(&expired)],
+            status: unauthorized,
+            body: EXPIRED,
+        },
+        HttpCase {
+            name: "a valid token for an unknown user",
+            header: vec![bearer(&issue("3"))],
+            status: unauthorized,
+            body: NOT_FOUND,
+        },
+        HttpCase {
+            name: "a valid token, the loader fails",
+            header: vec![bearer(&issue("500"))],
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: INTERNAL,
+        },
+    ];
+    let layer = LoginLayer::new(manager(), loader());
+    for case in cases {
+        let res = layer
+            .layer(service_fn(echo))
+            .oneshot(request(case.header))
+            .await
+            .unwrap();
+        let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
+        let (status, body) = body_text(res).await;
+        assert_eq!(status, case.status, "{}", case.name);
+        assert_eq!(body, case.body, "{}", case.name);
+        if status != StatusCode::OK {
+            assert_eq!(
+                content_type.as_ref().map(|v| v.as_bytes()),
+                Some(&b"application/json"[..]),
+                "{}",
+                case.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_1_mb_token_is_refused_quickly_by_size() {
+    let huge = format!(
+        "{}.{}.{}",
+        "a".repeat(1 << 19),
+        "b".repeat(1 << 19),
+        "c".repeat(43)
+    );
+    assert_eq!(manager().decode_token(&huge), Err(TokenError::TooLarge));
+    let started = Instant::now();
+    let res = LoginLayer::new(manager(), loader())
+        .layer(service_fn(echo))
+        .oneshot(request(vec![hv(&format!("Bearer {huge}"))]))
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        body_text(res).await,
+        (StatusCode::UNAUTHORIZED, INVALID.to_owned())
+    );
+    // Refused before any decoding: far below a second even in a debug build.
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: the loader fails, panics or hangs; the clock moves.
+// ---------------------------------------------------------------------------------------------
+
+fn bearer_request(user_id: &str) -> Request<Empty<Bytes>> {
+    request(vec![hv(&format!("Bearer {}", issue(user_id)))])
+}
+
+#[tokio::test]
+async fn a_loader_error_is_a_500_and_the_service_keeps_serving() {
+    let mut svc = LoginLayer::new(manager(), loader()).layer(service_fn(echo));
+    for (user_id, want) in [
+        ("500", (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)),
+        ("1", (StatusCode::OK, "hello 1")),
+        ("500", (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL)),
+        ("2", (StatusCode::OK, "hello 2")),
+    ] {
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(bearer_request(user_id))
+            .await
+            .unwrap();
+        let (status, body) = body_text(res).await;
+        assert_eq!((status, body.as_str()), want, "user {user_id}");
+    }
+}
+
+/// Observed behaviour: a panic in the loader's future propagates out of the response future
+/// (the layer does not catch it). Under hyper or axum, that request's connection task dies and
+/// the server goes on; here the service and its clones go on serving.
+#[tokio::test]
+async fn a_panicking_loader_fails_its_request_only() {
+    let mut svc = LoginLayer::new(manager(), loader()).layer(service_fn(echo));
+    let clone = svc.clone();
+
+    let fut = svc.ready().await.unwrap().call(bearer_request("panic"));
+    let err = tokio::spawn(fut).await.unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+    let panic = err.into_panic();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"the loader panicked"));
+
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(bearer_request("1"))
+        .await
+        .unwrap();
+    assert_eq!(body_text(res).await, (StatusCode::OK, "hello 1".to_owned()));
+    let res = clone.oneshot(bearer_request("2")).await.unwrap();
+    assert_eq!(body_text(res).await, (StatusCode::OK, "hello 2".to_owned()));
+}
+
+/// A client that disconnects drops the response future: whatever the loader holds is released
+/// and the inner service is never called.
+#[tokio::test]
+async fn a_hanging_loader_is_released_when_the_client_goes_away() {
+    let guard = Arc::new(());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let loader = {
+        let guard = guard.clone();
+        loader_fn(move |_id: String| {
+            let held = guard.clone();
+            async move {
+                let _held = held;
+                std::future::pending::<Result<Option<User>, Infallible>>().await
+            }
+        })
+    };
+    let inner_calls = calls.clone();
+    let mut svc = LoginLayer::new(manager(), loader).layer(service_fn(move |req| {
+        inner_calls.fetch_add(1, Ordering::SeqCst);
+        echo(req)
+    }));
+    let baseline = Arc::strong_count(&guard);
+
+    let fut = svc.ready().await.unwrap().call(bearer_request("1"));
+    assert_eq!(
+        Arc::strong_count(&guard),
+        baseline + 1,
+        "the loader holds the guard"
+    );
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), fut).await;
+    assert!(timed_out.is_err(), "the loader never completes");
+    assert_eq!(
+        Arc::strong_count(&guard),
+        baseline,
+        "dropped with the response future"
+    );
+
+    // Many abandoned requests leak nothing either.
+    for _ in 0..100 {
+        let fut = svc.ready().await.unwrap().call(bearer_request("1"));
+        drop(fut);
+    }
+    assert_eq!(Arc::strong_count(&guard), baseline);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[derive(Clone)]
+struct InMemory;
+
+impl UserLoader for InMemory {
+    type User = User;
+    type Error = Infallible;
+    type Future = Ready<Result<Option<User>, Infallible>>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        ready(Ok(Some(User(user_id.to_owned()))))
+    }
+}
+
+#[tokio::test]
+async fn a_pinned_clock_decides_expiry_and_moves_without_a_restart() {
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let c = clock.clone();
+    let m = LoginManager::builder(SECRET)
+        .clock(move || c.load(Ordering::SeqCst))
+        .build()
+        .unwrap();
+    let t = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    assert_eq!(m.decode_token(&t).unwrap().expires_at(), Some(NOW + 60));
+    let svc = LoginLayer::new(m.clone(), InMemory).layer(service_fn(echo));
+    for (at, want) in [
+        (NOW, (StatusCode::OK, "hello 1")),
+        (NOW + 59, (StatusCode::OK, "hello 1")),
+        (NOW + 60, (StatusCode::UNAUTHORIZED, EXPIRED)),
+        // iat (NOW) is now in the future.
+        (NOW - 1, (StatusCode::UNAUTHORIZED, INVALID)),
+    ] {
+        clock.store(at, Ordering::SeqCst);
+        let res = svc
+            .clone()
+            .oneshot(request(vec![hv(&format!("Bearer {t}"))]))
+            .await
+            .unwrap();
+        let (status, body) = body_text(res).await;
+        assert_eq!(
+            (status, body.as_str()),
+            want,
+            "at NOW{:+}",
+            at as i64 - NOW as i64
+        );
+    }
+}
+
+#[test]
+fn rfc7519_sections4_1_4_and_4_1_5_leeway_is_symmetric() {
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let c = clock.clone();
+    let m = LoginManager::builder(SECRET)
+        .clock(move || c.load(Ordering::SeqCst))
+        .leeway(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    // Valid from NOW (nbf) to NOW + 100 (exp), widened by 30 s on both sides.
+    let t = sign_claims(&format!(
+        r#"{{"nbf":{NOW},"exp":{},"user_id":"1"}}"#,
+        NOW + 100
+    ));
+    for (at, want) in [
+        (NOW - 31, Err(TokenError::NotYetValid)),
+        (NOW - 30, Ok("1")),
+        (NOW, Ok("1")),
+        (NOW + 100, Ok("1")),
+        (NOW + 129, Ok("1")),
+        (NOW + 130, Err(TokenError::Expired)),
+    ] {
+        clock.store(at, Ordering::SeqCst);
+        let got = m.decode_token(&t);
+        let got = got.as_ref().map(|c| c.user_id()).map_err(|e| *e);
+        assert_eq!(got, want, "at NOW{:+}", at as i64 - NOW as i64);
+    }
+}
