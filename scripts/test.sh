@@ -3,5 +3,6 @@
 # (unit, integration, examples' tests and doc tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-test-deps.sh
+bash scripts/install-test-deps.sh     # PyJWT, for the interop tests
+bash scripts/services.sh install      # PostgreSQL and Redis, for the scale-out test
 cargo test --all-features "$@"

@@ -232,6 +232,7 @@
 //! |---|---|
 //! | *(none)* | everything above; no framework dependency |
 //! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] |
+//! | `redis` | [`RedisRevocations`]: revocations shared by several instances through Redis (Tokio) |
 //! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
 #![forbid(unsafe_code)]
 #![warn(

@@ -2,7 +2,9 @@
 //! loopback port with its own SQLite file and driven over HTTP, as a client would.
 //!
 //! `cargo test --test server` does not build examples, so the binary is built here, once per run,
-//! with `cargo build --example server` (a no-op when it is up to date, and never a stale binary).
+//! with `cargo build --example server` and this test's own features (a no-op when it is up to
+//! date, and never a stale binary). With `--features redis`, a Redis that is down is checked too;
+//! two instances on PostgreSQL and a real Redis are `tests/scale_out.rs`.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
@@ -40,6 +42,9 @@ const NEED_LOGIN: &str = "You need to login";
 const INVALID_TOKEN: &str = "Invalid token. Please register or login";
 const EXPIRED_TOKEN: &str = "Expired token. Please login to get a new token";
 const USER_NOT_FOUND: &str = "User not found. Please register or login";
+const REVOKED_TOKEN: &str = "Token has been revoked";
+#[cfg(feature = "redis")]
+const UNAVAILABLE: &str = "Service temporarily unavailable. Please try again";
 const NOT_A_JSON_OBJECT: &str =
     "The request body must be a JSON object with a username and a password";
 
@@ -65,9 +70,19 @@ async fn walk_register_login_me_and_every_refusal() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.headers[CACHE_CONTROL], "no-store");
     let token = reply.body["token"].as_str().expect("a token").to_owned();
+    let refresh_token = reply.body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
     assert_eq!(
         reply.body,
-        json!({ "token": token, "token_type": "Bearer", "expires_in": 3600 })
+        json!({
+            "token": token,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": refresh_token,
+            "refresh_expires_in": 30 * 24 * 3600,
+        })
     );
 
     let reply = server.get("/me", Some(&format!("Bearer {token}"))).await;
@@ -386,9 +401,13 @@ async fn tokens_interoperate_with_the_flask_original() {
     let claims = decoded.claims;
     let iat = claims["iat"].as_u64().expect("iat is a number");
     assert!(iat.abs_diff(now) < 60, "iat {iat} is now ({now})");
+    // The original's claims, plus `type` and a random `jti` (128 bits, base64url) for revocation,
+    // which PyJWT ignores.
+    let jti = claims["jti"].as_str().expect("a jti").to_owned();
+    assert_eq!(jti.len(), 22, "{jti}");
     assert_eq!(
         claims,
-        json!({ "exp": iat + 3600, "iat": iat, "user_id": "1" })
+        json!({ "exp": iat + 3600, "iat": iat, "user_id": "1", "type": "access", "jti": jti })
     );
 }
 
@@ -544,29 +563,289 @@ async fn without_secret_key_tokens_do_not_survive_a_restart() {
     assert_eq!(reply.status, StatusCode::OK, "the user is still there");
 }
 
+#[tokio::test]
+async fn refresh_exchanges_a_refresh_token_once_for_a_new_pair() {
+    let dir = TempDir::new();
+    let server = Server::start(Some(SECRET), &dir.database_url()).await;
+    assert_eq!(
+        server.register("ada", "ada's password").await.status,
+        StatusCode::CREATED
+    );
+    let (access, refresh) = server.login_pair("ada", "ada's password").await;
+    let ada = (StatusCode::OK, json!({ "id": 1, "username": "ada" }));
+
+    // Each token only where it belongs.
+    let reply = server.get("/me", Some(&bearer(&refresh))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
+        "a refresh token on /me"
+    );
+    let reply = server.post("/refresh", Some(&bearer(&access))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
+        "an access token on /refresh"
+    );
+    let reply = server.post("/refresh", None).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, NEED_LOGIN),
+        "/refresh without a token"
+    );
+
+    // A refresh answers a new pair, in the shape of /login's answer.
+    let reply = server.post("/refresh", Some(&bearer(&refresh))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers[CACHE_CONTROL], "no-store");
+    let (new_access, new_refresh) = tokens(&reply);
+    assert_eq!(
+        reply.body,
+        json!({
+            "token": new_access,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": new_refresh,
+            "refresh_expires_in": 30 * 24 * 3600,
+        })
+    );
+    assert_ne!(new_access, access);
+    assert_ne!(new_refresh, refresh);
+    let reply = server.get("/me", Some(&bearer(&new_access))).await;
+    assert_eq!((reply.status, reply.body), ada, "the new access token");
+    let reply = server.get("/me", Some(&bearer(&access))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        ada,
+        "the old access token lives on until it expires"
+    );
+
+    // Rotation: the spent refresh token is revoked; the new one works, once.
+    let reply = server.post("/refresh", Some(&bearer(&refresh))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, REVOKED_TOKEN),
+        "the spent refresh token"
+    );
+    let reply = server.post("/refresh", Some(&bearer(&new_refresh))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = server.post("/refresh", Some(&bearer(&new_refresh))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, REVOKED_TOKEN),
+        "the second spent refresh token"
+    );
+
+    // A refresh token for a user who does not exist (same secret) is refused by the loader.
+    let stranger = LoginManager::new(SECRET)
+        .unwrap()
+        .issue_token_pair("999")
+        .unwrap();
+    let reply = server
+        .post("/refresh", Some(&bearer(&stranger.refresh_token)))
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, USER_NOT_FOUND)
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_access_token_at_once() {
+    let dir = TempDir::new();
+    let server = Server::start(Some(SECRET), &dir.database_url()).await;
+    assert_eq!(
+        server.register("ada", "ada's password").await.status,
+        StatusCode::CREATED
+    );
+    let (access, refresh) = server.login_pair("ada", "ada's password").await;
+    let (other_access, _) = server.login_pair("ada", "ada's password").await;
+
+    let reply = server.post("/logout", None).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, NEED_LOGIN),
+        "logout needs a token"
+    );
+    let reply = server.post("/logout", Some(&bearer(&refresh))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(StatusCode::UNAUTHORIZED, INVALID_TOKEN),
+        "logout takes the access token"
+    );
+
+    let reply = server.post("/logout", Some(&bearer(&access))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (
+            StatusCode::OK,
+            json!({ "status": 200, "message": "Logged out" })
+        )
+    );
+    for path in ["/me", "/logout"] {
+        let reply = server
+            .request(
+                if path == "/me" {
+                    Method::GET
+                } else {
+                    Method::POST
+                },
+                path,
+                None,
+                Some(&bearer(&access)),
+                "",
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body),
+            error(StatusCode::UNAUTHORIZED, REVOKED_TOKEN),
+            "{path} after logout"
+        );
+    }
+
+    // Only that token: the user's other session goes on.
+    let reply = server.get("/me", Some(&bearer(&other_access))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (StatusCode::OK, json!({ "id": 1, "username": "ada" }))
+    );
+
+    // A token without a jti (the Flask original's claims) is accepted but cannot be revoked.
+    let now = unix_now();
+    let flask_token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({ "exp": now + 600, "iat": now, "user_id": "1" }),
+        &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let reply = server.post("/logout", Some(&bearer(&flask_token))).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        error(
+            StatusCode::BAD_REQUEST,
+            "This token has no id (jti) and cannot be revoked"
+        )
+    );
+}
+
+/// In memory, revocations die with the process (the scale-out test covers Redis).
+#[tokio::test]
+async fn in_memory_revocations_do_not_survive_a_restart() {
+    let dir = TempDir::new();
+    let first = Server::start(Some(SECRET), &dir.database_url()).await;
+    assert_eq!(
+        first.register("ada", "ada's password").await.status,
+        StatusCode::CREATED
+    );
+    let (access, _) = first.login_pair("ada", "ada's password").await;
+    assert_eq!(
+        first.post("/logout", Some(&bearer(&access))).await.status,
+        StatusCode::OK
+    );
+    assert!(first.stop().success());
+    let second = Server::start(Some(SECRET), &dir.database_url()).await;
+    let reply = second.get("/me", Some(&bearer(&access))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[cfg(not(feature = "redis"))]
+#[tokio::test]
+async fn redis_url_without_the_redis_feature_stops_the_server() {
+    let dir = TempDir::new();
+    let mut server = Server::spawn_with(
+        Some(SECRET),
+        &dir.database_url(),
+        &[("REDIS_URL", "redis://127.0.0.1:6379")],
+    );
+    let status = server.wait_exit();
+    assert!(!status.success(), "exit status {status}");
+    let (_, stderr) = server.output();
+    assert!(
+        stderr.contains("REDIS_URL is set") && stderr.contains("--features redis"),
+        "stderr: {stderr}"
+    );
+}
+
+/// REDIS_URL naming a Redis that is down: the server starts all the same, protected routes answer
+/// 503 quickly (never 401, never a pass), and the rest works.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_redis_that_is_down_gives_503_on_protected_routes() {
+    let dir = TempDir::new();
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().unwrap().port()
+    };
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    let server = Server::start_with(
+        Some(SECRET),
+        &dir.database_url(),
+        &[("REDIS_URL", &redis_url)],
+    )
+    .await;
+    let reply = server.register("ada", "ada's password").await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let (access, refresh) = server.login_pair("ada", "ada's password").await;
+    for (method, path, token) in [
+        (Method::GET, "/me", &access),
+        (Method::POST, "/logout", &access),
+        (Method::POST, "/refresh", &refresh),
+    ] {
+        let start = Instant::now();
+        let reply = server
+            .request(method, path, None, Some(&bearer(token)), "")
+            .await;
+        assert_eq!(
+            (reply.status, reply.body),
+            error(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+            "{path}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{path} took {:?}",
+            start.elapsed()
+        );
+    }
+    let lines = server
+        .wait_for_log(|lines| lines.iter().any(|l| l.contains("revocation failed")))
+        .await;
+    for line in &lines {
+        assert!(!line.contains(&access), "the token was logged: {line}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The harness.
 
-/// The example binary, built once per test run.
+/// The example binary, built once per test run with the features this test was built with (so
+/// that the library is not compiled a second time, and `--features redis` reaches the example).
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        // This test is target/<profile>/deps/server-<hash>; examples are in
-        // target/<profile>/examples.
+        // This test is target/<profile>/deps/server-<hash>.
         let exe = std::env::current_exe().expect("the test binary's path");
         let profile_dir = exe
             .parent()
             .and_then(Path::parent)
             .expect("the test binary is in target/<profile>/deps");
-        let binary = profile_dir
-            .join("examples")
-            .join(format!("server{}", std::env::consts::EXE_SUFFIX));
 
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
         build
             .args(["build", "--example", "server"])
+            .args(["--message-format", "json-render-diagnostics"])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
+        let features: Vec<&str> = [
+            ("axum", cfg!(feature = "axum")),
+            ("tracing", cfg!(feature = "tracing")),
+            ("redis", cfg!(feature = "redis")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if !features.is_empty() {
+            build.args(["--features", &features.join(",")]);
+        }
         match profile_dir.file_name().and_then(|name| name.to_str()) {
             Some("debug") | None => {}
             Some("release") => {
@@ -582,6 +861,12 @@ fn server_binary() -> &'static Path {
             "cargo build --example server failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        let binary = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "server")
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the server executable");
         assert!(binary.exists(), "{} was not built", binary.display());
         binary
     })
@@ -672,13 +957,23 @@ struct Reply {
 impl Server {
     /// Starts the server and waits until `/health` answers.
     async fn start(secret: Option<&str>, database_url: &str) -> Self {
-        let mut server = Self::spawn(secret, database_url);
+        Self::start_with(secret, database_url, &[]).await
+    }
+
+    /// [`Server::start`] with more environment variables.
+    async fn start_with(secret: Option<&str>, database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut server = Self::spawn_with(secret, database_url, env);
         server.wait_healthy().await;
         server
     }
 
     /// Starts the server on a free loopback port, without waiting for it.
     fn spawn(secret: Option<&str>, database_url: &str) -> Self {
+        Self::spawn_with(secret, database_url, &[])
+    }
+
+    /// [`Server::spawn`] with more environment variables.
+    fn spawn_with(secret: Option<&str>, database_url: &str, env: &[(&str, &str)]) -> Self {
         let addr = {
             let probe = TcpListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().unwrap()
@@ -688,6 +983,8 @@ impl Server {
             .env("HOST", "127.0.0.1")
             .env("PORT", addr.port().to_string())
             .env("DATABASE_URL", database_url)
+            .env_remove("REDIS_URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -850,6 +1147,18 @@ impl Server {
         self.post_credentials("/login", username, password).await
     }
 
+    async fn post(&self, path: &str, authorization: Option<&str>) -> Reply {
+        self.request(Method::POST, path, None, authorization, "")
+            .await
+    }
+
+    /// Logs in and returns the access and the refresh token.
+    async fn login_pair(&self, username: &str, password: &str) -> (String, String) {
+        let reply = self.login(username, password).await;
+        assert_eq!(reply.status, StatusCode::OK, "login: {}", reply.body);
+        tokens(&reply)
+    }
+
     async fn login_token(&self, username: &str, password: &str) -> String {
         let reply = self.login(username, password).await;
         assert_eq!(reply.status, StatusCode::OK, "login: {}", reply.body);
@@ -877,6 +1186,29 @@ fn request_line(line: &str) -> Option<(&str, &str, &str)> {
         && status.chars().all(|c| c.is_ascii_digit())
         && millis.parse::<f64>().is_ok();
     well_formed.then_some((method, path, status))
+}
+
+/// The access and refresh token of a `/login` or `/refresh` answer.
+fn tokens(reply: &Reply) -> (String, String) {
+    let token = |name: &str| {
+        reply.body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {}", reply.body))
+            .to_owned()
+    };
+    (token("token"), token("refresh_token"))
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The JSON error body of the login layer and the routes.
+fn error(status: StatusCode, message: &str) -> (StatusCode, Value) {
+    (
+        status,
+        json!({ "status": status.as_u16(), "message": message }),
+    )
 }
 
 /// The `index`th dot-separated segment of a compact JWS.

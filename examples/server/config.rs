@@ -16,11 +16,14 @@ pub struct Config {
     pub secret: Vec<u8>,
     pub secret_is_generated: bool,
     pub database_url: String,
+    /// Where revoked tokens are shared; `None`: in this process's memory.
+    pub redis_url: Option<String>,
 }
 
 impl Config {
-    /// Reads `HOST`, `PORT`, `SECRET_KEY` and `DATABASE_URL`. The secret's length is checked by
-    /// the `LoginManager` builder, not here, so that the message is the crate's.
+    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL` and `REDIS_URL` (empty counts as
+    /// unset). The secret's length is checked by the `LoginManager` builder, not here, so that
+    /// the message is the crate's.
     pub fn from_env() -> Result<Self, String> {
         let host = var("HOST")?.unwrap_or_else(|| "127.0.0.1".to_owned());
         let port = match var("PORT")? {
@@ -39,12 +42,14 @@ impl Config {
             }
         };
         let database_url = var("DATABASE_URL")?.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let redis_url = var("REDIS_URL")?.filter(|url| !url.is_empty());
         Ok(Self {
             host,
             port,
             secret,
             secret_is_generated,
             database_url,
+            redis_url,
         })
     }
 }

@@ -3,20 +3,28 @@
 //!
 //! ```text
 //! cargo run --example server
+//! cargo run --example server --features redis    # to share revocations through REDIS_URL
 //! ```
 //!
-//! | variable       | default                                              |
-//! | -------------- | ---------------------------------------------------- |
-//! | `HOST`         | `127.0.0.1`                                          |
-//! | `PORT`         | `3000`                                               |
-//! | `SECRET_KEY`   | random at each start (tokens die with the process)   |
-//! | `DATABASE_URL` | `sqlite://tower-login-manager-example.db?mode=rwc`   |
+//! | variable       | default                                                       |
+//! | -------------- | ------------------------------------------------------------- |
+//! | `HOST`         | `127.0.0.1`                                                   |
+//! | `PORT`         | `3000`                                                        |
+//! | `SECRET_KEY`   | random at each start (tokens die with the process)            |
+//! | `DATABASE_URL` | `sqlite://tower-login-manager-example.db?mode=rwc`            |
+//! | `REDIS_URL`    | unset: revoked tokens are kept in this process's memory       |
 //!
 //! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
 //! name a PostgreSQL database (`postgres://user:password@host/db`): the queries are the same.
+//! `REDIS_URL` (`redis://host:port`, needs `--features redis`) keeps revoked tokens in Redis, so
+//! that several instances behind a load balancer, with the same `SECRET_KEY` and a shared
+//! PostgreSQL, honour each other's logouts. While Redis is unreachable, protected routes answer
+//! 503 and recover by themselves when it is back.
 //!
-//! Endpoints: `POST /register` and `POST /login` with `{"username": "..", "password": ".."}`,
-//! `GET /me` with `Authorization: Bearer <token>`, `GET /health`. Every error is
+//! Endpoints: `POST /register` and `POST /login` with `{"username": "..", "password": ".."}`
+//! (login answers an access `token` and a `refresh_token`), `GET /me` and `POST /logout` with
+//! `Authorization: Bearer <token>`, `POST /refresh` with `Authorization: Bearer <refresh_token>`
+//! (a new pair; the refresh token is spent), `GET /health`. Every error is
 //! `{"status": <code>, "message": ".."}`.
 //!
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
@@ -25,6 +33,7 @@ mod config;
 mod db;
 mod password;
 mod request_log;
+mod revocations;
 mod routes;
 
 use std::process::ExitCode;
@@ -36,6 +45,7 @@ use tower_login_manager::LoginManager;
 use crate::config::Config;
 use crate::db::Database;
 use crate::password::Passwords;
+use crate::revocations::Store;
 use crate::routes::AppState;
 
 #[tokio::main]
@@ -59,22 +69,29 @@ async fn run() -> Result<(), String> {
         );
     }
 
-    // The secret is checked before anything else is touched (no database file is created for a
-    // server that cannot start).
+    // The secret and REDIS_URL are checked before anything else is touched (no database file is
+    // created for a server that cannot start).
     let manager = LoginManager::builder(&config.secret)
-        .on_loader_error(|error| eprintln!("error: loading the user of a token failed: {error}"))
+        // A `jti` in every token, so that any token can be revoked (`/logout`).
+        .token_ids(true)
+        .on_loader_error(|error| {
+            eprintln!("error: loading a token's user or checking its revocation failed: {error}")
+        })
         .build()
         .map_err(|error| format!("SECRET_KEY cannot be used: {error}"))?;
     drop(config.secret);
+    let revocations = Store::from_url(config.redis_url.as_deref())?;
 
     let database = Database::connect(&config.database_url).await?;
     eprintln!("database: {}", database.describe());
+    eprintln!("revoked tokens: {}", revocations.describe());
     let passwords = Passwords::new().await?;
 
     let app = routes::app(AppState {
         users: database.users(),
         manager,
         passwords,
+        revocations,
     })
     .layer(middleware::from_fn(request_log::log_request));
 

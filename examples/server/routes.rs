@@ -11,10 +11,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tower_login_manager::{LoginLayer, LoginManager};
+use tower_login_manager::{Claims, LoginLayer, LoginManager, Revocations, TokenKind};
 
 use crate::db::{CreateError, User, Users};
 use crate::password::Passwords;
+use crate::revocations::Store;
 
 /// Longest accepted username, in characters.
 const MAX_USERNAME_CHARS: usize = 64;
@@ -28,21 +29,34 @@ pub struct AppState {
     pub users: Users,
     pub manager: LoginManager,
     pub passwords: Passwords,
+    pub revocations: Store,
 }
 
-/// `POST /register`, `POST /login`, `GET /health`, and `GET /me` behind the login layer.
+/// `POST /register`, `POST /login`, `GET /health`; `GET /me` and `POST /logout` behind the login
+/// layer (access tokens); `POST /refresh` behind a second one that takes only refresh tokens. Both
+/// layers check the revocation store.
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
     // and not a "You need to login".
     let protected = Router::new()
         .route("/me", get(me))
-        .route_layer(LoginLayer::new(state.manager.clone(), state.users.clone()));
+        .route("/logout", post(logout))
+        .route_layer(
+            LoginLayer::new(state.manager.clone(), state.users.clone())
+                .revocations(state.revocations.clone()),
+        );
+    let refresh = Router::new().route("/refresh", post(refresh)).route_layer(
+        LoginLayer::new(state.manager.clone(), state.users.clone())
+            .token_kind(TokenKind::Refresh)
+            .revocations(state.revocations.clone()),
+    );
 
     Router::new()
         .route("/health", get(health))
         .route("/register", post(register))
         .route("/login", post(login))
         .merge(protected)
+        .merge(refresh)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -105,14 +119,62 @@ async fn login(
             "Invalid username or password",
         ));
     };
-    let token = state
-        .manager
-        .token_for(&user)
+    token_pair(&state.manager, &user)
+}
+
+/// `POST /refresh` with `Authorization: Bearer <refresh token>`: the presented refresh token is
+/// revoked (rotation: each one is good for a single exchange) and a new pair is answered, as by
+/// `/login`. The layer has already refused refresh tokens that are revoked, expired or invalid,
+/// access tokens, and users that no longer exist.
+async fn refresh(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Extension(claims): Extension<Claims>,
+) -> Result<Response, ApiError> {
+    revoke(&state.revocations, &claims).await?;
+    token_pair(&state.manager, &user)
+}
+
+/// `POST /logout` with `Authorization: Bearer <access token>`: that token is revoked until it
+/// expires, on every instance that shares the revocation store.
+async fn logout(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims>,
+) -> Result<Json<Value>, ApiError> {
+    revoke(&state.revocations, &claims).await?;
+    Ok(Json(json!({ "status": 200, "message": "Logged out" })))
+}
+
+/// Revokes the token of `claims` until its `exp`. A store that cannot be reached is a 503 with
+/// the login layer's message; the token stays valid then, and the client may retry.
+async fn revoke(revocations: &Store, claims: &Claims) -> Result<(), ApiError> {
+    // Every token this server issues has both; a token minted elsewhere with the same secret
+    // may lack a `jti`.
+    let (Some(jti), Some(expires_at)) = (claims.token_id(), claims.expires_at()) else {
+        return Err(ApiError::bad_request(
+            "This token has no id (jti) and cannot be revoked",
+        ));
+    };
+    revocations.revoke(jti, expires_at).await.map_err(|error| {
+        eprintln!("error: revoking a token failed: {error}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service temporarily unavailable. Please try again",
+        )
+    })
+}
+
+/// A new access and refresh token for `user`, as `/login` and `/refresh` answer them.
+fn token_pair(manager: &LoginManager, user: &User) -> Result<Response, ApiError> {
+    let pair = manager
+        .issue_token_pair(&user.id.to_string())
         .map_err(|error| ApiError::internal("issuing a token", error))?;
     let body = Json(TokenResponse {
-        token,
+        token: pair.access_token,
         token_type: "Bearer",
-        expires_in: state.manager.default_ttl().as_secs(),
+        expires_in: pair.expires_in,
+        refresh_token: pair.refresh_token,
+        refresh_expires_in: pair.refresh_expires_in,
     });
     // RFC 6749 section 5.1: a response carrying a token must not be cached.
     Ok((
@@ -122,13 +184,19 @@ async fn login(
         .into_response())
 }
 
-/// The answer to a successful login, in the fields of OAuth 2.0 (RFC 6749 section 5.1).
+/// The answer to a successful login or refresh, in the fields of OAuth 2.0 (RFC 6749 section
+/// 5.1), except that the access token is `token`, as the Flask original names it.
 #[derive(Debug, Serialize)]
 struct TokenResponse {
+    /// The access token, for `Authorization: Bearer` on every request.
     token: String,
     token_type: &'static str,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     expires_in: u64,
+    /// For `POST /refresh` only.
+    refresh_token: String,
+    /// Seconds until the refresh token expires.
+    refresh_expires_in: u64,
 }
 
 /// The user the login layer loaded for the request's token.

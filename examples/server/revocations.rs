@@ -1,0 +1,84 @@
+//! Where revoked tokens are remembered: Redis when `REDIS_URL` is set (shared by every instance),
+//! else this process's memory.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tower_login_manager::{BoxError, MemoryRevocations, Revocations};
+
+/// The store chosen at start. One type for both, so that the routes are built once; its futures
+/// are boxed (one allocation per check), which the example can afford.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// One process only: revocations die with it and are not seen by other instances.
+    Memory(MemoryRevocations),
+    /// Shared by all instances on the same Redis.
+    #[cfg(feature = "redis")]
+    Redis(tower_login_manager::RedisRevocations),
+}
+
+impl Store {
+    /// `REDIS_URL` set: Redis (connected on first use, so a Redis that is down does not stop the
+    /// start: requests get 503 until it is back). Unset: memory.
+    pub fn from_url(redis_url: Option<&str>) -> Result<Self, String> {
+        match redis_url {
+            None => Ok(Self::Memory(MemoryRevocations::new())),
+            #[cfg(feature = "redis")]
+            Some(url) => tower_login_manager::RedisRevocations::new(url)
+                .map(Self::Redis)
+                .map_err(|error| format!("REDIS_URL cannot be used: {error}")),
+            #[cfg(not(feature = "redis"))]
+            Some(_) => Err(
+                "REDIS_URL is set, but this server was built without Redis support: \
+                 build it with `cargo run --example server --features redis`, or unset REDIS_URL \
+                 to keep revocations in memory (one instance only)"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// What to print at start (never the URL: it may hold a password).
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "in memory (this instance only; set REDIS_URL to share them)",
+            #[cfg(feature = "redis")]
+            Self::Redis(_) => "Redis (from REDIS_URL)",
+        }
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+impl Revocations for Store {
+    type Error = BoxError;
+    type CheckFuture = BoxFuture<bool>;
+    type RevokeFuture = BoxFuture<()>;
+
+    fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
+        match self {
+            Self::Memory(store) => {
+                let check = store.is_revoked(jti);
+                Box::pin(async move { check.await.map_err(BoxError::from) })
+            }
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => {
+                let check = store.is_revoked(jti);
+                Box::pin(async move { check.await.map_err(BoxError::from) })
+            }
+        }
+    }
+
+    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
+        match self {
+            Self::Memory(store) => {
+                let revoke = store.revoke(jti, expires_at);
+                Box::pin(async move { revoke.await.map_err(BoxError::from) })
+            }
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => {
+                let revoke = store.revoke(jti, expires_at);
+                Box::pin(async move { revoke.await.map_err(BoxError::from) })
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! [`RedisRevocations`]: revoked token ids in Redis, shared by every instance of a service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, RedisError};
+
+use crate::revocation::Revocations;
+
+/// The future of every Redis round trip: boxed, because the `redis` crate's futures have no name.
+type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send + 'static>>;
+
+/// Revoked token ids in Redis, so that a logout on one instance of a service is refused by all of
+/// them at once. Requires the `redis` feature and a Tokio runtime.
+///
+/// Each revoked `jti` is one key, `<prefix><jti>` (prefix [`DEFAULT_KEY_PREFIX`](
+/// Self::DEFAULT_KEY_PREFIX) unless [`key_prefix`](Self::key_prefix) says otherwise):
+///
+/// - checking a token is one round trip, `EXISTS <prefix><jti>`;
+/// - revoking it is `SET <prefix><jti> 1 EX <seconds until the token's exp, at least 1>`, so Redis
+///   drops the key when the token would have expired anyway and the set never holds more than the
+///   live revoked tokens.
+///
+/// The connection is a [`ConnectionManager`]: one multiplexed connection shared by all clones,
+/// opened on first use and opened again by itself after Redis went away. So a service whose
+/// Redis is down still starts; while Redis is unreachable, every check fails within about two
+/// seconds (connection and response timeouts of one second each, no retry inside a request) and
+/// the [`LoginLayer`](crate::LoginLayer) answers 503 "Service temporarily unavailable" (gRPC
+/// `UNAVAILABLE`), never a pass; the first request after Redis is back is served again, with no
+/// restart. Each failed request triggers one reconnection attempt.
+///
+/// Unlike the rest of the crate, the futures here are boxed (one allocation per check, on the
+/// revocation path only): the `redis` crate's futures cannot be named.
+///
+/// Run Redis with persistence (AOF or RDB) if revocations must survive a restart of Redis: one
+/// without forgets them, and a logged-out token is accepted again until it expires.
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use tower_login_manager::{LoginLayer, LoginManager, RedisRevocations, Revocations, loader_fn};
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Token ids are needed to revoke single tokens (token pairs always carry one).
+/// let manager = LoginManager::builder(std::env::var("SECRET_KEY")?)
+///     .token_ids(true)
+///     .build()?;
+/// // Fails only for a malformed URL: nothing is connected yet.
+/// let revocations =
+///     RedisRevocations::new("redis://127.0.0.1:6379/")?.key_prefix("orders:revoked:");
+///
+/// let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
+/// let layer = LoginLayer::new(manager.clone(), loader).revocations(revocations.clone());
+/// # drop(layer);
+///
+/// // POST /logout (the handler finds the token's `Claims` in the request's extensions):
+/// let token = manager.issue_token("1", std::time::Duration::from_secs(3600))?;
+/// let claims = manager.decode_token(&token)?;
+/// revocations
+///     .revoke(claims.token_id().unwrap(), claims.expires_at().unwrap())
+///     .await?;
+/// assert!(revocations.is_revoked(claims.token_id().unwrap()).await?);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisRevocations {
+    connection: ConnectionManager,
+    prefix: Arc<str>,
+}
+
+impl RedisRevocations {
+    /// The prefix of the keys unless [`key_prefix`](Self::key_prefix) changes it.
+    pub const DEFAULT_KEY_PREFIX: &'static str = "tlm:revoked:";
+
+    /// A store on the Redis server at `url` (`redis://[:password@]host[:port][/db]`, or
+    /// `rediss://` with one of the `redis` crate's TLS features), with the settings of
+    /// [`default_config`](Self::default_config). Nothing is connected until the first check or
+    /// revocation, so this succeeds while Redis is down; it fails only for a malformed URL.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (the connection manager spawns a task).
+    pub fn new(url: impl IntoConnectionInfo) -> Result<Self, RedisError> {
+        Self::with_config(url, Self::default_config())
+    }
+
+    /// Like [`new`](Self::new), with your own timeouts and reconnection settings.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn with_config(
+        url: impl IntoConnectionInfo,
+        config: ConnectionManagerConfig,
+    ) -> Result<Self, RedisError> {
+        let client = Client::open(url)?;
+        Ok(Self::from_connection(
+            ConnectionManager::new_lazy_with_config(client, config)?,
+        ))
+    }
+
+    /// A store on a connection manager you built yourself (and may share with other uses).
+    pub fn from_connection(connection: ConnectionManager) -> Self {
+        Self {
+            connection,
+            prefix: Arc::from(Self::DEFAULT_KEY_PREFIX),
+        }
+    }
+
+    /// The settings [`new`](Self::new) uses: connection timeout 1 s, response timeout 1 s, and
+    /// no reconnection retries inside a request (each failed request starts one new attempt), so
+    /// that an unreachable Redis costs a request at most about two seconds before its 503.
+    pub fn default_config() -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(0)
+    }
+
+    /// The prefix of every key, so that several applications can share one Redis database.
+    /// Default: [`DEFAULT_KEY_PREFIX`](Self::DEFAULT_KEY_PREFIX) (`tlm:revoked:`). Instances that
+    /// must honour each other's revocations need the same prefix.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Arc::from(prefix.into());
+        self
+    }
+
+    /// The Redis key of the token id `jti`.
+    fn key(&self, jti: &str) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + jti.len());
+        key.push_str(&self.prefix);
+        key.push_str(jti);
+        key
+    }
+}
+
+/// Seconds from `now` until `expires_at`, at least 1 (`EX 0` is an error in Redis).
+fn ttl_secs(expires_at: u64, now: u64) -> u64 {
+    expires_at.saturating_sub(now).max(1)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Revocations for RedisRevocations {
+    type Error = RedisError;
+    type CheckFuture = RedisFuture<bool>;
+    type RevokeFuture = RedisFuture<()>;
+
+    /// `EXISTS <prefix><jti>`.
+    fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
+        let mut connection = self.connection.clone();
+        let mut cmd = redis::cmd("EXISTS");
+        cmd.arg(self.key(jti));
+        Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
+    }
+
+    /// `SET <prefix><jti> 1 EX <expires_at - now, at least 1>`.
+    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
+        let mut connection = self.connection.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(jti))
+            .arg(1)
+            .arg("EX")
+            .arg(ttl_secs(expires_at, now()));
+        Box::pin(async move { cmd.query_async::<()>(&mut connection).await })
+    }
+}
+
+impl fmt::Debug for RedisRevocations {
+    /// The key prefix only: the connection's settings may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRevocations")
+            .field("key_prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn ttl_is_the_time_left_and_at_least_one_second() {
+        assert_eq!(ttl_secs(1_000 + 3_600, 1_000), 3_600);
+        assert_eq!(ttl_secs(1_001, 1_000), 1);
+        assert_eq!(ttl_secs(1_000, 1_000), 1, "expiring now");
+        assert_eq!(ttl_secs(10, 1_000), 1, "already expired");
+    }
+
+    #[test]
+    fn keys_are_prefixed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let store = RedisRevocations::new("redis://127.0.0.1:1/").unwrap();
+        assert_eq!(store.key("abc"), "tlm:revoked:abc");
+        let store = store.key_prefix("app:");
+        assert_eq!(store.key("abc"), "app:abc");
+        assert_eq!(
+            format!("{store:?}"),
+            r#"RedisRevocations { key_prefix: "app:", .. }"#
+        );
+    }
+
+    #[test]
+    fn a_malformed_url_is_refused() {
+        assert!(RedisRevocations::new("http://127.0.0.1/").is_err());
+    }
+
+    /// No Redis listens: construction succeeds, and every call fails quickly instead of hanging.
+    #[tokio::test]
+    async fn a_down_redis_fails_fast_and_construction_does_not() {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let store = RedisRevocations::new(format!("redis://127.0.0.1:{port}/")).unwrap();
+        for _ in 0..3 {
+            let start = Instant::now();
+            assert!(store.is_revoked("jti").await.is_err());
+            assert!(store.revoke("jti", now() + 60).await.is_err());
+            assert!(
+                start.elapsed() < Duration::from_secs(4),
+                "{:?}",
+                start.elapsed()
+            );
+        }
+    }
+}
