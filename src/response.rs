@@ -78,40 +78,29 @@ impl Responses {
             );
             HeaderValue::try_from(value).map_err(|_| ConfigError::InvalidRealm)
         };
-        let unauthorized = StatusCode::UNAUTHORIZED;
+        // RFC 6750 section 3.1: a token was sent and refused.
+        let invalid_token = |message: &str| {
+            let challenge = with_error("invalid_token", message)?;
+            Ok::<_, ConfigError>(Prepared::new(
+                StatusCode::UNAUTHORIZED,
+                message,
+                Some(challenge),
+                16,
+            ))
+        };
         Ok(Self {
-            missing: Prepared::new(unauthorized, &m.login, Some(realm_only), 16),
+            missing: Prepared::new(StatusCode::UNAUTHORIZED, &m.login, Some(realm_only), 16),
             ambiguous: Prepared::new(
                 StatusCode::BAD_REQUEST,
                 &m.ambiguous,
                 Some(with_error("invalid_request", &m.ambiguous)?),
                 16,
             ),
-            invalid: Prepared::new(
-                unauthorized,
-                &m.invalid,
-                Some(with_error("invalid_token", &m.invalid)?),
-                16,
-            ),
-            expired: Prepared::new(
-                unauthorized,
-                &m.expired,
-                Some(with_error("invalid_token", &m.expired)?),
-                16,
-            ),
-            user_not_found: Prepared::new(
-                unauthorized,
-                &m.user_not_found,
-                Some(with_error("invalid_token", &m.user_not_found)?),
-                16,
-            ),
+            invalid: invalid_token(&m.invalid)?,
+            expired: invalid_token(&m.expired)?,
+            user_not_found: invalid_token(&m.user_not_found)?,
+            revoked: invalid_token(&m.revoked)?,
             internal: Prepared::new(StatusCode::INTERNAL_SERVER_ERROR, &m.internal, None, 13),
-            revoked: Prepared::new(
-                unauthorized,
-                &m.revoked,
-                Some(with_error("invalid_token", &m.revoked)?),
-                16,
-            ),
             unavailable: Prepared::new(StatusCode::SERVICE_UNAVAILABLE, &m.unavailable, None, 14),
         })
     }
