@@ -1,0 +1,597 @@
+//! What verifying (and issuing) a token costs, next to the least any HS256 verifier must do and to
+//! jsonwebtoken, and what the whole layer adds to a request.
+//!
+//! ```text
+//! cargo bench --bench decode             # every case, then a table of medians and ratios
+//! cargo bench --bench decode -- layer_   # only the layer cases (the table shows what ran)
+//! BENCH_CLOCK=wall cargo bench --bench decode   # wall clock instead of the thread's CPU time
+//! ```
+//!
+//! Every case is in the one group `hs256`, run in one process, so that the ratios printed at the
+//! end compare numbers taken under the same conditions. By default the clock is the bench thread's
+//! CPU time, which leaves out the time other processes hold the core: on a small shared machine
+//! that is most of the noise of a wall clock (see `ThreadCpuTime`).
+//!
+//! - `floor`: the work no HS256 verifier can skip, written plainly: split at the dots, base64url
+//!   into stack buffers, the MAC from a key state prepared once, the header and the claims parsed
+//!   into borrowed structs, `exp` against the clock.
+//! - `jsonwebtoken_decode` / `decode_token`: the reference and this crate on the same token.
+//! - `layer_*` / `bare_*`: one request through `LoginLayer` around a no-op service, and through the
+//!   no-op service alone. Each iteration builds its request, so `layer_valid - bare_with_header`
+//!   is what the layer adds (`bare_no_header` is the baseline of `layer_missing`).
+//! - `issue_token` / `jsonwebtoken_encode`: issuing the same claims.
+//!
+//! After criterion, the same cases run once more, *interleaved*: every case in turn for a batch of
+//! about half a millisecond, round after round, so that contention that comes and goes hits every
+//! case alike, and the target ratios are taken within each round. On a busy machine, trust those
+//! ratios over the ones from criterion's medians, which are taken minutes apart. Only for a run
+//! without a filter; `INTERLEAVED_ROUNDS` (default 300, 0 to skip) sets the rounds, and
+//! `INTERLEAVED_ONLY=1` skips criterion (a quick A/B check).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::{Future, Ready, ready};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use criterion::Criterion;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use hmac::{Hmac, KeyInit, Mac};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Empty;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
+
+const SECRET: &str = "a benchmark secret of at least thirty-two bytes";
+const GROUP: &str = "hs256";
+/// Far enough ahead that the token outlives any run: ten years.
+const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+// ---------------------------------------------------------------------------------------------
+// The floor: the least work any HS256 verifier must do.
+
+#[derive(Deserialize)]
+struct FloorHeader<'a> {
+    alg: &'a str,
+}
+
+#[derive(Deserialize)]
+struct FloorClaims<'a> {
+    exp: u64,
+    user_id: &'a str,
+}
+
+/// Verifies `token` and returns the length of its user id (a stand-in for the user id itself, so
+/// that the floor does not count a copy of it).
+fn floor(mac: &Hmac<Sha256>, token: &[u8]) -> Option<usize> {
+    let first = token.iter().position(|b| *b == b'.')?;
+    let second = first + 1 + token[first + 1..].iter().position(|b| *b == b'.')?;
+    let (header_b64, claims_b64, sig_b64) = (
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    );
+
+    let mut header = [0u8; 512];
+    let mut claims = [0u8; 512];
+    let mut sig = [0u8; 35];
+    let header_len = URL_SAFE_NO_PAD.decode_slice(header_b64, &mut header).ok()?;
+    let claims_len = URL_SAFE_NO_PAD.decode_slice(claims_b64, &mut claims).ok()?;
+    let sig_len = URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut sig).ok()?;
+
+    let mut mac = mac.clone();
+    mac.update(&token[..second]);
+    mac.verify_slice(&sig[..sig_len]).ok()?;
+
+    let header: FloorHeader<'_> = serde_json::from_slice(&header[..header_len]).ok()?;
+    if header.alg != "HS256" {
+        return None;
+    }
+    let claims: FloorClaims<'_> = serde_json::from_slice(&claims[..claims_len]).ok()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    (claims.exp > now).then_some(claims.user_id.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// jsonwebtoken's view of the same claims.
+
+#[derive(Deserialize)]
+struct JwtClaims {
+    #[allow(dead_code)]
+    exp: u64,
+    #[allow(dead_code)]
+    iat: u64,
+    user_id: String,
+}
+
+/// Serialized in the order the crate writes them: `{"exp":..,"iat":..,"user_id":".."}`.
+#[derive(Serialize)]
+struct JwtClaimsRef<'a> {
+    exp: u64,
+    iat: u64,
+    user_id: &'a str,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The layer: an in-memory loader and a no-op service.
+
+#[derive(Debug)]
+struct User {
+    #[allow(dead_code)]
+    name: String,
+}
+
+#[derive(Clone)]
+struct InMemory(Arc<HashMap<String, Arc<User>>>);
+
+impl UserLoader for InMemory {
+    type User = Arc<User>;
+    type Error = Infallible;
+    type Future = Ready<Result<Option<Arc<User>>, Infallible>>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        ready(Ok(self.0.get(user_id).cloned()))
+    }
+}
+
+fn loader() -> InMemory {
+    let user = Arc::new(User { name: "ada".into() });
+    InMemory(Arc::new(HashMap::from([("42".to_owned(), user)])))
+}
+
+type Empty200 = Response<Empty<Bytes>>;
+
+/// The inner service: answers every request with an empty 200, allocating nothing.
+fn noop() -> impl Service<Request<()>, Response = Empty200, Error = Infallible> + Clone {
+    service_fn(|_: Request<()>| ready(Ok(Response::new(Empty::new()))))
+}
+
+/// Polls a future that is ready at once (every future here is): no runtime in the measurement.
+fn now_or_never<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("the future was not ready at once"),
+    }
+}
+
+/// One request through `svc`, built here so that every case pays for building it.
+fn one_request<S, B>(svc: &mut S, authorization: Option<&HeaderValue>) -> StatusCode
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+{
+    let mut req = Request::get("/");
+    if let Some(value) = authorization {
+        req = req.header(AUTHORIZATION, value.clone());
+    }
+    let req = req.body(()).expect("a valid request");
+    let svc = now_or_never(svc.ready()).expect("the service is ready");
+    let res = now_or_never(svc.call(req)).expect("the service does not fail");
+    res.status()
+}
+
+/// A header value that is cloned without allocating (`Bytes::from_static`).
+fn bearer(token: &str) -> HeaderValue {
+    HeaderValue::from_static(Box::leak(format!("Bearer {token}").into_boxed_str()))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cases.
+
+/// Everything the cases share, built (and checked) once.
+struct Fixture {
+    manager: LoginManager,
+    token: String,
+    valid: HeaderValue,
+    expired: HeaderValue,
+    bad_signature: HeaderValue,
+    mac: Hmac<Sha256>,
+    decoding_key: DecodingKey,
+    validation: Validation,
+    encoding_key: EncodingKey,
+    jwt_header: Header,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let manager = LoginManager::new(SECRET).expect("a valid secret");
+        let token = manager
+            .issue_token("42", FAR_FUTURE)
+            .expect("a valid user id");
+        // Expired for ages: issued by a clock in 1970 with a one-minute lifetime.
+        let expired = LoginManager::builder(SECRET)
+            .clock(|| 1_000_000)
+            .build()
+            .expect("a valid secret")
+            .issue_token("42", Duration::from_secs(60))
+            .expect("a valid user id");
+        // One character flipped in the middle of the MAC: still strict base64url, the MAC is
+        // computed and compared, and it does not match.
+        let bad_signature = {
+            let mut t = token.clone().into_bytes();
+            let i = t.len() - 10;
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(t).expect("ASCII")
+        };
+        let fx = Self {
+            valid: bearer(&token),
+            expired: bearer(&expired),
+            bad_signature: bearer(&bad_signature),
+            mac: Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length"),
+            decoding_key: DecodingKey::from_secret(SECRET.as_bytes()).expect("an HMAC key"),
+            validation: Validation::new(Algorithm::HS256),
+            encoding_key: EncodingKey::from_secret(SECRET.as_bytes()).expect("an HMAC key"),
+            jwt_header: Header::new(Algorithm::HS256),
+            manager,
+            token,
+        };
+
+        // Every case must do what it claims before it is timed.
+        assert_eq!(floor(&fx.mac, fx.token.as_bytes()), Some(2));
+        assert_eq!(floor(&fx.mac, bad_signature.as_bytes()), None);
+        let decoded =
+            jsonwebtoken::decode::<JwtClaims>(&fx.token, &fx.decoding_key, &fx.validation)
+                .expect("valid");
+        assert_eq!(decoded.claims.user_id, "42");
+        assert_eq!(
+            fx.manager.decode_token(&fx.token).expect("valid").user_id(),
+            "42"
+        );
+        let mut layered = LoginLayer::new(fx.manager.clone(), loader()).layer(noop());
+        let cases = [
+            (Some(&fx.valid), StatusCode::OK),
+            (None, StatusCode::UNAUTHORIZED),
+            (Some(&fx.bad_signature), StatusCode::UNAUTHORIZED),
+            (Some(&fx.expired), StatusCode::UNAUTHORIZED),
+        ];
+        for (authorization, want) in cases {
+            assert_eq!(one_request(&mut layered, authorization), want);
+        }
+        fx
+    }
+}
+
+type Run<'a> = Box<dyn FnMut() + 'a>;
+
+/// The cases, by name, in the order they are reported. Each layer case has its own service.
+fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
+    let layered = LoginLayer::new(fx.manager.clone(), loader()).layer(noop());
+    let layer = |authorization: Option<&HeaderValue>| -> Run<'_> {
+        let mut svc = layered.clone();
+        let authorization = authorization.cloned();
+        Box::new(move || {
+            black_box(one_request(&mut svc, black_box(authorization.as_ref())));
+        })
+    };
+    let bare = |authorization: Option<&HeaderValue>| -> Run<'_> {
+        let mut svc = noop();
+        let authorization = authorization.cloned();
+        Box::new(move || {
+            black_box(one_request(&mut svc, black_box(authorization.as_ref())));
+        })
+    };
+    vec![
+        (
+            "floor",
+            Box::new(|| {
+                black_box(floor(black_box(&fx.mac), black_box(fx.token.as_bytes())));
+            }),
+        ),
+        (
+            "jsonwebtoken_decode",
+            Box::new(|| {
+                let token = black_box(&fx.token);
+                let decoded =
+                    jsonwebtoken::decode::<JwtClaims>(token, &fx.decoding_key, &fx.validation);
+                black_box(decoded.is_ok());
+            }),
+        ),
+        (
+            "decode_token",
+            Box::new(|| {
+                black_box(fx.manager.decode_token(black_box(&fx.token)).is_ok());
+            }),
+        ),
+        ("layer_valid", layer(Some(&fx.valid))),
+        ("layer_missing", layer(None)),
+        ("layer_bad_signature", layer(Some(&fx.bad_signature))),
+        ("layer_expired", layer(Some(&fx.expired))),
+        ("bare_with_header", bare(Some(&fx.valid))),
+        ("bare_no_header", bare(None)),
+        (
+            "issue_token",
+            Box::new(|| {
+                black_box(fx.manager.issue_token(black_box("42"), FAR_FUTURE).is_ok());
+            }),
+        ),
+        (
+            "jsonwebtoken_encode",
+            Box::new(|| {
+                let iat = unix_now();
+                let claims = JwtClaimsRef {
+                    exp: iat + FAR_FUTURE.as_secs(),
+                    iat,
+                    user_id: black_box("42"),
+                };
+                black_box(jsonwebtoken::encode(&fx.jwt_header, &claims, &fx.encoding_key).is_ok());
+            }),
+        ),
+    ]
+}
+
+fn criterion_run<M: Measurement>(c: Criterion<M>, cases: &mut [(&'static str, Run<'_>)]) {
+    let mut c = c
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+        .configure_from_args();
+    let mut g = c.benchmark_group(GROUP);
+    for (name, run) in cases.iter_mut() {
+        g.bench_function(*name, |b| b.iter(&mut *run));
+    }
+    g.finish();
+    c.final_summary();
+}
+
+/// Every case in turn, a batch of about half a millisecond each, `rounds` times. Returns the time
+/// per iteration of each case in each round, in nanoseconds.
+fn interleaved(
+    cases: &mut [(&'static str, Run<'_>)],
+    clock: fn() -> Duration,
+    rounds: usize,
+) -> Vec<Vec<f64>> {
+    let batch = |run: &mut Run<'_>, n: u64| {
+        let start = clock();
+        for _ in 0..n {
+            run();
+        }
+        clock().saturating_sub(start)
+    };
+    let sizes: Vec<u64> = cases
+        .iter_mut()
+        .map(|(_, run)| {
+            let mut n = 1;
+            while n < 1 << 20 && batch(run, n) < Duration::from_micros(500) {
+                n *= 2;
+            }
+            n
+        })
+        .collect();
+    let mut times = vec![Vec::with_capacity(rounds); cases.len()];
+    for _ in 0..rounds {
+        for ((_, run), (n, out)) in cases.iter_mut().zip(sizes.iter().zip(&mut times)) {
+            out.push(batch(run, *n).as_nanos() as f64 / *n as f64);
+        }
+    }
+    times
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clock.
+
+/// The time this thread spent on a CPU (`CLOCK_THREAD_CPUTIME_ID`): unlike the wall clock, it does
+/// not count the time the thread waits while other processes have the core, which on a small
+/// shared machine is most of the noise. The cases are single-threaded and do no I/O, so for them
+/// CPU time is the time the work takes.
+struct ThreadCpuTime;
+
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec`; the clock id is a constant Linux supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn wall_time() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Durations, as for the wall clock.
+        static WALL: WallTime = WallTime;
+        WALL.formatter()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run and the summary.
+
+/// `BENCH_CLOCK=wall` measures with the wall clock; the default is the thread's CPU time.
+fn main() {
+    let started = SystemTime::now();
+    let wall = std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "wall");
+    let fx = Fixture::new();
+    let mut cases = cases(&fx);
+    // `INTERLEAVED_ONLY=1`: a quick A/B check without criterion.
+    let criterion = !std::env::var("INTERLEAVED_ONLY").is_ok_and(|v| v == "1");
+    if criterion && wall {
+        criterion_run(Criterion::default(), &mut cases);
+    } else if criterion {
+        criterion_run(
+            Criterion::default().with_measurement(ThreadCpuTime),
+            &mut cases,
+        );
+    }
+
+    // Interleaved only for a full `cargo bench` run: not with a filter, nor under `cargo test`.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full_run = args.iter().any(|a| a == "--bench") && args.iter().all(|a| a.starts_with('-'));
+    let rounds = std::env::var("INTERLEAVED_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let interleaved = (full_run && rounds > 0).then(|| {
+        let clock = if wall { wall_time } else { thread_cpu_time };
+        interleaved(&mut cases, clock, rounds)
+    });
+    let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+    let clock = if wall {
+        "wall clock"
+    } else {
+        "thread CPU time"
+    };
+    summary(&names, started, clock, interleaved.as_deref());
+}
+
+/// Where criterion writes its estimates: as criterion itself decides, short of `cargo metadata`
+/// (the bench binary is `<target>/<profile>/deps/decode-<hash>`).
+fn criterion_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(home.into());
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(Path::new(&target).join("criterion"));
+    }
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.ancestors().nth(3)?.join("criterion"))
+}
+
+/// Criterion's median of `case`, in nanoseconds per iteration, if this run measured it.
+fn criterion_median(dir: &Path, case: &str, since: SystemTime) -> Option<f64> {
+    let path = dir
+        .join(GROUP)
+        .join(case)
+        .join("new")
+        .join("estimates.json");
+    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
+        return None;
+    }
+    let estimates: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The ratios the targets are stated in, from one set of times per case.
+fn ratios(t: &dyn Fn(&str) -> Option<f64>) -> Vec<(&'static str, Option<f64>)> {
+    let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    let added = t("layer_valid")
+        .zip(t("bare_with_header"))
+        .map(|(v, b)| v - b);
+    vec![
+        (
+            "(layer_valid - bare_with_header) / floor (target <= 1.5)",
+            div(added, t("floor")),
+        ),
+        ("decode_token / floor", div(t("decode_token"), t("floor"))),
+        (
+            "decode_token / jsonwebtoken_decode",
+            div(t("decode_token"), t("jsonwebtoken_decode")),
+        ),
+        (
+            "layer_missing / layer_valid (target <= 1)",
+            div(t("layer_missing"), t("layer_valid")),
+        ),
+        (
+            "layer_bad_signature / layer_valid (target <= 1)",
+            div(t("layer_bad_signature"), t("layer_valid")),
+        ),
+        (
+            "layer_expired / layer_valid (target <= 1)",
+            div(t("layer_expired"), t("layer_valid")),
+        ),
+        (
+            "issue_token / jsonwebtoken_encode (target <= 1)",
+            div(t("issue_token"), t("jsonwebtoken_encode")),
+        ),
+    ]
+}
+
+fn summary(names: &[&str], started: SystemTime, clock: &str, interleaved: Option<&[Vec<f64>]>) {
+    let dir = criterion_dir();
+    let medians: HashMap<&str, f64> = names
+        .iter()
+        .filter_map(|name| Some((*name, criterion_median(dir.as_ref()?, name, started)?)))
+        .collect();
+    let rounds = interleaved.map_or(0, |times| times.first().map_or(0, Vec::len));
+    let interleaved: HashMap<&str, &[f64]> = interleaved
+        .map(|times| {
+            names
+                .iter()
+                .copied()
+                .zip(times.iter().map(Vec::as_slice))
+                .collect()
+        })
+        .unwrap_or_default();
+    if medians.is_empty() && interleaved.is_empty() {
+        return;
+    }
+
+    let floor = medians.get("floor").copied();
+    let i_floor = interleaved.get("floor").map(|t| percentile(t, 0.5));
+    println!("\n{clock}; interleaved: {rounds} rounds\n");
+    println!("| case ({GROUP}) | criterion median | vs floor | interleaved median | vs floor |");
+    println!("|---|---:|---:|---:|---:|");
+    let cell = |v: Option<f64>, base: Option<f64>| match (v, base) {
+        (Some(v), Some(b)) => (format!("{v:.1} ns"), format!("{:.2}x", v / b)),
+        (Some(v), None) => (format!("{v:.1} ns"), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    for name in names {
+        let (m, m_vs) = cell(medians.get(name).copied(), floor);
+        let (i, i_vs) = cell(interleaved.get(name).map(|t| percentile(t, 0.5)), i_floor);
+        println!("| `{name}` | {m} | {m_vs} | {i} | {i_vs} |");
+    }
+
+    // The targets: from criterion's medians, and, interleaved, the median over the rounds of the
+    // ratio within each round.
+    let from_medians = ratios(&|name: &str| medians.get(name).copied());
+    let per_round: Vec<Vec<(&str, Option<f64>)>> = (0..rounds)
+        .map(|r| ratios(&|name: &str| interleaved.get(name).map(|t| t[r])))
+        .collect();
+    println!("\n| ratio | from criterion medians | interleaved (median of per-round ratios) |");
+    println!("|---|---:|---:|");
+    for (i, (label, from_median)) in from_medians.iter().enumerate() {
+        let per_round: Vec<f64> = per_round.iter().filter_map(|r| r[i].1).collect();
+        let fmt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.2}"));
+        let interleaved = (!per_round.is_empty()).then(|| percentile(&per_round, 0.5));
+        println!("| {label} | {} | {} |", fmt(*from_median), fmt(interleaved));
+    }
+}

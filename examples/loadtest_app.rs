@@ -1,0 +1,130 @@
+//! The server `scripts/loadtest.sh` measures: one axum app, on a one-thread runtime, with the same
+//! handler behind `/open` without the layer and `/protected` behind `LoginLayer` with an in-memory
+//! loader, so that the difference between the two is what the layer costs. `/layered` has a
+//! pass-through `route_layer`, to tell what any route layer costs in axum from what `LoginLayer`
+//! itself costs.
+//!
+//! ```text
+//! cargo run --release --example loadtest_app
+//! ```
+//!
+//! Listens on 127.0.0.1 only (`PORT`, default: any free port) and prints `listening on <url>`, then
+//! `token <token>`: a token for the one user, signed with a secret drawn at start, so it is good
+//! against this process only. Stops by itself after `MAX_SECS` seconds (default 900), on Ctrl-C,
+//! or on SIGTERM.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::routing::get;
+use axum::{Extension, Router};
+use http::{Request, StatusCode, header};
+use tower::ServiceExt;
+use tower::util::MapRequestLayer;
+use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
+
+#[derive(Debug)]
+struct User {
+    #[allow(dead_code)]
+    name: String,
+}
+
+/// Users in memory: loading one costs a hash lookup and an `Arc` clone, so the measurement is the
+/// layer's, not a database's.
+#[derive(Clone)]
+struct InMemory(Arc<HashMap<String, Arc<User>>>);
+
+impl UserLoader for InMemory {
+    type User = Arc<User>;
+    type Error = Infallible;
+    type Future = Ready<Result<Option<Arc<User>>, Infallible>>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        ready(Ok(self.0.get(user_id).cloned()))
+    }
+}
+
+async fn open() -> &'static str {
+    "ok"
+}
+
+async fn protected(Extension(_user): Extension<Arc<User>>) -> &'static str {
+    "ok"
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The app answers as it should before it is measured.
+async fn self_check(app: &Router, token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let cases = [
+        ("/open", None, StatusCode::OK),
+        ("/layered", None, StatusCode::OK),
+        ("/protected", None, StatusCode::UNAUTHORIZED),
+        ("/protected", Some(token), StatusCode::OK),
+    ];
+    for (path, token, want) in cases {
+        let mut req = Request::get(path);
+        if let Some(token) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let res = app.clone().oneshot(req.body(Body::empty())?).await?;
+        if res.status() != want {
+            return Err(format!("GET {path}: {} instead of {want}", res.status()).into());
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown(max: Duration) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = tokio::time::sleep(max) => eprintln!("MAX_SECS elapsed: stopping"),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = env_or("PORT", 0);
+    let max = Duration::from_secs(env_or("MAX_SECS", 900));
+
+    let mut secret = [0u8; 48];
+    getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
+    let manager = LoginManager::new(secret)?;
+    let token = manager.issue_token("1", max + Duration::from_secs(60))?;
+    let user = Arc::new(User { name: "ada".into() });
+    let loader = InMemory(Arc::new(HashMap::from([("1".to_owned(), user)])));
+
+    let app = Router::new()
+        .route("/open", get(open))
+        .merge(
+            Router::new()
+                .route("/protected", get(protected))
+                .route_layer(LoginLayer::new(manager, loader)),
+        )
+        .merge(
+            Router::new()
+                .route("/layered", get(open))
+                .route_layer(MapRequestLayer::new(|req: Request<Body>| req)),
+        );
+    self_check(&app, &token).await?;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    println!("token {token}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown(max))
+        .await?;
+    Ok(())
+}

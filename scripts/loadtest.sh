@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Load test: what LoginLayer costs a real server, end to end over loopback.
+#
+# Runs examples/loadtest_app.rs (axum, one-thread runtime) with the same handler behind `/open`
+# (no layer) and `/protected` (LoginLayer, in-memory loader), and drives both with the same
+# request, `Authorization: Bearer <valid token>` included, in alternating rounds. Reports per route
+# the requests/s, the p99 latency and the server's CPU time per request (utime + stime from
+# /proc/<pid>/stat), their medians over the rounds, and protected/open throughput
+# (target: >= 0.92).
+#
+#   bash scripts/loadtest.sh                        # 5 rounds x 2 routes x 5 s
+#   ROUNDS=3 DURATION=3 bash scripts/loadtest.sh    # shorter
+#   ROUTES="/open /layered /protected" bash scripts/loadtest.sh
+#       # also `/layered`, behind a pass-through route_layer: what any axum route layer costs
+#
+# Settings (environment): ROUNDS (5), DURATION seconds per run (5), CONNECTIONS (32), ROUTES,
+# WARMUP seconds per route before the rounds (1), SERVER_CPU / CLIENT_CPU cores to pin to with
+# taskset (0 / 1). The load generator is wrk, installed with apt-get if missing (oha through
+# `cargo install` as a fallback). Traffic goes to 127.0.0.1 only; every run is bounded in time and
+# the server is stopped on exit (and stops by itself after MAX_SECS in any case).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+WARMUP=${WARMUP:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+TARGET_RATIO=0.92
+read -r -a routes <<<"${ROUTES:-/open /protected}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
+
+for v in ROUNDS DURATION CONNECTIONS WARMUP; do
+    if ! [[ ${!v} =~ ^[0-9]+$ ]] || ((${!v} == 0)); then
+        die "$v must be a positive integer (got '${!v}')"
+    fi
+done
+for r in /open /protected; do
+    [[ " ${routes[*]} " == *" $r "* ]] || die "ROUTES must include $r"
+done
+for r in "${routes[@]}"; do
+    [[ $r =~ ^/(open|protected|layered)$ ]] || die "unknown route $r (the app has /open, /protected, /layered)"
+done
+
+# --- the load generator ---------------------------------------------------------------------------
+generator=
+if command -v wrk >/dev/null; then
+    generator=wrk
+elif command -v apt-get >/dev/null && { log "installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+    && command -v wrk >/dev/null; then
+    generator=wrk
+elif command -v oha >/dev/null || { log "installing oha (cargo install)"; cargo install --locked oha; }; then
+    generator=oha
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+[[ -n $generator ]] || die "no load generator: install wrk or oha"
+
+# --- pinning ----------------------------------------------------------------------------------
+server_pin=() client_pin=()
+if command -v taskset >/dev/null && (($(nproc) > 1)); then
+    server_pin=(taskset -c "$SERVER_CPU")
+    client_pin=(taskset -c "$CLIENT_CPU")
+else
+    log "taskset missing or one core: server and load generator are not pinned"
+fi
+
+# --- the server -------------------------------------------------------------------------------
+log "building examples/loadtest_app.rs (release)"
+exe=$(cargo build --release --example loadtest_app --message-format=json-render-diagnostics |
+    grep -o '"executable":"[^"]*loadtest_app"' | tail -n1 | cut -d'"' -f4)
+[[ -x $exe ]] || die "could not find the loadtest_app executable"
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Long enough for every run, and then some: the server stops by itself even if this script dies.
+max_secs=$(((ROUNDS + 1) * ${#routes[@]} * (DURATION + 5) + 120))
+MAX_SECS=$max_secs PORT=0 "${server_pin[@]}" "$exe" >"$tmp/server.out" 2>"$tmp/server.err" &
+server_pid=$!
+
+for _ in $(seq 1 300); do
+    grep -q '^token ' "$tmp/server.out" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || die "the server exited: $(cat "$tmp/server.err")"
+    sleep 0.1
+done
+url=$(sed -n 's/^listening on //p' "$tmp/server.out")
+token=$(sed -n 's/^token //p' "$tmp/server.out")
+[[ -n $url && -n $token ]] || die "the server did not start: $(cat "$tmp/server.err")"
+[[ $url == http://127.0.0.1:* ]] || die "the server is not on loopback: $url"
+
+clk_tck=$(getconf CLK_TCK)
+
+# utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the fields
+# are counted after the parenthesized command name, which may hold spaces).
+server_ticks() {
+    local stat rest f
+    stat=$(<"/proc/$server_pid/stat")
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    echo $((f[11] + f[12]))
+}
+
+# Converts a wrk latency ("812.00us", "1.20ms", "1.01s") to milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /m$/) n *= 60000;
+        else if (v ~ /s$/) n *= 1000
+        printf "%.3f", n }'
+}
+
+# One bounded run against a route: prints "requests rps p99_ms cpu_us_per_request".
+run() {
+    local route=$1 secs=$2 out before after requests rps p99 non2xx
+    out="$tmp/run.out"
+    before=$(server_ticks)
+    if [[ $generator == wrk ]]; then
+        "${client_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency \
+            -H "Authorization: Bearer $token" "$url$route" >"$out"
+        after=$(server_ticks)
+        requests=$(awk '/requests in/ { print $1 }' "$out")
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+        p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+        non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+    else
+        "${client_pin[@]}" oha -z "${secs}s" -c "$CONNECTIONS" --no-tui --output-format json \
+            -H "Authorization: Bearer $token" "$url$route" >"$out"
+        after=$(server_ticks)
+        rps=$(grep -o '"requestsPerSec":[0-9.e+-]*' "$out" | head -n1 | cut -d: -f2)
+        p99=$(grep -o '"p99":[0-9.e+-]*' "$out" | head -n1 | cut -d: -f2)
+        p99=$(awk -v s="$p99" 'BEGIN { printf "%.3f", s * 1000 }')
+        requests=$(grep -o '"200":[0-9]*' "$out" | head -n1 | cut -d: -f2)
+        local all
+        all=$(sed -n 's/.*"statusCodeDistribution":{\([^}]*\)}.*/\1/p' "$out" |
+            tr ',' '\n' | awk -F: '{ s += $2 } END { print s + 0 }')
+        non2xx=$((all - ${requests:-0}))
+    fi
+    [[ -n $requests && $requests -gt 0 ]] || die "no requests completed on $route: $(cat "$out")"
+    [[ -z $non2xx || $non2xx == 0 ]] || die "$non2xx non-2xx answers on $route: the run is void"
+    awk -v r="$requests" -v rps="$rps" -v p99="$p99" -v t=$((after - before)) -v hz="$clk_tck" \
+        'BEGIN { printf "%d %.1f %.3f %.2f\n", r, rps, p99, t / hz * 1e6 / r }'
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+log "server at $url (pid $server_pid${server_pin:+, cpu $SERVER_CPU}); $generator${client_pin:+ on cpu $CLIENT_CPU}," \
+    "$CONNECTIONS connections, $ROUNDS rounds x ${#routes[@]} routes x ${DURATION}s"
+for route in "${routes[@]}"; do
+    log "warm-up $route (${WARMUP}s)"
+    run "$route" "$WARMUP" >/dev/null
+done
+
+declare -A results=()
+for round in $(seq 1 "$ROUNDS"); do
+    # Alternate the order, so that drift on a shared machine hits every route alike.
+    order=("${routes[@]}")
+    if ((round % 2 == 0)); then
+        for ((i = ${#routes[@]} - 1, j = 0; i >= 0; i--, j++)); do order[j]=${routes[i]}; done
+    fi
+    for route in "${order[@]}"; do
+        results[$route,$round]=$(run "$route" "$DURATION")
+        log "round $round $route: ${results[$route,$round]} (requests rps p99_ms cpu_us/req)"
+    done
+done
+
+# --- the report -------------------------------------------------------------------------------
+column() { # route, field (1-based) -> the values over the rounds, one per line
+    local r
+    for r in $(seq 1 "$ROUNDS"); do echo "${results[$1,$r]}" | awk -v f="$2" '{ print $f }'; done
+}
+
+echo
+echo "| round | route | requests | req/s | p99 (ms) | server CPU (µs/req) |"
+echo "|---:|---|---:|---:|---:|---:|"
+for r in $(seq 1 "$ROUNDS"); do
+    for route in "${routes[@]}"; do
+        read -r n rps p99 cpu <<<"${results[$route,$r]}"
+        echo "| $r | \`$route\` | $n | $rps | $p99 | $cpu |"
+    done
+done
+
+echo
+echo "| route (median of $ROUNDS) | req/s | p99 (ms) | server CPU (µs/req) |"
+echo "|---|---:|---:|---:|"
+declare -A med=()
+for route in "${routes[@]}"; do
+    med[$route,rps]=$(column "$route" 2 | median)
+    med[$route,p99]=$(column "$route" 3 | median)
+    med[$route,cpu]=$(column "$route" 4 | median)
+    echo "| \`$route\` | ${med[$route,rps]} | ${med[$route,p99]} | ${med[$route,cpu]} |"
+done
+
+# The per-round ratio, whose median is less sensitive to drift than the ratio of the medians.
+ratios=$(for r in $(seq 1 "$ROUNDS"); do
+    o=$(echo "${results[/open,$r]}" | awk '{ print $2 }')
+    p=$(echo "${results[/protected,$r]}" | awk '{ print $2 }')
+    awk -v o="$o" -v p="$p" 'BEGIN { printf "%.4f\n", p / o }'
+done)
+ratio=$(awk -v o="${med[/open,rps]}" -v p="${med[/protected,rps]}" 'BEGIN { printf "%.3f", p / o }')
+ratio_rounds=$(echo "$ratios" | median)
+cpu_added=$(awk -v o="${med[/open,cpu]}" -v p="${med[/protected,cpu]}" 'BEGIN { printf "%.2f", p - o }')
+verdict=$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t) ? "meets" : "misses" }')
+
+echo
+echo "- protected/open throughput: **$ratio** (medians; median of per-round ratios $(printf '%.3f' "$ratio_rounds")): $verdict the target >= $TARGET_RATIO"
+echo "- server CPU added by the layer: $cpu_added µs per request"
+if [[ -n ${med[/layered,rps]:-} ]]; then
+    awk -v o="${med[/open,rps]}" -v l="${med[/layered,rps]}" -v p="${med[/protected,rps]}" \
+        -v oc="${med[/open,cpu]}" -v lc="${med[/layered,cpu]}" -v pc="${med[/protected,cpu]}" 'BEGIN {
+        printf "- a pass-through axum route_layer alone: layered/open throughput %.3f, %+.2f µs CPU per request\n", l / o, lc - oc
+        printf "- LoginLayer beyond that: protected/layered throughput %.3f, %+.2f µs CPU per request\n", p / l, pc - lc }'
+fi
+echo "- $generator, $CONNECTIONS connections, ${DURATION}s runs, $ROUNDS rounds;" \
+    "server pinned: ${server_pin[*]:-no}; generator pinned: ${client_pin[*]:-no}; $(nproc) cores"
