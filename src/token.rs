@@ -19,6 +19,14 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// The header every issued token carries, `{"alg":"HS256","typ":"JWT"}`, as PyJWT writes it.
 const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+/// Headers meaning "HS256, no `kid`, no `crit`", in the encodings that this crate and PyJWT
+/// (`{"alg":"HS256","typ":"JWT"}`), jsonwebtoken (`{"typ":"JWT","alg":"HS256"}`) and minimal
+/// issuers (`{"alg":"HS256"}`) write. Any other header is decoded and parsed.
+const KNOWN_HEADERS: [&str; 3] = [
+    HEADER_B64,
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9",
+    "eyJhbGciOiJIUzI1NiJ9",
+];
 /// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
 const MAC_LEN: usize = 32;
 const MAC_B64_LEN: usize = 43;
@@ -345,12 +353,24 @@ impl KeySet {
         let parts = split(token)?;
 
         // RFC 7515 section 5.2 steps 2-5 and RFC 8725 section 3.1: the header, and the algorithm
-        // pinned to HS256, before any key is used.
+        // pinned to HS256, before any key is used. The headers that this crate, PyJWT and
+        // jsonwebtoken write are known byte for byte: no need to decode and parse them again.
         let mut header_stack = [0u8; STACK_BUF];
         let mut header_heap = Vec::new();
-        let header = b64_decode(parts.header, &mut header_stack, &mut header_heap)
-            .ok_or(TokenError::Malformed)?;
-        let header = parse_header(header)?;
+        let parsed;
+        let kid = if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) {
+            None
+        } else if parts.header == self.header_b64.as_bytes() {
+            self.current_kid.as_deref()
+        } else {
+            let header = b64_decode(parts.header, &mut header_stack, &mut header_heap)
+                .ok_or(TokenError::Malformed)?;
+            parsed = parse_header(header)?;
+            match &parsed.kid {
+                Some(Value::Str(kid)) => Some(&**kid),
+                _ => None,
+            }
+        };
 
         // Steps 6-7: the payload and the MAC must be strict base64url too.
         let mut claims_stack = [0u8; STACK_BUF];
@@ -364,10 +384,6 @@ impl KeySet {
         }
 
         // Step 8: the MAC, compared in constant time.
-        let kid = match &header.kid {
-            Some(Value::Str(kid)) => Some(&**kid),
-            _ => None,
-        };
         if !self.verify(kid, parts.signing_input, &tag[..MAC_LEN]) {
             return Err(TokenError::BadSignature);
         }
@@ -417,11 +433,7 @@ struct Parts<'a> {
 
 /// Splits a compact JWS into its signing input and three segments: exactly two dots.
 fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
-    let mut dots = token
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i);
+    let mut dots = memchr::memchr_iter(b'.', token);
     let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(TokenError::Malformed);
     };
@@ -800,4 +812,30 @@ fn push_string_claim(out: &mut Vec<u8>, name: &str, value: &str) {
     serde_json::to_writer(&mut *out, name).expect("writing to a Vec cannot fail");
     out.push(b':');
     serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// The fast path must mean exactly what parsing would: pin the known encodings.
+    #[test]
+    fn known_headers_are_what_they_claim_to_be() {
+        let decoded: Vec<serde_json::Value> = super::KNOWN_HEADERS
+            .iter()
+            .map(|h| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap())
+            .collect();
+        assert_eq!(
+            decoded,
+            [
+                serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+                serde_json::json!({"typ": "JWT", "alg": "HS256"}),
+                serde_json::json!({"alg": "HS256"}),
+            ]
+        );
+        for h in super::KNOWN_HEADERS {
+            assert!(super::parse_header(&URL_SAFE_NO_PAD.decode(h).unwrap()).is_ok());
+        }
+    }
 }
