@@ -122,7 +122,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    println!("token {token}");
+    // The token goes to a file only the load-test script reads, never to the terminal.
+    if let Some(path) = std::env::var_os("TOKEN_FILE") {
+        std::fs::write(path, &token)?;
+    }
+    println!("ready");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown(max))
         .await?;

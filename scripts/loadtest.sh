@@ -87,16 +87,16 @@ trap 'exit 130' INT TERM
 
 # Long enough for every run, and then some: the server stops by itself even if this script dies.
 max_secs=$(((ROUNDS + 1) * ${#routes[@]} * (DURATION + 5) + 120))
-MAX_SECS=$max_secs PORT=0 "${server_pin[@]}" "$exe" >"$tmp/server.out" 2>"$tmp/server.err" &
+TOKEN_FILE="$tmp/token" MAX_SECS=$max_secs PORT=0 "${server_pin[@]}" "$exe" >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
 
 for _ in $(seq 1 300); do
-    grep -q '^token ' "$tmp/server.out" 2>/dev/null && break
+    grep -q '^ready' "$tmp/server.out" 2>/dev/null && break
     kill -0 "$server_pid" 2>/dev/null || die "the server exited: $(cat "$tmp/server.err")"
     sleep 0.1
 done
 url=$(sed -n 's/^listening on //p' "$tmp/server.out")
-token=$(sed -n 's/^token //p' "$tmp/server.out")
+token=$(cat "$tmp/token" 2>/dev/null || true)
 [[ -n $url && -n $token ]] || die "the server did not start: $(cat "$tmp/server.err")"
 [[ $url == http://127.0.0.1:* ]] || die "the server is not on loopback: $url"
 
