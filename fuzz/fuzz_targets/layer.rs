@@ -33,7 +33,7 @@ use http_body::Body as _;
 use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
 use tower::{Layer, ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
+use tower_login_manager::{LoginLayer, LoginManager, TokenError, UserLoader};
 
 /// The secret the seed corpus was MACed with.
 const SECRET: &[u8] = b"fuzzing-secret-of-at-least-32-bytes!!";
@@ -53,6 +53,44 @@ static STRICT: LazyLock<LoginManager> = LazyLock::new(|| {
         .build()
         .unwrap()
 });
+
+/// Judged by the system clock, like jsonwebtoken: the differential half of the target.
+static SYSTEM: LazyLock<LoginManager> = LazyLock::new(|| LoginManager::new(SECRET).unwrap());
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct ReferenceClaims {
+    user_id: String,
+}
+
+/// jsonwebtoken 12 configured like this crate's defaults (as in tests/differential.rs).
+fn reference_accepts(token: &str) -> bool {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    static KEY: LazyLock<DecodingKey> =
+        LazyLock::new(|| DecodingKey::from_secret(SECRET).expect("HMAC keys are always valid"));
+    static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 0;
+        v.validate_nbf = true;
+        v.set_required_spec_claims(&["exp"]);
+        v
+    });
+    jsonwebtoken::decode::<ReferenceClaims>(token, &KEY, &VALIDATION).is_ok()
+}
+
+/// Where this crate is stricter than jsonwebtoken on purpose (README, "Validation").
+fn deliberate(e: TokenError) -> bool {
+    matches!(
+        e,
+        TokenError::UnsupportedCritical
+            | TokenError::InvalidClaims
+            | TokenError::Malformed
+            | TokenError::InvalidAudience
+            | TokenError::NotYetValid
+            | TokenError::InvalidClaim("user id")
+            | TokenError::TooLarge
+    )
+}
 
 /// Every user exists but "gone".
 #[derive(Clone)]
@@ -119,6 +157,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(claims) = &decoded {
         assert!(!claims.user_id().is_empty());
         assert!(!claims.user_id().chars().any(char::is_control));
+    }
+
+    // Differential: never accept what jsonwebtoken refuses; refuse what it accepts only on purpose.
+    match (SYSTEM.decode_token(&text), reference_accepts(&text)) {
+        (Ok(_), reference) => assert!(reference, "accepted what jsonwebtoken refuses"),
+        (Err(e), true) => assert!(deliberate(e), "refused ({e:?}) what jsonwebtoken accepts"),
+        (Err(_), false) => {}
     }
 
     // The layer, on arbitrary header bytes.
