@@ -234,6 +234,48 @@
 //! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] |
 //! | `redis` | [`RedisRevocations`]: revocations shared by several instances through Redis (Tokio) |
 //! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
+//!
+//! With `tracing`, each rejection is one `DEBUG` event carrying its `kind` (and, for invalid
+//! tokens, the `reason`), never the token; any subscriber receives it:
+//!
+//! ```
+//! # #[cfg(feature = "tracing")]
+//! # {
+//! # use std::sync::{Arc, Mutex};
+//! # use tracing::{Event, Metadata, Subscriber, field::{Field, Visit}, span::{Attributes, Id, Record}};
+//! # #[derive(Clone, Default)]
+//! # struct Kinds(Arc<Mutex<Vec<String>>>);
+//! # struct KindField(Option<String>);
+//! # impl Visit for KindField {
+//! #     fn record_str(&mut self, f: &Field, v: &str) { if f.name() == "kind" { self.0 = Some(v.into()) } }
+//! #     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+//! # }
+//! # impl Subscriber for Kinds {
+//! #     fn enabled(&self, _: &Metadata<'_>) -> bool { true }
+//! #     fn new_span(&self, _: &Attributes<'_>) -> Id { Id::from_u64(1) }
+//! #     fn record(&self, _: &Id, _: &Record<'_>) {}
+//! #     fn record_follows_from(&self, _: &Id, _: &Id) {}
+//! #     fn event(&self, e: &Event<'_>) { let mut k = KindField(None); e.record(&mut k); self.0.lock().unwrap().extend(k.0) }
+//! #     fn enter(&self, _: &Id) {}
+//! #     fn exit(&self, _: &Id) {}
+//! # }
+//! use tower::{Layer, ServiceExt, service_fn};
+//! use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+//!
+//! let kinds = Kinds::default(); // a subscriber recording the `kind` of each event
+//! let _guard = tracing::subscriber::set_default(kinds.clone());
+//!
+//! let manager = LoginManager::new([7u8; 32]).unwrap();
+//! let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+//! let svc = LoginLayer::new(manager, loader).layer(service_fn(|_req: http::Request<()>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+//! }));
+//! let req = http::Request::get("/").header("authorization", "Bearer not.a.token").body(()).unwrap();
+//! let res = tokio_test::block_on(svc.oneshot(req)).unwrap();
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(*kinds.0.lock().unwrap(), ["invalid_token"]);
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
