@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # Load test, scale-out mode: two instances of the example server (release, `--features redis`)
-# on one PostgreSQL and one Redis (started by scripts/services.sh), driven at the same time with
+# on one PostgreSQL (and one Redis), started by scripts/services.sh, driven at the same time with
 # the same valid access token on `GET /me`, which checks the revocation store (one Redis round
-# trip) and loads the user (one PostgreSQL query) on every request.
+# trip, or a lookup in the process's memory) and loads the user (one PostgreSQL query) on every
+# request.
 #
-#   bash scripts/loadtest_scaleout.sh                      # 10 s on both instances
+#   bash scripts/loadtest_scaleout.sh                      # 10 s with Redis, then 10 s in memory
+#   REVOCATION=redis bash scripts/loadtest_scaleout.sh     # Redis revocation only
 #   DURATION=5 OUTAGE=2 bash scripts/loadtest_scaleout.sh  # Redis down for 2 s mid-run
 #
-# Reports per instance the requests/s, the p99 latency and the non-2xx answers. Without OUTAGE,
-# any non-2xx answer fails the run. With OUTAGE=N, Redis is stopped for N seconds a third of the
-# way in and started again on the same port: the answers meanwhile are 503s (counted, and each
-# checked to be quick by wrk's timeout), and both instances must serve `/me` again afterwards
-# with no restart. Finally a logout on B must be refused on A.
+# REVOCATION=both (the default) runs the load phase twice: first with both instances on Redis
+# (REDIS_URL set), then with both restarted without REDIS_URL (revocations in each process's
+# memory) on the same PostgreSQL, SECRET_KEY and user. REVOCATION=redis or memory runs one phase.
 #
-# Settings (environment): DURATION seconds (10), CONNECTIONS per instance (16), OUTAGE seconds
-# (0). The load generator is wrk, installed with apt-get if missing. Traffic goes to 127.0.0.1
-# only; every run is bounded in time, and everything started here is stopped on exit (the
-# servers also stop by themselves after a bound).
+# Reports per mode and instance the requests/s, the p99 latency and the non-2xx answers, then the
+# total requests/s per mode and the ratio redis/memory. Without OUTAGE, any non-2xx answer fails
+# the run. With OUTAGE=N (Redis mode only), Redis is stopped for N seconds a third of the way in
+# and started again on the same port: the answers meanwhile are 503s (counted, and each checked
+# to be quick by wrk's timeout), and both instances must serve `/me` again afterwards with no
+# restart. Finally, with Redis a logout on B must be refused on A; in memory it must not be (each
+# instance has its own store: the logout is only seen on B).
+#
+# Settings (environment): REVOCATION (both, redis or memory; both), DURATION seconds per mode
+# (10), CONNECTIONS per instance (16), OUTAGE seconds (0). The load generator is wrk, installed
+# with apt-get if missing. Traffic goes to 127.0.0.1 only; every run is bounded in time, and
+# everything started here is stopped on exit (the servers also stop by themselves after a bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+REVOCATION=${REVOCATION:-both}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 OUTAGE=${OUTAGE:-0}
@@ -30,11 +39,17 @@ die() {
     exit 1
 }
 
+case $REVOCATION in
+both) modes=(redis memory) ;;
+redis | memory) modes=("$REVOCATION") ;;
+*) die "REVOCATION must be both, redis or memory (got '$REVOCATION')" ;;
+esac
 for v in DURATION CONNECTIONS OUTAGE; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((DURATION > 0 && CONNECTIONS > 0)) || die "DURATION and CONNECTIONS must be positive"
 ((OUTAGE * 3 < DURATION * 2)) || die "OUTAGE must end before the run does (OUTAGE < 2/3 DURATION)"
+((OUTAGE == 0)) || [[ $REVOCATION != memory ]] || die "OUTAGE needs Redis (not with REVOCATION=memory)"
 
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -62,87 +77,159 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Stops the given processes (started here) and drops them from the cleanup list.
+stop_pids() {
+    local pid keep=() stopped=" $* "
+    for pid in "$@"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        [[ $stopped == *" $pid "* ]] || keep+=("$pid")
+    done
+    pids=("${keep[@]}")
+}
+
 export OWNER_PID=$$
 database_url=$(bash scripts/services.sh start-postgres "$tmp" | sed -n 's/^DATABASE_URL=//p')
-redis_url=$(bash scripts/services.sh start-redis "$tmp" | sed -n 's/^REDIS_URL=//p')
-redis_port=${redis_url##*:}
+redis_url='' redis_port=''
+if [[ $REVOCATION != memory ]]; then
+    redis_url=$(bash scripts/services.sh start-redis "$tmp" | sed -n 's/^REDIS_URL=//p')
+    redis_port=${redis_url##*:}
+fi
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 
-# Each instance stops by itself after max_secs even if this script dies.
+# Starts instances A and B for a mode (redis: REDIS_URL set; memory: REDIS_URL unset), into urls
+# and instance_pids. Each instance stops by itself after max_secs even if this script dies.
 max_secs=$((DURATION + OUTAGE + 300))
-urls=()
-for name in a b; do
-    port=$(bash scripts/services.sh free-port)
-    SECRET_KEY=$secret DATABASE_URL=$database_url REDIS_URL=$redis_url HOST=127.0.0.1 PORT=$port \
-        timeout --signal=TERM "$max_secs" "$exe" >/dev/null 2>"$tmp/$name.err" &
-    pids+=($!)
-    url=http://127.0.0.1:$port
-    for _ in $(seq 1 300); do
-        curl -fsS "$url/health" >/dev/null 2>&1 && break
-        kill -0 "${pids[-1]}" 2>/dev/null || die "instance $name exited: $(cat "$tmp/$name.err")"
-        sleep 0.1
+start_instances() {
+    local mode=$1 name port url vars store
+    urls=() instance_pids=()
+    for name in a b; do
+        port=$(bash scripts/services.sh free-port)
+        vars=(SECRET_KEY="$secret" DATABASE_URL="$database_url" HOST=127.0.0.1 PORT="$port")
+        store="revoked tokens: in memory"
+        if [[ $mode == redis ]]; then
+            vars+=(REDIS_URL="$redis_url")
+            store="revoked tokens: Redis"
+        fi
+        env -u REDIS_URL "${vars[@]}" timeout --signal=TERM "$max_secs" "$exe" \
+            >/dev/null 2>"$tmp/$mode-$name.err" &
+        pids+=($!)
+        instance_pids+=($!)
+        url=http://127.0.0.1:$port
+        for _ in $(seq 1 300); do
+            curl -fsS "$url/health" >/dev/null 2>&1 && break
+            kill -0 "${pids[-1]}" 2>/dev/null || die "instance $name exited: $(cat "$tmp/$mode-$name.err")"
+            sleep 0.1
+        done
+        curl -fsS "$url/health" >/dev/null || die "instance $name did not start: $(cat "$tmp/$mode-$name.err")"
+        grep -q "^$store" "$tmp/$mode-$name.err" ||
+            die "instance $name does not keep revoked tokens as expected ($store): $(cat "$tmp/$mode-$name.err")"
+        urls+=("$url")
     done
-    curl -fsS "$url/health" >/dev/null || die "instance $name did not start: $(cat "$tmp/$name.err")"
-    urls+=("$url")
-done
-log "instances at ${urls[*]}, on PostgreSQL and Redis (port $redis_port)"
+}
 
 credentials='{"username":"load","password":"load test password"}'
-curl -fsS -X POST "${urls[0]}/register" -d "$credentials" >/dev/null
 token_of() { curl -fsS -X POST "$1/login" -d "$credentials" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'; }
-token=$(token_of "${urls[1]}")
-[[ -n $token ]] || die "no token from /login"
 me() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$2/me"; }
-[[ $(me "$token" "${urls[0]}") == 200 ]] || die "B's token is refused on A before the run"
 
-outage_note=
-((OUTAGE == 0)) || outage_note=", Redis down for ${OUTAGE}s"
-log "$CONNECTIONS connections per instance for ${DURATION}s$outage_note"
-for i in 0 1; do
-    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency \
-        -H "Authorization: Bearer $token" "${urls[$i]}/me" >"$tmp/wrk$i.out" &
-    pids+=($!)
-    wrk_pids[i]=$!
-done
-if ((OUTAGE > 0)); then
-    sleep $((DURATION / 3))
-    log "stopping Redis"
-    bash scripts/services.sh stop-redis "$tmp"
-    sleep "$OUTAGE"
-    log "starting Redis again on port $redis_port"
-    bash scripts/services.sh start-redis "$tmp" "$redis_port" >/dev/null
-fi
-wait "${wrk_pids[0]}" "${wrk_pids[1]}"
-
-echo
-echo "| instance | requests | req/s | p99 | non-2xx |"
-echo "|---|---:|---:|---:|---:|"
-failed=
-for i in 0 1; do
-    out=$tmp/wrk$i.out
-    requests=$(awk '/requests in/ { print $1 }' "$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-    p99=$(awk '$1 == "99%" { print $2 }' "$out")
-    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-    echo "| ${urls[$i]} | ${requests:-0} | ${rps:-0} | ${p99:--} | ${non2xx:-0} |"
-    [[ -n $requests && $requests -gt 0 ]] || failed="no requests completed on ${urls[$i]}"
-    if ((OUTAGE == 0)) && [[ -n $non2xx && $non2xx != 0 ]]; then
-        failed="$non2xx non-2xx answers on ${urls[$i]}"
+registered='' failed='' rows=() oks=() names=(A B)
+declare -A total_rps
+for mode in "${modes[@]}"; do
+    start_instances "$mode"
+    if [[ $mode == redis ]]; then
+        log "instances at ${urls[*]}, on PostgreSQL and Redis (port $redis_port)"
+    else
+        log "instances at ${urls[*]}, on PostgreSQL, revocations in memory"
     fi
-done
-echo
+    if [[ -z $registered ]]; then
+        curl -fsS -X POST "${urls[0]}/register" -d "$credentials" >/dev/null
+        registered=1
+    fi
+    token=$(token_of "${urls[1]}")
+    [[ -n $token ]] || die "$mode: no token from /login"
+    [[ $(me "$token" "${urls[0]}") == 200 ]] || die "$mode: B's token is refused on A before the run"
 
-# Both serve again (bounded), and revocations are shared.
-for url in "${urls[@]}"; do
-    for _ in $(seq 1 100); do
-        [[ $(me "$token" "$url") == 200 ]] && break
-        sleep 0.1
+    outage=0 outage_note=''
+    if [[ $mode == redis ]] && ((OUTAGE > 0)); then
+        outage=$OUTAGE outage_note=", Redis down for ${OUTAGE}s"
+    fi
+    log "$mode: $CONNECTIONS connections per instance for ${DURATION}s$outage_note"
+    wrk_pids=()
+    for i in 0 1; do
+        wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency \
+            -H "Authorization: Bearer $token" "${urls[$i]}/me" >"$tmp/wrk-$mode-$i.out" &
+        pids+=($!)
+        wrk_pids+=($!)
     done
-    [[ $(me "$token" "$url") == 200 ]] || failed="$url does not serve /me after the run"
+    if ((outage > 0)); then
+        sleep $((DURATION / 3))
+        log "stopping Redis"
+        bash scripts/services.sh stop-redis "$tmp"
+        sleep "$outage"
+        log "starting Redis again on port $redis_port"
+        bash scripts/services.sh start-redis "$tmp" "$redis_port" >/dev/null
+    fi
+    wait "${wrk_pids[@]}"
+    stop_pids "${wrk_pids[@]}"
+
+    total_rps[$mode]=0
+    for i in 0 1; do
+        out=$tmp/wrk-$mode-$i.out
+        requests=$(awk '/requests in/ { print $1 }' "$out")
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+        p99=$(awk '$1 == "99%" { print $2 }' "$out")
+        non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+        rows+=("| $mode | ${names[$i]} ${urls[$i]} | ${requests:-0} | ${rps:-0} | ${p99:--} | ${non2xx:-0} |")
+        total_rps[$mode]=$(awk -v a="${total_rps[$mode]}" -v b="${rps:-0}" 'BEGIN { printf "%.2f", a + b }')
+        [[ -n $requests && $requests -gt 0 ]] || failed="$mode: no requests completed on ${urls[$i]}"
+        if ((outage == 0)) && [[ -n $non2xx && $non2xx != 0 ]]; then
+            failed="$mode: $non2xx non-2xx answers on ${urls[$i]}"
+        fi
+    done
+
+    # Both serve again (bounded); revocations are shared with Redis, per instance in memory.
+    for url in "${urls[@]}"; do
+        for _ in $(seq 1 100); do
+            [[ $(me "$token" "$url") == 200 ]] && break
+            sleep 0.1
+        done
+        [[ $(me "$token" "$url") == 200 ]] || failed="$mode: $url does not serve /me after the run"
+    done
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" "${urls[1]}/logout") == 200 ]] ||
+        failed="$mode: logout on B failed"
+    [[ $(me "$token" "${urls[1]}") == 401 ]] || failed="$mode: a logout on B is not refused on B"
+    if [[ $mode == redis ]]; then
+        [[ $(me "$token" "${urls[0]}") == 401 ]] || failed="redis: a logout on B is not refused on A"
+        oks+=("redis: both instances served${outage_note:+ and recovered from the Redis outage}; a logout on B is refused on A")
+    else
+        [[ $(me "$token" "${urls[0]}") == 200 ]] ||
+            failed="memory: a logout on B is refused on A (each instance should have its own store)"
+        oks+=("memory: both instances served; a logout on B is refused on B only, not on A (not shared)")
+    fi
+    stop_pids "${instance_pids[@]}"
 done
-[[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" "${urls[1]}/logout") == 200 ]] ||
-    failed="logout on B failed"
-[[ $(me "$token" "${urls[0]}") == 401 ]] || failed="a logout on B is not refused on A"
+
+echo
+echo "| revocation | instance | requests | req/s | p99 | non-2xx |"
+echo "|---|---|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+echo
+summary="total req/s:"
+for mode in "${modes[@]}"; do
+    summary+=" $mode ${total_rps[$mode]},"
+done
+summary=${summary%,}
+if ((${#modes[@]} == 2)); then
+    summary+="; redis/memory $(awk -v r="${total_rps[redis]}" -v m="${total_rps[memory]}" \
+        'BEGIN { if (m > 0) printf "%.2f", r / m; else print "-" }')"
+    ((OUTAGE == 0)) || summary+=" (the redis rows count the outage's quick 503s: not like for like)"
+fi
+echo "$summary"
+echo
 
 [[ -z $failed ]] || die "$failed"
-log "ok: both instances served${outage_note:+ and recovered from the Redis outage}; a logout on B is refused on A"
+for ok in "${oks[@]}"; do
+    log "ok: $ok"
+done
