@@ -30,29 +30,22 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::pin::pin;
-use std::sync::Arc;
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use criterion::Criterion;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use hmac::{Hmac, KeyInit, Mac};
-use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::Empty;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
+use tower::{Layer, Service};
+use tower_login_manager::{LoginLayer, LoginManager};
 
 const SECRET: &str = "a benchmark secret of at least thirty-two bytes";
 const GROUP: &str = "hs256";
@@ -125,66 +118,20 @@ struct JwtClaimsRef<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The layer: an in-memory loader and a no-op service.
+// The layer: an in-memory loader and a no-op service, shared with `tests/alloc.rs` and
+// `examples/loadtest_app.rs`.
 
-#[derive(Debug)]
-struct User {
-    #[allow(dead_code)]
-    name: String,
-}
+#[path = "../tests/support/in_memory.rs"]
+mod in_memory;
 
-#[derive(Clone)]
-struct InMemory(Arc<HashMap<String, Arc<User>>>);
+use in_memory::{bearer, loader, noop};
 
-impl UserLoader for InMemory {
-    type User = Arc<User>;
-    type Error = Infallible;
-    type Future = Ready<Result<Option<Arc<User>>, Infallible>>;
-
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        ready(Ok(self.0.get(user_id).cloned()))
-    }
-}
-
-fn loader() -> InMemory {
-    let user = Arc::new(User { name: "ada".into() });
-    InMemory(Arc::new(HashMap::from([("42".to_owned(), user)])))
-}
-
-type Empty200 = Response<Empty<Bytes>>;
-
-/// The inner service: answers every request with an empty 200, allocating nothing.
-fn noop() -> impl Service<Request<()>, Response = Empty200, Error = Infallible> + Clone {
-    service_fn(|_: Request<()>| ready(Ok(Response::new(Empty::new()))))
-}
-
-/// Polls a future that is ready at once (every future here is): no runtime in the measurement.
-fn now_or_never<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the future was not ready at once"),
-    }
-}
-
-/// One request through `svc`, built here so that every case pays for building it.
+/// One request through `svc` (`in_memory::one_request`, as `tests/alloc.rs` counts it): its status.
 fn one_request<S, B>(svc: &mut S, authorization: Option<&HeaderValue>) -> StatusCode
 where
     S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
 {
-    let mut req = Request::get("/");
-    if let Some(value) = authorization {
-        req = req.header(AUTHORIZATION, value.clone());
-    }
-    let req = req.body(()).expect("a valid request");
-    let svc = now_or_never(svc.ready()).expect("the service is ready");
-    let res = now_or_never(svc.call(req)).expect("the service does not fail");
-    res.status()
-}
-
-/// A header value that is cloned without allocating (`Bytes::from_static`).
-fn bearer(token: &str) -> HeaderValue {
-    HeaderValue::from_static(Box::leak(format!("Bearer {token}").into_boxed_str()))
+    in_memory::one_request(svc, authorization).status()
 }
 
 fn unix_now() -> u64 {
@@ -256,7 +203,7 @@ impl Fixture {
             fx.manager.decode_token(&fx.token).expect("valid").user_id(),
             "42"
         );
-        let mut layered = LoginLayer::new(fx.manager.clone(), loader()).layer(noop());
+        let mut layered = LoginLayer::new(fx.manager.clone(), loader("42")).layer(noop());
         let cases = [
             (Some(&fx.valid), StatusCode::OK),
             (None, StatusCode::UNAUTHORIZED),
@@ -274,7 +221,7 @@ type Run<'a> = Box<dyn FnMut() + 'a>;
 
 /// The cases, by name, in the order they are reported. Each layer case has its own service.
 fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
-    let layered = LoginLayer::new(fx.manager.clone(), loader()).layer(noop());
+    let layered = LoginLayer::new(fx.manager.clone(), loader("42")).layer(noop());
     let layer = |authorization: Option<&HeaderValue>| -> Run<'_> {
         let mut svc = layered.clone();
         let authorization = authorization.cloned();

@@ -13,9 +13,6 @@
 //! against this process only. Stops by itself after `MAX_SECS` seconds (default 900), on Ctrl-C,
 //! or on SIGTERM.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,28 +22,13 @@ use axum::{Extension, Router};
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
 use tower::util::MapRequestLayer;
-use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
+use tower_login_manager::{LoginLayer, LoginManager};
 
-#[derive(Debug)]
-struct User {
-    #[allow(dead_code)]
-    name: String,
-}
+// Users in memory (`InMemory`, the loader `benches/decode.rs` and `tests/alloc.rs` measure).
+#[path = "../tests/support/in_memory.rs"]
+mod in_memory;
 
-/// Users in memory: loading one costs a hash lookup and an `Arc` clone, so the measurement is the
-/// layer's, not a database's.
-#[derive(Clone)]
-struct InMemory(Arc<HashMap<String, Arc<User>>>);
-
-impl UserLoader for InMemory {
-    type User = Arc<User>;
-    type Error = Infallible;
-    type Future = Ready<Result<Option<Arc<User>>, Infallible>>;
-
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        ready(Ok(self.0.get(user_id).cloned()))
-    }
-}
+use in_memory::{User, loader};
 
 async fn open() -> &'static str {
     "ok"
@@ -103,8 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
     let manager = LoginManager::new(secret)?;
     let token = manager.issue_token("1", max + Duration::from_secs(60))?;
-    let user = Arc::new(User { name: "ada".into() });
-    let loader = InMemory(Arc::new(HashMap::from([("1".to_owned(), user)])));
+    let loader = loader("1");
 
     let app = Router::new()
         .route("/open", get(open))

@@ -14,20 +14,17 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::backtrace::Backtrace;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
-use std::pin::pin;
+use std::future::ready;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, UserLoader};
+use tower::{Layer, service_fn};
+use tower_login_manager::{Claims, LoginLayer, LoginManager};
 
 // ---------------------------------------------------------------------------------------------
 // The counting allocator.
@@ -164,67 +161,14 @@ fn frames(bt: &Backtrace) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The services: the same as in benches/decode.rs.
+// The services: `tests/support/in_memory.rs`, the very ones benches/decode.rs times.
 
 const SECRET: &str = "an allocation-test secret of at least thirty-two bytes";
 
-#[derive(Debug)]
-struct User {
-    #[allow(dead_code)]
-    name: String,
-}
+#[path = "support/in_memory.rs"]
+mod in_memory;
 
-#[derive(Clone)]
-struct InMemory(Arc<HashMap<String, Arc<User>>>);
-
-impl UserLoader for InMemory {
-    type User = Arc<User>;
-    type Error = Infallible;
-    type Future = Ready<Result<Option<Arc<User>>, Infallible>>;
-
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        ready(Ok(self.0.get(user_id).cloned()))
-    }
-}
-
-fn loader() -> InMemory {
-    let user = Arc::new(User { name: "ada".into() });
-    InMemory(Arc::new(HashMap::from([("42".to_owned(), user)])))
-}
-
-type Empty200 = Response<Empty<Bytes>>;
-
-/// The inner service: an empty 200, allocating nothing.
-fn noop() -> impl Service<Request<()>, Response = Empty200, Error = Infallible> + Clone {
-    service_fn(|_: Request<()>| ready(Ok(Response::new(Empty::new()))))
-}
-
-fn now_or_never<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the future was not ready at once"),
-    }
-}
-
-/// One request through `svc`, built here; the response is returned so that the caller drops it.
-fn one_request<S>(svc: &mut S, authorization: Option<&HeaderValue>) -> S::Response
-where
-    S: Service<Request<()>, Error = Infallible>,
-{
-    let mut req = Request::get("/");
-    if let Some(value) = authorization {
-        req = req.header(AUTHORIZATION, value.clone());
-    }
-    let req = req.body(()).expect("a valid request");
-    let svc = now_or_never(svc.ready()).expect("the service is ready");
-    now_or_never(svc.call(req)).expect("the service does not fail")
-}
-
-/// A header value that is cloned without allocating (`Bytes::from_static`).
-fn bearer(token: &str) -> HeaderValue {
-    HeaderValue::from_static(Box::leak(format!("Bearer {token}").into_boxed_str()))
-}
+use in_memory::{User, bearer, loader, noop, now_or_never, one_request};
 
 fn manager() -> LoginManager {
     LoginManager::new(SECRET).expect("a valid secret")
@@ -243,11 +187,11 @@ fn token(manager: &LoginManager) -> String {
 fn valid_request_allocates_at_most_4_beyond_the_bare_service() {
     let manager = manager();
     let token = bearer(&token(&manager));
-    let mut layered = LoginLayer::new(manager.clone(), loader()).layer(noop());
+    let mut layered = LoginLayer::new(manager.clone(), loader("42")).layer(noop());
     let mut bare = noop();
 
     // What reached the inner service, once: the user and the claims are in the extensions.
-    let mut seen = LoginLayer::new(manager, loader()).layer(service_fn(|req: Request<()>| {
+    let mut seen = LoginLayer::new(manager, loader("42")).layer(service_fn(|req: Request<()>| {
         let ext = req.extensions();
         let ok = ext.get::<Arc<User>>().is_some()
             && ext.get::<Claims>().is_some_and(|c| c.user_id() == "42");
@@ -285,7 +229,7 @@ fn valid_request_allocates_at_most_4_beyond_the_bare_service() {
 #[test]
 fn missing_header_allocates_nothing_beyond_the_response() {
     let manager = manager();
-    let mut layered = LoginLayer::new(manager.clone(), loader()).layer(noop());
+    let mut layered = LoginLayer::new(manager.clone(), loader("42")).layer(noop());
 
     // The rejection, once: its status, headers and body are what a service answering 401 itself
     // would have to build too.

@@ -9,7 +9,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -25,13 +24,10 @@ use tokio::task::JoinSet;
 use tower::ServiceBuilder;
 use tower_login_manager::{Claims, LoginLayer, LoginManager, loader_fn};
 
-const SECRET: &str = "a test secret of at least thirty-two bytes";
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
-#[derive(Clone, Debug)]
-struct User {
-    id: String,
-    name: String,
-}
+use fixtures::{SECRET, User, expired_token, load_user, other_secret_token, token};
 
 /// A hyper server on 127.0.0.1:0; the connections' tasks end with the test's runtime.
 struct TestServer {
@@ -65,16 +61,7 @@ impl TestServer {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
             }
         });
-        let loader = loader_fn(|id: String| async move {
-            match id.as_str() {
-                "1" => Ok(Some(User {
-                    id,
-                    name: "ada".into(),
-                })),
-                "down" => Err(std::io::Error::other("database is down")),
-                _ => Ok(None),
-            }
-        });
+        let loader = loader_fn(load_user);
         let manager = LoginManager::new(SECRET).unwrap();
         let svc = ServiceBuilder::new()
             .layer(LoginLayer::new(manager, loader))
@@ -125,13 +112,6 @@ impl TestServer {
     }
 }
 
-fn token(user_id: &str) -> String {
-    LoginManager::new(SECRET)
-        .unwrap()
-        .issue_token(user_id, Duration::from_secs(60 * 60))
-        .unwrap()
-}
-
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -156,18 +136,6 @@ async fn rejections_are_json_with_an_rfc6750_challenge() {
         want_message: &'static str,
         want_challenge: Option<&'static str>,
     }
-
-    let other_secret = LoginManager::new("another secret, also thirty-two bytes long")
-        .unwrap()
-        .issue_token("1", Duration::from_secs(60 * 60))
-        .unwrap();
-    let two_hours_ago = LoginManager::new(SECRET).unwrap().now() - 2 * 60 * 60;
-    let expired = LoginManager::builder(SECRET)
-        .clock(move || two_hours_ago)
-        .build()
-        .unwrap()
-        .issue_token("1", Duration::from_secs(60 * 60))
-        .unwrap();
 
     let cases = [
         Case {
@@ -195,7 +163,7 @@ async fn rejections_are_json_with_an_rfc6750_challenge() {
         },
         Case {
             name: "signed with another secret",
-            authorization: vec![bearer(&other_secret)],
+            authorization: vec![bearer(&other_secret_token())],
             want_status: StatusCode::UNAUTHORIZED,
             want_message: "Invalid token. Please register or login",
             want_challenge: Some(
@@ -204,7 +172,7 @@ async fn rejections_are_json_with_an_rfc6750_challenge() {
         },
         Case {
             name: "expired",
-            authorization: vec![bearer(&expired)],
+            authorization: vec![bearer(&expired_token())],
             want_status: StatusCode::UNAUTHORIZED,
             want_message: "Expired token. Please login to get a new token",
             want_challenge: Some(

@@ -5,113 +5,28 @@
 //! A rejected call must reach a tonic client as a `Status` with the right code and the exact
 //! message; an accepted one must reach the handler with the user in its extensions.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
-use http::uri::PathAndQuery;
+use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::body::Body;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::metadata::MetadataValue;
-use tonic::server::NamedService;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Channel, Server};
 use tonic::{Code, Status};
-use tower::Service;
 use tower_login_manager::{Claims, LoginLayer, LoginManager, LoginManagerBuilder, loader_fn};
 
-const SECRET: &str = "a test secret of at least thirty-two bytes";
-const SAY_HELLO: &str = "/hello.Greeter/SayHello";
+#[path = "support/fixtures.rs"]
+mod fixtures;
+// The service, its codec and the client call of `examples/tonic`.
+#[path = "../examples/tonic/greeter.rs"]
+mod greeter;
 
-#[derive(Clone, Debug, PartialEq)]
-struct User {
-    id: String,
-    name: String,
-}
-
-// --- A UTF-8 string codec: the gRPC message is the string's bytes. ---
-
-#[derive(Clone, Copy, Debug, Default)]
-struct StringCodec;
-
-impl Codec for StringCodec {
-    type Encode = String;
-    type Decode = String;
-    type Encoder = StringCodec;
-    type Decoder = StringCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        StringCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        StringCodec
-    }
-}
-
-impl Encoder for StringCodec {
-    type Item = String;
-    type Error = Status;
-
-    fn encode(&mut self, item: String, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(item.as_bytes());
-        Ok(())
-    }
-}
-
-impl Decoder for StringCodec {
-    type Item = String;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<String>, Status> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        String::from_utf8(bytes.into())
-            .map(Some)
-            .map_err(|_| Status::invalid_argument("the message is not UTF-8"))
-    }
-}
-
-// --- The service, written by hand the way tonic's generated servers are. ---
-
-/// `hello.Greeter` with one unary method, `SayHello(string) returns (string)`.
-#[derive(Clone, Debug, Default)]
-struct Greeter;
-
-impl NamedService for Greeter {
-    const NAME: &'static str = "hello.Greeter";
-}
-
-impl Service<http::Request<Body>> for Greeter {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        match req.uri().path() {
-            SAY_HELLO => Box::pin(async move {
-                let method = tower::service_fn(say_hello);
-                Ok(tonic::server::Grpc::new(StringCodec)
-                    .unary(method, req)
-                    .await)
-            }),
-            _ => Box::pin(async { Ok(Status::unimplemented("").into_http()) }),
-        }
-    }
-}
+use fixtures::{SECRET, User, expired_token, load_user, other_secret_token, token};
+use greeter::{Greeter, SAY_HELLO};
 
 /// The handler: tonic copies the HTTP request's extensions into the `tonic::Request`, so the
 /// user and claims the layer inserted are here.
@@ -156,23 +71,14 @@ impl TestServer {
             .on_loader_error(move |e| hook_errors.lock().unwrap().push(e.to_string()))
             .build()
             .unwrap();
-        let loader = loader_fn(|id: String| async move {
-            match id.as_str() {
-                "1" => Ok(Some(User {
-                    id,
-                    name: "ada".into(),
-                })),
-                "down" => Err(std::io::Error::other("database is down")),
-                _ => Ok(None),
-            }
-        });
+        let loader = loader_fn(load_user);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let server = Server::builder()
             .layer(LoginLayer::new(manager, loader))
-            .add_service(Greeter)
+            .add_service(Greeter(say_hello))
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                 rx.await.ok();
             });
@@ -185,36 +91,15 @@ impl TestServer {
     }
 
     async fn say_hello(&self, token: Option<&str>) -> Result<String, Status> {
-        let channel = Channel::from_shared(format!("http://{}", self.addr))
+        greeter::say_hello(&self.addr.to_string(), token)
+            .await
             .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.unwrap();
-        let mut request = tonic::Request::new("hi".to_owned());
-        if let Some(token) = token {
-            let value = MetadataValue::try_from(format!("Bearer {token}")).unwrap();
-            request.metadata_mut().insert("authorization", value);
-        }
-        let path = PathAndQuery::from_static(SAY_HELLO);
-        client
-            .unary(request, path, StringCodec)
-            .await
-            .map(tonic::Response::into_inner)
     }
 
     async fn stop(mut self) {
         self.shutdown.take().unwrap().send(()).unwrap();
         self.task.take().unwrap().await.unwrap().unwrap();
     }
-}
-
-fn token(user_id: &str) -> String {
-    LoginManager::new(SECRET)
-        .unwrap()
-        .issue_token(user_id, Duration::from_secs(60 * 60))
-        .unwrap()
 }
 
 #[tokio::test]
@@ -239,19 +124,6 @@ async fn rejections_reach_the_client_as_grpc_statuses() {
         want_message: &'static str,
     }
 
-    let other_secret = LoginManager::new("another secret, also thirty-two bytes long")
-        .unwrap()
-        .issue_token("1", Duration::from_secs(60 * 60))
-        .unwrap();
-    // Minted two hours ago with a one-hour lifetime.
-    let two_hours_ago = LoginManager::new(SECRET).unwrap().now() - 2 * 60 * 60;
-    let expired = LoginManager::builder(SECRET)
-        .clock(move || two_hours_ago)
-        .build()
-        .unwrap()
-        .issue_token("1", Duration::from_secs(60 * 60))
-        .unwrap();
-
     let cases = [
         Case {
             name: "no authorization metadata",
@@ -267,13 +139,13 @@ async fn rejections_reach_the_client_as_grpc_statuses() {
         },
         Case {
             name: "signed with another secret",
-            token: Some(other_secret),
+            token: Some(other_secret_token()),
             want_code: Code::Unauthenticated,
             want_message: "Invalid token. Please register or login",
         },
         Case {
             name: "expired",
-            token: Some(expired),
+            token: Some(expired_token()),
             want_code: Code::Unauthenticated,
             want_message: "Expired token. Please login to get a new token",
         },

@@ -1,0 +1,57 @@
+//! The user, the loader and the tokens of the tests that put the layer in front of a real server
+//! and call it over a loopback socket: `tests/hyper.rs` and `tests/tonic.rs`. Included with
+//! `#[path = "support/fixtures.rs"] mod fixtures;`.
+
+use std::time::Duration;
+
+use tower_login_manager::LoginManager;
+
+/// The servers' secret.
+pub const SECRET: &str = "a test secret of at least thirty-two bytes";
+
+/// What the loader loads, and the handlers find in the request's extensions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+}
+
+/// The servers' loader (with `loader_fn`): knows user "1" (ada), fails for "down" and finds
+/// nobody else.
+pub async fn load_user(id: String) -> Result<Option<User>, std::io::Error> {
+    match id.as_str() {
+        "1" => Ok(Some(User {
+            id,
+            name: "ada".into(),
+        })),
+        "down" => Err(std::io::Error::other("database is down")),
+        _ => Ok(None),
+    }
+}
+
+/// A token for `user_id`, good for an hour.
+pub fn token(user_id: &str) -> String {
+    LoginManager::new(SECRET)
+        .unwrap()
+        .issue_token(user_id, Duration::from_secs(60 * 60))
+        .unwrap()
+}
+
+/// A token for user 1 signed with another secret.
+pub fn other_secret_token() -> String {
+    LoginManager::new("another secret, also thirty-two bytes long")
+        .unwrap()
+        .issue_token("1", Duration::from_secs(60 * 60))
+        .unwrap()
+}
+
+/// A token for user 1 minted two hours ago with a one-hour lifetime.
+pub fn expired_token() -> String {
+    let two_hours_ago = LoginManager::new(SECRET).unwrap().now() - 2 * 60 * 60;
+    LoginManager::builder(SECRET)
+        .clock(move || two_hours_ago)
+        .build()
+        .unwrap()
+        .issue_token("1", Duration::from_secs(60 * 60))
+        .unwrap()
+}

@@ -1,0 +1,478 @@
+//! The harness of the tests that drive the example server (`examples/server`) over HTTP, as a
+//! client would: `tests/server.rs` (one instance on SQLite) and `tests/scale_out.rs` (two on
+//! PostgreSQL and Redis). Included by each with `#[path = "support/server.rs"] mod server_support;`.
+//!
+//! `cargo test` does not build examples, so the binary is built here, once per run, with
+//! `cargo build --example server` and the features the test was built with (a no-op when it is
+//! up to date, and never a stale binary).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::CONTENT_TYPE;
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// The bounds of the waits, which each test sets for itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// How long a server may take to answer `/health` after its start.
+    pub startup: Duration,
+    /// How long one `/health` check may take before the next.
+    pub health_check: Duration,
+    /// How long a server may take to exit (after SIGTERM, or refusing a bad configuration), and
+    /// its log to show what [`Server::wait_for_log`] waits for.
+    pub exit: Duration,
+    /// How long one request may take (Argon2 in a debug build takes about a second).
+    pub request: Duration,
+    /// Interval of the bounded polling loops.
+    pub poll: Duration,
+}
+
+/// How to start one instance of the example server.
+#[derive(Clone, Copy, Debug)]
+pub struct Launch<'a> {
+    /// The instance's name in failure messages.
+    pub name: &'static str,
+    pub timing: Timing,
+    /// `SECRET_KEY`; `None` leaves it unset.
+    pub secret: Option<&'a str>,
+    pub database_url: &'a str,
+    /// More environment variables (`REDIS_URL` is unset unless given here).
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+/// The example binary, built once per test run with the features this test was built with (so
+/// that the library is not compiled a second time, and `--features redis` reaches the example).
+pub fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // This test is target/<profile>/deps/<test>-<hash>.
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary is in target/<profile>/deps");
+
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "--example", "server"])
+            .args(["--message-format", "json-render-diagnostics"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        let features: Vec<&str> = [
+            ("axum", cfg!(feature = "axum")),
+            ("tracing", cfg!(feature = "tracing")),
+            ("redis", cfg!(feature = "redis")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        let mut described = "cargo build --example server".to_owned();
+        if !features.is_empty() {
+            build.args(["--features", &features.join(",")]);
+            described = format!("{described} --features {}", features.join(","));
+        }
+        match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => {}
+            Some("release") => {
+                build.arg("--release");
+            }
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        let output = build.output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "{described} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let binary = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "server")
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the server executable");
+        assert!(binary.exists(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let probe = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().unwrap().port()
+}
+
+/// A scratch directory, `tower-login-manager-<label>-<pid>-<n>` in the system's temporary
+/// directory; removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tower-login-manager-{label}-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the scratch directory");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// A SQLite database in this directory, created on first use.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.0.join("users.db").display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The lines a pipe has delivered so far, and the thread reading it.
+pub struct Captured {
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Captured {
+    pub fn new(pipe: impl Read + Send + 'static) -> Self {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Everything, once the process has exited (the pipe is then closed).
+    pub fn join(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the pipe reader");
+        }
+        self.snapshot().join("\n")
+    }
+}
+
+/// A running example server; killed on drop.
+pub struct Server {
+    pub name: &'static str,
+    timing: Timing,
+    child: Child,
+    addr: SocketAddr,
+    stdout: Captured,
+    stderr: Captured,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// An answer: status, headers, and the body, which must be JSON.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The status and the body, to compare with [`error`] and the like.
+    pub fn pair(self) -> (StatusCode, Value) {
+        (self.status, self.body)
+    }
+}
+
+impl Server {
+    /// Starts the server and waits until `/health` answers.
+    pub async fn start(launch: &Launch<'_>) -> Self {
+        let mut server = Self::spawn(launch);
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Starts the server on a free loopback port, without waiting for it.
+    pub fn spawn(launch: &Launch<'_>) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut command = Command::new(server_binary());
+        command
+            .env("HOST", "127.0.0.1")
+            .env("PORT", addr.port().to_string())
+            .env("DATABASE_URL", launch.database_url)
+            .env_remove("REDIS_URL")
+            .envs(launch.env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match launch.secret {
+            Some(secret) => command.env("SECRET_KEY", secret),
+            None => command.env_remove("SECRET_KEY"),
+        };
+        let mut child = command.spawn().expect("start the example server");
+        let stdout = Captured::new(child.stdout.take().unwrap());
+        let stderr = Captured::new(child.stderr.take().unwrap());
+        Self {
+            name: launch.name,
+            timing: launch.timing,
+            child,
+            addr,
+            stdout,
+            stderr,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    async fn wait_healthy(&mut self) {
+        let Timing {
+            startup,
+            health_check,
+            poll,
+            ..
+        } = self.timing;
+        let deadline = Instant::now() + startup;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let (_, stderr) = self.output();
+                panic!(
+                    "{}: the server exited ({status}) before it was up:\n{stderr}",
+                    self.name
+                );
+            }
+            let req = Request::get(format!("http://{}/health", self.addr))
+                .body(Full::default())
+                .unwrap();
+            if let Ok(Ok(res)) = tokio::time::timeout(health_check, self.client.request(req)).await
+                && res.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no answer from /health within {startup:?}:\n{}",
+                self.name,
+                self.stderr.snapshot().join("\n")
+            );
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + self.timing.exit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: the server did not exit within {:?}",
+                self.name,
+                self.timing.exit
+            );
+            std::thread::sleep(self.timing.poll);
+        }
+    }
+
+    /// Asks the server to stop as `docker stop` or an orchestrator scaling down would (SIGTERM; a
+    /// kill elsewhere) and waits.
+    pub fn stop(mut self) -> ExitStatus {
+        #[cfg(unix)]
+        {
+            let sent = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(sent.success(), "kill -TERM failed");
+        }
+        #[cfg(not(unix))]
+        self.child.kill().expect("kill the server");
+        self.wait_exit()
+    }
+
+    /// Stdout and stderr, complete once the process has exited; what there is so far before.
+    pub fn output(&mut self) -> (String, String) {
+        if self.child.try_wait().unwrap().is_none() {
+            return (
+                self.stdout.snapshot().join("\n"),
+                self.stderr.snapshot().join("\n"),
+            );
+        }
+        (self.stdout.join(), self.stderr.join())
+    }
+
+    /// The stderr lines so far.
+    pub fn log(&self) -> String {
+        self.stderr.snapshot().join("\n")
+    }
+
+    /// Polls (bounded) until the stderr lines so far satisfy `done`, and returns them.
+    pub async fn wait_for_log(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + self.timing.exit;
+        loop {
+            let lines = self.stderr.snapshot();
+            if done(&lines) {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: the log never showed what was expected:\n{}",
+                self.name,
+                lines.join("\n")
+            );
+            tokio::time::sleep(self.timing.poll).await;
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> Reply {
+        let name = self.name;
+        let timeout = self.timing.request;
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(format!("http://{}{path}", self.addr));
+        if let Some(content_type) = content_type {
+            req = req.header(CONTENT_TYPE, content_type);
+        }
+        if let Some(authorization) = authorization {
+            req = req.header("authorization", authorization);
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+        let res = tokio::time::timeout(timeout, self.client.request(req))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: {method} {path}: no answer within {timeout:?}"))
+            .unwrap_or_else(|error| panic!("{name}: {method} {path}: {error}"));
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.expect("the response body").to_bytes();
+        assert_eq!(
+            parts.headers.get(CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"application/json"[..]),
+            "{name}: {method} {path}: content type"
+        );
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{name}: {method} {path}: the body is not JSON: {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
+        self.request(Method::GET, path, None, authorization, "")
+            .await
+    }
+
+    pub async fn post(&self, path: &str, authorization: Option<&str>) -> Reply {
+        self.request(Method::POST, path, None, authorization, "")
+            .await
+    }
+
+    /// `GET /me` with `token`: the status and the body.
+    pub async fn me(&self, token: &str) -> (StatusCode, Value) {
+        self.get("/me", Some(&bearer(token))).await.pair()
+    }
+
+    /// `POST path` with `token` (`/logout`, `/refresh`): the status and the body.
+    pub async fn post_token(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.post(path, Some(&bearer(token))).await.pair()
+    }
+
+    pub async fn post_credentials(&self, path: &str, username: &str, password: &str) -> Reply {
+        let body = json!({ "username": username, "password": password }).to_string();
+        self.request(Method::POST, path, Some("application/json"), None, &body)
+            .await
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> Reply {
+        self.post_credentials("/register", username, password).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.post_credentials("/login", username, password).await
+    }
+
+    /// Logs in and returns the access and the refresh token.
+    pub async fn login_pair(&self, username: &str, password: &str) -> (String, String) {
+        let reply = self.login(username, password).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}: login: {}",
+            self.name,
+            reply.body
+        );
+        tokens(&reply)
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login_token(&self, username: &str, password: &str) -> String {
+        self.login_pair(username, password).await.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The access and refresh token of a `/login` or `/refresh` answer.
+pub fn tokens(reply: &Reply) -> (String, String) {
+    let token = |name: &str| {
+        reply.body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {}", reply.body))
+            .to_owned()
+    };
+    (token("token"), token("refresh_token"))
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The JSON error body of the login layer and the routes.
+pub fn error(status: StatusCode, message: &str) -> (StatusCode, Value) {
+    (
+        status,
+        json!({ "status": status.as_u16(), "message": message }),
+    )
+}
