@@ -328,3 +328,55 @@ fn the_application_adds_and_reads_its_own_claims() {
         mine
     );
 }
+
+/// The `grpc-status` and `grpc-message` a gRPC call with `token` gets through `layer`.
+async fn grpc_status<R: Revocations>(
+    layer: &LoginLayer<impl UserLoader<User = String> + Clone, R>,
+    token: &str,
+) -> (String, String) {
+    let svc = layer.layer(service_fn(|_: Request<Empty<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    }));
+    let req = Request::post("/pkg.Service/Method")
+        .header(header::CONTENT_TYPE, "application/grpc")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Empty::new())
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "a trailers-only gRPC answer");
+    let h = res.headers();
+    let text = |name: &str| h[name].to_str().unwrap().to_owned();
+    (text("grpc-status"), text("grpc-message"))
+}
+
+/// gRPC status semantics: a store that cannot answer is UNAVAILABLE (14), a revoked token
+/// UNAUTHENTICATED (16).
+#[tokio::test]
+async fn grpc_clients_get_unavailable_when_the_store_is_down_and_unauthenticated_when_revoked() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .token_ids(true)
+        .build()
+        .unwrap();
+    let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    let down =
+        LoginLayer::new(m.clone(), loader()).revocations(Down(Arc::new(AtomicBool::new(true))));
+    assert_eq!(
+        grpc_status(&down, &token).await,
+        (
+            "14".into(),
+            "Service temporarily unavailable. Please try again".into()
+        )
+    );
+    let store = MemoryRevocations::with_clock(|| NOW);
+    let claims = m.decode_token(&token).unwrap();
+    store
+        .revoke(claims.token_id().unwrap(), claims.expires_at().unwrap())
+        .await
+        .unwrap();
+    let revoked = LoginLayer::new(m.clone(), loader()).revocations(store);
+    assert_eq!(
+        grpc_status(&revoked, &token).await,
+        ("16".into(), "Token has been revoked".into())
+    );
+}
