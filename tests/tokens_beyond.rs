@@ -331,7 +331,7 @@ fn the_application_adds_and_reads_its_own_claims() {
 
 /// The `grpc-status` and `grpc-message` a gRPC call with `token` gets through `layer`.
 async fn grpc_status<R: Revocations>(
-    layer: &LoginLayer<impl UserLoader<User = String> + Clone, R>,
+    layer: &LoginLayer<impl UserLoader<User = String>, R>,
     token: &str,
 ) -> (String, String) {
     let svc = layer.layer(service_fn(|_: Request<Empty<Bytes>>| async {
