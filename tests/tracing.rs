@@ -1,0 +1,117 @@
+//! Feature `tracing`: one event per rejection, with its kind, never the token.
+//!
+//! In a test binary of its own: tracing caches each callsite's interest globally, and a test
+//! running the layer on another thread without a subscriber could race this one's subscriber
+//! registration and leave the callsite disabled.
+#![cfg(feature = "tracing")]
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{NOW, SECRET};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use tower::{ServiceExt, service_fn};
+use tower_login_manager::{LoginLayer, LoginManager, UserLoader, loader_fn};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+#[derive(Clone, Debug, PartialEq)]
+struct User(String);
+
+fn layer() -> LoginLayer<impl UserLoader<User = User>> {
+    let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
+    LoginLayer::new(
+        manager,
+        loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(User(id))) }),
+    )
+}
+
+fn token(id: &str) -> String {
+    LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .build()
+        .unwrap()
+        .issue_token(id, Duration::from_secs(60))
+        .unwrap()
+}
+
+fn get(bearer: Option<&str>) -> Request<Empty<Bytes>> {
+    let mut b = Request::get("/");
+    if let Some(t) = bearer {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    b.body(Empty::new()).unwrap()
+}
+
+async fn send(
+    layer: LoginLayer<impl UserLoader<User = User>>,
+    req: Request<Empty<Bytes>>,
+) -> StatusCode {
+    let svc = tower::Layer::layer(
+        &layer,
+        service_fn(|_: Request<Empty<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }),
+    );
+    let res = svc.oneshot(req).await.unwrap();
+    let status = res.status();
+    let _ = res.into_body().collect().await.unwrap();
+    status
+}
+
+/// Records every event's fields as text.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+struct Fields(String);
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(fields.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[tokio::test]
+async fn one_event_per_rejection_with_its_kind_and_never_the_token() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let mut tampered = token("1");
+    tampered.pop();
+    tampered.push(if tampered.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(send(layer(), get(None)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(layer(), get(Some(&tampered))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(layer(), get(Some(&token("1")))).await, StatusCode::OK);
+    let events = recorder.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events[0].contains("kind=\"missing_token\""), "{events:?}");
+    assert!(events[1].contains("kind=\"invalid_token\""), "{events:?}");
+    assert!(events[1].contains("signature does not match"), "{events:?}");
+    let signature = tampered.rsplit('.').next().unwrap();
+    assert!(events.iter().all(|e| !e.contains(signature)), "{events:?}");
+}
