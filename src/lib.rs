@@ -238,7 +238,7 @@
 //! With `tracing`, each rejection is one `DEBUG` event carrying its `kind` (and, for invalid
 //! tokens, the `reason`), never the token; any subscriber receives it:
 //!
-//! ```
+//! ```standalone_crate
 //! # #[cfg(feature = "tracing")]
 //! # {
 //! # use std::sync::{Arc, Mutex};
