@@ -26,6 +26,15 @@ fn manager() -> LoginManager {
     LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
 }
 
+/// Every issued token carries a `jti`, so that it can be revoked.
+fn manager_with_token_ids() -> LoginManager {
+    LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .token_ids(true)
+        .build()
+        .unwrap()
+}
+
 fn loader() -> impl UserLoader<User = String> {
     loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) })
 }
@@ -123,11 +132,7 @@ async fn token_pairs_are_told_apart_by_their_type_claim() {
 
 #[tokio::test]
 async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
-    let m = LoginManager::builder(SECRET)
-        .clock(|| NOW)
-        .token_ids(true)
-        .build()
-        .unwrap();
+    let m = manager_with_token_ids();
     let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
     let other = m.issue_token("1", Duration::from_secs(60)).unwrap();
     let store = MemoryRevocations::with_clock(|| NOW);
@@ -353,11 +358,7 @@ async fn grpc_status<R: Revocations>(
 /// UNAUTHENTICATED (16).
 #[tokio::test]
 async fn grpc_clients_get_unavailable_when_the_store_is_down_and_unauthenticated_when_revoked() {
-    let m = LoginManager::builder(SECRET)
-        .clock(|| NOW)
-        .token_ids(true)
-        .build()
-        .unwrap();
+    let m = manager_with_token_ids();
     let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
     let down =
         LoginLayer::new(m.clone(), loader()).revocations(Down(Arc::new(AtomicBool::new(true))));
