@@ -287,6 +287,7 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+mod base64url;
 mod body;
 mod error;
 mod extract;

@@ -271,10 +271,9 @@ impl fmt::Debug for TokenPair {
 
 /// A random token id: 128 bits, base64url.
 fn new_token_id() -> String {
-    use base64::Engine as _;
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::base64url::encode(&bytes)
 }
 
 /// Settings for a [`LoginManager`]; from [`LoginManager::builder`].

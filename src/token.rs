@@ -7,13 +7,14 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::Sha256;
 
+use crate::base64url;
 use crate::error::TokenError;
+
+mod flat;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -215,11 +216,9 @@ impl Key {
         mac.finalize().into_bytes().into()
     }
 
-    /// Constant-time comparison of the MAC (`verify_slice` uses `subtle`).
-    fn verify(&self, signing_input: &[u8], tag: &[u8]) -> bool {
-        let mut mac = self.mac.clone();
-        mac.update(signing_input);
-        mac.verify_slice(tag).is_ok()
+    /// The MAC of `signing_input` equals `tag`, compared in constant time.
+    fn verify(&self, signing_input: &[u8], tag: &[u8; MAC_LEN]) -> bool {
+        ct_eq(&self.sign(signing_input), tag)
     }
 }
 
@@ -255,7 +254,7 @@ impl KeySet {
                 let mut header = br#"{"alg":"HS256","typ":"JWT","kid":"#.to_vec();
                 serde_json::to_writer(&mut header, kid).expect("writing to a Vec cannot fail");
                 header.push(b'}');
-                URL_SAFE_NO_PAD.encode(header)
+                base64url::encode(&header)
             }
         };
         Self {
@@ -308,19 +307,19 @@ impl KeySet {
         }
         claims.push(b'}');
 
-        let claims_len = base64::encoded_len(claims.len(), false).expect("claims fit in memory");
-        let mut token = String::with_capacity(self.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
-        token.push_str(&self.header_b64);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-        let tag = self.current.sign(token.as_bytes());
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(tag, &mut token);
-        token
+        let claims_len = base64url::encoded_len(claims.len());
+        let mut token = Vec::with_capacity(self.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
+        token.extend_from_slice(self.header_b64.as_bytes());
+        token.push(b'.');
+        base64url::encode_into(&claims, &mut token);
+        let tag = self.current.sign(&token);
+        token.push(b'.');
+        base64url::encode_into(&tag, &mut token);
+        String::from_utf8(token).expect("a compact JWS is ASCII")
     }
 
     /// The MAC check: with the key the token's `kid` names, or else with every key in order.
-    fn verify(&self, kid: Option<&str>, signing_input: &[u8], tag: &[u8]) -> bool {
+    fn verify(&self, kid: Option<&str>, signing_input: &[u8], tag: &[u8; MAC_LEN]) -> bool {
         if let Some(kid) = kid {
             if self.current_kid.as_deref() == Some(kid) {
                 return self.current.verify(signing_input, tag);
@@ -377,14 +376,15 @@ impl KeySet {
         let mut claims_heap = Vec::new();
         let raw = b64_decode(parts.claims, &mut claims_stack, &mut claims_heap)
             .ok_or(TokenError::Malformed)?;
-        let mut tag = [0u8; MAC_LEN + 3];
-        match URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut tag) {
-            Ok(MAC_LEN) => {}
-            _ => return Err(TokenError::BadSignature),
+        let mut tag = [0u8; MAC_LEN];
+        if parts.signature.len() != MAC_B64_LEN
+            || base64url::decode_into(parts.signature, &mut tag) != Some(MAC_LEN)
+        {
+            return Err(TokenError::BadSignature);
         }
 
         // Step 8: the MAC, compared in constant time.
-        if !self.verify(kid, parts.signing_input, &tag[..MAC_LEN]) {
+        if !self.verify(kid, parts.signing_input, &tag) {
             return Err(TokenError::BadSignature);
         }
 
@@ -392,13 +392,19 @@ impl KeySet {
         // RFC 7519 section 7.2 step 10 / RFC 8259 section 8.1: UTF-8 throughout, members this
         // crate skips included (serde_json does not check what it skips).
         let text = std::str::from_utf8(raw).map_err(|_| TokenError::InvalidClaims)?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let claims = ClaimsSeed {
-            user_id_claim: &rules.user_id_claim,
-        }
-        .deserialize(&mut de)
-        .and_then(|c| de.end().map(|()| c))
-        .map_err(|_| TokenError::InvalidClaims)?;
+        // The claims tokens usually carry take the fast path; anything else goes to serde_json.
+        let claims = match flat::parse(text, &rules.user_id_claim) {
+            Some(claims) => claims,
+            None => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                ClaimsSeed {
+                    user_id_claim: &rules.user_id_claim,
+                }
+                .deserialize(&mut de)
+                .and_then(|c| de.end().map(|()| c))
+                .map_err(|_| TokenError::InvalidClaims)?
+            }
+        };
         let has_extra = claims.has_extra;
         let mut claims = claims.validate(rules, now)?;
         if has_extra {
@@ -448,14 +454,27 @@ fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
 /// Strict base64url (RFC 7515 section 2): no padding, no `+` or `/`, no whitespace, canonical
 /// trailing bits. Small inputs decode into `stack`, larger ones into `heap`.
 fn b64_decode<'a>(input: &[u8], stack: &'a mut [u8], heap: &'a mut Vec<u8>) -> Option<&'a [u8]> {
-    let max = input.len() / 4 * 3 + 3;
-    if max <= stack.len() {
-        let n = URL_SAFE_NO_PAD.decode_slice(input, stack).ok()?;
+    if base64url::decoded_len_max(input.len()) <= stack.len() {
+        let n = base64url::decode_into(input, stack)?;
         Some(&stack[..n])
     } else {
-        *heap = URL_SAFE_NO_PAD.decode(input).ok()?;
+        *heap = base64url::decode(input)?;
         Some(heap)
     }
+}
+
+/// Equality of two MACs in constant time: no early exit, and the compiler cannot see through the
+/// accumulated difference to add one.
+fn ct_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
+    let diff = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .map(|(x, y)| {
+            u64::from_ne_bytes(x.try_into().expect("8 bytes"))
+                ^ u64::from_ne_bytes(y.try_into().expect("8 bytes"))
+        })
+        .fold(0, |acc, d| acc | d);
+    std::hint::black_box(diff) == 0
 }
 
 /// The header members this crate reads. Parsed as a JSON *object* only: a derived struct would
@@ -522,12 +541,14 @@ fn parse_header(raw: &[u8]) -> Result<Header<'_>, TokenError> {
 /// A NumericDate (RFC 7519 section 2) as read: whole seconds, with fractions truncated as PyJWT
 /// does, negative values kept apart (they are in the past).
 #[derive(Clone, Copy)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 enum Date {
     Secs(u64),
     BeforeEpoch,
 }
 
 /// One claim value as it came, so that each claim can say precisely what is wrong with it.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 enum Value<'a> {
     Date(Date),
     Str(Cow<'a, str>),
@@ -645,6 +666,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
 
 /// The claims this crate reads, borrowed from the decoded payload.
 #[derive(Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct RawClaims<'a> {
     user_id: Option<Value<'a>>,
     exp: Option<Value<'a>>,
@@ -816,15 +838,14 @@ fn push_string_claim(out: &mut Vec<u8>, name: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use crate::base64url;
 
     /// The fast path must mean exactly what parsing would: pin the known encodings.
     #[test]
     fn known_headers_are_what_they_claim_to_be() {
         let decoded: Vec<serde_json::Value> = super::KNOWN_HEADERS
             .iter()
-            .map(|h| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap())
+            .map(|h| serde_json::from_slice(&base64url::decode(h.as_bytes()).unwrap()).unwrap())
             .collect();
         assert_eq!(
             decoded,
@@ -835,7 +856,7 @@ mod tests {
             ]
         );
         for h in super::KNOWN_HEADERS {
-            assert!(super::parse_header(&URL_SAFE_NO_PAD.decode(h).unwrap()).is_ok());
+            assert!(super::parse_header(&base64url::decode(h.as_bytes()).unwrap()).is_ok());
         }
     }
 }

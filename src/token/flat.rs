@@ -1,0 +1,292 @@
+//! The fast path for the claims of a token: a flat JSON object whose values are strings without
+//! escapes and non-negative integers, which is what this crate, PyJWT and jsonwebtoken write for
+//! login tokens.
+//!
+//! [`parse`] either reads such an object exactly as the serde_json path ([`super::ClaimsSeed`])
+//! would, or declines with `None`, and the caller then runs the serde_json path, which stays the
+//! authority: escapes, fractions, exponents, negative numbers, `true`/`false`/`null`, arrays,
+//! nested objects, control characters, repeated claims and every malformed input go there. So the
+//! fast path never accepts or rejects anything on its own; `tests` below and
+//! `tests/properties.rs` hold the two paths to the same result.
+
+use std::borrow::Cow;
+
+use super::{Date, RawClaims, Value};
+
+/// JSON whitespace (RFC 8259 section 2).
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// A string starting at `text[i] == '"'`, without escapes or control characters: its contents
+/// and the index after its closing quote.
+fn string(text: &str, i: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let mut j = start;
+    loop {
+        match *b.get(j)? {
+            b'"' => break,
+            // Escapes and control characters (an error) are left to serde_json. Bytes of 0x80
+            // and up are the rest of UTF-8 characters, already validated with the whole text.
+            b'\\' | 0..=0x1f => return None,
+            _ => j += 1,
+        }
+    }
+    // `start` and `j` are next to ASCII quotes: character boundaries.
+    Some((text.get(start..j)?, j + 1))
+}
+
+/// A value starting at `text[i]`: a string without escapes, or a non-negative integer that fits
+/// in a `u64` (serde_json reads larger ones as floats), with no leading zero, fraction or exponent.
+fn value(text: &str, i: usize) -> Option<(Value<'_>, usize)> {
+    let b = text.as_bytes();
+    match *b.get(i)? {
+        b'"' => string(text, i).map(|(s, next)| (Value::Str(Cow::Borrowed(s)), next)),
+        b'0'..=b'9' => {
+            let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let next = i + digits;
+            if digits > 1 && b[i] == b'0' {
+                return None;
+            }
+            if let Some(b'.' | b'e' | b'E') = b.get(next) {
+                return None;
+            }
+            let n = b[i..next].iter().try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })?;
+            Some((Value::Date(Date::Secs(n)), next))
+        }
+        _ => None,
+    }
+}
+
+/// The claims of `text` if it is a flat object of plain strings and integers with no repeated
+/// claim this crate reads; `None` to let serde_json decide.
+pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    let mut claims = RawClaims::default();
+    // Where the values of claims this crate does not read go.
+    let mut ignored: Option<Value<'a>>;
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            let (name, next) = string(text, i)?;
+            i = skip_ws(b, next);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            let (value, next) = value(text, skip_ws(b, i + 1))?;
+            i = skip_ws(b, next);
+            // The same names, in the same order, as `ClaimsSeed::visit_map`.
+            let slot = match name {
+                n if n == user_id_claim => &mut claims.user_id,
+                "exp" => &mut claims.exp,
+                "nbf" => &mut claims.nbf,
+                "iat" => &mut claims.iat,
+                "iss" => &mut claims.iss,
+                "aud" => &mut claims.aud,
+                "jti" => &mut claims.jti,
+                "type" => &mut claims.kind,
+                _ => {
+                    claims.has_extra = true;
+                    ignored = None;
+                    &mut ignored
+                }
+            };
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(value);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (skip_ws(b, i) == b.len()).then_some(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ClaimsSeed, RawClaims};
+    use serde::de::DeserializeSeed;
+
+    fn serde_path<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let claims = ClaimsSeed { user_id_claim }.deserialize(&mut de).ok()?;
+        de.end().ok().map(|()| claims)
+    }
+
+    /// Where the fast path answers, it answers what serde_json does.
+    pub(crate) fn agrees(text: &str) -> bool {
+        match super::parse(text, "user_id") {
+            None => true,
+            Some(fast) => serde_path(text, "user_id").is_some_and(|slow| fast == slow),
+        }
+    }
+
+    #[test]
+    fn reads_the_tokens_this_crate_and_the_flask_original_write() {
+        for text in [
+            r#"{"exp":1700003600,"iat":1700000000,"user_id":"42"}"#,
+            r#"{"exp": 1700003600, "iat": 1700000000, "user_id": "42"}"#,
+            r#"{"user_id":"ada","exp":1,"type":"refresh","jti":"abc","role":"x","n":7}"#,
+            "{}",
+            " {\n\t\"user_id\" : \"é\" } \r\n",
+        ] {
+            let fast = super::parse(text, "user_id");
+            assert!(fast.is_some(), "{text}");
+            assert!(fast == serde_path(text, "user_id"), "{text}");
+        }
+    }
+
+    #[test]
+    fn leaves_everything_else_to_serde_json() {
+        for text in [
+            r#"{"user_id":"a\"b"}"#,
+            r#"{"user_id":"\u0061"}"#,
+            r#"{"u\u0073er_id":"a"}"#,
+            "{\"user_id\":\"a\u{1}b\"}",
+            r#"{"exp":1.5}"#,
+            r#"{"exp":1e3}"#,
+            r#"{"exp":-1}"#,
+            r#"{"exp":01}"#,
+            r#"{"exp":18446744073709551616}"#,
+            r#"{"exp":00}"#,
+            r#"{"aud":["a","b"]}"#,
+            r#"{"x":{"y":1}}"#,
+            r#"{"x":true}"#,
+            r#"{"x":null}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"user_id":"a",}"#,
+            r#"{"user_id":"a"} x"#,
+            r#"{"user_id" "a"}"#,
+            r#"{"user_id":"a""#,
+            r#"["user_id"]"#,
+            "",
+            "{",
+        ] {
+            assert!(super::parse(text, "user_id").is_none(), "{text}");
+            assert!(agrees(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn repeated_unknown_claims_are_read_as_serde_json_reads_them() {
+        let text = r#"{"user_id":"a","x":1,"x":"2"}"#;
+        assert!(super::parse(text, "user_id").is_some());
+        assert!(agrees(text));
+    }
+
+    #[test]
+    fn the_configured_user_id_claim_is_read_first() {
+        let text = r#"{"sub":"a","user_id":"b"}"#;
+        let fast = super::parse(text, "sub").unwrap();
+        assert!(fast == serde_path(text, "sub").unwrap());
+        assert!(fast.has_extra);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    /// Claims objects of the shapes tokens carry, some spaced out, some with odd values.
+    fn object() -> impl Strategy<Value = String> {
+        let name = prop_oneof![
+            proptest::sample::select(vec![
+                "user_id", "exp", "iat", "nbf", "jti", "type", "aud", "iss", "role"
+            ])
+            .prop_map(String::from),
+            "[a-z_\\\\\"é]{0,6}",
+        ];
+        let value = prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            (u128::from(u64::MAX) - 5..u128::from(u64::MAX) + 5).prop_map(|n| n.to_string()),
+            (0u64..100).prop_map(|n| format!("0{n}")),
+            "-?[0-9]{1,21}(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
+            "\"[ -~é\\x00-\\x1f]{0,8}\"",
+            proptest::sample::select(vec![
+                "true",
+                "null",
+                "[\"a\"]",
+                "{}",
+                "{\"a\":1}",
+                "\"\\u0041\""
+            ])
+            .prop_map(String::from),
+        ];
+        let ws = "[ \\t\\n\\r]{0,2}";
+        proptest::collection::vec((name, value, ws), 0..6).prop_map(|members| {
+            let body: Vec<String> = members
+                .into_iter()
+                .map(|(n, v, w)| format!("{w}\"{n}\"{w}:{w}{v}{w}"))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    /// Fragments of JSON put together at random: mostly malformed.
+    fn fragments() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                "{", "}", "\"", ":", ",", " ", "\\", "0", "7", "user_id", "exp", "-", ".", "e",
+                "[", "]", "true", "null", "é", "\u{1}",
+            ]),
+            0..24,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// Objects of plain strings and integers under distinct names: what the fast path is for.
+    fn plain_object() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            "\"[ !#-\\[\\]-~é]{0,12}\"",
+        ];
+        proptest::collection::btree_map("[a-z_]{1,8}", value, 0..8).prop_map(|members| {
+            let body: Vec<String> = members
+                .iter()
+                .map(|(n, v)| format!("\"{n}\":{v}"))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn the_fast_path_reads_plain_objects(text in plain_object()) {
+            prop_assert!(super::parse(&text, "user_id").is_some(), "{}", text);
+            prop_assert!(super::tests::agrees(&text), "{}", text);
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_serde_json_on_claims_objects(text in object()) {
+            prop_assert!(super::tests::agrees(&text), "{}", text);
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_serde_json_on_fragments(text in fragments()) {
+            prop_assert!(super::tests::agrees(&text), "{}", text);
+        }
+    }
+}
