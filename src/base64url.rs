@@ -66,42 +66,46 @@ pub(crate) fn encode(input: &[u8]) -> String {
 /// Decodes `input` into the front of `out`, returning the decoded length; `None` if `input` is
 /// not strict base64url or `out` is shorter than [`decoded_len_max`] of it.
 pub(crate) fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
-    let len = decoded_len_max(input.len());
-    if input.len() % 4 == 1 || out.len() < len {
+    if input.len() % 4 == 1 || out.len() < decoded_len_max(input.len()) {
         return None;
     }
-    // Invalid characters are remembered, not branched on: `bad` collects the high bits.
+    // Invalid characters are remembered, not branched on: `bad` collects their high bits.
     let mut bad = 0u8;
-    let mut chunks = input.chunks_exact(4);
+    let mut read = 0;
     let mut written = 0;
-    for (c, o) in (&mut chunks).zip(out.chunks_exact_mut(3)) {
-        let (a, b, c, d) = (
-            DECODE[usize::from(c[0])],
-            DECODE[usize::from(c[1])],
-            DECODE[usize::from(c[2])],
-            DECODE[usize::from(c[3])],
-        );
-        bad |= a | b | c | d;
-        let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
-        o.copy_from_slice(&v.to_be_bytes()[1..]);
-        written += 3;
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut v = 0u32;
-        for (i, &ch) in rest.iter().enumerate() {
-            let s = DECODE[usize::from(ch)];
-            bad |= s;
-            v |= u32::from(s) << (18 - 6 * i);
+    // Eight characters make six bytes, stored as eight while `out` has room for the two extra
+    // (overwritten by the next store, or past the decoded length).
+    while let (Some(chars), Some(dst)) = (
+        input
+            .get(read..read + 8)
+            .and_then(|c| <&[u8; 8]>::try_from(c).ok()),
+        out.get_mut(written..written + 8),
+    ) {
+        let mut v = 0u64;
+        for &c in chars {
+            let sextet = DECODE[usize::from(c)];
+            bad |= sextet;
+            v = v << 6 | u64::from(sextet);
         }
-        let bytes = v.to_be_bytes();
-        let n = rest.len() - 1;
-        out[written..written + n].copy_from_slice(&bytes[1..=n]);
+        dst.copy_from_slice(&(v << 16).to_be_bytes());
+        read += 8;
+        written += 6;
+    }
+    // The rest, up to eleven characters: four at a time, then the last two or three.
+    for chars in input[read..].chunks(4) {
+        let mut v = 0u32;
+        for (i, &c) in chars.iter().enumerate() {
+            let sextet = DECODE[usize::from(c)];
+            bad |= sextet;
+            v |= u32::from(sextet) << (18 - 6 * i);
+        }
+        let n = chars.len() - 1;
+        out[written..written + n].copy_from_slice(&v.to_be_bytes()[1..=n]);
+        written += n;
         // Canonical: the bits past the last whole byte are zero.
         if v & (0x00ff_ffff >> (8 * n)) != 0 {
             return None;
         }
-        written += n;
     }
     (bad & 0xc0 == 0).then_some(written)
 }

@@ -82,6 +82,7 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// `name=value` from the `Cookie` header(s) (RFC 6265 section 5.4); the first non-empty match.
+#[inline(never)]
 fn cookie<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r [u8]> {
     req.headers().get_all(COOKIE).iter().find_map(|header| {
         header.as_bytes().split(|b| *b == b';').find_map(|pair| {
@@ -98,6 +99,7 @@ fn cookie<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r [u8]> {
 
 /// `name=value` from the query string (RFC 6750 section 2.3); the first non-empty match. Tokens
 /// are base64url and dots, so they need no percent-decoding; an encoded one is simply invalid.
+#[inline(never)]
 fn query<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r [u8]> {
     req.uri().query()?.split('&').find_map(|pair| {
         let value = pair.strip_prefix(name)?.strip_prefix('=')?;

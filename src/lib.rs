@@ -292,6 +292,7 @@ mod body;
 mod error;
 mod extract;
 pub mod future;
+mod hmac_sha256;
 mod layer;
 mod loader;
 mod manager;

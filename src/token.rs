@@ -7,16 +7,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use sha2::Sha256;
 
 use crate::base64url;
 use crate::error::TokenError;
+use crate::hmac_sha256::{HmacKey, MAC_LEN};
 
 mod flat;
-
-pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// The header every issued token carries, `{"alg":"HS256","typ":"JWT"}`, as PyJWT writes it.
 const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
@@ -29,7 +26,6 @@ const KNOWN_HEADERS: [&str; 3] = [
     "eyJhbGciOiJIUzI1NiJ9",
 ];
 /// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
-const MAC_LEN: usize = 32;
 const MAC_B64_LEN: usize = 43;
 /// Decoded header and claims up to this size stay on the stack.
 const STACK_BUF: usize = 512;
@@ -200,20 +196,18 @@ impl Default for Rules {
 /// verify: per token only the message blocks are hashed.
 #[derive(Clone)]
 pub(crate) struct Key {
-    mac: HmacSha256,
+    mac: HmacKey,
 }
 
 impl Key {
     pub(crate) fn new(secret: &[u8]) -> Self {
         Self {
-            mac: HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length"),
+            mac: HmacKey::new(secret),
         }
     }
 
     fn sign(&self, signing_input: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = self.mac.clone();
-        mac.update(signing_input);
-        mac.finalize().into_bytes().into()
+        self.mac.mac(signing_input)
     }
 
     /// The MAC of `signing_input` equals `tag`, compared in constant time.
@@ -354,7 +348,6 @@ impl KeySet {
         // RFC 7515 section 5.2 steps 2-5 and RFC 8725 section 3.1: the header, and the algorithm
         // pinned to HS256, before any key is used. The headers that this crate, PyJWT and
         // jsonwebtoken write are known byte for byte: no need to decode and parse them again.
-        let mut header_stack = [0u8; STACK_BUF];
         let mut header_heap = Vec::new();
         let parsed;
         let kid = if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) {
@@ -362,9 +355,7 @@ impl KeySet {
         } else if parts.header == self.header_b64.as_bytes() {
             self.current_kid.as_deref()
         } else {
-            let header = b64_decode(parts.header, &mut header_stack, &mut header_heap)
-                .ok_or(TokenError::Malformed)?;
-            parsed = parse_header(header)?;
+            parsed = decode_header(parts.header, &mut header_heap)?;
             match &parsed.kid {
                 Some(Value::Str(kid)) => Some(&**kid),
                 _ => None,
@@ -395,15 +386,7 @@ impl KeySet {
         // The claims tokens usually carry take the fast path; anything else goes to serde_json.
         let claims = match flat::parse(text, &rules.user_id_claim) {
             Some(claims) => claims,
-            None => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                ClaimsSeed {
-                    user_id_claim: &rules.user_id_claim,
-                }
-                .deserialize(&mut de)
-                .and_then(|c| de.end().map(|()| c))
-                .map_err(|_| TokenError::InvalidClaims)?
-            }
+            None => parse_claims(text, &rules.user_id_claim)?,
         };
         let has_extra = claims.has_extra;
         let mut claims = claims.validate(rules, now)?;
@@ -461,6 +444,25 @@ fn b64_decode<'a>(input: &[u8], stack: &'a mut [u8], heap: &'a mut Vec<u8>) -> O
         *heap = base64url::decode(input)?;
         Some(heap)
     }
+}
+
+/// Claims through serde_json: every shape the fast path leaves alone. Out of line, so the usual
+/// path stays short.
+#[inline(never)]
+fn parse_claims<'a>(text: &'a str, user_id_claim: &str) -> Result<RawClaims<'a>, TokenError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    ClaimsSeed { user_id_claim }
+        .deserialize(&mut de)
+        .and_then(|c| de.end().map(|()| c))
+        .map_err(|_| TokenError::InvalidClaims)
+}
+
+/// A header other than the known ones: decoded (into `heap`, which the parsed header borrows
+/// from) and parsed. Out of line, so the usual path stays short.
+#[inline(never)]
+fn decode_header<'h>(b64: &[u8], heap: &'h mut Vec<u8>) -> Result<Header<'h>, TokenError> {
+    *heap = base64url::decode(b64).ok_or(TokenError::Malformed)?;
+    parse_header(heap)
 }
 
 /// Equality of two MACs in constant time: no early exit, and the compiler cannot see through the
