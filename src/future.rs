@@ -69,6 +69,17 @@ impl<S, ReqBody> Pending<S, ReqBody> {
     }
 }
 
+/// Lets the request in: the user and the token's claims go into its extensions.
+pub(crate) fn admit<B, U: Clone + Send + Sync + 'static>(
+    req: &mut Request<B>,
+    user: U,
+    claims: Claims,
+) {
+    let extensions = req.extensions_mut();
+    extensions.insert(user);
+    extensions.insert(claims);
+}
+
 pin_project! {
     #[project = StateProj]
     enum State<S, L, R, ReqBody>
@@ -184,9 +195,7 @@ where
                                 claims,
                                 ..
                             } = pending;
-                            let extensions = req.extensions_mut();
-                            extensions.insert(user);
-                            extensions.insert(claims);
+                            admit(&mut req, user, claims);
                             let fut = inner.call(req);
                             state.set(State::Call { fut });
                             continue;

@@ -33,7 +33,8 @@ use crate::error::BoxError;
 /// # check(&loader);
 /// ```
 ///
-/// A store that answers without waiting can implement the trait directly and avoid copying the id:
+/// A store that answers without waiting can implement the trait directly, avoid copying the id,
+/// and answer through [`UserLoader::load_user_now`] as well (see there).
 ///
 /// ```
 /// use std::{collections::HashMap, convert::Infallible, future::{ready, Ready}, sync::Arc};
@@ -62,6 +63,40 @@ pub trait UserLoader: Clone + Send + Sync + 'static {
 
     /// Loads the user with this id (the token's `user_id` claim, a non-empty string).
     fn load_user(&self, user_id: &str) -> Self::Future;
+
+    /// The answer [`load_user`](UserLoader::load_user) would give, if this loader has it at hand
+    /// without waiting (an in-memory map, a cache hit); `None` otherwise, the default.
+    ///
+    /// With `Some`, the layer calls the inner service at once, from its `call`, and skips the
+    /// machinery of waiting for a future: on a busy server that is a good part of what the layer
+    /// costs. It must agree with `load_user`, and it must not block: a loader that would have to
+    /// wait for anything returns `None`.
+    ///
+    /// ```
+    /// use std::{collections::HashMap, convert::Infallible, future::{ready, Ready}, sync::Arc};
+    /// use tower_login_manager::UserLoader;
+    ///
+    /// #[derive(Clone)]
+    /// struct InMemory(Arc<HashMap<String, Arc<str>>>);
+    ///
+    /// impl UserLoader for InMemory {
+    ///     type User = Arc<str>;
+    ///     type Error = Infallible;
+    ///     type Future = Ready<Result<Option<Arc<str>>, Infallible>>;
+    ///
+    ///     fn load_user(&self, user_id: &str) -> Self::Future {
+    ///         ready(Ok(self.0.get(user_id).cloned()))
+    ///     }
+    ///
+    ///     fn load_user_now(&self, user_id: &str) -> Option<Result<Option<Arc<str>>, Infallible>> {
+    ///         Some(Ok(self.0.get(user_id).cloned()))
+    ///     }
+    /// }
+    /// ```
+    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<Self::User>, Self::Error>> {
+        let _ = user_id;
+        None
+    }
 }
 
 /// Builds a [`UserLoader`] from an async closure taking the user id as a `String`.

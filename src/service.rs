@@ -7,9 +7,9 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::error::{Rejection, TokenError};
+use crate::error::{BoxError, Rejection, TokenError};
 use crate::extract::find_token;
-use crate::future::{Pending, ResponseFuture};
+use crate::future::{Pending, ResponseFuture, admit};
 use crate::layer::{LoginLayer, Shared};
 use crate::loader::UserLoader;
 use crate::manager::LoginManager;
@@ -92,6 +92,36 @@ impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S,
 }
 
 impl<S, L, R> LoginService<S, L, R> {
+    /// Answers `rejection` without calling the inner service.
+    fn reject<ReqBody, ResBody>(
+        &self,
+        rejection: Rejection,
+        grpc: bool,
+    ) -> ResponseFuture<S, L, R, ReqBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        L: UserLoader,
+        R: Revocations,
+    {
+        ResponseFuture::reject(self.shared.reject(rejection, grpc))
+    }
+
+    /// A store failed: reported to the manager's hook, answered with `rejection`.
+    fn failed<ReqBody, ResBody>(
+        &self,
+        error: BoxError,
+        rejection: Rejection,
+        grpc: bool,
+    ) -> ResponseFuture<S, L, R, ReqBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        L: UserLoader,
+        R: Revocations,
+    {
+        self.shared.manager.backend_failed(&*error);
+        self.reject(rejection, grpc)
+    }
+
     /// Hands the request to the inner service with no user.
     fn pass<ReqBody, ResBody>(
         &mut self,
@@ -122,7 +152,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
         if shared.skips(req.method(), req.uri(), req.headers()) {
             return self.pass(req);
@@ -134,16 +164,41 @@ where
                     Rejection::InvalidToken(TokenError::WrongTokenType)
                 }
                 Ok(claims) => {
-                    // The instance `poll_ready` readied goes to the future; the clone stays here
-                    // and is readied by the next `poll_ready` (tower-service: "Be careful when
-                    // cloning inner services").
-                    let clone = self.inner.clone();
-                    let inner = std::mem::replace(&mut self.inner, clone);
-                    // Revocation first (RFC 7519 `jti`), then the user.
+                    // Revocation first (RFC 7519 `jti`), then the user; each answered at once when
+                    // the store has the answer at hand, through a future otherwise.
                     let check = match (&self.revocations, claims.token_id()) {
-                        (Some(revocations), Some(jti)) => Some(revocations.is_revoked(jti)),
+                        (Some(revocations), Some(jti)) => match revocations.is_revoked_now(jti) {
+                            Some(Ok(false)) => None,
+                            Some(Ok(true)) => return self.reject(Rejection::Revoked, grpc),
+                            Some(Err(e)) => {
+                                return self.failed(
+                                    e.into(),
+                                    Rejection::RevocationUnavailable,
+                                    grpc,
+                                );
+                            }
+                            None => Some(revocations.is_revoked(jti)),
+                        },
                         _ => None,
                     };
+                    if check.is_none() {
+                        match self.loader.load_user_now(claims.user_id()) {
+                            Some(Ok(Some(user))) => {
+                                admit(&mut req, user, claims);
+                                return ResponseFuture::pass(self.inner.call(req));
+                            }
+                            Some(Ok(None)) => return self.reject(Rejection::UserNotFound, grpc),
+                            Some(Err(e)) => {
+                                return self.failed(e.into(), Rejection::LoaderFailed, grpc);
+                            }
+                            None => {}
+                        }
+                    }
+                    // Waiting for a future: the instance `poll_ready` readied goes to the response
+                    // future; the clone stays here and is readied by the next `poll_ready`
+                    // (tower-service: "Be careful when cloning inner services").
+                    let clone = self.inner.clone();
+                    let inner = std::mem::replace(&mut self.inner, clone);
                     return match check {
                         Some(check) => {
                             let pending =
@@ -167,6 +222,6 @@ where
             Ok(None) => Rejection::MissingToken,
             Err(rejection) => rejection,
         };
-        ResponseFuture::reject(shared.reject(rejection, grpc))
+        self.reject(rejection, grpc)
     }
 }

@@ -28,18 +28,40 @@ fn manager() -> LoginManager {
 }
 
 /// Users 1 ("ada") and 2 ("grace"); id "500" makes the store fail.
+fn lookup(id: &str) -> Result<Option<User>, io::Error> {
+    match id {
+        "1" => Ok(Some(User { id: 1, name: "ada" })),
+        "2" => Ok(Some(User {
+            id: 2,
+            name: "grace",
+        })),
+        "500" => Err(io::Error::other("connection refused: db.internal:5432")),
+        _ => Ok(None),
+    }
+}
+
+/// The users of `lookup`, through a future (the layer waits for it).
 fn loader() -> impl UserLoader<User = User> {
-    loader_fn(|id: String| async move {
-        match id.as_str() {
-            "1" => Ok(Some(User { id: 1, name: "ada" })),
-            "2" => Ok(Some(User {
-                id: 2,
-                name: "grace",
-            })),
-            "500" => Err(io::Error::other("connection refused: db.internal:5432")),
-            _ => Ok(None),
-        }
-    })
+    loader_fn(|id: String| async move { lookup(&id) })
+}
+
+/// The users of `lookup`, answered at once (`UserLoader::load_user_now`): the layer calls the
+/// inner service from its `call`.
+#[derive(Clone)]
+struct AtOnce;
+
+impl UserLoader for AtOnce {
+    type User = User;
+    type Error = io::Error;
+    type Future = std::future::Ready<Result<Option<User>, io::Error>>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        std::future::ready(lookup(user_id))
+    }
+
+    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<User>, io::Error>> {
+        Some(lookup(user_id))
+    }
 }
 
 fn token(user_id: &str) -> String {
@@ -72,9 +94,12 @@ fn echo_user(
     }
 }
 
-async fn send(req: Request<Empty<Bytes>>) -> (StatusCode, http::HeaderMap, String) {
+async fn send<L: UserLoader<User = User>>(
+    loader: L,
+    req: Request<Empty<Bytes>>,
+) -> (StatusCode, http::HeaderMap, String) {
     let svc = ServiceBuilder::new()
-        .layer(LoginLayer::new(manager(), loader()))
+        .layer(LoginLayer::new(manager(), loader))
         .service(service_fn(echo_user));
     let res = svc.oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
@@ -207,25 +232,29 @@ async fn every_branch_answers_as_specified() {
             challenge: None,
         },
     ];
-    for case in cases {
-        let (status, headers, body) = send(request(case.authorization.as_deref())).await;
-        assert_eq!(status, case.status, "{}", case.name);
-        assert_eq!(body, case.body, "{}", case.name);
+    // Every case twice: with a loader the layer waits for, and with one that answers at once.
+    for (at_once, case) in [false, true]
+        .into_iter()
+        .flat_map(|a| cases.iter().map(move |c| (a, c)))
+    {
+        let req = request(case.authorization.as_deref());
+        let (status, headers, body) = if at_once {
+            send(AtOnce, req).await
+        } else {
+            send(loader(), req).await
+        };
+        let name = format!("{} (loader answers at once: {at_once})", case.name);
+        assert_eq!(status, case.status, "{name}");
+        assert_eq!(body, case.body, "{name}");
         assert_eq!(
             headers
                 .get(header::WWW_AUTHENTICATE)
                 .map(|v| v.to_str().unwrap()),
             case.challenge,
-            "{}",
-            case.name
+            "{name}"
         );
         if status != StatusCode::OK {
-            assert_eq!(
-                headers[header::CONTENT_TYPE],
-                "application/json",
-                "{}",
-                case.name
-            );
+            assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{name}");
         }
     }
 }
@@ -244,7 +273,7 @@ async fn rfc6750_section3_1_two_authorization_headers_are_invalid_request() {
         header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Bearer {}", token("2"))).unwrap(),
     );
-    let (status, headers, body) = send(req).await;
+    let (status, headers, body) = send(loader(), req).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
@@ -276,7 +305,7 @@ async fn grpc_requests_get_a_trailers_only_unauthenticated_status() {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc+proto"),
         );
-        let (http_status, headers, body) = send(req).await;
+        let (http_status, headers, body) = send(loader(), req).await;
         assert_eq!(http_status, StatusCode::OK, "{message}");
         assert_eq!(headers[header::CONTENT_TYPE], "application/grpc");
         assert_eq!(headers["grpc-status"], status);
@@ -295,17 +324,24 @@ async fn loader_errors_reach_the_hook_and_not_the_client() {
         .on_loader_error(move |e| hook_seen.lock().unwrap().push(e.to_string()))
         .build()
         .unwrap();
-    let svc = LoginLayer::new(manager, loader()).layer_service(service_fn(echo_user));
-    let res = svc
-        .oneshot(request(Some(&format!("Bearer {}", token("500")))))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    assert!(!String::from_utf8_lossy(&body).contains("db.internal"));
+    let waited = LoginLayer::new(manager.clone(), loader()).layer_service(service_fn(echo_user));
+    let at_once = LoginLayer::new(manager, AtOnce).layer_service(service_fn(echo_user));
+    for res in [
+        waited
+            .oneshot(request(Some(&format!("Bearer {}", token("500")))))
+            .await,
+        at_once
+            .oneshot(request(Some(&format!("Bearer {}", token("500")))))
+            .await,
+    ] {
+        let res = res.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("db.internal"));
+    }
     assert_eq!(
         *seen.lock().unwrap(),
-        ["connection refused: db.internal:5432"]
+        ["connection refused: db.internal:5432"; 2]
     );
 }
 

@@ -27,7 +27,8 @@ pub struct User {
 }
 
 /// Users in memory: loading one costs a hash lookup and an `Arc` clone, so the measurement is the
-/// layer's, not a database's.
+/// layer's, not a database's. The answer is at hand, so the loader gives it through
+/// `load_user_now` too, as any in-memory store or cache would.
 #[derive(Clone)]
 pub struct InMemory(pub Arc<HashMap<String, Arc<User>>>);
 
@@ -38,6 +39,11 @@ impl UserLoader for InMemory {
 
     fn load_user(&self, user_id: &str) -> Self::Future {
         ready(Ok(self.0.get(user_id).cloned()))
+    }
+
+    /// At hand: the layer calls the inner service at once (`UserLoader::load_user_now`).
+    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<Arc<User>>, Infallible>> {
+        Some(Ok(self.0.get(user_id).cloned()))
     }
 }
 
