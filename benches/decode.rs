@@ -35,14 +35,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::Criterion;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, KeyInit};
 use http::{HeaderValue, Request, Response, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tower::{Layer, Service};
 use tower_login_manager::{LoginLayer, LoginManager};
@@ -53,69 +50,13 @@ const GROUP: &str = "hs256";
 const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 // ---------------------------------------------------------------------------------------------
-// The floor: the least work any HS256 verifier must do.
+// The floor (the least work any HS256 verifier must do) and jsonwebtoken's view of the claims,
+// shared with `examples/loadtest_app.rs`.
 
-#[derive(Deserialize)]
-struct FloorHeader<'a> {
-    alg: &'a str,
-}
+#[path = "../tests/support/reference.rs"]
+mod reference;
 
-#[derive(Deserialize)]
-struct FloorClaims<'a> {
-    exp: u64,
-    user_id: &'a str,
-}
-
-/// Verifies `token` and returns the length of its user id (a stand-in for the user id itself, so
-/// that the floor does not count a copy of it).
-fn floor(mac: &Hmac<Sha256>, token: &[u8]) -> Option<usize> {
-    let first = token.iter().position(|b| *b == b'.')?;
-    let second = first + 1 + token[first + 1..].iter().position(|b| *b == b'.')?;
-    let (header_b64, claims_b64, sig_b64) = (
-        &token[..first],
-        &token[first + 1..second],
-        &token[second + 1..],
-    );
-
-    let mut header = [0u8; 512];
-    let mut claims = [0u8; 512];
-    let mut sig = [0u8; 35];
-    let header_len = URL_SAFE_NO_PAD.decode_slice(header_b64, &mut header).ok()?;
-    let claims_len = URL_SAFE_NO_PAD.decode_slice(claims_b64, &mut claims).ok()?;
-    let sig_len = URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut sig).ok()?;
-
-    let mut mac = mac.clone();
-    mac.update(&token[..second]);
-    mac.verify_slice(&sig[..sig_len]).ok()?;
-
-    let header: FloorHeader<'_> = serde_json::from_slice(&header[..header_len]).ok()?;
-    if header.alg != "HS256" {
-        return None;
-    }
-    let claims: FloorClaims<'_> = serde_json::from_slice(&claims[..claims_len]).ok()?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    (claims.exp > now).then_some(claims.user_id.len())
-}
-
-// ---------------------------------------------------------------------------------------------
-// jsonwebtoken's view of the same claims.
-
-#[derive(Deserialize)]
-struct JwtClaims {
-    #[allow(dead_code)]
-    exp: u64,
-    #[allow(dead_code)]
-    iat: u64,
-    user_id: String,
-}
-
-/// Serialized in the order the crate writes them: `{"exp":..,"iat":..,"user_id":".."}`.
-#[derive(Serialize)]
-struct JwtClaimsRef<'a> {
-    exp: u64,
-    iat: u64,
-    user_id: &'a str,
-}
+use reference::{JwtClaims, JwtClaimsRef, floor};
 
 // ---------------------------------------------------------------------------------------------
 // The layer: an in-memory loader and a no-op service, shared with `tests/alloc.rs` and

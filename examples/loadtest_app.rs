@@ -2,7 +2,9 @@
 //! handler behind `/open` without the layer and `/protected` behind `LoginLayer` with an in-memory
 //! loader, so that the difference between the two is what the layer costs. `/layered` has a
 //! pass-through `route_layer`, to tell what any route layer costs in axum from what `LoginLayer`
-//! itself costs.
+//! itself costs. Two references verify the token by hand in the handler, with no layer and no
+//! user: `/floor` with the verify floor of `benches/decode.rs` (the least work any HS256
+//! verifier must do) and `/jsonwebtoken` with `jsonwebtoken::decode`.
 //!
 //! ```text
 //! cargo run --release --example loadtest_app
@@ -13,13 +15,16 @@
 //! against this process only. Stops by itself after `MAX_SECS` seconds (default 900), on Ctrl-C,
 //! or on SIGTERM.
 
+use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Router};
+use hmac::{Hmac, KeyInit};
 use http::{Request, StatusCode, header};
+use sha2::Sha256;
 use tower::ServiceExt;
 use tower::util::MapRequestLayer;
 use tower_login_manager::{LoginLayer, LoginManager};
@@ -27,6 +32,9 @@ use tower_login_manager::{LoginLayer, LoginManager};
 // Users in memory (`InMemory`, the loader `benches/decode.rs` and `tests/alloc.rs` measure).
 #[path = "../tests/support/in_memory.rs"]
 mod in_memory;
+// The verify floor and jsonwebtoken's claims, as `benches/decode.rs` times them.
+#[path = "../tests/support/reference.rs"]
+mod reference;
 
 use in_memory::{User, loader};
 
@@ -36,6 +44,42 @@ async fn open() -> &'static str {
 
 async fn protected(Extension(_user): Extension<Arc<User>>) -> &'static str {
     "ok"
+}
+
+/// The token of `Authorization: Bearer <token>`, for the reference routes.
+fn bearer_token(req: &Request<Body>) -> &[u8] {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default()
+}
+
+/// `/floor`: the verify floor by hand, in the handler.
+fn floor_route(secret: &[u8]) -> impl Fn(Request<Body>) -> Ready<StatusCode> + Clone + use<> {
+    let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("any key length");
+    move |req| {
+        ready(match reference::floor(&mac, bearer_token(&req)) {
+            Some(_) => StatusCode::OK,
+            None => StatusCode::UNAUTHORIZED,
+        })
+    }
+}
+
+/// `/jsonwebtoken`: `jsonwebtoken::decode` by hand, in the handler.
+fn jsonwebtoken_route(
+    secret: &[u8],
+) -> impl Fn(Request<Body>) -> Ready<StatusCode> + Clone + use<> {
+    let key = jsonwebtoken::DecodingKey::from_secret(secret).expect("an HMAC key");
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    move |req| {
+        let decoded = std::str::from_utf8(bearer_token(&req))
+            .ok()
+            .and_then(|t| jsonwebtoken::decode::<reference::JwtClaims>(t, &key, &validation).ok());
+        ready(match decoded {
+            Some(_) => StatusCode::OK,
+            None => StatusCode::UNAUTHORIZED,
+        })
+    }
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -52,6 +96,10 @@ async fn self_check(app: &Router, token: &str) -> Result<(), Box<dyn std::error:
         ("/layered", None, StatusCode::OK),
         ("/protected", None, StatusCode::UNAUTHORIZED),
         ("/protected", Some(token), StatusCode::OK),
+        ("/floor", None, StatusCode::UNAUTHORIZED),
+        ("/floor", Some(token), StatusCode::OK),
+        ("/jsonwebtoken", None, StatusCode::UNAUTHORIZED),
+        ("/jsonwebtoken", Some(token), StatusCode::OK),
     ];
     for (path, token, want) in cases {
         let mut req = Request::get(path);
@@ -89,6 +137,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = Router::new()
         .route("/open", get(open))
+        .route("/floor", get(floor_route(&secret)))
+        .route("/jsonwebtoken", get(jsonwebtoken_route(&secret)))
         .merge(
             Router::new()
                 .route("/protected", get(protected))
