@@ -218,9 +218,9 @@
 //! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.refresh_token)).await?), StatusCode::UNAUTHORIZED);
 //! assert_eq!(status(app.clone().oneshot(call("POST", "/refresh", &pair.refresh_token)).await?), StatusCode::OK);
 //!
-//! // Logout: revoke the access token; it is refused at once.
+//! // Logout: revoke the access token; it is refused at once. `true`: this call revoked it.
 //! let claims = manager.decode_token(&pair.access_token)?;
-//! revocations.revoke(claims.token_id().unwrap(), claims.expires_at().unwrap()).await?;
+//! assert!(revocations.revoke(claims.token_id().unwrap(), claims.expires_at().unwrap()).await?);
 //! assert_eq!(status(app.oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::UNAUTHORIZED);
 //! # Ok(())
 //! # }

@@ -21,9 +21,11 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// Self::DEFAULT_KEY_PREFIX) unless [`key_prefix`](Self::key_prefix) says otherwise):
 ///
 /// - checking a token is one round trip, `EXISTS <prefix><jti>`;
-/// - revoking it is `SET <prefix><jti> 1 EX <seconds until the token's exp, at least 1>`, so Redis
-///   drops the key when the token would have expired anyway and the set never holds more than the
-///   live revoked tokens.
+/// - revoking it is one round trip too, `SET <prefix><jti> 1 EX <seconds until the token's exp, at
+///   least 1> NX`, so Redis drops the key when the token would have expired anyway and the set
+///   never holds more than the live revoked tokens. `NX` sets the key only if it is absent, and the
+///   reply says whether it did: of the calls with one id, from any number of instances, exactly
+///   one gets `true` (see [`Revocations::revoke`]) for as long as Redis keeps the key.
 ///
 /// The connection is a [`ConnectionManager`]: one multiplexed connection shared by all clones,
 /// opened on first use and opened again by itself after Redis went away. So a service whose
@@ -60,10 +62,10 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// // POST /logout (the handler finds the token's `Claims` in the request's extensions):
 /// let token = manager.issue_token("1", std::time::Duration::from_secs(3600))?;
 /// let claims = manager.decode_token(&token)?;
-/// revocations
-///     .revoke(claims.token_id().unwrap(), claims.expires_at().unwrap())
-///     .await?;
-/// assert!(revocations.is_revoked(claims.token_id().unwrap()).await?);
+/// let (jti, exp) = (claims.token_id().unwrap(), claims.expires_at().unwrap());
+/// assert!(revocations.revoke(jti, exp).await?, "revoked by this call");
+/// assert!(revocations.is_revoked(jti).await?);
+/// assert!(!revocations.revoke(jti, exp).await?, "already revoked");
 /// # Ok(())
 /// # }
 /// ```
@@ -130,6 +132,14 @@ impl RedisRevocations {
         self
     }
 
+    /// `SET <prefix><jti> 1 EX <ttl> NX`: one round trip that revokes `jti` only if it is not
+    /// revoked yet.
+    fn revoke_cmd(&self, jti: &str, ttl: u64) -> redis::Cmd {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(jti)).arg(1).arg("EX").arg(ttl).arg("NX");
+        cmd
+    }
+
     /// The Redis key of the token id `jti`.
     fn key(&self, jti: &str) -> String {
         let mut key = String::with_capacity(self.prefix.len() + jti.len());
@@ -153,7 +163,7 @@ fn now() -> u64 {
 impl Revocations for RedisRevocations {
     type Error = RedisError;
     type CheckFuture = RedisFuture<bool>;
-    type RevokeFuture = RedisFuture<()>;
+    type RevokeFuture = RedisFuture<bool>;
 
     /// `EXISTS <prefix><jti>`.
     fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
@@ -163,15 +173,13 @@ impl Revocations for RedisRevocations {
         Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
     }
 
-    /// `SET <prefix><jti> 1 EX <expires_at - now, at least 1>`.
+    /// `SET <prefix><jti> 1 EX <expires_at - now, at least 1> NX`: `true` when the key was set,
+    /// `false` when it existed (its expiry is left as it was).
     fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
         let mut connection = self.connection.clone();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(jti))
-            .arg(1)
-            .arg("EX")
-            .arg(ttl_secs(expires_at, now()));
-        Box::pin(async move { cmd.query_async::<()>(&mut connection).await })
+        let cmd = self.revoke_cmd(jti, ttl_secs(expires_at, now()));
+        // The reply is `OK` when the key was set and nil when `NX` refused it: `true` and `false`.
+        Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
     }
 }
 
@@ -213,6 +221,29 @@ mod tests {
             format!("{store:?}"),
             r#"RedisRevocations { key_prefix: "app:", .. }"#
         );
+    }
+
+    /// RFC 9700 section 4.14.2 (a refresh token is spent once): the test and the write are one
+    /// atomic command, `SET .. NX`, never `EXISTS` then `SET`.
+    #[test]
+    fn revoking_is_one_set_nx_with_the_time_left() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let store = RedisRevocations::new("redis://127.0.0.1:1/")
+            .unwrap()
+            .key_prefix("app:");
+        let args: Vec<String> = store
+            .revoke_cmd("abc", 60)
+            .args_iter()
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                other => panic!("not a plain argument: {other:?}"),
+            })
+            .collect();
+        assert_eq!(args, ["SET", "app:abc", "1", "EX", "60", "NX"]);
     }
 
     #[test]

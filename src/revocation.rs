@@ -17,13 +17,19 @@ use crate::error::BoxError;
 /// Tokens without a `jti` cannot be revoked and are not checked: turn on
 /// [`token_ids`](crate::LoginManagerBuilder::token_ids) (token pairs always carry one).
 /// [`MemoryRevocations`] serves one process; several instances need a shared store.
+///
+/// [`revoke`](Revocations::revoke) also tells whether the id was already revoked, in the same
+/// atomic step, so that a token can be spent exactly once: a refresh handler that rotates refresh
+/// tokens (RFC 9700 section 4.14.2) issues a new pair only when `revoke` answers `true`. Checking
+/// [`is_revoked`](Revocations::is_revoked) first and revoking after is not enough: two requests
+/// with the same token can both pass the check.
 pub trait Revocations: Clone + Send + Sync + 'static {
     /// Why the store could not answer.
     type Error: Into<BoxError>;
     /// The future of [`Revocations::is_revoked`].
     type CheckFuture: Future<Output = Result<bool, Self::Error>> + Send;
-    /// The future of [`Revocations::revoke`].
-    type RevokeFuture: Future<Output = Result<(), Self::Error>> + Send;
+    /// The future of [`Revocations::revoke`]: whether this call revoked the id.
+    type RevokeFuture: Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Whether the token with this id has been revoked.
     fn is_revoked(&self, jti: &str) -> Self::CheckFuture;
@@ -39,17 +45,30 @@ pub trait Revocations: Clone + Send + Sync + 'static {
 
     /// Revokes the token with this id until `expires_at` (seconds since the Unix epoch, the
     /// token's `exp`), after which the token is refused as expired anyway and the entry can go.
+    ///
+    /// `Ok(true)` when this call revoked the id, `Ok(false)` when it was already revoked (its
+    /// entry is left as it was). The test and the revocation are one atomic step: of any number
+    /// of calls with the same id, concurrent or not, exactly one gets `true` (until the entry
+    /// goes after `expires_at`). An implementation must keep this with one store operation (an
+    /// insert that reports whether the key was new, Redis `SET .. NX`), never `is_revoked`
+    /// followed by a write. On `Err` the id may or may not have been revoked (a reply lost after
+    /// the write): treat it as a failure, never as `true`.
     fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture;
 }
 
 /// No revocation: the default of [`LoginLayer`](crate::LoginLayer). Never consulted.
+///
+/// It holds nothing: [`is_revoked`](Revocations::is_revoked) is always `false`, and so
+/// [`revoke`](Revocations::revoke) is always `Ok(true)` (no id is ever already revoked) and is
+/// remembered nowhere. It therefore gives no single-use guarantee: a handler that must detect
+/// reuse (refresh-token rotation) needs a real store.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoRevocation;
 
 impl Revocations for NoRevocation {
     type Error = Infallible;
     type CheckFuture = Ready<Result<bool, Infallible>>;
-    type RevokeFuture = Ready<Result<(), Infallible>>;
+    type RevokeFuture = Ready<Result<bool, Infallible>>;
 
     fn is_revoked(&self, _: &str) -> Self::CheckFuture {
         ready(Ok(false))
@@ -59,13 +78,16 @@ impl Revocations for NoRevocation {
         Some(Ok(false))
     }
 
+    /// Always `Ok(true)`, and nothing is stored.
     fn revoke(&self, _: &str, _: u64) -> Self::RevokeFuture {
-        ready(Ok(()))
+        ready(Ok(true))
     }
 }
 
 /// Revoked token ids in this process's memory, each kept until its token would have expired:
-/// the set never grows past the live tokens. Cheap to clone (shared).
+/// the set never grows past the live tokens. Cheap to clone (shared). [`revoke`](
+/// Revocations::revoke) tests and inserts under one lock, so exactly one of the calls with an id
+/// gets `true`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -78,8 +100,10 @@ impl Revocations for NoRevocation {
 ///
 /// // POST /logout: revoke the presented token until it expires.
 /// let jti = claims.token_id().expect("token_ids(true)");
-/// revocations.revoke(jti, claims.expires_at().unwrap()).await?;
+/// assert!(revocations.revoke(jti, claims.expires_at().unwrap()).await?, "revoked by this call");
 /// assert!(revocations.is_revoked(jti).await?);
+/// // A second revocation of the same token: it was already revoked.
+/// assert!(!revocations.revoke(jti, claims.expires_at().unwrap()).await?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -152,7 +176,7 @@ fn now() -> u64 {
 impl Revocations for MemoryRevocations {
     type Error = Infallible;
     type CheckFuture = Ready<Result<bool, Infallible>>;
-    type RevokeFuture = Ready<Result<(), Infallible>>;
+    type RevokeFuture = Ready<Result<bool, Infallible>>;
 
     fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
         ready(Ok(self.holds(jti)))
@@ -162,8 +186,13 @@ impl Revocations for MemoryRevocations {
         Some(Ok(self.holds(jti)))
     }
 
+    /// `true` when the id was not held; an id already held keeps its entry. The test and the
+    /// insert happen under one lock.
     fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
         let mut revoked = self.lock();
+        if revoked.until.contains_key(jti) {
+            return ready(Ok(false));
+        }
         revoked.until.insert(jti.to_owned(), expires_at);
         // Amortised pruning: whenever the map doubles, drop the ids of expired tokens.
         if revoked.until.len() >= revoked.prune_at {
@@ -171,7 +200,7 @@ impl Revocations for MemoryRevocations {
             revoked.until.retain(|_, until| *until > now);
             revoked.prune_at = (revoked.until.len() * 2).max(MIN_PRUNE);
         }
-        ready(Ok(()))
+        ready(Ok(true))
     }
 }
 

@@ -3,22 +3,24 @@
 //! servers on loopback started with `scripts/services.sh`.
 //!
 //! Checks that users, tokens and revocations are shared (register on A, log in on B; a token from
-//! A works on B; a logout on B is refused on A at once), that a Redis that hangs or goes down
-//! turns the protected routes into a quick 503 on both instances, and that they recover by
-//! themselves when Redis resumes or is back on the same port. This also runs the example server
-//! unchanged against PostgreSQL.
+//! A works on B; a logout on B is refused on A at once; one refresh token sent to A and B at the
+//! same moment is spent once), that a Redis that hangs or goes down turns the protected routes
+//! into a quick 503 on both instances, and that they recover by themselves when Redis resumes or
+//! is back on the same port. This also runs the example server unchanged against PostgreSQL. A
+//! second test holds `RedisRevocations::revoke` itself to "exactly one `true`" on a real Redis.
 //!
-//! Needs PostgreSQL and redis-server (`bash scripts/services.sh install`): without them the test
-//! is skipped with a message, or fails when the `CI` environment variable is set.
+//! Needs PostgreSQL and redis-server (`bash scripts/services.sh install`): without them the tests
+//! are skipped with a message, or fail when the `CI` environment variable is set.
 #![cfg(feature = "redis")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
+use tower_login_manager::{RedisRevocations, Revocations};
 
 #[path = "support/server.rs"]
 mod server_support;
@@ -109,6 +111,26 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
     );
     assert_eq!(b.me(body["token"].as_str().unwrap()).await, ada);
 
+    // RFC 9700 section 4.14.2: one refresh token sent to A and B at the same moment is spent
+    // once; a few rounds, each on the winner's new refresh token.
+    let mut raced = refresh_token_of(&body);
+    for round in 0..4 {
+        let (on_a, on_b) = tokio::join!(
+            a.post_token("/refresh", &raced),
+            b.post_token("/refresh", &raced)
+        );
+        let revoked = error(StatusCode::UNAUTHORIZED, REVOKED);
+        let winner = match (on_a.0, on_b.0) {
+            (StatusCode::OK, _) if on_b == revoked => on_a.1,
+            (_, StatusCode::OK) if on_a == revoked => on_b.1,
+            _ => panic!(
+                "round {round}: A {} {}, B {} {}: not one 200 and one 401",
+                on_a.0, on_a.1["message"], on_b.0, on_b.1["message"]
+            ),
+        };
+        raced = refresh_token_of(&winner);
+    }
+
     // Redis hangs (SIGSTOP: connections are accepted, nothing is answered): 503 after the
     // response timeout, not a hung request; answers again once Redis resumes.
     services.signal_redis("STOP");
@@ -165,6 +187,43 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
         let name = server.name;
         let status = server.stop();
         assert!(status.success(), "{name}: exit status {status}");
+    }
+}
+
+/// `RedisRevocations::revoke` on a real Redis: `SET .. NX` answers `true` to exactly one caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_revoke_is_true_for_exactly_one_of_concurrent_calls() {
+    // RFC 9700 section 4.14.2: of concurrent uses of one refresh token, exactly one may succeed.
+    const TASKS: usize = 16;
+    let Some(services) = Services::new() else {
+        return;
+    };
+    let store = RedisRevocations::new(services.start_redis(free_port())).unwrap();
+    let exp = unix_now() + 60;
+    assert!(
+        store.revoke("once", exp).await.unwrap(),
+        "the first revocation"
+    );
+    assert!(!store.revoke("once", exp).await.unwrap(), "already revoked");
+    assert!(store.is_revoked("once").await.unwrap());
+
+    for round in 0..50 {
+        let jti = format!("raced-{round}");
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (store, start, jti) = (store.clone(), start.clone(), jti.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.revoke(&jti, exp).await.unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "round {round}");
     }
 }
 
@@ -308,6 +367,14 @@ async fn start(name: &'static str, database_url: &str, redis_url: &str) -> Serve
     .await
 }
 
+/// The refresh token of a `/login` or `/refresh` answer's body.
+fn refresh_token_of(body: &Value) -> String {
+    body["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh_token in {body}"))
+        .to_owned()
+}
+
 /// Polls (bounded) until a line of the instance's log contains `text`.
 async fn wait_for_line(server: &Server, text: &str) {
     server
@@ -351,4 +418,11 @@ async fn wait_until_me(server: &Server, token: &str, want: (StatusCode, Value)) 
         );
         tokio::time::sleep(POLL).await;
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

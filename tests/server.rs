@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hyper::header::CACHE_CONTROL;
+use hyper::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use hyper::{Method, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
@@ -495,6 +495,49 @@ async fn refresh_exchanges_a_refresh_token_once_for_a_new_pair() {
         USER_NOT_FOUND,
         "a refresh token for a user who does not exist",
     );
+}
+
+/// Two `/refresh` calls with one refresh token at the same moment: both may pass the layer's
+/// check before either handler spends the token, so only an atomic revoke tells them apart.
+#[tokio::test]
+async fn concurrent_refreshes_with_one_refresh_token_let_exactly_one_through() {
+    // RFC 9700 section 4.14.2: a rotated refresh token is good for one use; a reuse is refused.
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    let (_, mut refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    // Several rounds, each on the winner's new refresh token: one lucky ordering must not pass.
+    for round in 0..8 {
+        let auth = bearer(&refresh);
+        let (first, second) = tokio::join!(
+            server.post("/refresh", Some(&auth)),
+            server.post("/refresh", Some(&auth)),
+        );
+        let (winner, loser) = match (first.status, second.status) {
+            (StatusCode::OK, StatusCode::UNAUTHORIZED) => (first, second),
+            (StatusCode::UNAUTHORIZED, StatusCode::OK) => (second, first),
+            (a, b) => panic!(
+                "round {round}: {a} {} and {b} {}, not one 200 and one 401",
+                first.body["message"], second.body["message"]
+            ),
+        };
+        // The loser gets the answer the layer gives a revoked token (a later reuse), challenge
+        // included.
+        let reuse = server.post("/refresh", Some(&auth)).await;
+        assert!(
+            reuse.headers.contains_key(WWW_AUTHENTICATE),
+            "round {round}"
+        );
+        assert_eq!(
+            loser.headers.get(WWW_AUTHENTICATE),
+            reuse.headers.get(WWW_AUTHENTICATE),
+            "round {round}"
+        );
+        refused(loser.pair(), REVOKED_TOKEN, "the concurrent reuse");
+        refused(reuse.pair(), REVOKED_TOKEN, "a later reuse");
+        let (new_access, new_refresh) = tokens(&winner);
+        assert_eq!(server.me(&new_access).await, ada(), "round {round}");
+        refresh = new_refresh;
+    }
 }
 
 #[tokio::test]

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, MemoryRevocations, Revocations, TokenError, TokenKind, UserLoader,
-    loader_fn,
+    LoginLayer, LoginManager, MemoryRevocations, NoRevocation, Revocations, TokenError, TokenKind,
+    UserLoader, loader_fn,
 };
 
 fn manager() -> LoginManager {
@@ -176,6 +176,56 @@ fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
     assert!(tokio_test::block_on(store.is_revoked("live")).unwrap());
 }
 
+#[tokio::test]
+async fn rfc9700_section4_14_2_memory_revoke_is_true_once_then_false() {
+    // RFC 9700 section 4.14.2: a refresh token is spent once, so revoking tells a reuse apart.
+    let store = MemoryRevocations::with_clock(|| NOW);
+    assert_eq!(store.revoke("spent", NOW + 60).await, Ok(true));
+    assert_eq!(store.revoke("spent", NOW + 60).await, Ok(false));
+    assert_eq!(
+        store.revoke("spent", NOW + 600).await,
+        Ok(false),
+        "any expiry"
+    );
+    assert_eq!(store.revoke("other", NOW + 60).await, Ok(true));
+    assert_eq!(store.is_revoked("spent").await, Ok(true));
+    assert_eq!(store.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rfc9700_section4_14_2_of_16_concurrent_revocations_exactly_one_wins() {
+    // RFC 9700 section 4.14.2: of concurrent uses of one refresh token, exactly one may succeed.
+    const TASKS: usize = 16;
+    let store = MemoryRevocations::with_clock(|| NOW);
+    for round in 0..1000 {
+        let jti = format!("jti-{round}");
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (store, start, jti) = (store.clone(), start.clone(), jti.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.revoke(&jti, NOW + 60).await.unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
+    // NoRevocation never stores: no id is ever already revoked, and none is ever refused.
+    let store = NoRevocation;
+    assert_eq!(store.revoke("jti", NOW + 60).await, Ok(true));
+    assert_eq!(store.revoke("jti", NOW + 60).await, Ok(true));
+    assert_eq!(store.is_revoked("jti").await, Ok(false));
+}
+
 /// A store that is down: 503, never a pass; the error goes to the hook.
 #[derive(Clone)]
 struct Down(Arc<AtomicBool>);
@@ -183,7 +233,7 @@ struct Down(Arc<AtomicBool>);
 impl Revocations for Down {
     type Error = io::Error;
     type CheckFuture = Ready<Result<bool, io::Error>>;
-    type RevokeFuture = Ready<Result<(), io::Error>>;
+    type RevokeFuture = Ready<Result<bool, io::Error>>;
     fn is_revoked(&self, _: &str) -> Self::CheckFuture {
         ready(if self.0.load(Ordering::SeqCst) {
             Err(io::Error::other("redis: connection refused"))
@@ -192,7 +242,7 @@ impl Revocations for Down {
         })
     }
     fn revoke(&self, _: &str, _: u64) -> Self::RevokeFuture {
-        ready(Ok(()))
+        ready(Ok(true))
     }
 }
 

@@ -52,7 +52,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 impl Revocations for Store {
     type Error = BoxError;
     type CheckFuture = BoxFuture<bool>;
-    type RevokeFuture = BoxFuture<()>;
+    type RevokeFuture = BoxFuture<bool>;
 
     fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
         match self {
@@ -68,6 +68,7 @@ impl Revocations for Store {
         }
     }
 
+    /// Both stores revoke atomically: of the calls with one id, exactly one gets `true`.
     fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
         match self {
             Self::Memory(store) => {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,12 @@ const MAX_USERNAME_CHARS: usize = 64;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The login layer's answer to a revoked token (default message and realm, as the manager is
+/// built in `main.rs`), for a refresh token spent by a concurrent `/refresh`.
+const REVOKED_MESSAGE: &str = "Token has been revoked";
+/// Its RFC 6750 section 3.1 challenge.
+const REVOKED_CHALLENGE: &str =
+    r#"Bearer realm="api", error="invalid_token", error_description="Token has been revoked""#;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -126,12 +132,19 @@ async fn login(
 /// revoked (rotation: each one is good for a single exchange) and a new pair is answered, as by
 /// `/login`. The layer has already refused refresh tokens that are revoked, expired or invalid,
 /// access tokens, and users that no longer exist.
+///
+/// The token is spent before the pair is issued, in one atomic step: two requests with the same
+/// token can both pass the layer's check, but only the one whose revocation answers `true` gets a
+/// pair; the other is a reuse (RFC 9700 section 4.14.2) and gets the layer's 401 for a revoked
+/// token.
 async fn refresh(
     State(state): State<AppState>,
     Extension(user): Extension<User>,
     Extension(claims): Extension<Claims>,
 ) -> Result<Response, ApiError> {
-    revoke(&state.revocations, &claims).await?;
+    if !revoke(&state.revocations, &claims).await? {
+        return Err(ApiError::revoked());
+    }
     token_pair(&state.manager, &user)
 }
 
@@ -141,13 +154,15 @@ async fn logout(
     State(state): State<AppState>,
     Extension(claims): Extension<Claims>,
 ) -> Result<Json<Value>, ApiError> {
-    revoke(&state.revocations, &claims).await?;
+    // `false`: a concurrent logout with the same token revoked it first; logged out all the same.
+    let _revoked_here = revoke(&state.revocations, &claims).await?;
     Ok(Json(json!({ "status": 200, "message": "Logged out" })))
 }
 
-/// Revokes the token of `claims` until its `exp`. A store that cannot be reached is a 503 with
-/// the login layer's message; the token stays valid then, and the client may retry.
-async fn revoke(revocations: &Store, claims: &Claims) -> Result<(), ApiError> {
+/// Revokes the token of `claims` until its `exp`: `true` when this call revoked it, `false` when
+/// it was already revoked (a concurrent request was first). A store that cannot be reached is a
+/// 503 with the login layer's message; the token stays valid then, and the client may retry.
+async fn revoke(revocations: &Store, claims: &Claims) -> Result<bool, ApiError> {
     // Every token this server issues has both; a token minted elsewhere with the same secret
     // may lack a `jti`.
     let (Some(jti), Some(expires_at)) = (claims.token_id(), claims.expires_at()) else {
@@ -217,6 +232,8 @@ async fn method_not_allowed() -> ApiError {
 pub struct ApiError {
     status: StatusCode,
     message: Cow<'static, str>,
+    /// A `WWW-Authenticate` challenge, for the 401s that stand in for the login layer's.
+    challenge: Option<&'static str>,
 }
 
 impl ApiError {
@@ -224,6 +241,15 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            challenge: None,
+        }
+    }
+
+    /// The login layer's 401 for a revoked token, challenge included.
+    fn revoked() -> Self {
+        Self {
+            challenge: Some(REVOKED_CHALLENGE),
+            ..Self::new(StatusCode::UNAUTHORIZED, REVOKED_MESSAGE)
         }
     }
 
@@ -250,7 +276,13 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             message: &self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(challenge) = self.challenge {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        response
     }
 }
 
