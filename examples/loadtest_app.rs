@@ -2,9 +2,11 @@
 //! handler behind `/open` without the layer and `/protected` behind `LoginLayer` with an in-memory
 //! loader, so that the difference between the two is what the layer costs. `/layered` has a
 //! pass-through `route_layer`, to tell what any route layer costs in axum from what `LoginLayer`
-//! itself costs. Two references verify the token by hand in the handler, with no layer and no
+//! itself costs. Three references verify the token by hand in the handler, with no layer and no
 //! user: `/floor` with the verify floor of `benches/decode.rs` (the least work any HS256
-//! verifier must do) and `/jsonwebtoken` with `jsonwebtoken::decode`.
+//! verifier must do), `/jsonwebtoken` with `jsonwebtoken::decode`, and `/decode_token` with this
+//! crate's `LoginManager::decode_token`, so that what verifying costs can be told from what the
+//! rest of the layer costs.
 //!
 //! ```text
 //! cargo run --release --example loadtest_app
@@ -65,6 +67,22 @@ fn floor_route(secret: &[u8]) -> impl Fn(Request<Body>) -> Ready<StatusCode> + C
     }
 }
 
+/// `/decode_token`: `LoginManager::decode_token` by hand, in the handler.
+fn decode_token_route(
+    manager: &LoginManager,
+) -> impl Fn(Request<Body>) -> Ready<StatusCode> + Clone + use<> {
+    let manager = manager.clone();
+    move |req| {
+        let decoded = std::str::from_utf8(bearer_token(&req))
+            .ok()
+            .and_then(|t| manager.decode_token(t).ok());
+        ready(match decoded {
+            Some(_) => StatusCode::OK,
+            None => StatusCode::UNAUTHORIZED,
+        })
+    }
+}
+
 /// `/jsonwebtoken`: `jsonwebtoken::decode` by hand, in the handler.
 fn jsonwebtoken_route(
     secret: &[u8],
@@ -100,6 +118,8 @@ async fn self_check(app: &Router, token: &str) -> Result<(), Box<dyn std::error:
         ("/floor", Some(token), StatusCode::OK),
         ("/jsonwebtoken", None, StatusCode::UNAUTHORIZED),
         ("/jsonwebtoken", Some(token), StatusCode::OK),
+        ("/decode_token", None, StatusCode::UNAUTHORIZED),
+        ("/decode_token", Some(token), StatusCode::OK),
     ];
     for (path, token, want) in cases {
         let mut req = Request::get(path);
@@ -139,6 +159,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/open", get(open))
         .route("/floor", get(floor_route(&secret)))
         .route("/jsonwebtoken", get(jsonwebtoken_route(&secret)))
+        .route("/decode_token", get(decode_token_route(&manager)))
         .merge(
             Router::new()
                 .route("/protected", get(protected))

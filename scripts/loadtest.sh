@@ -3,9 +3,10 @@
 #
 # Runs examples/loadtest_app.rs (axum, one-thread runtime) with the same handler behind `/open`
 # (no layer) and `/protected` (LoginLayer, in-memory loader), and drives them with the same
-# request, `Authorization: Bearer <valid token>` included. Two references verify that token by
-# hand in the handler, with no layer and no user: `/floor` (the least work any HS256 verifier
-# must do, as in benches/decode.rs) and `/jsonwebtoken` (`jsonwebtoken::decode`).
+# request, `Authorization: Bearer <valid token>` included. References verify that token by hand
+# in the handler, with no layer and no user: `/floor` (the least work any HS256 verifier must do,
+# as in benches/decode.rs), `/jsonwebtoken` (`jsonwebtoken::decode`) and `/decode_token` (this
+# crate's verifier alone), so that verifying can be told from the rest of the layer.
 #
 # Two measurements, on the same server:
 # 1. Rounds: every route in turn for DURATION seconds, ROUNDS times, alternating the order. Per
@@ -23,8 +24,8 @@
 #   ROUTES="/open /layered /protected" bash scripts/loadtest.sh
 #       # `/layered`: a pass-through route_layer, what any axum route layer costs
 #
-# Settings (environment): ROUTES ("/open /protected /floor /jsonwebtoken"), ROUNDS (3), DURATION
-# seconds per run (3), INTERLEAVED seconds (90, 0 to skip), PHASE_MS (200), CONNECTIONS (32),
+# Settings (environment): ROUTES ("/open /protected /decode_token /floor /jsonwebtoken"),
+# ROUNDS (3), DURATION seconds per run (3), INTERLEAVED seconds (90, 0 to skip), PHASE_MS (200), CONNECTIONS (32),
 # WARMUP seconds per route before the rounds (1), SERVER_CPU / CLIENT_CPU cores to pin to with
 # taskset (0 / 1). The load generator is wrk, installed with apt-get if missing (oha through
 # `cargo install` as a fallback, without the interleaved measurement, which needs wrk's Lua).
@@ -42,7 +43,7 @@ WARMUP=${WARMUP:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 TARGET_RATIO=0.92
-read -r -a routes <<<"${ROUTES:-/open /protected /floor /jsonwebtoken}"
+read -r -a routes <<<"${ROUTES:-/open /protected /decode_token /floor /jsonwebtoken}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
@@ -57,8 +58,8 @@ for r in /open /protected; do
     [[ " ${routes[*]} " == *" $r "* ]] || die "ROUTES must include $r"
 done
 for r in "${routes[@]}"; do
-    [[ $r =~ ^/(open|protected|layered|floor|jsonwebtoken)$ ]] ||
-        die "unknown route $r (the app has /open, /protected, /layered, /floor, /jsonwebtoken)"
+    [[ $r =~ ^/(open|protected|layered|floor|jsonwebtoken|decode_token)$ ]] ||
+        die "unknown route $r (the app has /open, /protected, /layered, /decode_token, /floor, /jsonwebtoken)"
 done
 
 # --- the load generator ---------------------------------------------------------------------------
