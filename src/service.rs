@@ -93,28 +93,24 @@ impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S,
 
 impl<S, L, R> LoginService<S, L, R> {
     /// Answers `rejection` without calling the inner service.
-    fn reject<ReqBody, ResBody>(
-        &self,
-        rejection: Rejection,
-        grpc: bool,
-    ) -> ResponseFuture<S, L, R, ReqBody>
+    fn reject<ReqBody>(&self, rejection: Rejection, grpc: bool) -> ResponseFuture<S, L, R, ReqBody>
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        S: Service<Request<ReqBody>>,
         L: UserLoader,
         R: Revocations,
     {
         ResponseFuture::reject(self.shared.reject(rejection, grpc))
     }
 
-    /// A store failed: reported to the manager's hook, answered with `rejection`.
-    fn failed<ReqBody, ResBody>(
+    /// A store failed: reported to the manager's hook, then answered with `rejection`.
+    fn failed<ReqBody>(
         &self,
         error: BoxError,
         rejection: Rejection,
         grpc: bool,
     ) -> ResponseFuture<S, L, R, ReqBody>
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        S: Service<Request<ReqBody>>,
         L: UserLoader,
         R: Revocations,
     {

@@ -15,13 +15,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
 use tower_login_manager::{RedisRevocations, Revocations};
 
+#[path = "support/race.rs"]
+mod race;
 #[path = "support/server.rs"]
 mod server_support;
 
@@ -209,20 +211,7 @@ async fn redis_revoke_is_true_for_exactly_one_of_concurrent_calls() {
 
     for round in 0..50 {
         let jti = format!("raced-{round}");
-        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let (store, start, jti) = (store.clone(), start.clone(), jti.clone());
-                tokio::spawn(async move {
-                    start.wait().await;
-                    store.revoke(&jti, exp).await.unwrap()
-                })
-            })
-            .collect();
-        let mut winners = 0;
-        for task in tasks {
-            winners += usize::from(task.await.unwrap());
-        }
+        let winners = race::winners(&store, &jti, exp, TASKS).await;
         assert_eq!(winners, 1, "round {round}");
     }
 }

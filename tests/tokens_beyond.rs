@@ -2,6 +2,8 @@
 //! application's own claims.
 
 mod common;
+#[path = "support/race.rs"]
+mod race;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -199,20 +201,7 @@ async fn rfc9700_section4_14_2_of_16_concurrent_revocations_exactly_one_wins() {
     let store = MemoryRevocations::with_clock(|| NOW);
     for round in 0..1000 {
         let jti = format!("jti-{round}");
-        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let (store, start, jti) = (store.clone(), start.clone(), jti.clone());
-                tokio::spawn(async move {
-                    start.wait().await;
-                    store.revoke(&jti, NOW + 60).await.unwrap()
-                })
-            })
-            .collect();
-        let mut winners = 0;
-        for task in tasks {
-            winners += usize::from(task.await.unwrap());
-        }
+        let winners = race::winners(&store, &jti, NOW + 60, TASKS).await;
         assert_eq!(winners, 1, "round {round}");
     }
 }

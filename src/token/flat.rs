@@ -77,8 +77,6 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
     }
     i = skip_ws(b, i + 1);
     let mut claims = RawClaims::default();
-    // Where the values of claims this crate does not read go.
-    let mut ignored: Option<Value<'a>>;
     if b.get(i) == Some(&b'}') {
         i += 1;
     } else {
@@ -90,26 +88,13 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
             }
             let (value, next) = value(text, skip_ws(b, i + 1))?;
             i = skip_ws(b, next);
-            // The same names, in the same order, as `ClaimsSeed::visit_map`.
-            let slot = match name {
-                n if n == user_id_claim => &mut claims.user_id,
-                "exp" => &mut claims.exp,
-                "nbf" => &mut claims.nbf,
-                "iat" => &mut claims.iat,
-                "iss" => &mut claims.iss,
-                "aud" => &mut claims.aud,
-                "jti" => &mut claims.jti,
-                "type" => &mut claims.kind,
-                _ => {
-                    claims.has_extra = true;
-                    ignored = None;
-                    &mut ignored
+            // The mapping `ClaimsSeed::visit_map` uses; claims this crate does not read are skipped.
+            if let Some(slot) = claims.slot(name, user_id_claim) {
+                if slot.is_some() {
+                    return None;
                 }
-            };
-            if slot.is_some() {
-                return None;
+                *slot = Some(value);
             }
-            *slot = Some(value);
             match b.get(i) {
                 Some(b',') => i = skip_ws(b, i + 1),
                 Some(b'}') => {
