@@ -63,9 +63,7 @@ impl<S, ReqBody> Pending<S, ReqBody> {
     }
 
     fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
-        let error: BoxError = error.into();
-        self.shared.manager.backend_failed(&*error);
-        self.reject(rejection)
+        self.shared.failed(error.into(), rejection, self.grpc)
     }
 }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
-use crate::error::Rejection;
+use crate::error::{BoxError, Rejection};
 use crate::extract::TokenLocation;
 use crate::manager::LoginManager;
 use crate::response::Responder;
@@ -82,6 +82,18 @@ impl Shared {
             .responses
             .get(&rejection)
             .to_response(grpc)
+    }
+
+    /// A store (loader or revocations) failed: the error goes to the manager's hook, never to
+    /// the client, who gets the answer to `rejection`.
+    pub(crate) fn failed(
+        &self,
+        error: BoxError,
+        rejection: Rejection,
+        grpc: bool,
+    ) -> Response<Bytes> {
+        self.manager.backend_failed(&*error);
+        self.reject(rejection, grpc)
     }
 }
 

@@ -102,7 +102,7 @@ impl<S, L, R> LoginService<S, L, R> {
         ResponseFuture::reject(self.shared.reject(rejection, grpc))
     }
 
-    /// A store failed: reported to the manager's hook, then answered with `rejection`.
+    /// A store failed: see `Shared::failed`.
     fn failed<ReqBody>(
         &self,
         error: BoxError,
@@ -114,8 +114,7 @@ impl<S, L, R> LoginService<S, L, R> {
         L: UserLoader,
         R: Revocations,
     {
-        self.shared.manager.backend_failed(&*error);
-        self.reject(rejection, grpc)
+        ResponseFuture::reject(self.shared.failed(error, rejection, grpc))
     }
 
     /// Hands the request to the inner service with no user.
