@@ -3,11 +3,15 @@
 //! layer.
 
 mod common;
+// Polls a future that must be ready at once: every future here is (a `Ready` loader and a
+// `Ready` inner service).
+#[path = "support/in_memory.rs"]
+mod in_memory;
+
+use in_memory::now_or_never as now;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,15 +46,6 @@ fn user_id() -> impl Strategy<Value = String> {
         1..600,
     )
     .prop_map(String::from_iter)
-}
-
-/// Polls a future that must be ready at once: every future here is (a `Ready` loader and a
-/// `Ready` inner service).
-fn now<F: Future>(fut: F) -> F::Output {
-    match pin!(fut).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the layer's future was not immediately ready"),
-    }
 }
 
 #[derive(Clone)]
