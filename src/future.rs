@@ -14,6 +14,7 @@ use crate::body::ResponseBody;
 use crate::error::{BoxError, Rejection};
 use crate::layer::Shared;
 use crate::loader::UserLoader;
+use crate::response::is_grpc;
 use crate::revocation::Revocations;
 use crate::token::Claims;
 
@@ -47,14 +48,13 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         req: Request<ReqBody>,
         claims: Claims,
         shared: Arc<Shared>,
-        grpc: bool,
     ) -> Self {
         Self {
+            grpc: is_grpc(&req),
             inner,
             req,
             claims,
             shared,
-            grpc,
         }
     }
 

@@ -93,13 +93,19 @@ impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S,
 
 impl<S, L, R> LoginService<S, L, R> {
     /// Answers `rejection` without calling the inner service.
-    fn reject<ReqBody>(&self, rejection: Rejection, grpc: bool) -> ResponseFuture<S, L, R, ReqBody>
+    /// The kind of answer (HTTP or gRPC) follows the request; it is looked up only here, off the
+    /// path of a request that is let through.
+    fn reject<ReqBody>(
+        &self,
+        rejection: Rejection,
+        req: &Request<ReqBody>,
+    ) -> ResponseFuture<S, L, R, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         L: UserLoader,
         R: Revocations,
     {
-        ResponseFuture::reject(self.shared.reject(rejection, grpc))
+        ResponseFuture::reject(self.shared.reject(rejection, is_grpc(req)))
     }
 
     /// A store failed: see `Shared::failed`.
@@ -107,14 +113,14 @@ impl<S, L, R> LoginService<S, L, R> {
         &self,
         error: BoxError,
         rejection: Rejection,
-        grpc: bool,
+        req: &Request<ReqBody>,
     ) -> ResponseFuture<S, L, R, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         L: UserLoader,
         R: Revocations,
     {
-        ResponseFuture::reject(self.shared.failed(error, rejection, grpc))
+        ResponseFuture::reject(self.shared.failed(error, rejection, is_grpc(req)))
     }
 
     /// Hands the request to the inner service with no user.
@@ -152,7 +158,6 @@ where
         if shared.skips(req.method(), req.uri(), req.headers()) {
             return self.pass(req);
         }
-        let grpc = is_grpc(&req);
         let rejection = match find_token(&req, &shared.locations) {
             Ok(Some(token)) => match shared.manager.decode_bytes(token) {
                 Ok(claims) if claims.kind() != shared.kind => {
@@ -164,12 +169,12 @@ where
                     let check = match (&self.revocations, claims.token_id()) {
                         (Some(revocations), Some(jti)) => match revocations.is_revoked_now(jti) {
                             Some(Ok(false)) => None,
-                            Some(Ok(true)) => return self.reject(Rejection::Revoked, grpc),
+                            Some(Ok(true)) => return self.reject(Rejection::Revoked, &req),
                             Some(Err(e)) => {
                                 return self.failed(
                                     e.into(),
                                     Rejection::RevocationUnavailable,
-                                    grpc,
+                                    &req,
                                 );
                             }
                             None => Some(revocations.is_revoked(jti)),
@@ -182,9 +187,9 @@ where
                                 admit(&mut req, user, claims);
                                 return ResponseFuture::pass(self.inner.call(req));
                             }
-                            Some(Ok(None)) => return self.reject(Rejection::UserNotFound, grpc),
+                            Some(Ok(None)) => return self.reject(Rejection::UserNotFound, &req),
                             Some(Err(e)) => {
-                                return self.failed(e.into(), Rejection::LoaderFailed, grpc);
+                                return self.failed(e.into(), Rejection::LoaderFailed, &req);
                             }
                             None => {}
                         }
@@ -196,14 +201,12 @@ where
                     let inner = std::mem::replace(&mut self.inner, clone);
                     return match check {
                         Some(check) => {
-                            let pending =
-                                Pending::new(inner, req, claims, self.shared.clone(), grpc);
+                            let pending = Pending::new(inner, req, claims, self.shared.clone());
                             ResponseFuture::check(check, self.loader.clone(), pending)
                         }
                         None => {
                             let load = self.loader.load_user(claims.user_id());
-                            let pending =
-                                Pending::new(inner, req, claims, self.shared.clone(), grpc);
+                            let pending = Pending::new(inner, req, claims, self.shared.clone());
                             ResponseFuture::load(load, pending)
                         }
                     };
@@ -217,6 +220,6 @@ where
             Ok(None) => Rejection::MissingToken,
             Err(rejection) => rejection,
         };
-        self.reject(rejection, grpc)
+        self.reject(rejection, &req)
     }
 }
