@@ -92,9 +92,8 @@ impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S,
 }
 
 impl<S, L, R> LoginService<S, L, R> {
-    /// Answers `rejection` without calling the inner service.
-    /// The kind of answer (HTTP or gRPC) follows the request; it is looked up only here, off the
-    /// path of a request that is let through.
+    /// Answers `rejection` without calling the inner service, in HTTP or gRPC as the request is
+    /// (looked up only here, off the path of a request that is let through).
     fn reject<ReqBody>(
         &self,
         rejection: Rejection,
