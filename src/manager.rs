@@ -5,7 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{ConfigError, TokenError};
+use bytes::Bytes;
+use http::Response;
+
+use crate::error::{ConfigError, Rejection, TokenError};
 use crate::loader::AuthUser;
 use crate::response::{Messages, Responses};
 use crate::token::{Claims, Issue, KeySet, Rules, TokenKind, valid_user_id};
@@ -200,6 +203,28 @@ impl LoginManager {
     pub(crate) fn decode_bytes(&self, token: &[u8]) -> Result<Claims, TokenError> {
         let inner = &*self.inner;
         inner.keys.verify_token(&inner.rules, token, self.now())
+    }
+
+    /// The answer the layer gives to `rejection` (without a
+    /// [`responder`](crate::LoginLayer::responder)): the `{"status", "message"}` JSON with its
+    /// status code and RFC 6750 challenge, with this manager's messages and realm, prepared when
+    /// it was built. For a handler that must refuse a request exactly as the layer would, such as
+    /// a refresh whose token a concurrent refresh has just spent:
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginManager, Rejection};
+    ///
+    /// let manager = LoginManager::new([7u8; 32]).unwrap();
+    /// let res = manager.rejection_response(&Rejection::Revoked);
+    /// assert_eq!(res.status(), 401);
+    /// assert_eq!(res.body(), r#"{"status":401,"message":"Token has been revoked"}"#);
+    /// assert_eq!(
+    ///     res.headers()["www-authenticate"],
+    ///     r#"Bearer realm="api", error="invalid_token", error_description="Token has been revoked""#
+    /// );
+    /// ```
+    pub fn rejection_response(&self, rejection: &Rejection) -> Response<Bytes> {
+        self.inner.responses.get(rejection).to_response(false)
     }
 
     /// The lifetime of tokens from [`LoginManager::token_for`].

@@ -2,16 +2,16 @@
 
 use std::borrow::Cow;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, Revocations, TokenKind};
+use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, Revocations, TokenKind};
 
 use crate::db::{CreateError, User, Users};
 use crate::password::Passwords;
@@ -23,12 +23,6 @@ const MAX_USERNAME_CHARS: usize = 64;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 16 * 1024;
-/// The login layer's answer to a revoked token (default message and realm, as the manager is
-/// built in `main.rs`), for a refresh token spent by a concurrent `/refresh`.
-const REVOKED_MESSAGE: &str = "Token has been revoked";
-/// Its RFC 6750 section 3.1 challenge.
-const REVOKED_CHALLENGE: &str =
-    r#"Bearer realm="api", error="invalid_token", error_description="Token has been revoked""#;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -142,8 +136,8 @@ async fn refresh(
     Extension(user): Extension<User>,
     Extension(claims): Extension<Claims>,
 ) -> Result<Response, ApiError> {
-    if !revoke(&state.revocations, &claims).await? {
-        return Err(ApiError::revoked());
+    if !revoke(&state, &claims).await? {
+        return Err(ApiError::login(&state.manager, Rejection::Revoked));
     }
     token_pair(&state.manager, &user)
 }
@@ -155,14 +149,14 @@ async fn logout(
     Extension(claims): Extension<Claims>,
 ) -> Result<Json<Value>, ApiError> {
     // `false`: a concurrent logout with the same token revoked it first; logged out all the same.
-    let _revoked_here = revoke(&state.revocations, &claims).await?;
+    let _revoked_here = revoke(&state, &claims).await?;
     Ok(Json(json!({ "status": 200, "message": "Logged out" })))
 }
 
 /// Revokes the token of `claims` until its `exp`: `true` when this call revoked it, `false` when
 /// it was already revoked (a concurrent request was first). A store that cannot be reached is a
 /// 503 with the login layer's message; the token stays valid then, and the client may retry.
-async fn revoke(revocations: &Store, claims: &Claims) -> Result<bool, ApiError> {
+async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
     // Every token this server issues has both; a token minted elsewhere with the same secret
     // may lack a `jti`.
     let (Some(jti), Some(expires_at)) = (claims.token_id(), claims.expires_at()) else {
@@ -170,13 +164,14 @@ async fn revoke(revocations: &Store, claims: &Claims) -> Result<bool, ApiError> 
             "This token has no id (jti) and cannot be revoked",
         ));
     };
-    revocations.revoke(jti, expires_at).await.map_err(|error| {
-        eprintln!("error: revoking a token failed: {error}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service temporarily unavailable. Please try again",
-        )
-    })
+    state
+        .revocations
+        .revoke(jti, expires_at)
+        .await
+        .map_err(|error| {
+            eprintln!("error: revoking a token failed: {error}");
+            ApiError::login(&state.manager, Rejection::RevocationUnavailable)
+        })
 }
 
 /// A new access and refresh token for `user`, as `/login` and `/refresh` answer them.
@@ -229,28 +224,31 @@ async fn method_not_allowed() -> ApiError {
 
 /// An error answer: `{"status": <code>, "message": ".."}`, the same shape as the login layer's.
 #[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: Cow<'static, str>,
-    /// A `WWW-Authenticate` challenge, for the 401s that stand in for the login layer's.
-    challenge: Option<&'static str>,
+pub enum ApiError {
+    /// An answer of this server's own.
+    Message {
+        status: StatusCode,
+        message: Cow<'static, str>,
+    },
+    /// The login layer's own answer (`LoginManager::rejection_response`), where a handler refuses
+    /// a request as the layer would: same message, same challenge. Boxed: it is rare, and an
+    /// unboxed response would make every `Result<_, ApiError>` large.
+    Login(Box<Response>),
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self::Message {
             status,
             message: message.into(),
-            challenge: None,
         }
     }
 
-    /// The login layer's 401 for a revoked token, challenge included.
-    fn revoked() -> Self {
-        Self {
-            challenge: Some(REVOKED_CHALLENGE),
-            ..Self::new(StatusCode::UNAUTHORIZED, REVOKED_MESSAGE)
-        }
+    /// The login layer's answer to `rejection`, with `manager`'s messages and realm.
+    fn login(manager: &LoginManager, rejection: Rejection) -> Self {
+        Self::Login(Box::new(
+            manager.rejection_response(&rejection).map(Body::from),
+        ))
     }
 
     fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
@@ -268,21 +266,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         /// Fields in the order the login layer writes them.
         #[derive(Serialize)]
-        struct Body<'a> {
+        struct Fields<'a> {
             status: u16,
             message: &'a str,
         }
-        let body = Body {
-            status: self.status.as_u16(),
-            message: &self.message,
-        };
-        let mut response = (self.status, Json(body)).into_response();
-        if let Some(challenge) = self.challenge {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        match self {
+            Self::Message { status, message } => (
+                status,
+                Json(Fields {
+                    status: status.as_u16(),
+                    message: &message,
+                }),
+            )
+                .into_response(),
+            Self::Login(response) => *response,
         }
-        response
     }
 }
 
