@@ -6,7 +6,8 @@
 //! user: `/floor` with the verify floor of `benches/decode.rs` (the least work any HS256
 //! verifier must do), `/jsonwebtoken` with `jsonwebtoken::decode`, and `/decode_token` with this
 //! crate's `LoginManager::decode_token`, so that what verifying costs can be told from what the
-//! rest of the layer costs.
+//! rest of the layer costs. Every route answers a request it lets through with `/open`'s `ok`, so
+//! that the routes differ by their checks alone.
 //!
 //! ```text
 //! cargo run --release --example loadtest_app
@@ -26,6 +27,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use hmac::{Hmac, KeyInit};
 use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
 use sha2::Sha256;
 use tower::ServiceExt;
 use tower::util::MapRequestLayer;
@@ -56,47 +58,46 @@ fn bearer_token(req: &Request<Body>) -> &[u8] {
         .unwrap_or_default()
 }
 
+/// What the reference routes answer: `/open`'s `ok` when the token verifies, so that they differ
+/// from `/open` by the verifying alone; 401 otherwise.
+type Answer = Result<&'static str, StatusCode>;
+
+fn answer(verified: bool) -> Ready<Answer> {
+    ready(if verified {
+        Ok("ok")
+    } else {
+        Err(StatusCode::UNAUTHORIZED)
+    })
+}
+
 /// `/floor`: the verify floor by hand, in the handler.
-fn floor_route(secret: &[u8]) -> impl Fn(Request<Body>) -> Ready<StatusCode> + Clone + use<> {
+fn floor_route(secret: &[u8]) -> impl Fn(Request<Body>) -> Ready<Answer> + Clone + use<> {
     let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("any key length");
-    move |req| {
-        ready(match reference::floor(&mac, bearer_token(&req)) {
-            Some(_) => StatusCode::OK,
-            None => StatusCode::UNAUTHORIZED,
-        })
-    }
+    move |req| answer(reference::floor(&mac, bearer_token(&req)).is_some())
 }
 
 /// `/decode_token`: `LoginManager::decode_token` by hand, in the handler.
 fn decode_token_route(
     manager: &LoginManager,
-) -> impl Fn(Request<Body>) -> Ready<StatusCode> + Clone + use<> {
+) -> impl Fn(Request<Body>) -> Ready<Answer> + Clone + use<> {
     let manager = manager.clone();
     move |req| {
         let decoded = std::str::from_utf8(bearer_token(&req))
             .ok()
             .and_then(|t| manager.decode_token(t).ok());
-        ready(match decoded {
-            Some(_) => StatusCode::OK,
-            None => StatusCode::UNAUTHORIZED,
-        })
+        answer(decoded.is_some())
     }
 }
 
 /// `/jsonwebtoken`: `jsonwebtoken::decode` by hand, in the handler.
-fn jsonwebtoken_route(
-    secret: &[u8],
-) -> impl Fn(Request<Body>) -> Ready<StatusCode> + Clone + use<> {
+fn jsonwebtoken_route(secret: &[u8]) -> impl Fn(Request<Body>) -> Ready<Answer> + Clone + use<> {
     let key = jsonwebtoken::DecodingKey::from_secret(secret).expect("an HMAC key");
     let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     move |req| {
         let decoded = std::str::from_utf8(bearer_token(&req))
             .ok()
             .and_then(|t| jsonwebtoken::decode::<reference::JwtClaims>(t, &key, &validation).ok());
-        ready(match decoded {
-            Some(_) => StatusCode::OK,
-            None => StatusCode::UNAUTHORIZED,
-        })
+        answer(decoded.is_some())
     }
 }
 
@@ -129,6 +130,11 @@ async fn self_check(app: &Router, token: &str) -> Result<(), Box<dyn std::error:
         let res = app.clone().oneshot(req.body(Body::empty())?).await?;
         if res.status() != want {
             return Err(format!("GET {path}: {} instead of {want}", res.status()).into());
+        }
+        // Every route lets a request through with the same answer, so only the checks differ.
+        let body = res.into_body().collect().await?.to_bytes();
+        if want == StatusCode::OK && body != "ok" {
+            return Err(format!("GET {path}: {body:?} instead of \"ok\"").into());
         }
     }
     Ok(())
