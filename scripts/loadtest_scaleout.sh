@@ -3,15 +3,19 @@
 # on one PostgreSQL (and one Redis), started by scripts/services.sh, driven at the same time with
 # the same valid access token on `GET /me`, which checks the revocation store (one Redis round
 # trip, or a lookup in the process's memory) and loads the user (one PostgreSQL query) on every
-# request.
+# request, or, with USER_CACHE, once per USER_CACHE_SECS per instance (`CachedLoader`).
 #
 #   bash scripts/loadtest_scaleout.sh                      # 10 s with Redis, then 10 s in memory
 #   REVOCATION=redis bash scripts/loadtest_scaleout.sh     # Redis revocation only
 #   DURATION=5 OUTAGE=2 bash scripts/loadtest_scaleout.sh  # Redis down for 2 s mid-run
+#   USER_CACHE=both REVOCATION=redis bash scripts/loadtest_scaleout.sh  # users loaded, then cached
 #
 # REVOCATION=both (the default) runs the load phase twice: first with both instances on Redis
 # (REDIS_URL set), then with both restarted without REDIS_URL (revocations in each process's
 # memory) on the same PostgreSQL, SECRET_KEY and user. REVOCATION=redis or memory runs one phase.
+# USER_CACHE=on starts the instances with USER_CACHE_SECS (5); USER_CACHE=both runs each phase
+# twice, first loading the user on every request, then with the cache. Every phase also reports
+# PostgreSQL's index scans on the users table per request: the user lookups it really made.
 #
 # Reports per mode and instance the requests/s, the p99 latency and the non-2xx answers, then the
 # total requests/s per mode and the ratio redis/memory. Without OUTAGE, any non-2xx answer fails
@@ -21,8 +25,9 @@
 # restart. Finally, with Redis a logout on B must be refused on A; in memory it must not be (each
 # instance has its own store: the logout is only seen on B).
 #
-# Settings (environment): REVOCATION (both, redis or memory; both), DURATION seconds per mode
-# (10), CONNECTIONS per instance (16), OUTAGE seconds (0). The load generator is wrk, installed
+# Settings (environment): REVOCATION (both, redis or memory; both), USER_CACHE (off, on or both;
+# off), USER_CACHE_SECS (5), DURATION seconds per phase (10), CONNECTIONS per instance (16),
+# OUTAGE seconds (0). The load generator is wrk, installed
 # with apt-get if missing. Traffic goes to 127.0.0.1 only; every run is bounded in time, and
 # everything started here is stopped on exit (the servers also stop by themselves after a bound).
 set -euo pipefail
@@ -32,6 +37,8 @@ REVOCATION=${REVOCATION:-both}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 OUTAGE=${OUTAGE:-0}
+USER_CACHE=${USER_CACHE:-off}
+USER_CACHE_SECS=${USER_CACHE_SECS:-5}
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -44,12 +51,26 @@ both) modes=(redis memory) ;;
 redis | memory) modes=("$REVOCATION") ;;
 *) die "REVOCATION must be both, redis or memory (got '$REVOCATION')" ;;
 esac
-for v in DURATION CONNECTIONS OUTAGE; do
+case $USER_CACHE in
+off) caches=(0) ;;
+on) caches=("$USER_CACHE_SECS") ;;
+both) caches=(0 "$USER_CACHE_SECS") ;;
+*) die "USER_CACHE must be off, on or both (got '$USER_CACHE')" ;;
+esac
+# A phase: a revocation mode and how long users are cached (0: not at all), as mode:secs.
+phases=()
+for mode in "${modes[@]}"; do
+    for secs in "${caches[@]}"; do
+        phases+=("$mode:$secs")
+    done
+done
+for v in DURATION CONNECTIONS OUTAGE USER_CACHE_SECS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((DURATION > 0 && CONNECTIONS > 0)) || die "DURATION and CONNECTIONS must be positive"
 ((OUTAGE * 3 < DURATION * 2)) || die "OUTAGE must end before the run does (OUTAGE < 2/3 DURATION)"
 ((OUTAGE == 0)) || [[ $REVOCATION != memory ]] || die "OUTAGE needs Redis (not with REVOCATION=memory)"
+((USER_CACHE_SECS > 0)) || [[ $USER_CACHE == off ]] || die "USER_CACHE_SECS must be positive"
 
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -99,33 +120,39 @@ if [[ $REVOCATION != memory ]]; then
 fi
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 
-# Starts instances A and B for a mode (redis: REDIS_URL set; memory: REDIS_URL unset), into urls
-# and instance_pids. Each instance stops by itself after max_secs even if this script dies.
+# Starts instances A and B for a mode (redis: REDIS_URL set; memory: REDIS_URL unset) and a user
+# cache (USER_CACHE_SECS), into urls and instance_pids. Each instance stops by itself after
+# max_secs even if this script dies.
 max_secs=$((DURATION + OUTAGE + 300))
 start_instances() {
-    local mode=$1 name port url vars store
+    local mode=$1 secs=$2 name port url vars store users
     urls=() instance_pids=()
     for name in a b; do
         port=$(bash scripts/services.sh free-port)
-        vars=(SECRET_KEY="$secret" DATABASE_URL="$database_url" HOST=127.0.0.1 PORT="$port")
+        vars=(SECRET_KEY="$secret" DATABASE_URL="$database_url" HOST=127.0.0.1 PORT="$port"
+            USER_CACHE_SECS="$secs")
         store="revoked tokens: in memory"
         if [[ $mode == redis ]]; then
             vars+=(REDIS_URL="$redis_url")
             store="revoked tokens: Redis"
         fi
+        users="users: loaded from the database on every request"
+        ((secs == 0)) || users="users: cached for $secs s"
         env -u REDIS_URL "${vars[@]}" timeout --signal=TERM "$max_secs" "$exe" \
-            >/dev/null 2>"$tmp/$mode-$name.err" &
+            >/dev/null 2>"$tmp/$mode-$secs-$name.err" &
         pids+=($!)
         instance_pids+=($!)
         url=http://127.0.0.1:$port
         for _ in $(seq 1 300); do
             curl -fsS "$url/health" >/dev/null 2>&1 && break
-            kill -0 "${pids[-1]}" 2>/dev/null || die "instance $name exited: $(cat "$tmp/$mode-$name.err")"
+            kill -0 "${pids[-1]}" 2>/dev/null || die "instance $name exited: $(cat "$tmp/$mode-$secs-$name.err")"
             sleep 0.1
         done
-        curl -fsS "$url/health" >/dev/null || die "instance $name did not start: $(cat "$tmp/$mode-$name.err")"
-        grep -q "^$store" "$tmp/$mode-$name.err" ||
-            die "instance $name does not keep revoked tokens as expected ($store): $(cat "$tmp/$mode-$name.err")"
+        curl -fsS "$url/health" >/dev/null || die "instance $name did not start: $(cat "$tmp/$mode-$secs-$name.err")"
+        grep -q "^$store" "$tmp/$mode-$secs-$name.err" ||
+            die "instance $name does not keep revoked tokens as expected ($store): $(cat "$tmp/$mode-$secs-$name.err")"
+        grep -q "^$users" "$tmp/$mode-$secs-$name.err" ||
+            die "instance $name does not load users as expected ($users): $(cat "$tmp/$mode-$secs-$name.err")"
         urls+=("$url")
     done
 }
@@ -133,16 +160,26 @@ start_instances() {
 credentials='{"username":"load","password":"load test password"}'
 token_of() { curl -fsS -X POST "$1/login" -d "$credentials" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'; }
 me() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$2/me"; }
+# PostgreSQL's count of index scans on the users table: one per user lookup. Its statistics reach
+# the view up to a second after a transaction (PostgreSQL 15+), so the caller waits first.
+user_lookups() {
+    psql -qtAX "$database_url" -c "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE relname = 'users'"
+}
 
-registered='' failed='' rows=() oks=() names=(A B)
-declare -A total_rps
-for mode in "${modes[@]}"; do
-    start_instances "$mode"
+registered='' failed='' rows=() oks=() names=(A B) labels=()
+declare -A total_rps lookups_per_request
+for phase in "${phases[@]}"; do
+    mode=${phase%%:*} secs=${phase#*:}
+    label=$mode
+    ((secs == 0)) || label+=" + user cache ${secs}s"
+    labels+=("$label")
+    start_instances "$mode" "$secs"
     if [[ $mode == redis ]]; then
         log "instances at ${urls[*]}, on PostgreSQL and Redis (port $redis_port)"
     else
         log "instances at ${urls[*]}, on PostgreSQL, revocations in memory"
     fi
+    ((secs == 0)) || log "users cached for ${secs}s"
     if [[ -z $registered ]]; then
         curl -fsS -X POST "${urls[0]}/register" -d "$credentials" >/dev/null
         registered=1
@@ -155,11 +192,13 @@ for mode in "${modes[@]}"; do
     if [[ $mode == redis ]] && ((OUTAGE > 0)); then
         outage=$OUTAGE outage_note=", Redis down for ${OUTAGE}s"
     fi
-    log "$mode: $CONNECTIONS connections per instance for ${DURATION}s$outage_note"
+    log "$label: $CONNECTIONS connections per instance for ${DURATION}s$outage_note"
+    sleep 1.2
+    lookups_before=$(user_lookups)
     wrk_pids=()
     for i in 0 1; do
         wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency \
-            -H "Authorization: Bearer $token" "${urls[$i]}/me" >"$tmp/wrk-$mode-$i.out" &
+            -H "Authorization: Bearer $token" "${urls[$i]}/me" >"$tmp/wrk-$mode-$secs-$i.out" &
         pids+=($!)
         wrk_pids+=($!)
     done
@@ -173,21 +212,26 @@ for mode in "${modes[@]}"; do
     fi
     wait "${wrk_pids[@]}"
     stop_pids "${wrk_pids[@]}"
+    sleep 1.2
+    lookups=$(($(user_lookups) - lookups_before))
 
-    total_rps[$mode]=0
+    total_rps[$label]=0 phase_requests=0
     for i in 0 1; do
-        out=$tmp/wrk-$mode-$i.out
+        out=$tmp/wrk-$mode-$secs-$i.out
         requests=$(awk '/requests in/ { print $1 }' "$out")
         rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
         p99=$(awk '$1 == "99%" { print $2 }' "$out")
         non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-        rows+=("| $mode | ${names[$i]} ${urls[$i]} | ${requests:-0} | ${rps:-0} | ${p99:--} | ${non2xx:-0} |")
-        total_rps[$mode]=$(awk -v a="${total_rps[$mode]}" -v b="${rps:-0}" 'BEGIN { printf "%.2f", a + b }')
+        rows+=("| $label | ${names[$i]} ${urls[$i]} | ${requests:-0} | ${rps:-0} | ${p99:--} | ${non2xx:-0} |")
+        total_rps[$label]=$(awk -v a="${total_rps[$label]}" -v b="${rps:-0}" 'BEGIN { printf "%.2f", a + b }')
+        phase_requests=$((phase_requests + ${requests:-0}))
         [[ -n $requests && $requests -gt 0 ]] || failed="$mode: no requests completed on ${urls[$i]}"
         if ((outage == 0)) && [[ -n $non2xx && $non2xx != 0 ]]; then
             failed="$mode: $non2xx non-2xx answers on ${urls[$i]}"
         fi
     done
+    lookups_per_request[$label]=$(awk -v l="$lookups" -v r="$phase_requests" \
+        'BEGIN { if (r > 0) printf "%.4f", l / r; else print "-" }')
 
     # Both serve again (bounded); revocations are shared with Redis, per instance in memory.
     for url in "${urls[@]}"; do
@@ -201,27 +245,42 @@ for mode in "${modes[@]}"; do
         failed="$mode: logout on B failed"
     [[ $(me "$token" "${urls[1]}") == 401 ]] || failed="$mode: a logout on B is not refused on B"
     if [[ $mode == redis ]]; then
-        [[ $(me "$token" "${urls[0]}") == 401 ]] || failed="redis: a logout on B is not refused on A"
-        oks+=("redis: both instances served${outage_note:+ and recovered from the Redis outage}; a logout on B is refused on A")
+        [[ $(me "$token" "${urls[0]}") == 401 ]] || failed="$label: a logout on B is not refused on A"
+        cached_note=''
+        ((secs == 0)) || cached_note=' at once, its user cached on A'
+        oks+=("$label: both instances served${outage_note:+ and recovered from the Redis outage}; a logout on B is refused on A$cached_note")
     else
         [[ $(me "$token" "${urls[0]}") == 200 ]] ||
-            failed="memory: a logout on B is refused on A (each instance should have its own store)"
-        oks+=("memory: both instances served; a logout on B is refused on B only, not on A (not shared)")
+            failed="$label: a logout on B is refused on A (each instance should have its own store)"
+        oks+=("$label: both instances served; a logout on B is refused on B only, not on A (not shared)")
     fi
     stop_pids "${instance_pids[@]}"
 done
 
 echo
-echo "| revocation | instance | requests | req/s | p99 | non-2xx |"
+echo "| phase | instance | requests | req/s | p99 | non-2xx |"
 echo "|---|---|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
+echo "| phase | total req/s | PostgreSQL user lookups per request |"
+echo "|---|---:|---:|"
+for label in "${labels[@]}"; do
+    echo "| $label | ${total_rps[$label]} | ${lookups_per_request[$label]} |"
+done
+echo
 summary="total req/s:"
-for mode in "${modes[@]}"; do
-    summary+=" $mode ${total_rps[$mode]},"
+for label in "${labels[@]}"; do
+    summary+=" $label ${total_rps[$label]},"
 done
 summary=${summary%,}
-if ((${#modes[@]} == 2)); then
+if [[ $USER_CACHE == both ]]; then
+    for mode in "${modes[@]}"; do
+        cached="$mode + user cache ${USER_CACHE_SECS}s"
+        summary+="; $mode, cached/uncached $(awk -v c="${total_rps[$cached]}" -v u="${total_rps[$mode]}" \
+            'BEGIN { if (u > 0) printf "%.2f", c / u; else print "-" }')"
+    done
+fi
+if ((${#modes[@]} == 2)) && [[ $USER_CACHE == off ]]; then
     summary+="; redis/memory $(awk -v r="${total_rps[redis]}" -v m="${total_rps[memory]}" \
         'BEGIN { if (m > 0) printf "%.2f", r / m; else print "-" }')"
     ((OUTAGE == 0)) || summary+=" (the redis rows count the outage's quick 503s: not like for like)"

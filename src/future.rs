@@ -1,4 +1,6 @@
-//! The response future of [`LoginService`](crate::LoginService).
+//! The futures of [`LoginService`](crate::LoginService) and [`CachedLoader`](crate::CachedLoader).
+
+pub use crate::cache::CachedLoad;
 
 use std::future::Future;
 use std::pin::Pin;

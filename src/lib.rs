@@ -184,7 +184,9 @@
 //!   [`MemoryRevocations`];
 //! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
 //! - the application's own claims: [`LoginManager::issue_token_with_claims`], [`Claims::extra`];
-//! - custom rejections: [`LoginLayer::responder`] with a [`Responder`].
+//! - custom rejections: [`LoginLayer::responder`] with a [`Responder`];
+//! - a short-lived cache of loaded users: [`CachedLoader`] around any loader (revocation is still
+//!   checked on every request).
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -289,6 +291,7 @@
 mod axum;
 mod base64url;
 mod body;
+mod cache;
 mod error;
 mod extract;
 pub mod future;
@@ -307,6 +310,7 @@ mod token;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::{CurrentUser, MissingLoginLayer};
 pub use body::ResponseBody;
+pub use cache::CachedLoader;
 pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;
 pub use layer::LoginLayer;

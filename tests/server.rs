@@ -597,6 +597,40 @@ async fn in_memory_revocations_do_not_survive_a_restart() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// `USER_CACHE_SECS`: `/me` is served from the cache, and a logout still takes effect at once.
+#[tokio::test]
+async fn with_a_user_cache_a_logout_still_takes_effect_at_once() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[("USER_CACHE_SECS", "600")]).await;
+    let access = server.login_token("ada", ADA_PASSWORD).await;
+    for _ in 0..3 {
+        let (status, body) = server.me(&access).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(
+        server.post_token("/logout", &access).await.0,
+        StatusCode::OK
+    );
+    refused(
+        server.me(&access).await,
+        REVOKED_TOKEN,
+        "/me after logout, user cached",
+    );
+}
+
+#[tokio::test]
+async fn a_user_cache_that_is_not_a_number_stops_the_server() {
+    let dir = TempDir::new(SCRATCH);
+    let mut server = spawn(Some(SECRET), &dir, &[("USER_CACHE_SECS", "5m")]);
+    let status = server.wait_exit();
+    assert!(!status.success(), "exit status {status}");
+    let (_, stderr) = server.output();
+    assert!(
+        stderr.contains("USER_CACHE_SECS must be a whole number of seconds"),
+        "stderr: {stderr}"
+    );
+}
+
 #[cfg(not(feature = "redis"))]
 #[tokio::test]
 async fn redis_url_without_the_redis_feature_stops_the_server() {

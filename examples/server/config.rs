@@ -1,6 +1,7 @@
 //! Settings from the environment.
 
 use std::env::{self, VarError};
+use std::time::Duration;
 
 /// Where the users live unless `DATABASE_URL` says otherwise: a file in the current directory,
 /// created on first start (`mode=rwc`).
@@ -18,11 +19,13 @@ pub struct Config {
     pub database_url: String,
     /// Where revoked tokens are shared; `None`: in this process's memory.
     pub redis_url: Option<String>,
+    /// How long a loaded user is kept in this process (`USER_CACHE_SECS`); zero: not at all.
+    pub user_cache: Duration,
 }
 
 impl Config {
-    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL` and `REDIS_URL` (empty counts as
-    /// unset). The secret's length is checked by the `LoginManager` builder, not here, so that
+    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL` and `USER_CACHE_SECS`
+    /// (empty counts as unset). The secret's length is checked by the `LoginManager` builder, not here, so that
     /// the message is the crate's.
     pub fn from_env() -> Result<Self, String> {
         let host = var("HOST")?.unwrap_or_else(|| "127.0.0.1".to_owned());
@@ -43,6 +46,12 @@ impl Config {
         };
         let database_url = var("DATABASE_URL")?.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let redis_url = var("REDIS_URL")?.filter(|url| !url.is_empty());
+        let user_cache = match var("USER_CACHE_SECS")?.filter(|v| !v.is_empty()) {
+            None => Duration::ZERO,
+            Some(secs) => secs.parse().map(Duration::from_secs).map_err(|_| {
+                format!("USER_CACHE_SECS must be a whole number of seconds, not {secs:?}")
+            })?,
+        };
         Ok(Self {
             host,
             port,
@@ -50,6 +59,7 @@ impl Config {
             secret_is_generated,
             database_url,
             redis_url,
+            user_cache,
         })
     }
 }

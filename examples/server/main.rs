@@ -6,13 +6,14 @@
 //! cargo run --example server --features redis    # to share revocations through REDIS_URL
 //! ```
 //!
-//! | variable       | default                                                       |
-//! | -------------- | ------------------------------------------------------------- |
-//! | `HOST`         | `127.0.0.1`                                                   |
-//! | `PORT`         | `3000`                                                        |
-//! | `SECRET_KEY`   | random at each start (tokens die with the process)            |
-//! | `DATABASE_URL` | `sqlite://tower-login-manager-example.db?mode=rwc`            |
-//! | `REDIS_URL`    | unset: revoked tokens are kept in this process's memory       |
+//! | variable          | default                                                  |
+//! | ----------------- | -------------------------------------------------------- |
+//! | `HOST`            | `127.0.0.1`                                              |
+//! | `PORT`            | `3000`                                                   |
+//! | `SECRET_KEY`      | random at each start (tokens die with the process)       |
+//! | `DATABASE_URL`    | `sqlite://tower-login-manager-example.db?mode=rwc`       |
+//! | `REDIS_URL`       | unset: revoked tokens are kept in this process's memory  |
+//! | `USER_CACHE_SECS` | `0`: users are loaded from the database on every request |
 //!
 //! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
 //! name a PostgreSQL database (`postgres://user:password@host/db`): the queries are the same.
@@ -21,6 +22,11 @@
 //! PostgreSQL, honour each other's logouts. While Redis is unreachable, protected routes answer
 //! 503 and recover by themselves when it is back.
 //!
+//! `USER_CACHE_SECS=N` keeps each loaded user in this process for N seconds ([`CachedLoader`]),
+//! so that a busy user costs one query per N seconds instead of one per request; concurrent
+//! requests for one user share one query either way. A change to a user shows up to N seconds
+//! late; a logout does not wait: revocation is checked on every request, before the cache.
+//!
 //! Endpoints: `POST /register` and `POST /login` with `{"username": "..", "password": ".."}`
 //! (login answers an access `token` and a `refresh_token`), `GET /me` and `POST /logout` with
 //! `Authorization: Bearer <token>`, `POST /refresh` with `Authorization: Bearer <refresh_token>`
@@ -28,6 +34,7 @@
 //! `{"status": <code>, "message": ".."}`.
 //!
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
+//! [`CachedLoader`]: tower_login_manager::CachedLoader
 
 mod config;
 mod db;
@@ -40,7 +47,7 @@ use std::process::ExitCode;
 
 use axum::middleware;
 use tokio::net::TcpListener;
-use tower_login_manager::LoginManager;
+use tower_login_manager::{CachedLoader, LoginManager};
 
 use crate::config::Config;
 use crate::db::Database;
@@ -85,10 +92,19 @@ async fn run() -> Result<(), String> {
     let database = Database::connect(&config.database_url).await?;
     eprintln!("database: {}", database.describe());
     eprintln!("revoked tokens: {}", revocations.describe());
+    let users = database.users();
+    // At most this many users are cached; the ones cached longest ago make room.
+    const CACHED_USERS: usize = 10_000;
+    let loader = CachedLoader::new(users.clone(), config.user_cache, CACHED_USERS);
+    match config.user_cache.as_secs() {
+        0 => eprintln!("users: loaded from the database on every request (USER_CACHE_SECS=0)"),
+        secs => eprintln!("users: cached for {secs} s after loading (USER_CACHE_SECS)"),
+    }
     let passwords = Passwords::new().await?;
 
     let app = routes::app(AppState {
-        users: database.users(),
+        users,
+        loader,
         manager,
         passwords,
         revocations,

@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, Revocations, TokenKind};
+use tower_login_manager::{
+    CachedLoader, Claims, LoginLayer, LoginManager, Rejection, Revocations, TokenKind,
+};
 
 use crate::db::{CreateError, User, Users};
 use crate::password::Passwords;
@@ -27,6 +29,8 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub users: Users,
+    /// The login layers' loader: `users`, behind a cache of `USER_CACHE_SECS`.
+    pub loader: CachedLoader<Users>,
     pub manager: LoginManager,
     pub passwords: Passwords,
     pub revocations: Store,
@@ -42,11 +46,11 @@ pub fn app(state: AppState) -> Router {
         .route("/me", get(me))
         .route("/logout", post(logout))
         .route_layer(
-            LoginLayer::new(state.manager.clone(), state.users.clone())
+            LoginLayer::new(state.manager.clone(), state.loader.clone())
                 .revocations(state.revocations.clone()),
         );
     let refresh = Router::new().route("/refresh", post(refresh)).route_layer(
-        LoginLayer::new(state.manager.clone(), state.users.clone())
+        LoginLayer::new(state.manager.clone(), state.loader.clone())
             .token_kind(TokenKind::Refresh)
             .revocations(state.revocations.clone()),
     );

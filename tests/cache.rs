@@ -1,0 +1,336 @@
+//! `CachedLoader`: bounded, short-lived, one load per id under concurrent requests, and revocation
+//! still at once through the layer.
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Empty;
+use tokio::sync::Semaphore;
+use tower::{Layer, ServiceExt, service_fn};
+use tower_login_manager::{
+    BoxError, CachedLoader, LoginLayer, LoginManager, MemoryRevocations, Revocations, UserLoader,
+    loader_fn,
+};
+
+#[derive(Clone, Debug, PartialEq)]
+struct User(String);
+
+/// What the store behind the cache does for an id.
+#[derive(Clone, Copy)]
+enum Store {
+    Found,
+    NotFound,
+    Fails,
+}
+
+/// A store that counts its loads and holds each one until `gate` lets it finish.
+struct Backend {
+    loads: Arc<AtomicUsize>,
+    gate: Arc<Semaphore>,
+}
+
+impl Backend {
+    fn new() -> Self {
+        Self {
+            loads: Arc::default(),
+            gate: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+        }
+    }
+
+    /// Loads wait at the gate until `open` is called.
+    fn gated() -> Self {
+        Self {
+            loads: Arc::default(),
+            gate: Arc::new(Semaphore::new(0)),
+        }
+    }
+
+    fn open(&self) {
+        self.gate.add_permits(Semaphore::MAX_PERMITS / 2);
+    }
+
+    fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    fn loader(&self, store: Store) -> impl UserLoader<User = User, Error = io::Error> {
+        let loads = self.loads.clone();
+        let gate = self.gate.clone();
+        loader_fn(move |id: String| {
+            loads.fetch_add(1, Ordering::SeqCst);
+            let gate = gate.clone();
+            async move {
+                let _permit = gate.acquire().await.expect("the gate is never closed");
+                match store {
+                    Store::Found => Ok(Some(User(id))),
+                    Store::NotFound => Ok(None),
+                    Store::Fails => Err(io::Error::other("database is down")),
+                }
+            }
+        })
+    }
+
+    fn cached(
+        &self,
+        store: Store,
+        ttl: Duration,
+        capacity: usize,
+    ) -> CachedLoader<impl UserLoader<User = User, Error = io::Error>> {
+        CachedLoader::new(self.loader(store), ttl, capacity)
+    }
+}
+
+const LONG: Duration = Duration::from_secs(600);
+
+/// Polls `fut` once with a waker that does nothing.
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    std::pin::Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[tokio::test]
+async fn a_cached_user_is_answered_without_a_load_and_at_hand() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 100);
+    assert!(loader.load_user_now("1").is_none(), "nothing cached yet");
+
+    let user = loader.load_user("1").await.unwrap();
+    assert_eq!(user, Some(User("1".into())));
+    assert_eq!(loader.load_user("1").await.unwrap(), user);
+    let now = loader.load_user_now("1").expect("at hand once cached");
+    assert_eq!(now.unwrap(), user);
+    assert_eq!(backend.loads(), 1);
+
+    // Clones share the cache; other ids are loaded on their own.
+    assert_eq!(loader.clone().load_user("1").await.unwrap(), user);
+    assert_eq!(loader.load_user("2").await.unwrap(), Some(User("2".into())));
+    assert_eq!(backend.loads(), 2);
+}
+
+#[tokio::test]
+async fn a_user_is_loaded_again_once_its_ttl_is_over() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, Duration::from_millis(50), 100);
+    loader.load_user("1").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        loader.load_user_now("1").is_none(),
+        "expired users are never answered"
+    );
+    loader.load_user("1").await.unwrap();
+    assert_eq!(backend.loads(), 2);
+}
+
+#[tokio::test]
+async fn a_zero_ttl_or_capacity_keeps_nothing() {
+    for (ttl, capacity) in [(Duration::ZERO, 100), (LONG, 0)] {
+        let backend = Backend::new();
+        let loader = backend.cached(Store::Found, ttl, capacity);
+        loader.load_user("1").await.unwrap();
+        loader.load_user("1").await.unwrap();
+        assert!(loader.load_user_now("1").is_none());
+        assert_eq!(backend.loads(), 2);
+    }
+}
+
+/// `n` requests for `user_id` at once, while the store holds its loads: each is waiting, on the
+/// one load or on the gate, before the gate opens. Their answers.
+async fn at_once<L: UserLoader<Error = BoxError>>(
+    backend: &Backend,
+    loader: &L,
+    user_id: &'static str,
+    n: usize,
+) -> Vec<Result<Option<L::User>, BoxError>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let loader = loader.clone();
+            tokio::spawn(async move { loader.load_user(user_id).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(backend.loads(), 1, "one load for {n} requests");
+    backend.open();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_user_share_one_load() {
+    let backend = Backend::gated();
+    let loader = backend.cached(Store::Found, LONG, 100);
+    for answer in at_once(&backend, &loader, "7", 32).await {
+        assert_eq!(answer.unwrap(), Some(User("7".into())));
+    }
+    assert_eq!(backend.loads(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_load_fails_every_waiter_once_and_is_not_cached() {
+    let backend = Backend::gated();
+    let loader = backend.cached(Store::Fails, LONG, 100);
+    for answer in at_once(&backend, &loader, "1", 8).await {
+        let error = answer.expect_err("the load failed");
+        let source = error.source().expect("the store's error is the source");
+        assert_eq!(source.to_string(), "database is down");
+        assert!(error.to_string().contains("database is down"));
+    }
+    assert_eq!(backend.loads(), 1);
+    // The next request tries again.
+    assert!(loader.load_user("1").await.is_err());
+    assert_eq!(backend.loads(), 2);
+}
+
+#[tokio::test]
+async fn users_that_do_not_exist_are_not_cached() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::NotFound, LONG, 100);
+    assert_eq!(loader.load_user("1").await.unwrap(), None);
+    assert_eq!(loader.load_user("1").await.unwrap(), None);
+    assert!(loader.load_user_now("1").is_none());
+    assert_eq!(backend.loads(), 2);
+}
+
+#[tokio::test]
+async fn when_the_leading_request_goes_away_a_waiting_one_loads() {
+    let backend = Backend::gated();
+    let loader = backend.cached(Store::Found, LONG, 100);
+    let mut leader = Box::pin(loader.load_user("1"));
+    assert!(poll_once(&mut leader).is_pending());
+    let waiter = tokio::spawn({
+        let loader = loader.clone();
+        async move { loader.load_user("1").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        backend.loads(),
+        1,
+        "the second request waits for the first load"
+    );
+
+    drop(leader);
+    backend.open();
+    let user = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiting request is not left hanging")
+        .unwrap()
+        .unwrap();
+    assert_eq!(user, Some(User("1".into())));
+    assert_eq!(backend.loads(), 2);
+    assert!(loader.load_user_now("1").is_some());
+}
+
+#[tokio::test]
+async fn a_leader_dropped_before_its_first_poll_leaves_no_entry_behind() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 100);
+    drop(loader.load_user("1"));
+    let load = tokio::time::timeout(Duration::from_secs(10), loader.load_user("1"));
+    let user = load.await.expect("no request waits for the dropped one");
+    assert_eq!(user.unwrap(), Some(User("1".into())));
+    assert_eq!(backend.loads(), 2);
+}
+
+#[tokio::test]
+async fn the_cache_holds_at_most_capacity_users_dropping_the_oldest() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 2);
+    for id in ["a", "b", "c"] {
+        loader.load_user(id).await.unwrap();
+    }
+    assert!(loader.load_user_now("a").is_none(), "the oldest made room");
+    assert!(loader.load_user_now("b").is_some());
+    assert!(loader.load_user_now("c").is_some());
+
+    // Many more users than the capacity, over and over: still bounded, and still answering.
+    for round in 0..50 {
+        for id in 0..10 {
+            let id = format!("{round}-{id}");
+            assert!(loader.load_user(&id).await.unwrap().is_some());
+        }
+    }
+    let cached = (0..50)
+        .flat_map(|round| (0..10).map(move |id| format!("{round}-{id}")))
+        .filter(|id| loader.load_user_now(id).is_some())
+        .count();
+    assert_eq!(cached, 2);
+}
+
+#[tokio::test]
+async fn invalidate_drops_a_cached_user_and_a_load_under_way() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 100);
+    loader.load_user("1").await.unwrap();
+    loader.invalidate("1");
+    assert!(loader.load_user_now("1").is_none());
+
+    let gated = Backend::gated();
+    let loader = gated.cached(Store::Found, LONG, 100);
+    let mut load = Box::pin(loader.load_user("1"));
+    assert!(poll_once(&mut load).is_pending());
+    loader.invalidate("1");
+    gated.open();
+    assert_eq!(load.await.unwrap(), Some(User("1".into())));
+    assert!(
+        loader.load_user_now("1").is_none(),
+        "a user loaded before it was invalidated is not cached"
+    );
+
+    loader.load_user("1").await.unwrap();
+    loader.clear();
+    assert!(loader.load_user_now("1").is_none());
+}
+
+fn request(token: &str) -> Request<Empty<Bytes>> {
+    Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Empty::new())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn through_the_layer_a_hot_user_costs_one_load_and_revocation_is_still_immediate() {
+    let manager = LoginManager::builder("a secret of at least thirty-two bytes")
+        .token_ids(true)
+        .build()
+        .unwrap();
+    let token = manager.issue_token("1", LONG).unwrap();
+    let claims = manager.decode_token(&token).unwrap();
+    let backend = Backend::new();
+    let revocations = MemoryRevocations::new();
+    let layer = LoginLayer::new(manager, backend.cached(Store::Found, LONG, 100))
+        .revocations(revocations.clone());
+    let svc = layer.layer(service_fn(|req: Request<Empty<Bytes>>| async move {
+        let user = req.extensions().get::<User>().cloned();
+        Ok::<_, io::Error>(Response::new(format!("{user:?}")))
+    }));
+    let status = || async { svc.clone().oneshot(request(&token)).await.unwrap().status() };
+
+    for _ in 0..5 {
+        assert_eq!(status().await, StatusCode::OK);
+    }
+    assert_eq!(backend.loads(), 1);
+
+    // Revoking the token's `jti` (RFC 7519 section 4.1.7): refused at once, its user still cached.
+    let jti = claims.token_id().expect("token ids are on");
+    assert!(revocations.revoke(jti, u64::MAX).await.unwrap());
+    assert_eq!(status().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(backend.loads(), 1);
+}
+
+#[test]
+fn the_future_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 1);
+    let fut = pin!(loader.load_user("1"));
+    send(&fut);
+}
