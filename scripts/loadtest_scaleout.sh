@@ -160,10 +160,11 @@ start_instances() {
 credentials='{"username":"load","password":"load test password"}'
 token_of() { curl -fsS -X POST "$1/login" -d "$credentials" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'; }
 me() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$2/me"; }
-# PostgreSQL's count of index scans on the users table: one per user lookup. Its statistics reach
-# the view up to a second after a transaction (PostgreSQL 15+), so the caller waits first.
+# PostgreSQL's count of scans of the users table (by index or not): one per user lookup. A busy backend reports
+# its statistics at most once a second and an idle one up to 10 s later (PostgreSQL 15+), so the
+# count is read once the instances, and with them their connections, are gone.
 user_lookups() {
-    psql -qtAX "$database_url" -c "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables WHERE relname = 'users'"
+    psql -qtAX "$database_url" -c "SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) FROM pg_stat_user_tables WHERE relname = 'users'"
 }
 
 registered='' failed='' rows=() oks=() names=(A B) labels=()
@@ -212,8 +213,6 @@ for phase in "${phases[@]}"; do
     fi
     wait "${wrk_pids[@]}"
     stop_pids "${wrk_pids[@]}"
-    sleep 1.2
-    lookups=$(($(user_lookups) - lookups_before))
 
     total_rps[$label]=0 phase_requests=0
     for i in 0 1; do
@@ -230,8 +229,6 @@ for phase in "${phases[@]}"; do
             failed="$mode: $non2xx non-2xx answers on ${urls[$i]}"
         fi
     done
-    lookups_per_request[$label]=$(awk -v l="$lookups" -v r="$phase_requests" \
-        'BEGIN { if (r > 0) printf "%.4f", l / r; else print "-" }')
 
     # Both serve again (bounded); revocations are shared with Redis, per instance in memory.
     for url in "${urls[@]}"; do
@@ -255,6 +252,11 @@ for phase in "${phases[@]}"; do
         oks+=("$label: both instances served; a logout on B is refused on B only, not on A (not shared)")
     fi
     stop_pids "${instance_pids[@]}"
+    # The instances' connections have closed, and a backend that exits reports its statistics.
+    sleep 1.2
+    lookups=$(($(user_lookups) - lookups_before))
+    lookups_per_request[$label]=$(awk -v l="$lookups" -v r="$phase_requests" \
+        'BEGIN { if (r > 0) printf "%d (%.4f per request)", l, l / r; else print "-" }')
 done
 
 echo
@@ -262,7 +264,7 @@ echo "| phase | instance | requests | req/s | p99 | non-2xx |"
 echo "|---|---|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "| phase | total req/s | PostgreSQL user lookups per request |"
+echo "| phase | total req/s | PostgreSQL user lookups |"
 echo "|---|---:|---:|"
 for label in "${labels[@]}"; do
     echo "| $label | ${total_rps[$label]} | ${lookups_per_request[$label]} |"

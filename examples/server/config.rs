@@ -19,7 +19,8 @@ pub struct Config {
     pub database_url: String,
     /// Where revoked tokens are shared; `None`: in this process's memory.
     pub redis_url: Option<String>,
-    /// How long a loaded user is kept in this process (`USER_CACHE_SECS`); zero: not at all.
+    /// How long a loaded user is kept in this process (`USER_CACHE_SECS`); zero (unset): not at
+    /// all.
     pub user_cache: Duration,
 }
 

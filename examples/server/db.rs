@@ -13,7 +13,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use tower_login_manager::{AuthUser, UserLoader};
+use tower_login_manager::{AuthUser, BoxError, CachedLoader, UserLoader};
 
 /// One migration, embedded in the binary so that the server runs from any directory.
 #[derive(Debug)]
@@ -238,5 +238,37 @@ impl UserLoader for Users {
                 None => Ok(None),
             }
         })
+    }
+}
+
+/// The login layers' loader: [`Users`] itself, one query per request as in the Flask original, or
+/// behind a [`CachedLoader`] when `USER_CACHE_SECS` is set.
+#[derive(Clone, Debug)]
+pub enum Loader {
+    Direct(Users),
+    Cached(CachedLoader<Users>),
+}
+
+impl UserLoader for Loader {
+    type User = User;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Option<User>, BoxError>> + Send>>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        match self {
+            Loader::Direct(users) => {
+                let load = users.load_user(user_id);
+                Box::pin(async move { load.await.map_err(BoxError::from) })
+            }
+            Loader::Cached(cache) => Box::pin(cache.load_user(user_id)),
+        }
+    }
+
+    /// A cached user, at hand.
+    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<User>, BoxError>> {
+        match self {
+            Loader::Direct(_) => None,
+            Loader::Cached(cache) => cache.load_user_now(user_id),
+        }
     }
 }

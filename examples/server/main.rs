@@ -13,7 +13,7 @@
 //! | `SECRET_KEY`      | random at each start (tokens die with the process)       |
 //! | `DATABASE_URL`    | `sqlite://tower-login-manager-example.db?mode=rwc`       |
 //! | `REDIS_URL`       | unset: revoked tokens are kept in this process's memory  |
-//! | `USER_CACHE_SECS` | `0`: users are loaded from the database on every request |
+//! | `USER_CACHE_SECS` | unset: users are loaded from the database on every request |
 //!
 //! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
 //! name a PostgreSQL database (`postgres://user:password@host/db`): the queries are the same.
@@ -23,9 +23,9 @@
 //! 503 and recover by themselves when it is back.
 //!
 //! `USER_CACHE_SECS=N` keeps each loaded user in this process for N seconds ([`CachedLoader`]),
-//! so that a busy user costs one query per N seconds instead of one per request; concurrent
-//! requests for one user share one query either way. A change to a user shows up to N seconds
-//! late; a logout does not wait: revocation is checked on every request, before the cache.
+//! so that a busy user costs one query per N seconds instead of one per request, and concurrent
+//! requests for one user share one query. A change to a user shows up to N seconds late; a logout
+//! does not wait: revocation is checked on every request, before the cache.
 //!
 //! Endpoints: `POST /register` and `POST /login` with `{"username": "..", "password": ".."}`
 //! (login answers an access `token` and a `refresh_token`), `GET /me` and `POST /logout` with
@@ -50,7 +50,7 @@ use tokio::net::TcpListener;
 use tower_login_manager::{CachedLoader, LoginManager};
 
 use crate::config::Config;
-use crate::db::Database;
+use crate::db::{Database, Loader};
 use crate::password::Passwords;
 use crate::revocations::Store;
 use crate::routes::AppState;
@@ -93,13 +93,22 @@ async fn run() -> Result<(), String> {
     eprintln!("database: {}", database.describe());
     eprintln!("revoked tokens: {}", revocations.describe());
     let users = database.users();
-    // At most this many users are cached; the ones cached longest ago make room.
-    const CACHED_USERS: usize = 10_000;
-    let loader = CachedLoader::new(users.clone(), config.user_cache, CACHED_USERS);
-    match config.user_cache.as_secs() {
-        0 => eprintln!("users: loaded from the database on every request (USER_CACHE_SECS=0)"),
-        secs => eprintln!("users: cached for {secs} s after loading (USER_CACHE_SECS)"),
-    }
+    let loader = match config.user_cache.as_secs() {
+        0 => {
+            eprintln!("users: loaded from the database on every request (USER_CACHE_SECS unset)");
+            Loader::Direct(users.clone())
+        }
+        secs => {
+            eprintln!("users: cached for {secs} s after loading (USER_CACHE_SECS)");
+            // At most this many users are kept; the ones cached longest ago make room.
+            const CACHED_USERS: usize = 10_000;
+            Loader::Cached(CachedLoader::new(
+                users.clone(),
+                config.user_cache,
+                CACHED_USERS,
+            ))
+        }
+    };
     let passwords = Passwords::new().await?;
 
     let app = routes::app(AppState {

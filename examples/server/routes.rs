@@ -11,11 +11,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tower_login_manager::{
-    CachedLoader, Claims, LoginLayer, LoginManager, Rejection, Revocations, TokenKind,
-};
+use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, Revocations, TokenKind};
 
-use crate::db::{CreateError, User, Users};
+use crate::db::{CreateError, Loader, User, Users};
 use crate::password::Passwords;
 use crate::revocations::Store;
 
@@ -29,8 +27,8 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub users: Users,
-    /// The login layers' loader: `users`, behind a cache of `USER_CACHE_SECS`.
-    pub loader: CachedLoader<Users>,
+    /// The login layers' loader: `users`, behind a cache when `USER_CACHE_SECS` is set.
+    pub loader: Loader,
     pub manager: LoginManager,
     pub passwords: Passwords,
     pub revocations: Store,
