@@ -334,3 +334,110 @@ fn the_future_is_send() {
     let fut = pin!(loader.load_user("1"));
     send(&fut);
 }
+
+/// A store whose loads take a random few hundred microseconds and answer the user with the
+/// number of the load, so that a stale answer can be told from a fresh one.
+fn slow_store(
+    loads: Arc<AtomicUsize>,
+) -> impl UserLoader<User = (String, usize), Error = io::Error> {
+    loader_fn(move |id: String| {
+        let n = loads.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_micros(100 + (n as u64 * 7919) % 900)).await;
+            Ok(Some((id, n)))
+        }
+    })
+}
+
+/// Many tasks on several threads load, cancel (time out), invalidate and clear at random: every
+/// load that completes answers the id it asked for, none hangs, and afterwards every id loads.
+#[test]
+fn under_random_concurrent_loads_cancellations_and_invalidations_nothing_hangs_or_mixes_up() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Load(u8),
+        LoadWithin(u8, u16),
+        Invalidate(u8),
+        Clear,
+    }
+    let op = prop_oneof![
+        6 => (0..4u8).prop_map(Op::Load),
+        3 => (0..4u8, 0..600u16).prop_map(|(id, us)| Op::LoadWithin(id, us)),
+        1 => (0..4u8).prop_map(Op::Invalidate),
+        1 => Just(Op::Clear),
+    ];
+    let tasks = proptest::collection::vec(proptest::collection::vec(op, 1..40), 2..8);
+    let params = (
+        tasks,
+        0..3usize,
+        prop_oneof![Just(0u64), Just(1), Just(600_000)],
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A hang costs the whole timeout in every shrinking step: few of them.
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        max_shrink_iters: 4,
+        ..Config::default()
+    });
+    runner
+        .run(&params, |(tasks, capacity, ttl_ms)| {
+            runtime.block_on(async {
+                let loads = Arc::new(AtomicUsize::new(0));
+                let loader = CachedLoader::new(
+                    slow_store(loads.clone()),
+                    Duration::from_millis(ttl_ms),
+                    capacity,
+                );
+                let handles: Vec<_> = tasks
+                    .into_iter()
+                    .map(|ops| {
+                        let loader = loader.clone();
+                        tokio::spawn(async move {
+                            for op in ops {
+                                match op {
+                                    Op::Load(id) => {
+                                        let id = id.to_string();
+                                        let (got, _) = loader.load_user(&id).await?.unwrap();
+                                        assert_eq!(got, id);
+                                    }
+                                    Op::LoadWithin(id, us) => {
+                                        let id = id.to_string();
+                                        let within = Duration::from_micros(us.into());
+                                        let load = loader.load_user(&id);
+                                        if let Ok(user) = tokio::time::timeout(within, load).await {
+                                            assert_eq!(user?.unwrap().0, id);
+                                        }
+                                    }
+                                    Op::Invalidate(id) => loader.invalidate(&id.to_string()),
+                                    Op::Clear => loader.clear(),
+                                }
+                            }
+                            Ok::<_, BoxError>(())
+                        })
+                    })
+                    .collect();
+                let all = async {
+                    for handle in handles {
+                        handle.await.unwrap().unwrap();
+                    }
+                    for id in 0..4u8 {
+                        let id = id.to_string();
+                        assert_eq!(loader.load_user(&id).await.unwrap().unwrap().0, id);
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(10), all)
+                    .await
+                    .expect("no load hangs");
+            });
+            Ok(())
+        })
+        .unwrap();
+}
