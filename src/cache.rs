@@ -131,7 +131,7 @@ impl<L: UserLoader> CachedLoader<L> {
         let mut state = self.cache.lock();
         let now = Instant::now();
         let slot = match state.users.get(user_id) {
-            Some(Entry::Cached { user, expires, .. }) if *expires > now => {
+            Some(entry @ Entry::Cached { user, .. }) if self.cache.fresh(entry, now) => {
                 return LoadState::Done {
                     answer: Some(Ok(Some(user.clone()))),
                 };
@@ -172,7 +172,7 @@ impl<L: UserLoader> UserLoader for CachedLoader<L> {
 
     fn load_user_now(&self, user_id: &str) -> Option<Result<Option<L::User>, BoxError>> {
         match self.cache.lock().users.get(user_id) {
-            Some(Entry::Cached { user, expires, .. }) if *expires > Instant::now() => {
+            Some(entry @ Entry::Cached { user, .. }) if self.cache.fresh(entry, Instant::now()) => {
                 Some(Ok(Some(user.clone())))
             }
             _ => None,
@@ -195,7 +195,13 @@ struct State<U> {
 }
 
 enum Entry<U> {
-    Cached { user: U, expires: Instant, seq: u64 },
+    /// `loaded`: when the load that gave `user` ended. Kept rather than an expiry time, which
+    /// `loaded + ttl` could overflow (a `ttl` of `Duration::MAX`).
+    Cached {
+        user: U,
+        loaded: Instant,
+        seq: u64,
+    },
     Loading(Arc<Slot<U>>),
 }
 
@@ -203,6 +209,14 @@ impl<U: Clone> Cache<U> {
     fn lock(&self) -> MutexGuard<'_, State<U>> {
         // Nothing here panics while holding the lock; if something did, the map is still whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A cached user loaded less than `ttl` ago; never a load under way.
+    fn fresh(&self, entry: &Entry<U>, now: Instant) -> bool {
+        match entry {
+            Entry::Cached { loaded, .. } => now.saturating_duration_since(*loaded) < self.ttl,
+            Entry::Loading(_) => false,
+        }
     }
 
     /// Before a new entry: drops the users cached longest ago until there is room for one more.
@@ -222,7 +236,7 @@ impl<U: Clone> Cache<U> {
         // takes them out. Now and then, drop the expired users and the pairs no entry matches.
         if state.order.len() > self.capacity.max(16).saturating_mul(2) {
             let State { users, order, .. } = state;
-            users.retain(|_, e| !matches!(e, Entry::Cached { expires, .. } if *expires <= now));
+            users.retain(|_, e| !matches!(e, Entry::Cached { .. }) || self.fresh(e, now));
             order.retain(
                 |(id, seq)| matches!(users.get(id), Some(Entry::Cached { seq: s, .. }) if s == seq),
             );
@@ -244,7 +258,7 @@ impl<U: Clone> Cache<U> {
                 state.next_seq += 1;
                 let entry = Entry::Cached {
                     user: user.clone(),
-                    expires: Instant::now() + self.ttl,
+                    loaded: Instant::now(),
                     seq,
                 };
                 state.users.insert(user_id.into(), entry);

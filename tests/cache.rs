@@ -128,6 +128,16 @@ async fn a_user_is_loaded_again_once_its_ttl_is_over() {
 }
 
 #[tokio::test]
+async fn the_longest_ttl_keeps_a_user_without_overflowing_the_clock() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, Duration::MAX, 100);
+    loader.load_user("1").await.unwrap();
+    assert!(loader.load_user_now("1").is_some());
+    loader.load_user("1").await.unwrap();
+    assert_eq!(backend.loads(), 1);
+}
+
+#[tokio::test]
 async fn a_zero_ttl_or_capacity_keeps_nothing() {
     for (ttl, capacity) in [(Duration::ZERO, 100), (LONG, 0)] {
         let backend = Backend::new();
