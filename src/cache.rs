@@ -367,7 +367,8 @@ pin_project! {
     impl<L: UserLoader> PinnedDrop for CachedLoad<L> {
         fn drop(this: Pin<&mut Self>) {
             // A leader that goes away before its load ends hands the load to the next waiter.
-            if let LoadStateProj::Lead { loader, user_id, slot, .. } = this.project().state.project() {
+            let state = this.project().state.project();
+            if let LoadStateProj::Lead { loader, user_id, slot, .. } = state {
                 loader.cache.finish(user_id, slot, &Outcome::Abandoned);
                 slot.settle(Outcome::Abandoned);
             }

@@ -26,8 +26,8 @@ pub struct Config {
 
 impl Config {
     /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL` and `USER_CACHE_SECS`
-    /// (empty counts as unset). The secret's length is checked by the `LoginManager` builder, not here, so that
-    /// the message is the crate's.
+    /// (empty counts as unset). The secret's length is checked by the `LoginManager` builder, not
+    /// here, so that the message is the crate's.
     pub fn from_env() -> Result<Self, String> {
         let host = var("HOST")?.unwrap_or_else(|| "127.0.0.1".to_owned());
         let port = match var("PORT")? {

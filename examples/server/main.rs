@@ -6,13 +6,13 @@
 //! cargo run --example server --features redis    # to share revocations through REDIS_URL
 //! ```
 //!
-//! | variable          | default                                                  |
-//! | ----------------- | -------------------------------------------------------- |
-//! | `HOST`            | `127.0.0.1`                                              |
-//! | `PORT`            | `3000`                                                   |
-//! | `SECRET_KEY`      | random at each start (tokens die with the process)       |
-//! | `DATABASE_URL`    | `sqlite://tower-login-manager-example.db?mode=rwc`       |
-//! | `REDIS_URL`       | unset: revoked tokens are kept in this process's memory  |
+//! | variable          | default                                                    |
+//! | ----------------- | ---------------------------------------------------------- |
+//! | `HOST`            | `127.0.0.1`                                                |
+//! | `PORT`            | `3000`                                                     |
+//! | `SECRET_KEY`      | random at each start (tokens die with the process)         |
+//! | `DATABASE_URL`    | `sqlite://tower-login-manager-example.db?mode=rwc`         |
+//! | `REDIS_URL`       | unset: revoked tokens are kept in this process's memory    |
 //! | `USER_CACHE_SECS` | unset: users are loaded from the database on every request |
 //!
 //! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
