@@ -160,10 +160,10 @@ start_instances() {
 credentials='{"username":"load","password":"load test password"}'
 token_of() { curl -fsS -X POST "$1/login" -d "$credentials" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'; }
 me() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$2/me"; }
-# PostgreSQL's count of scans of the users table, by index or not (a one-row table is scanned
-# whole): one per user lookup. A busy backend reports its statistics at most once a second and an
-# idle one up to 10 s later (PostgreSQL 15+), so the count is read once the instances, and with
-# them their connections, are gone.
+# PostgreSQL's count of scans of the users table, by index or not (the planner may scan a one-row
+# table whole): one per user lookup. A busy backend reports its statistics at most once a second
+# and an idle one up to 10 s later (PostgreSQL 15+), so the count is read once the instances, and
+# with them their connections, are gone.
 user_lookups() {
     psql -qtAX "$database_url" -c "SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0)
         FROM pg_stat_user_tables WHERE relname = 'users'"
