@@ -130,21 +130,19 @@ impl<L: UserLoader> CachedLoader<L> {
     fn start(&self, user_id: &str) -> LoadState<L> {
         let mut state = self.cache.lock();
         let now = Instant::now();
-        let slot = match state.users.get(user_id) {
-            Some(entry @ Entry::Cached { user, .. }) if self.cache.fresh(entry, now) => {
-                return LoadState::Done {
-                    answer: Some(Ok(Some(user.clone()))),
-                };
-            }
-            Some(Entry::Loading(slot)) => {
-                return LoadState::Wait {
-                    loader: self.clone(),
-                    user_id: user_id.into(),
-                    slot: slot.clone(),
-                };
-            }
-            _ => Arc::new(Slot::default()),
-        };
+        if let Some(user) = self.cache.cached(&state, user_id, now) {
+            return LoadState::Done {
+                answer: Some(Ok(Some(user))),
+            };
+        }
+        if let Some(Entry::Loading(slot)) = state.users.get(user_id) {
+            return LoadState::Wait {
+                loader: self.clone(),
+                user_id: user_id.into(),
+                slot: slot.clone(),
+            };
+        }
+        let slot = Arc::new(Slot::default());
         self.cache.make_room(&mut state, now);
         state
             .users
@@ -171,12 +169,10 @@ impl<L: UserLoader> UserLoader for CachedLoader<L> {
     }
 
     fn load_user_now(&self, user_id: &str) -> Option<Result<Option<L::User>, BoxError>> {
-        match self.cache.lock().users.get(user_id) {
-            Some(entry @ Entry::Cached { user, .. }) if self.cache.fresh(entry, Instant::now()) => {
-                Some(Ok(Some(user.clone())))
-            }
-            _ => None,
-        }
+        let user = self
+            .cache
+            .cached(&self.cache.lock(), user_id, Instant::now())?;
+        Some(Ok(Some(user)))
     }
 }
 
@@ -219,6 +215,16 @@ impl<U: Clone> Cache<U> {
         }
     }
 
+    /// The user with this id, if it is cached and fresh.
+    fn cached(&self, state: &State<U>, user_id: &str, now: Instant) -> Option<U> {
+        match state.users.get(user_id) {
+            Some(entry @ Entry::Cached { user, .. }) if self.fresh(entry, now) => {
+                Some(user.clone())
+            }
+            _ => None,
+        }
+    }
+
     /// Before a new entry: drops the users cached longest ago until there is room for one more.
     /// Loads under way are not dropped, so there can be more of them than `capacity`.
     fn make_room(&self, state: &mut State<U>, now: Instant) {
@@ -244,8 +250,13 @@ impl<U: Clone> Cache<U> {
     }
 
     /// The load led by `slot` ended with `outcome`: cache the user, unless the entry was
-    /// invalidated or replaced meanwhile.
-    fn finish(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: &Outcome<U>) {
+    /// invalidated or replaced meanwhile, then wake every request waiting for it.
+    fn finish(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: Outcome<U>) {
+        self.record(user_id, slot, &outcome);
+        slot.settle(outcome);
+    }
+
+    fn record(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: &Outcome<U>) {
         let mut state = self.lock();
         let ours =
             matches!(state.users.get(user_id), Some(Entry::Loading(s)) if Arc::ptr_eq(s, slot));
@@ -299,16 +310,6 @@ enum Outcome<U> {
     Abandoned,
 }
 
-impl<U: Clone> Clone for Outcome<U> {
-    fn clone(&self) -> Self {
-        match self {
-            Outcome::Loaded(user) => Outcome::Loaded(user.clone()),
-            Outcome::Failed(e) => Outcome::Failed(e.clone()),
-            Outcome::Abandoned => Outcome::Abandoned,
-        }
-    }
-}
-
 impl<U> Slot<U> {
     fn lock(&self) -> MutexGuard<'_, SlotState<U>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -348,7 +349,8 @@ impl Error for SharedError {
     }
 }
 
-fn answer<U: Clone>(outcome: &Outcome<U>) -> Option<Result<Option<U>, BoxError>> {
+/// What a request that waited gets from `outcome`; `None`: the leader went away.
+fn waiter_answer<U: Clone>(outcome: &Outcome<U>) -> Option<Result<Option<U>, BoxError>> {
     match outcome {
         Outcome::Loaded(user) => Some(Ok(user.clone())),
         Outcome::Failed(e) => Some(Err(Box::new(SharedError(e.clone())))),
@@ -369,8 +371,7 @@ pin_project! {
             // A leader that goes away before its load ends hands the load to the next waiter.
             let state = this.project().state.project();
             if let LoadStateProj::Lead { loader, user_id, slot, .. } = state {
-                loader.cache.finish(user_id, slot, &Outcome::Abandoned);
-                slot.settle(Outcome::Abandoned);
+                loader.cache.finish(user_id, slot, Outcome::Abandoned);
             }
         }
     }
@@ -431,8 +432,7 @@ impl<L: UserLoader> Future for CachedLoad<L> {
                             (Outcome::Failed(shared), Err(answer))
                         }
                     };
-                    loader.cache.finish(user_id, slot, &outcome);
-                    slot.settle(outcome);
+                    loader.cache.finish(user_id, slot, outcome);
                     // Settled: leaving this state must not count as going away.
                     state.set(LoadState::Done {
                         answer: Some(answer),
@@ -443,10 +443,10 @@ impl<L: UserLoader> Future for CachedLoad<L> {
                     user_id,
                     slot,
                 } => {
-                    let outcome = {
+                    let answer = {
                         let mut s = slot.lock();
                         match &s.outcome {
-                            Some(outcome) => outcome.clone(),
+                            Some(outcome) => waiter_answer(outcome),
                             None => {
                                 if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
                                     s.waiters.push(cx.waker().clone());
@@ -455,7 +455,7 @@ impl<L: UserLoader> Future for CachedLoad<L> {
                             }
                         }
                     };
-                    let next = match answer(&outcome) {
+                    let next = match answer {
                         Some(answer) => LoadState::Done {
                             answer: Some(answer),
                         },
