@@ -162,9 +162,9 @@ def fixtures() -> list[dict]:
         "DIVERGES: Python's json accepts a lone UTF-16 surrogate; serde_json refuses it")
     bad("payload_utf8_bom", raw(b'\xef\xbb\xbf' + json.dumps(claims()).encode()), "invalid",
         "InvalidClaims", "DIVERGES: Python's json.loads(bytes) skips a UTF-8 BOM; serde_json does not")
-    ok("kid_not_string", sign_raw({"alg": "HS256", "typ": "JWT", "kid": 1},
-                                  json.dumps(claims()).encode()), "1", FAR_EXP, ISSUED_TS,
-       "DIVERGES the other way: PyJWT refuses a non-string kid, our crate ignores kid")
+    bad("kid_not_string", sign_raw({"alg": "HS256", "typ": "JWT", "kid": 1},
+                                   json.dumps(claims()).encode()), "invalid", "Malformed",
+        "RFC 7515 section 4.1.4: kid must be a string; PyJWT refuses it too")
     good = encode_token("1", SECRET, FAR_MINUTES, now=ISSUED)
     bad("signature_padded", good + "=", "invalid", "BadSignature",
         "DIVERGES: PyJWT 2.10+ accepts '=' padding on a segment (for AWS ALB); our crate takes "

@@ -19,8 +19,9 @@ pub enum ConfigError {
     },
     /// The realm cannot be sent in a `WWW-Authenticate` header (it contains control characters).
     InvalidRealm,
-    /// The user id claim name is empty or names a registered claim (`exp`, `iat`, `nbf`, ...).
-    InvalidUserIdClaim,
+    /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
+    /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `type`).
+    InvalidUserIdClaim(&'static str),
     /// The maximum token length is zero.
     InvalidMaxTokenLength,
 }
@@ -36,9 +37,11 @@ impl fmt::Display for ConfigError {
             Self::InvalidRealm => f.write_str(
                 "the realm contains characters that cannot be sent in a WWW-Authenticate header",
             ),
-            Self::InvalidUserIdClaim => f.write_str(
-                "the user id claim name must be non-empty and must not be a registered claim \
-                 (exp, iat, nbf, iss, aud, jti)",
+            Self::InvalidUserIdClaim("") => f.write_str("the user id claim name must not be empty"),
+            Self::InvalidUserIdClaim(name) => write!(
+                f,
+                "the user id claim cannot be `{name}`: this crate reads or writes that claim \
+                 itself (exp, iat, nbf, iss, aud, jti, type); choose another, such as `sub`"
             ),
             Self::InvalidMaxTokenLength => f.write_str("the maximum token length must be above 0"),
         }

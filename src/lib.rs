@@ -168,8 +168,11 @@
 //! 3.2); `exp` required; `nbf` and `iat` must not be in the future; leeway 0 seconds, as in PyJWT;
 //! the user id is the `user_id` claim, a non-empty string (numbers are refused: the original
 //! writes `str(user.id)`); a token carrying `aud` is refused unless an audience is configured;
-//! `crit` is refused (RFC 7515 section 4.1.11); repeated claims are refused, never "last wins";
-//! tokens above 8 KiB are refused before any decoding.
+//! `crit` is refused (RFC 7515 section 4.1.11), and a `kid` that is not a string (RFC 7515
+//! section 4.1.4; `null` included); a member repeated at the top level of the header or the
+//! claims is refused, however it is escaped, never "last wins" (RFC 7515 section 4, RFC 7519
+//! section 4); tokens above 8 KiB are refused before any decoding. Lifetimes and the leeway are
+//! whole seconds, rounded up.
 //!
 //! # Beyond the original
 //!
@@ -181,7 +184,7 @@
 //!   query parameter);
 //! - access and refresh tokens: [`LoginManager::issue_token_pair`], [`LoginLayer::token_kind`];
 //! - revocation: [`LoginLayer::revocations`] with a [`Revocations`] store such as
-//!   [`MemoryRevocations`];
+//!   [`MemoryRevocations`], fed by [`Claims::revocation`] (which covers the leeway);
 //! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
 //! - the application's own claims: [`LoginManager::issue_token_with_claims`], [`Claims::extra`];
 //! - custom rejections: [`LoginLayer::responder`] with a [`Responder`];
@@ -190,10 +193,12 @@
 //!
 //! ```
 //! use std::convert::Infallible;
-//! use axum::{Router, body::Body, routing::{get, post}};
+//! use axum::{Extension, Router, body::Body, routing::{get, post}};
 //! use http::{Request, StatusCode, header};
 //! use tower::ServiceExt;
-//! use tower_login_manager::{LoginLayer, LoginManager, MemoryRevocations, Revocations, TokenKind, loader_fn};
+//! use tower_login_manager::{
+//!     Claims, LoginLayer, LoginManager, MemoryRevocations, Revocations, TokenKind, loader_fn,
+//! };
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -201,11 +206,20 @@
 //! let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
 //! let revocations = MemoryRevocations::new();
 //!
+//! // The refresh route spends each refresh token once (RFC 9700 section 4.14.2): its layer
+//! // refuses revoked tokens too, and the handler revokes the token it was given.
+//! let store = revocations.clone();
+//! let refresh = move |Extension(claims): Extension<Claims>| async move {
+//!     let spent_here = store.revoke(claims.revocation().expect("pairs carry a jti")).await;
+//!     if spent_here == Ok(true) { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+//! };
 //! let app = Router::new()
 //!     .route("/me", get(|| async { "me" }))
 //!     .route_layer(LoginLayer::new(manager.clone(), loader.clone()).revocations(revocations.clone()))
-//!     .merge(Router::new().route("/refresh", post(|| async { "new pair" })).route_layer(
-//!         LoginLayer::new(manager.clone(), loader).token_kind(TokenKind::Refresh),
+//!     .merge(Router::new().route("/refresh", post(refresh)).route_layer(
+//!         LoginLayer::new(manager.clone(), loader)
+//!             .token_kind(TokenKind::Refresh)
+//!             .revocations(revocations.clone()),
 //!     ));
 //!
 //! let pair = manager.issue_token_pair("1")?;
@@ -216,13 +230,15 @@
 //! };
 //! let status = |res: http::Response<Body>| res.status();
 //! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::OK);
-//! // The refresh token is good only at the refresh route.
+//! // The refresh token is good only at the refresh route, and only once.
 //! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.refresh_token)).await?), StatusCode::UNAUTHORIZED);
 //! assert_eq!(status(app.clone().oneshot(call("POST", "/refresh", &pair.refresh_token)).await?), StatusCode::OK);
+//! assert_eq!(status(app.clone().oneshot(call("POST", "/refresh", &pair.refresh_token)).await?), StatusCode::UNAUTHORIZED);
 //!
-//! // Logout: revoke the access token; it is refused at once. `true`: this call revoked it.
+//! // Logout: revoke the access token for as long as it would be accepted (its `exp` plus the
+//! // leeway); it is refused at once. `true`: this call revoked it.
 //! let claims = manager.decode_token(&pair.access_token)?;
-//! assert!(revocations.revoke(claims.token_id().unwrap(), claims.expires_at().unwrap()).await?);
+//! assert!(revocations.revoke(claims.revocation().unwrap()).await?);
 //! assert_eq!(status(app.oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::UNAUTHORIZED);
 //! # Ok(())
 //! # }
@@ -320,6 +336,6 @@ pub use manager::{LoginManager, LoginManagerBuilder, MIN_SECRET_LEN, TokenPair};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisRevocations;
 pub use response::Responder;
-pub use revocation::{MemoryRevocations, NoRevocation, Revocations};
+pub use revocation::{MemoryRevocations, NoRevocation, Revocation, Revocations};
 pub use service::LoginService;
 pub use token::{Claims, TokenKind};

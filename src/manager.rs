@@ -11,7 +11,9 @@ use http::Response;
 use crate::error::{ConfigError, Rejection, TokenError};
 use crate::loader::AuthUser;
 use crate::response::{Messages, Responses};
-use crate::token::{Claims, Issue, KeySet, Rules, TokenKind, valid_user_id};
+use crate::token::{
+    CRATE_CLAIMS, Claims, Issue, KeySet, Rules, TokenKind, valid_user_id, whole_secs,
+};
 
 /// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
 pub const MIN_SECRET_LEN: usize = 32;
@@ -81,7 +83,8 @@ impl LoginManager {
         }
     }
 
-    /// Issues a token for `user_id` that expires after `ttl` (whole seconds): an HS256 JWT with
+    /// Issues a token for `user_id` that expires after `ttl` (whole seconds, rounded up, so that
+    /// 500 ms lives one second rather than none): an HS256 JWT with
     /// the claims `exp`, `iat` and `user_id` (a string), exactly as the Flask original's
     /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's (plus a
     /// `jti` when [`token_ids`](LoginManagerBuilder::token_ids) is on).
@@ -141,8 +144,8 @@ impl LoginManager {
                 Some(TokenKind::Refresh),
                 extra,
             )?,
-            expires_in: inner.default_ttl.as_secs(),
-            refresh_expires_in: inner.refresh_ttl.as_secs(),
+            expires_in: whole_secs(inner.default_ttl),
+            refresh_expires_in: whole_secs(inner.refresh_ttl),
         })
     }
 
@@ -165,7 +168,7 @@ impl LoginManager {
         };
         Ok(inner
             .keys
-            .issue(&inner.rules, user_id, self.now(), ttl.as_secs(), &more))
+            .issue(&inner.rules, user_id, self.now(), whole_secs(ttl), &more))
     }
 
     fn extra_claims<T: serde::Serialize + ?Sized>(
@@ -178,10 +181,8 @@ impl LoginManager {
             return Err(INVALID);
         };
         let user_id_claim = &*self.inner.rules.user_id_claim;
-        let reserved = |name: &str| {
-            name == user_id_claim
-                || ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "type"].contains(&name)
-        };
+        let reserved =
+            |name: &str| name == user_id_claim || name == "sub" || CRATE_CLAIMS.contains(&name);
         if map.keys().any(|name| reserved(name)) {
             return Err(INVALID);
         }
@@ -331,13 +332,15 @@ pub struct LoginManagerBuilder {
 }
 
 impl LoginManagerBuilder {
-    /// Lifetime of tokens from [`LoginManager::token_for`]. Default: 60 minutes.
+    /// Lifetime of tokens from [`LoginManager::token_for`] and of access tokens from
+    /// [`LoginManager::issue_token_pair`]. Default: 60 minutes. Whole seconds, rounded up.
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.default_ttl = ttl;
         self
     }
 
     /// Lifetime of refresh tokens from [`LoginManager::issue_token_pair`]. Default: 30 days.
+    /// Whole seconds, rounded up.
     pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
         self
@@ -392,8 +395,10 @@ impl LoginManagerBuilder {
     }
 
     /// Tolerance for clock skew, applied to `exp`, `nbf` and `iat` alike. Default: 0, as in PyJWT.
+    /// Whole seconds, rounded up (JWT times are whole seconds). A revoked token stays revoked
+    /// through the leeway: see [`Claims::revocation`].
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.rules.leeway = leeway.as_secs();
+        self.rules.leeway = whole_secs(leeway);
         self
     }
 
@@ -405,7 +410,8 @@ impl LoginManagerBuilder {
     }
 
     /// The claim that holds the user id. Default: `user_id`, as in the Flask original; `sub` is the
-    /// RFC 7519 choice. Registered claims (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`) are refused.
+    /// RFC 7519 choice. The claims this crate itself reads or writes (`exp`, `iat`, `nbf`, `iss`,
+    /// `aud`, `jti`, `type`) are refused by [`build`](Self::build), naming the claim.
     pub fn user_id_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
         self.rules.user_id_claim = claim.into();
         self
@@ -514,8 +520,11 @@ impl LoginManagerBuilder {
             });
         }
         let claim = &*self.rules.user_id_claim;
-        if claim.is_empty() || ["exp", "iat", "nbf", "iss", "aud", "jti"].contains(&claim) {
-            return Err(ConfigError::InvalidUserIdClaim);
+        if claim.is_empty() {
+            return Err(ConfigError::InvalidUserIdClaim(""));
+        }
+        if let Some(taken) = CRATE_CLAIMS.iter().find(|name| **name == claim) {
+            return Err(ConfigError::InvalidUserIdClaim(taken));
         }
         if self.rules.max_len == 0 {
             return Err(ConfigError::InvalidMaxTokenLength);

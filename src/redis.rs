@@ -4,12 +4,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisError};
 
-use crate::revocation::Revocations;
+use crate::revocation::{Revocation, Revocations};
 
 /// The future of every Redis round trip: boxed, because the `redis` crate's futures have no name.
 type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send + 'static>>;
@@ -21,11 +21,16 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// Self::DEFAULT_KEY_PREFIX) unless [`key_prefix`](Self::key_prefix) says otherwise):
 ///
 /// - checking a token is one round trip, `EXISTS <prefix><jti>`;
-/// - revoking it is one round trip too, `SET <prefix><jti> 1 EX <seconds until the token's exp, at
-///   least 1> NX`, so Redis drops the key when the token would have expired anyway and the set
-///   never holds more than the live revoked tokens. `NX` sets the key only if it is absent, and the
-///   reply says whether it did: of the calls with one id, from any number of instances, exactly
-///   one gets `true` (see [`Revocations::revoke`]) for as long as Redis keeps the key.
+/// - revoking it is one round trip too, `SET <prefix><jti> 1 EX <seconds> NX`, where the seconds
+///   are those from [`Revocation::verified_at`] to [`Revocation::refused_from`] (at least 1): the
+///   time the manager's verifier would still accept the token, leeway included, counted on the
+///   manager's clock. So Redis drops the key when the token is refused anyway, and the set never
+///   holds more than the live revoked tokens. A token that lives longer than Redis can count
+///   (over 2^40 seconds, about 35,000 years: `Duration::MAX`, or no `exp`) is kept without
+///   expiry, as [`MemoryRevocations`](crate::MemoryRevocations) keeps it. `NX` sets the key only
+///   if it is absent, and the reply says whether it did: of the calls with one id, from any
+///   number of instances, exactly one gets `true` (see [`Revocations::revoke`]) for as long as
+///   the token is accepted.
 ///
 /// The connection is a [`ConnectionManager`]: one multiplexed connection shared by all clones,
 /// opened on first use and opened again by itself after Redis went away. So a service whose
@@ -62,10 +67,10 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// // POST /logout (the handler finds the token's `Claims` in the request's extensions):
 /// let token = manager.issue_token("1", std::time::Duration::from_secs(3600))?;
 /// let claims = manager.decode_token(&token)?;
-/// let (jti, exp) = (claims.token_id().unwrap(), claims.expires_at().unwrap());
-/// assert!(revocations.revoke(jti, exp).await?, "revoked by this call");
-/// assert!(revocations.is_revoked(jti).await?);
-/// assert!(!revocations.revoke(jti, exp).await?, "already revoked");
+/// let revocation = claims.revocation().expect("token_ids(true)");
+/// assert!(revocations.revoke(revocation).await?, "revoked by this call");
+/// assert!(revocations.is_revoked(revocation.token_id()).await?);
+/// assert!(!revocations.revoke(revocation).await?, "already revoked");
 /// # Ok(())
 /// # }
 /// ```
@@ -132,11 +137,15 @@ impl RedisRevocations {
         self
     }
 
-    /// `SET <prefix><jti> 1 EX <ttl> NX`: one round trip that revokes `jti` only if it is not
-    /// revoked yet.
-    fn revoke_cmd(&self, jti: &str, ttl: u64) -> redis::Cmd {
+    /// `SET <prefix><jti> 1 [EX <ttl>] NX`: one round trip that revokes the token only if it is
+    /// not revoked yet.
+    fn revoke_cmd(&self, token: Revocation<'_>) -> redis::Cmd {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(jti)).arg(1).arg("EX").arg(ttl).arg("NX");
+        cmd.arg(self.key(token.token_id())).arg(1);
+        if let Some(ttl) = ttl_secs(token) {
+            cmd.arg("EX").arg(ttl);
+        }
+        cmd.arg("NX");
         cmd
     }
 
@@ -149,15 +158,16 @@ impl RedisRevocations {
     }
 }
 
-/// Seconds from `now` until `expires_at`, at least 1 (`EX 0` is an error in Redis).
-fn ttl_secs(expires_at: u64, now: u64) -> u64 {
-    expires_at.saturating_sub(now).max(1)
-}
+/// The longest `EX` this store sends: Redis refuses one whose expiry, in milliseconds from now,
+/// overflows a signed 64-bit integer (about 9.2e15 seconds); a token accepted longer than this
+/// (about 35,000 years) is kept without expiry.
+const MAX_EX: u64 = 1 << 40;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// Seconds the key must live: from when the token was verified until it is refused anyway, on
+/// the manager's clock; at least 1 (`EX 0` is an error in Redis). `None`: keep it for ever.
+fn ttl_secs(token: Revocation<'_>) -> Option<u64> {
+    let ttl = token.refused_from().saturating_sub(token.verified_at());
+    (ttl <= MAX_EX).then_some(ttl.max(1))
 }
 
 impl Revocations for RedisRevocations {
@@ -173,11 +183,11 @@ impl Revocations for RedisRevocations {
         Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
     }
 
-    /// `SET <prefix><jti> 1 EX <expires_at - now, at least 1> NX`: `true` when the key was set,
-    /// `false` when it existed (its expiry is left as it was).
-    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
+    /// `SET <prefix><jti> 1 EX <refused_from - verified_at, at least 1> NX`: `true` when the key
+    /// was set, `false` when it existed (its expiry is left as it was).
+    fn revoke(&self, token: Revocation<'_>) -> Self::RevokeFuture {
         let mut connection = self.connection.clone();
-        let cmd = self.revoke_cmd(jti, ttl_secs(expires_at, now()));
+        let cmd = self.revoke_cmd(token);
         // The reply is `OK` when the key was set and nil when `NX` refused it: `true` and `false`.
         Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
     }
@@ -198,12 +208,19 @@ mod tests {
 
     use super::*;
 
+    /// The time from verification until the verifier refuses the token anyway, leeway included
+    /// (RFC 7519 section 4.1.4), on the manager's clock alone.
     #[test]
-    fn ttl_is_the_time_left_and_at_least_one_second() {
-        assert_eq!(ttl_secs(1_000 + 3_600, 1_000), 3_600);
-        assert_eq!(ttl_secs(1_001, 1_000), 1);
-        assert_eq!(ttl_secs(1_000, 1_000), 1, "expiring now");
-        assert_eq!(ttl_secs(10, 1_000), 1, "already expired");
+    fn ttl_is_the_time_left_on_the_managers_clock_and_at_least_one_second() {
+        let ttl =
+            |refused_from, verified_at| ttl_secs(Revocation::new("j", refused_from, verified_at));
+        assert_eq!(ttl(1_000 + 3_600, 1_000), Some(3_600));
+        assert_eq!(ttl(1_001, 1_000), Some(1));
+        assert_eq!(ttl(1_000, 1_000), Some(1), "refused from now on");
+        assert_eq!(ttl(10, 1_000), Some(1), "already refused");
+        assert_eq!(ttl(MAX_EX + 5, 5), Some(MAX_EX), "the longest EX sent");
+        assert_eq!(ttl(MAX_EX + 6, 5), None, "longer: no expiry");
+        assert_eq!(ttl(u64::MAX, 1_000), None, "a token that never expires");
     }
 
     #[test]
@@ -235,15 +252,24 @@ mod tests {
         let store = RedisRevocations::new("redis://127.0.0.1:1/")
             .unwrap()
             .key_prefix("app:");
-        let args: Vec<String> = store
-            .revoke_cmd("abc", 60)
-            .args_iter()
-            .map(|arg| match arg {
-                redis::Arg::Simple(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
-                other => panic!("not a plain argument: {other:?}"),
-            })
-            .collect();
-        assert_eq!(args, ["SET", "app:abc", "1", "EX", "60", "NX"]);
+        let args = |token| -> Vec<String> {
+            store
+                .revoke_cmd(token)
+                .args_iter()
+                .map(|arg| match arg {
+                    redis::Arg::Simple(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                    other => panic!("not a plain argument: {other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            args(Revocation::new("abc", 1_060, 1_000)),
+            ["SET", "app:abc", "1", "EX", "60", "NX"]
+        );
+        assert_eq!(
+            args(Revocation::new("abc", u64::MAX, 1_000)),
+            ["SET", "app:abc", "1", "NX"]
+        );
     }
 
     #[test]
@@ -262,7 +288,7 @@ mod tests {
         for _ in 0..3 {
             let start = Instant::now();
             assert!(store.is_revoked("jti").await.is_err());
-            assert!(store.revoke("jti", now() + 60).await.is_err());
+            assert!(store.revoke(Revocation::new("jti", 60, 0)).await.is_err());
             assert!(
                 start.elapsed() < Duration::from_secs(4),
                 "{:?}",

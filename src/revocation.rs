@@ -5,9 +5,49 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::BoxError;
+
+/// What a [`Revocations`] store must remember to refuse one token: its id (`jti`), and until when
+/// the verifier would accept it otherwise. From [`Claims::revocation`](crate::Claims::revocation)
+/// only, so that a store is never told to forget a token before the verifier stops accepting it:
+/// [`refused_from`](Self::refused_from) is the token's `exp` *plus the manager's leeway* (RFC 7519
+/// section 4.1.4), which a caller handing over `exp` alone would get wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation<'a> {
+    jti: &'a str,
+    refused_from: u64,
+    verified_at: u64,
+}
+
+impl<'a> Revocation<'a> {
+    pub(crate) fn new(jti: &'a str, refused_from: u64, verified_at: u64) -> Self {
+        Self {
+            jti,
+            refused_from,
+            verified_at,
+        }
+    }
+
+    /// The token's id, the key to remember.
+    pub fn token_id(&self) -> &'a str {
+        self.jti
+    }
+
+    /// From this time on (seconds since the Unix epoch) the verifier refuses the token by itself
+    /// as expired, so the store may forget it: its `exp` plus the leeway, or `u64::MAX` for a
+    /// token without `exp`, which must be remembered for ever.
+    pub fn refused_from(&self) -> u64 {
+        self.refused_from
+    }
+
+    /// The time on the manager's clock when the token was verified, seconds since the Unix epoch:
+    /// the "now" that a store counts from, so that one clock decides (a store that needs a
+    /// duration, such as Redis's `EX`, keeps the key `refused_from - verified_at` seconds).
+    pub fn verified_at(&self) -> u64 {
+        self.verified_at
+    }
+}
 
 /// A store of revoked token ids (`jti`, RFC 7519 section 4.1.7), checked by the layer after the
 /// token is verified and before the user is loaded. A revoked token is answered with 401 "Token
@@ -17,6 +57,9 @@ use crate::error::BoxError;
 /// Tokens without a `jti` cannot be revoked and are not checked: turn on
 /// [`token_ids`](crate::LoginManagerBuilder::token_ids) (token pairs always carry one).
 /// [`MemoryRevocations`] serves one process; several instances need a shared store.
+///
+/// A token is revoked with what [`Claims::revocation`](crate::Claims::revocation) gives: the
+/// store keeps the id for as long as the verifier would accept the token, leeway included.
 ///
 /// [`revoke`](Revocations::revoke) also tells whether the id was already revoked, in the same
 /// atomic step, so that a token can be spent exactly once: a refresh handler that rotates refresh
@@ -43,17 +86,18 @@ pub trait Revocations: Clone + Send + Sync + 'static {
         None
     }
 
-    /// Revokes the token with this id until `expires_at` (seconds since the Unix epoch, the
-    /// token's `exp`), after which the token is refused as expired anyway and the entry can go.
+    /// Revokes a token: keeps its id at least until [`Revocation::refused_from`], when the
+    /// verifier refuses the token as expired anyway and the entry can go. Counting time from
+    /// [`Revocation::verified_at`] (the manager's clock), never from a clock of the store's own.
     ///
     /// `Ok(true)` when this call revoked the id, `Ok(false)` when it was already revoked (its
     /// entry is left as it was). The test and the revocation are one atomic step: of any number
-    /// of calls with the same id, concurrent or not, exactly one gets `true` (until the entry
-    /// goes after `expires_at`). An implementation must keep this with one store operation (an
-    /// insert that reports whether the key was new, Redis `SET .. NX`), never `is_revoked`
-    /// followed by a write. On `Err` the id may or may not have been revoked (a reply lost after
-    /// the write): treat it as a failure, never as `true`.
-    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture;
+    /// of calls with the same id, concurrent or not, exactly one gets `true` for as long as the
+    /// token is accepted. An implementation must keep this with one store operation (an insert
+    /// that reports whether the key was new, Redis `SET .. NX`), never `is_revoked` followed by a
+    /// write. On `Err` the id may or may not have been revoked (a reply lost after the write):
+    /// treat it as a failure, never as `true`.
+    fn revoke(&self, token: Revocation<'_>) -> Self::RevokeFuture;
 }
 
 /// No revocation: the default of [`LoginLayer`](crate::LoginLayer). Never consulted.
@@ -79,15 +123,17 @@ impl Revocations for NoRevocation {
     }
 
     /// Always `Ok(true)`, and nothing is stored.
-    fn revoke(&self, _: &str, _: u64) -> Self::RevokeFuture {
+    fn revoke(&self, _: Revocation<'_>) -> Self::RevokeFuture {
         ready(Ok(true))
     }
 }
 
-/// Revoked token ids in this process's memory, each kept until its token would have expired:
-/// the set never grows past the live tokens. Cheap to clone (shared). [`revoke`](
-/// Revocations::revoke) tests and inserts under one lock, so exactly one of the calls with an id
-/// gets `true`.
+/// Revoked token ids in this process's memory, each kept until the verifier would refuse its
+/// token anyway (`exp` plus the leeway): the set never grows past the live tokens. Cheap to clone
+/// (shared). [`revoke`](Revocations::revoke) tests and inserts under one lock, so exactly one of
+/// the calls with an id gets `true`. Entries go by the manager's clock: the store prunes, as it
+/// grows, the ids whose tokens are refused at the [`verified_at`](Revocation::verified_at) time
+/// of the token being revoked.
 ///
 /// ```
 /// use std::time::Duration;
@@ -98,22 +144,22 @@ impl Revocations for NoRevocation {
 /// let revocations = MemoryRevocations::new();
 /// let claims = manager.decode_token(&manager.issue_token("1", Duration::from_secs(60))?)?;
 ///
-/// // POST /logout: revoke the presented token until it expires.
-/// let jti = claims.token_id().expect("token_ids(true)");
-/// assert!(revocations.revoke(jti, claims.expires_at().unwrap()).await?, "revoked by this call");
-/// assert!(revocations.is_revoked(jti).await?);
+/// // POST /logout: revoke the presented token for as long as it would be accepted.
+/// let revocation = claims.revocation().expect("token_ids(true)");
+/// assert!(revocations.revoke(revocation).await?, "revoked by this call");
+/// assert!(revocations.is_revoked(revocation.token_id()).await?);
 /// // A second revocation of the same token: it was already revoked.
-/// assert!(!revocations.revoke(jti, claims.expires_at().unwrap()).await?);
+/// assert!(!revocations.revoke(revocation).await?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct MemoryRevocations {
     inner: Arc<Mutex<Revoked>>,
-    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 struct Revoked {
+    /// Each revoked id and when its token is refused anyway ([`Revocation::refused_from`]).
     until: HashMap<String, u64>,
     prune_at: usize,
 }
@@ -125,20 +171,13 @@ impl Default for MemoryRevocations {
 }
 
 impl MemoryRevocations {
-    /// An empty store, judging expiry by the system clock.
+    /// An empty store.
     pub fn new() -> Self {
-        Self::with_clock(now)
-    }
-
-    /// An empty store judging expiry by `clock` (seconds since the Unix epoch): give it the
-    /// clock of the [`LoginManager`](crate::LoginManager) when that one is pinned.
-    pub fn with_clock(clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Revoked {
                 until: HashMap::new(),
                 prune_at: MIN_PRUNE,
             })),
-            clock: Arc::new(clock),
         }
     }
 
@@ -167,12 +206,6 @@ impl MemoryRevocations {
 /// Below this many ids the store does not prune.
 const MIN_PRUNE: usize = 64;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Revocations for MemoryRevocations {
     type Error = Infallible;
     type CheckFuture = Ready<Result<bool, Infallible>>;
@@ -188,15 +221,18 @@ impl Revocations for MemoryRevocations {
 
     /// `true` when the id was not held; an id already held keeps its entry. The test and the
     /// insert happen under one lock.
-    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
+    fn revoke(&self, token: Revocation<'_>) -> Self::RevokeFuture {
         let mut revoked = self.lock();
-        if revoked.until.contains_key(jti) {
+        if revoked.until.contains_key(token.token_id()) {
             return ready(Ok(false));
         }
-        revoked.until.insert(jti.to_owned(), expires_at);
-        // Amortised pruning: whenever the map doubles, drop the ids of expired tokens.
+        revoked
+            .until
+            .insert(token.token_id().to_owned(), token.refused_from());
+        // Amortised pruning: whenever the map doubles, drop the ids of tokens the verifier
+        // refuses by itself now, on the manager's clock.
         if revoked.until.len() >= revoked.prune_at {
-            let now = (self.clock)();
+            let now = token.verified_at();
             revoked.until.retain(|_, until| *until > now);
             revoked.prune_at = (revoked.until.len() * 2).max(MIN_PRUNE);
         }

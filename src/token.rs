@@ -5,6 +5,7 @@
 //! the MAC has been checked (apart from the header, which is needed to know the algorithm).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -12,6 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use crate::base64url;
 use crate::error::TokenError;
 use crate::hmac_sha256::{HmacKey, MAC_LEN};
+use crate::revocation::Revocation;
 
 mod flat;
 
@@ -25,6 +27,10 @@ const KNOWN_HEADERS: [&str; 3] = [
     "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9",
     "eyJhbGciOiJIUzI1NiJ9",
 ];
+/// The claims this crate itself reads or writes besides the user id claim, which therefore cannot
+/// be the user id claim: `exp`, `iat`, `nbf`, `iss`, `aud` and `jti` (RFC 7519 section 4.1) and
+/// `type` (access or refresh, see [`TokenKind`]).
+pub(crate) const CRATE_CLAIMS: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "jti", "type"];
 /// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
 const MAC_B64_LEN: usize = 43;
 /// Decoded claims up to this size stay on the stack.
@@ -60,6 +66,11 @@ pub struct Claims {
     pub(crate) nbf: Option<u64>,
     pub(crate) jti: Option<String>,
     pub(crate) kind: TokenKind,
+    /// The first second at which the verifier refuses the token by itself: `exp` plus the
+    /// leeway, `u64::MAX` without `exp`.
+    pub(crate) refused_from: u64,
+    /// The manager's clock when the token was verified.
+    pub(crate) verified_at: u64,
     /// The decoded claims JSON, kept only when it has claims this crate does not read.
     pub(crate) raw: Option<Box<[u8]>>,
 }
@@ -89,6 +100,16 @@ impl Claims {
     /// The token's id (`jti`, RFC 7519 section 4.1.7), which revocation works with, if it has one.
     pub fn token_id(&self) -> Option<&str> {
         self.jti.as_deref()
+    }
+
+    /// What a [`Revocations`](crate::Revocations) store needs to refuse this token for as long
+    /// as the verifier would otherwise accept it (its `exp` plus the manager's leeway): hand it
+    /// to [`Revocations::revoke`](crate::Revocations::revoke). `None` when the token has no id
+    /// (`jti`) and so cannot be revoked; see
+    /// [`token_ids`](crate::LoginManagerBuilder::token_ids).
+    pub fn revocation(&self) -> Option<Revocation<'_>> {
+        let jti = self.jti.as_deref()?;
+        Some(Revocation::new(jti, self.refused_from, self.verified_at))
     }
 
     /// Access or refresh token.
@@ -128,6 +149,7 @@ impl fmt::Debug for Claims {
             .field("nbf", &self.nbf)
             .field("jti", &self.jti)
             .field("kind", &self.kind)
+            .field("refused_from", &self.refused_from)
             .field("extra", &self.raw.is_some())
             .finish()
     }
@@ -356,10 +378,7 @@ impl KeySet {
             self.current_kid.as_deref()
         } else {
             parsed = decode_header(parts.header, &mut header_heap)?;
-            match &parsed.kid {
-                Some(Value::Str(kid)) => Some(&**kid),
-                _ => None,
-            }
+            parsed.kid.as_deref()
         };
 
         // Steps 6-7: the payload and the MAC must be strict base64url too.
@@ -483,7 +502,8 @@ fn ct_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
 #[derive(Default)]
 struct Header<'a> {
     alg: Option<Value<'a>>,
-    kid: Option<Value<'a>>,
+    /// RFC 7515 section 4.1.4: a string; any other type (`null` included) is malformed.
+    kid: Option<Cow<'a, str>>,
     crit: bool,
 }
 
@@ -498,17 +518,15 @@ impl<'de> Visitor<'de> for HeaderVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
         let mut header = Header::default();
-        let mut seen_crit = false;
+        let mut names = MemberNames::default();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            match &*key {
-                "alg" if header.alg.is_some() => return Err(de::Error::custom("duplicate alg")),
+            // RFC 7515 section 4: "The Header Parameter names within the JOSE Header MUST be
+            // unique"; every repeat is refused, not only of the members read here.
+            match &*names.first_time(key)? {
                 "alg" => header.alg = Some(map.next_value_seed(ValueSeed)?),
-                "kid" if header.kid.is_some() => return Err(de::Error::custom("duplicate kid")),
-                "kid" => header.kid = Some(map.next_value_seed(ValueSeed)?),
-                "crit" if seen_crit => return Err(de::Error::custom("duplicate crit")),
+                "kid" => header.kid = Some(map.next_value_seed(KeySeed)?),
                 "crit" => {
                     map.next_value::<IgnoredAny>()?;
-                    seen_crit = true;
                     header.crit = true;
                 }
                 _ => {
@@ -628,8 +646,26 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// A member name, borrowed from the input unless it has escapes (`Cow`'s own `Deserialize`
-/// always copies).
+/// The member names of one JSON object seen so far, unescaped: RFC 7515 section 4 and RFC 7519
+/// section 4 require them unique, and a name spelled with escapes is the same name. A hash set,
+/// so that an object of many members costs linear time (this path serves unusual tokens only;
+/// the usual ones take `flat::parse`, which checks without allocating).
+#[derive(Default)]
+struct MemberNames<'de>(HashSet<Cow<'de, str>>);
+
+impl<'de> MemberNames<'de> {
+    /// `name` back if it was not seen before; an error if it was.
+    fn first_time<E: de::Error>(&mut self, name: Cow<'de, str>) -> Result<Cow<'de, str>, E> {
+        if self.0.insert(name.clone()) {
+            Ok(name)
+        } else {
+            Err(E::custom("repeated member"))
+        }
+    }
+}
+
+/// A member name, or any other string this crate keeps (`kid`), borrowed from the input unless
+/// it has escapes (`Cow`'s own `Deserialize` always copies).
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
@@ -701,16 +737,17 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawClaims<'de>, A::Error> {
         let mut claims = RawClaims::default();
+        let mut names = MemberNames::default();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let Some(slot) = claims.slot(&key, self.user_id_claim) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            // RFC 7519 section 4: a repeated claim name is rejected, never "last wins".
-            if slot.is_some() {
-                return Err(de::Error::custom("duplicate claim"));
+            // RFC 7519 section 4: a repeated claim name is rejected, never "last wins", whether
+            // or not this crate reads it (`Claims::extra` reads the rest).
+            let key = names.first_time(key)?;
+            match claims.slot(&key, self.user_id_claim) {
+                Some(slot) => *slot = Some(map.next_value_seed(ValueSeed)?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            *slot = Some(map.next_value_seed(ValueSeed)?);
         }
         Ok(claims)
     }
@@ -739,14 +776,16 @@ impl<'a> RawClaims<'a> {
     fn validate(self, rules: &Rules, now: u64) -> Result<Claims, TokenError> {
         let leeway = rules.leeway;
         // RFC 7519 section 4.1.4: the current time must be before `exp` (PyJWT: exp <= now - leeway
-        // is expired).
-        let exp = match &self.exp {
+        // is expired). From `refused_from` on, the token is refused by this check alone.
+        let (exp, refused_from) = match &self.exp {
             Some(v) => match v.date("exp")? {
-                Date::Secs(exp) if exp.saturating_add(leeway) > now => Some(exp),
+                Date::Secs(exp) if exp.saturating_add(leeway) > now => {
+                    (Some(exp), exp.saturating_add(leeway))
+                }
                 _ => return Err(TokenError::Expired),
             },
             None if rules.require_exp => return Err(TokenError::MissingClaim("exp")),
-            None => None,
+            None => (None, u64::MAX),
         };
         // RFC 7519 section 4.1.5: not before `nbf`; an `iat` in the future is refused the same way,
         // as PyJWT does.
@@ -796,9 +835,17 @@ impl<'a> RawClaims<'a> {
             nbf,
             jti,
             kind,
+            refused_from,
+            verified_at: now,
             raw: None,
         })
     }
+}
+
+/// Whole seconds, rounded up: JWT times are whole seconds (RFC 7519 section 2), and a lifetime or
+/// leeway rounded down would issue tokens that expire early (500 ms: already expired).
+pub(crate) fn whole_secs(d: std::time::Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 /// A user id is a non-empty string without control characters. Numbers are refused: the Flask

@@ -39,8 +39,9 @@ fn deliberate(e: TokenError) -> bool {
     matches!(
         e,
         TokenError::UnsupportedCritical      // RFC 7515 4.1.11: crit refused
-            | TokenError::InvalidClaims      // repeated claims refused
-            | TokenError::Malformed          // repeated header members, strict base64url
+            | TokenError::InvalidClaims      // repeated claims refused, any name
+            | TokenError::Malformed          // repeated header members, `kid` not a string
+                                             // (null too), strict base64url
             | TokenError::InvalidAudience    // aud without configured audience
             | TokenError::NotYetValid        // iat in the future
             | TokenError::InvalidClaim("user id") // empty or control characters
@@ -60,6 +61,7 @@ fn inputs() -> Vec<String> {
         format!(r#"{{"exp":{exp},"user_id":""}}"#),
         format!(r#"{{"exp":{exp},"user_id":"a\u0000b"}}"#),
         format!(r#"{{"exp":{exp},"user_id":"1","user_id":"2"}}"#),
+        format!(r#"{{"exp":{exp},"user_id":"1","role":"user","role":"admin"}}"#),
         format!(r#"{{"exp":{exp},"nbf":{},"user_id":"1"}}"#, now() + 100),
         format!(r#"{{"exp":{exp},"nbf":1,"user_id":"1"}}"#),
         format!(r#"{{"exp":{exp},"iat":{},"user_id":"1"}}"#, now() + 100),
@@ -74,10 +76,13 @@ fn inputs() -> Vec<String> {
         format!(r#"{{"exp":{exp},"user_id":"1"}}x"#),
         format!("\u{feff}{{\"exp\":{exp},\"user_id\":\"1\"}}"),
     ];
-    let headers: [&[u8]; 10] = [
+    let headers: [&[u8]; 13] = [
         std_header,
         br#"{"alg":"HS256"}"#,
         br#"{"alg":"HS256","kid":"../../x","jku":"http://evil"}"#,
+        br#"{"alg":"HS256","kid":1}"#,
+        br#"{"alg":"HS256","kid":null}"#,
+        br#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
         br#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
         br#"{"alg":"HS256","alg":"HS256"}"#,
         br#"{"alg":"HS512"}"#,

@@ -2,9 +2,10 @@
 //! section it exercises; then the faults a deployment meets (a failing, panicking or hanging
 //! loader, a moving clock).
 //!
-//! The MAC comparison itself is constant-time by construction (`Key::verify` uses
-//! `hmac::Mac::verify_slice`, backed by `subtle`); timing is not measurable in a unit test, so
-//! only its correctness is covered here.
+//! The MAC comparison itself is constant-time by construction (`Key::verify` compares the two
+//! 32-byte MACs with `ct_eq` in `src/token.rs`: an OR of XORs over all of them, no early exit, the
+//! result passed through `black_box`); timing is not measurable in a unit test, so only its
+//! correctness is covered here.
 
 mod common;
 
@@ -549,10 +550,22 @@ fn rfc7515_section5_2_header_must_be_utf8_json_object() {
             token: raw(br#"{"alg":"HS256","kid":"a","kid":"b"}"#),
             want: Err(TokenError::Malformed),
         },
+        // RFC 7515 section 4: "The Header Parameter names within the JOSE Header MUST be
+        // unique"; any repeated member is refused, not only the ones this crate reads.
         Case {
-            name: "RFC 7515 4: a repeated member this crate does not read (typ) is ignored",
+            name: "RFC 7515 4: a repeated member this crate does not read (typ)",
             token: raw(br#"{"alg":"HS256","typ":"JWT","typ":"JOSE"}"#),
-            want: Ok("1"),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4: a repeated typ spelled with an escape",
+            token: raw(br#"{"alg":"HS256","typ":"JWT","t\u0079p":"JWT"}"#),
+            want: Err(TokenError::Malformed),
+        },
+        Case {
+            name: "RFC 7515 4: a repeated unknown member, same value",
+            token: raw(br#"{"x":1,"alg":"HS256","x":1}"#),
+            want: Err(TokenError::Malformed),
         },
     ];
     check(cases);
@@ -741,10 +754,49 @@ fn rfc7519_section7_2_claims_must_be_a_utf8_json_object() {
             .as_bytes()),
             want: Err(TokenError::InvalidClaims),
         },
+        // RFC 7519 section 4: "the Claim Names within a JWT Claims Set MUST be unique"; any
+        // repeated claim is refused, on the fast path (plain members) and through serde_json.
         Case {
-            name: "RFC 7519 4: a repeated claim this crate does not read is ignored",
+            name: "RFC 7519 4: a repeated claim this crate does not read (role)",
             token: raw(
-                format!(r#"{{"exp":{exp},"user_id":"1","role":"a","role":"b"}}"#).as_bytes(),
+                format!(r#"{{"exp":{exp},"user_id":"1","role":"user","role":"admin"}}"#)
+                    .as_bytes(),
+            ),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: a repeated role spelled with an escape",
+            token: raw(
+                format!(r#"{{"exp":{exp},"user_id":"1","role":"user","r\u006fle":"admin"}}"#)
+                    .as_bytes(),
+            ),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: a repeated role beside a value only serde_json reads",
+            token: raw(
+                format!(r#"{{"exp":{exp},"user_id":"1","role":"user","x":true,"role":"admin"}}"#)
+                    .as_bytes(),
+            ),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: a repeated unknown claim among many",
+            token: raw(
+                format!(
+                    r#"{{"exp":{exp},"user_id":"1","a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"a":11}}"#
+                )
+                .as_bytes(),
+            ),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
+            name: "RFC 7519 4: many distinct unknown claims are accepted",
+            token: raw(
+                format!(
+                    r#"{{"exp":{exp},"user_id":"1","a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11}}"#
+                )
+                .as_bytes(),
             ),
             want: Ok("1"),
         },
@@ -981,11 +1033,6 @@ fn rfc7515_section4_1_header_parameters() {
             want: Err(TokenError::BadSignature),
         },
         Case {
-            name: "RFC 7515 4.1.4: kid of any type is inert",
-            token: token(r#"{"alg":"HS256","kid":{"$ne":null}}"#, &c),
-            want: Ok("1"),
-        },
-        Case {
             name: "RFC 7515 4.1.10: cty JWT (nested) is not followed",
             token: token(r#"{"alg":"HS256","cty":"JWT"}"#, &c),
             want: Ok("1"),
@@ -1013,6 +1060,52 @@ fn rfc7515_section4_1_11_crit_null_is_refused() {
         token: token(r#"{"alg":"HS256","crit":null}"#, &claims("")),
         want: Err(TokenError::UnsupportedCritical),
     }]);
+}
+
+/// RFC 7515 section 4.1.4: "The "kid" value is a case-sensitive string": any other type is a
+/// malformed header, as PyJWT and jsonwebtoken answer, never a token checked as if it had no `kid`
+/// (with every key in turn). Decision: `"kid":null` is refused too (PyJWT refuses it, jsonwebtoken
+/// reads it as absent): null is not a string, and an issuer that has no key id leaves `kid` out.
+#[test]
+fn rfc7515_section4_1_4_a_kid_that_is_not_a_string_is_malformed() {
+    let c = claims("");
+    let rotated = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .key_id("current")
+        .previous_key("old", "a former secret of thirty-two bytes or more")
+        .build()
+        .unwrap();
+    for kid in [
+        "1",
+        "true",
+        "false",
+        r#"["current"]"#,
+        r#"{"id":"current"}"#,
+        r#"{"$ne":null}"#,
+        "null",
+        "1.5",
+    ] {
+        let header = format!(r#"{{"alg":"HS256","kid":{kid}}}"#);
+        let case = |name| Case {
+            name,
+            token: token(&header, &c),
+            want: Err(TokenError::Malformed),
+        };
+        check(vec![case("no key ids configured")]);
+        check_with(&rotated, vec![case("key ids configured")]);
+    }
+    // A string `kid` still works, known or not (unknown: every key is tried).
+    for kid in [r#""current""#, r#""unknown""#, r#""""#] {
+        let header = format!(r#"{{"alg":"HS256","kid":{kid}}}"#);
+        check_with(
+            &rotated,
+            vec![Case {
+                name: "a string kid",
+                token: token(&header, &c),
+                want: Ok("1"),
+            }],
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

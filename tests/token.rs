@@ -321,12 +321,20 @@ fn rfc7519_section4_1_2_the_user_id_claim_can_be_sub() {
         m.decode_token(&flask),
         Err(TokenError::MissingClaim("user id"))
     );
-    for bad in ["", "exp", "iat", "nbf", "iss", "aud", "jti"] {
+    // Every claim this crate itself reads or writes: `type` too, which would otherwise be written
+    // twice into a token pair and let a refresh token pass an access layer as user "refresh".
+    for bad in ["", "exp", "iat", "nbf", "iss", "aud", "jti", "type"] {
         let err = LoginManager::builder(SECRET)
             .user_id_claim(bad)
             .build()
             .unwrap_err();
-        assert_eq!(err, ConfigError::InvalidUserIdClaim, "{bad:?}");
+        assert_eq!(err, ConfigError::InvalidUserIdClaim(bad), "{bad:?}");
+        let message = err.to_string();
+        if bad.is_empty() {
+            assert!(message.contains("empty"), "{message}");
+        } else {
+            assert!(message.contains(&format!("`{bad}`")), "{message}");
+        }
     }
 }
 
@@ -428,6 +436,9 @@ fn rfc7519_section4_repeated_claims_are_refused_not_last_wins() {
     for claims in [
         format!(r#"{{"exp":{exp},"user_id":"1","user_id":"2"}}"#),
         format!(r#"{{"exp":1,"exp":{exp},"user_id":"1"}}"#),
+        // Claims this crate does not read are held to the same rule (Claims::extra reads them).
+        format!(r#"{{"exp":{exp},"user_id":"1","role":"user","role":"admin"}}"#),
+        format!(r#"{{"exp":{exp},"user_id":"1","role":"user","r\u006fle":"admin"}}"#),
     ] {
         assert_eq!(
             decode(&sign_claims(&claims)),
@@ -442,6 +453,53 @@ fn rfc7519_section4_repeated_claims_are_refused_not_last_wins() {
         SECRET.as_bytes(),
     );
     assert_eq!(decode(&token), Err(TokenError::Malformed));
+    let token = sign_raw(
+        br#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+        format!(r#"{{"exp":{exp},"user_id":"1"}}"#).as_bytes(),
+        SECRET.as_bytes(),
+    );
+    assert_eq!(decode(&token), Err(TokenError::Malformed));
+}
+
+/// RFC 7519 section 2: a NumericDate is whole seconds, so sub-second lifetimes and leeways are
+/// rounded up, never down: a token is never issued already expired.
+#[test]
+fn rfc7519_section2_sub_second_ttls_and_leeways_round_up_to_whole_seconds() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .default_ttl(Duration::from_millis(500))
+        .refresh_ttl(Duration::from_millis(1_500))
+        .build()
+        .unwrap();
+    struct Ada;
+    impl AuthUser for Ada {
+        fn user_id(&self) -> String {
+            "1".into()
+        }
+    }
+    let claims = m.decode_token(&m.token_for(&Ada).unwrap()).unwrap();
+    assert_eq!(claims.expires_at(), Some(NOW + 1), "default_ttl 500 ms");
+    let token = m.issue_token("1", Duration::from_nanos(1)).unwrap();
+    assert_eq!(m.decode_token(&token).unwrap().expires_at(), Some(NOW + 1));
+    let token = m.issue_token("1", Duration::from_millis(2_001)).unwrap();
+    assert_eq!(m.decode_token(&token).unwrap().expires_at(), Some(NOW + 3));
+    let pair = m.issue_token_pair("1").unwrap();
+    assert_eq!((pair.expires_in, pair.refresh_expires_in), (1, 2));
+    let refresh = m.decode_token(&pair.refresh_token).unwrap();
+    assert_eq!(refresh.expires_at(), Some(NOW + 2));
+    // A zero lifetime stays zero: that token is expired at once, as asked.
+    let token = m.issue_token("1", Duration::ZERO).unwrap();
+    assert_eq!(m.decode_token(&token), Err(TokenError::Expired));
+
+    // A leeway of 500 ms tolerates one second: `exp == now` passes, `exp == now - 1` does not.
+    let lenient = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .leeway(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let at = |exp: u64| sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1"}}"#));
+    assert_eq!(lenient.decode_token(&at(NOW)).unwrap().user_id(), "1");
+    assert_eq!(lenient.decode_token(&at(NOW - 1)), Err(TokenError::Expired));
 }
 
 #[test]

@@ -2,14 +2,14 @@
 //! application's own claims.
 
 mod common;
-#[path = "support/race.rs"]
-mod race;
+#[path = "support/stores.rs"]
+mod stores;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, MemoryRevocations, NoRevocation, Revocations, TokenError, TokenKind,
-    UserLoader, loader_fn,
+    LoginLayer, LoginManager, MemoryRevocations, NoRevocation, Revocation, Revocations, TokenError,
+    TokenKind, UserLoader, loader_fn,
 };
 
 fn manager() -> LoginManager {
@@ -137,7 +137,7 @@ async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
     let m = manager_with_token_ids();
     let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
     let other = m.issue_token("1", Duration::from_secs(60)).unwrap();
-    let store = MemoryRevocations::with_clock(|| NOW);
+    let store = MemoryRevocations::new();
     let loaded = Arc::new(AtomicBool::new(false));
     let seen = loaded.clone();
     let loader = loader_fn(move |id: String| {
@@ -148,10 +148,7 @@ async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
     assert_eq!(send(&layer, &token).await.0, StatusCode::OK);
 
     let claims = m.decode_token(&token).unwrap();
-    store
-        .revoke(claims.token_id().unwrap(), claims.expires_at().unwrap())
-        .await
-        .unwrap();
+    store.revoke(claims.revocation().unwrap()).await.unwrap();
     loaded.store(false, Ordering::SeqCst);
     assert_eq!(
         send(&layer, &token).await,
@@ -165,32 +162,60 @@ async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
     assert_eq!(store.len(), 1);
 }
 
+/// A manager of token ids whose clock the test moves.
+fn manager_at(clock: &Arc<AtomicU64>) -> LoginManager {
+    let now = clock.clone();
+    LoginManager::builder(SECRET)
+        .clock(move || now.load(Ordering::SeqCst))
+        .token_ids(true)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let m = manager_at(&clock);
     let store = MemoryRevocations::new();
     tokio_test::block_on(async {
-        for i in 0..100 {
-            store.revoke(&format!("old-{i}"), 1).await.unwrap();
+        for _ in 0..100 {
+            let old = stores::token(&m, Duration::from_secs(1));
+            store.revoke(old.revocation().unwrap()).await.unwrap();
         }
-        store.revoke("live", u64::MAX).await.unwrap();
+        // Pruning goes by the manager's clock: at NOW the old tokens are still accepted.
+        assert_eq!(store.len(), 100);
+        clock.store(NOW + 10, Ordering::SeqCst);
+        let live = stores::token(&m, Duration::MAX);
+        for _ in 0..27 {
+            let newer = stores::token(&m, Duration::from_secs(60));
+            store.revoke(newer.revocation().unwrap()).await.unwrap();
+        }
+        store.revoke(live.revocation().unwrap()).await.unwrap();
+        assert!(store.len() < 64, "{}", store.len());
+        assert!(store.is_revoked(live.token_id().unwrap()).await.unwrap());
     });
-    assert!(store.len() < 64, "{}", store.len());
-    assert!(tokio_test::block_on(store.is_revoked("live")).unwrap());
 }
 
 #[tokio::test]
 async fn rfc9700_section4_14_2_memory_revoke_is_true_once_then_false() {
     // RFC 9700 section 4.14.2: a refresh token is spent once, so revoking tells a reuse apart.
-    let store = MemoryRevocations::with_clock(|| NOW);
-    assert_eq!(store.revoke("spent", NOW + 60).await, Ok(true));
-    assert_eq!(store.revoke("spent", NOW + 60).await, Ok(false));
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let m = manager_at(&clock);
+    let store = MemoryRevocations::new();
+    let token = m.issue_token("1", Duration::from_secs(600)).unwrap();
+    let spent = m.decode_token(&token).unwrap();
+    assert_eq!(store.revoke(spent.revocation().unwrap()).await, Ok(true));
+    assert_eq!(store.revoke(spent.revocation().unwrap()).await, Ok(false));
+    clock.store(NOW + 60, Ordering::SeqCst);
+    let again = m.decode_token(&token).unwrap();
     assert_eq!(
-        store.revoke("spent", NOW + 600).await,
+        store.revoke(again.revocation().unwrap()).await,
         Ok(false),
-        "any expiry"
+        "the same token verified again later"
     );
-    assert_eq!(store.revoke("other", NOW + 60).await, Ok(true));
-    assert_eq!(store.is_revoked("spent").await, Ok(true));
+    let other = stores::token(&m, Duration::from_secs(60));
+    assert_eq!(store.revoke(other.revocation().unwrap()).await, Ok(true));
+    assert_eq!(store.is_revoked(spent.token_id().unwrap()).await, Ok(true));
     assert_eq!(store.len(), 2);
 }
 
@@ -198,21 +223,92 @@ async fn rfc9700_section4_14_2_memory_revoke_is_true_once_then_false() {
 async fn rfc9700_section4_14_2_of_16_concurrent_revocations_exactly_one_wins() {
     // RFC 9700 section 4.14.2: of concurrent uses of one refresh token, exactly one may succeed.
     const TASKS: usize = 16;
-    let store = MemoryRevocations::with_clock(|| NOW);
+    let m = manager_with_token_ids();
+    let store = MemoryRevocations::new();
     for round in 0..1000 {
-        let jti = format!("jti-{round}");
-        let winners = race::winners(&store, &jti, NOW + 60, TASKS).await;
+        let raced = stores::token(&m, Duration::from_secs(60));
+        let winners = stores::winners(&store, &raced, TASKS).await;
         assert_eq!(winners, 1, "round {round}");
     }
+}
+
+#[tokio::test]
+async fn memory_revoked_tokens_stay_refused_through_the_leeway() {
+    stores::revoked_tokens_stay_refused_through_the_leeway(&MemoryRevocations::new()).await;
+}
+
+#[tokio::test]
+async fn memory_revokes_a_token_that_never_expires() {
+    stores::a_token_that_never_expires_can_be_revoked(&MemoryRevocations::new()).await;
+}
+
+/// The review's steps, on a pinned clock: leeway 60 s, a 600 s token revoked at logout, the
+/// clock at `exp + 30`, other revocations making the store prune. RFC 7519 section 4.1.4 (the
+/// leeway extends `exp`) and RFC 9700 section 4.14.2 (a rotated refresh token is usable once).
+#[tokio::test]
+async fn rfc9700_section4_14_2_a_revoked_token_is_refused_until_exp_plus_leeway() {
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let now = clock.clone();
+    let m = LoginManager::builder(SECRET)
+        .clock(move || now.load(Ordering::SeqCst))
+        .leeway(Duration::from_secs(60))
+        .default_ttl(Duration::from_secs(600))
+        .refresh_ttl(Duration::from_secs(600))
+        .token_ids(true)
+        .build()
+        .unwrap();
+    let store = MemoryRevocations::new();
+    let api = LoginLayer::new(m.clone(), loader()).revocations(store.clone());
+    let refresh_route = LoginLayer::new(m.clone(), loader())
+        .token_kind(TokenKind::Refresh)
+        .revocations(store.clone());
+
+    let pair = m.issue_token_pair("1").unwrap();
+    let access = m.decode_token(&pair.access_token).unwrap();
+    let refresh = m.decode_token(&pair.refresh_token).unwrap();
+    // Logout, and the first exchange of the refresh token: both revoked.
+    assert!(store.revoke(access.revocation().unwrap()).await.unwrap());
+    assert!(store.revoke(refresh.revocation().unwrap()).await.unwrap());
+
+    clock.store(NOW + 600 + 30, Ordering::SeqCst);
+    for _ in 0..100 {
+        let other = stores::token(&m, Duration::from_secs(1));
+        store.revoke(other.revocation().unwrap()).await.unwrap();
+    }
+    let fresh = m.issue_token_pair("1").unwrap();
+    clock.store(NOW + 600 + 30 + 1, Ordering::SeqCst);
+    assert_eq!(send(&api, &fresh.access_token).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&api, &pair.access_token).await,
+        (StatusCode::UNAUTHORIZED, REVOKED.into()),
+        "a logged-out token came back inside the leeway"
+    );
+    assert_eq!(
+        send(&refresh_route, &pair.refresh_token).await,
+        (StatusCode::UNAUTHORIZED, REVOKED.into()),
+        "a spent refresh token came back inside the leeway"
+    );
+    assert_eq!(
+        store.revoke(refresh.revocation().unwrap()).await,
+        Ok(false),
+        "a second exchange of the refresh token"
+    );
+    // At `exp + leeway` the verifier refuses the token by itself: the entry may go.
+    clock.store(NOW + 600 + 60, Ordering::SeqCst);
+    assert_eq!(m.decode_token(&pair.access_token), Err(TokenError::Expired));
 }
 
 #[tokio::test]
 async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
     // NoRevocation never stores: no id is ever already revoked, and none is ever refused.
     let store = NoRevocation;
-    assert_eq!(store.revoke("jti", NOW + 60).await, Ok(true));
-    assert_eq!(store.revoke("jti", NOW + 60).await, Ok(true));
-    assert_eq!(store.is_revoked("jti").await, Ok(false));
+    let claims = stores::token(&manager_with_token_ids(), Duration::from_secs(60));
+    assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
+    assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
+    assert_eq!(
+        store.is_revoked(claims.token_id().unwrap()).await,
+        Ok(false)
+    );
 }
 
 /// A store that is down: 503, never a pass; the error goes to the hook.
@@ -230,7 +326,7 @@ impl Revocations for Down {
             Ok(false)
         })
     }
-    fn revoke(&self, _: &str, _: u64) -> Self::RevokeFuture {
+    fn revoke(&self, _: Revocation<'_>) -> Self::RevokeFuture {
         ready(Ok(true))
     }
 }
@@ -408,12 +504,9 @@ async fn grpc_clients_get_unavailable_when_the_store_is_down_and_unauthenticated
             "Service temporarily unavailable. Please try again".into()
         )
     );
-    let store = MemoryRevocations::with_clock(|| NOW);
+    let store = MemoryRevocations::new();
     let claims = m.decode_token(&token).unwrap();
-    store
-        .revoke(claims.token_id().unwrap(), claims.expires_at().unwrap())
-        .await
-        .unwrap();
+    store.revoke(claims.revocation().unwrap()).await.unwrap();
     let revoked = LoginLayer::new(m.clone(), loader()).revocations(store);
     assert_eq!(
         grpc_status(&revoked, &token).await,

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use tower_login_manager::{BoxError, MemoryRevocations, Revocations};
+use tower_login_manager::{BoxError, MemoryRevocations, Revocation, Revocations};
 
 /// The store chosen at start. One type for both, so that the routes are built once; its futures
 /// are boxed (one allocation per check), which the example can afford.
@@ -69,15 +69,15 @@ impl Revocations for Store {
     }
 
     /// Both stores revoke atomically: of the calls with one id, exactly one gets `true`.
-    fn revoke(&self, jti: &str, expires_at: u64) -> Self::RevokeFuture {
+    fn revoke(&self, token: Revocation<'_>) -> Self::RevokeFuture {
         match self {
             Self::Memory(store) => {
-                let revoke = store.revoke(jti, expires_at);
+                let revoke = store.revoke(token);
                 Box::pin(async move { revoke.await.map_err(BoxError::from) })
             }
             #[cfg(feature = "redis")]
             Self::Redis(store) => {
-                let revoke = store.revoke(jti, expires_at);
+                let revoke = store.revoke(token);
                 Box::pin(async move { revoke.await.map_err(BoxError::from) })
             }
         }

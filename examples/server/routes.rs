@@ -155,25 +155,22 @@ async fn logout(
     Ok(Json(json!({ "status": 200, "message": "Logged out" })))
 }
 
-/// Revokes the token of `claims` until its `exp`: `true` when this call revoked it, `false` when
-/// it was already revoked (a concurrent request was first). A store that cannot be reached is a
-/// 503 with the login layer's message; the token stays valid then, and the client may retry.
+/// Revokes the token of `claims` for as long as the layer would accept it: `true` when this call
+/// revoked it, `false` when it was already revoked (a concurrent request was first). A store that
+/// cannot be reached is a 503 with the login layer's message; the token stays valid then, and the
+/// client may retry.
 async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
-    // Every token this server issues has both; a token minted elsewhere with the same secret
+    // Every token this server issues has an id; a token minted elsewhere with the same secret
     // may lack a `jti`.
-    let (Some(jti), Some(expires_at)) = (claims.token_id(), claims.expires_at()) else {
+    let Some(revocation) = claims.revocation() else {
         return Err(ApiError::bad_request(
             "This token has no id (jti) and cannot be revoked",
         ));
     };
-    state
-        .revocations
-        .revoke(jti, expires_at)
-        .await
-        .map_err(|error| {
-            eprintln!("error: revoking a token failed: {error}");
-            ApiError::login(&state.manager, Rejection::RevocationUnavailable)
-        })
+    state.revocations.revoke(revocation).await.map_err(|error| {
+        eprintln!("error: revoking a token failed: {error}");
+        ApiError::login(&state.manager, Rejection::RevocationUnavailable)
+    })
 }
 
 /// A new access and refresh token for `user`, as `/login` and `/refresh` answer them.

@@ -5,7 +5,8 @@
 //! [`parse`] either reads such an object exactly as the serde_json path ([`super::ClaimsSeed`])
 //! would, or declines with `None`, and the caller then runs the serde_json path, which stays the
 //! authority: escapes, fractions, exponents, negative numbers, `true`/`false`/`null`, arrays,
-//! nested objects, control characters, repeated claims and every malformed input go there. So the
+//! nested objects, control characters, repeated claims, more than a few claims this crate does not
+//! read, and every malformed input go there. So the
 //! fast path never accepts or rejects anything on its own; `tests` below and
 //! `tests/properties.rs` hold the two paths to the same result.
 
@@ -67,8 +68,14 @@ fn value(text: &str, i: usize) -> Option<(Value<'_>, usize)> {
     }
 }
 
+/// How many claims this crate does not read the fast path takes; a token with more goes to
+/// serde_json. Enough for the application claims tokens usually carry, few enough that checking
+/// each name against the others stays cheaper than a hash set.
+const MAX_OTHER_CLAIMS: usize = 8;
+
 /// The claims of `text` if it is a flat object of plain strings and integers with no repeated
-/// claim this crate reads; `None` to let serde_json decide.
+/// claim (RFC 7519 section 4) and at most [`MAX_OTHER_CLAIMS`] claims this crate does not read;
+/// `None` to let serde_json decide (and refuse a repeated claim).
 pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
@@ -77,6 +84,9 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
     }
     i = skip_ws(b, i + 1);
     let mut claims = RawClaims::default();
+    // The names of the claims `slot` has no place for; without escapes, so compared as written.
+    let mut others = [""; MAX_OTHER_CLAIMS];
+    let mut n_others = 0;
     if b.get(i) == Some(&b'}') {
         i += 1;
     } else {
@@ -89,11 +99,16 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
             let (value, next) = value(text, skip_ws(b, i + 1))?;
             i = skip_ws(b, next);
             // The mapping `ClaimsSeed::visit_map` uses; claims this crate does not read are skipped.
-            if let Some(slot) = claims.slot(name, user_id_claim) {
-                if slot.is_some() {
-                    return None;
+            match claims.slot(name, user_id_claim) {
+                Some(Some(_)) => return None,
+                Some(slot) => *slot = Some(value),
+                None => {
+                    if others[..n_others].contains(&name) {
+                        return None;
+                    }
+                    *others.get_mut(n_others)? = name;
+                    n_others += 1;
                 }
-                *slot = Some(value);
             }
             match b.get(i) {
                 Some(b',') => i = skip_ws(b, i + 1),
@@ -173,11 +188,28 @@ mod tests {
         }
     }
 
+    /// RFC 7519 section 4: claims this crate does not read may not repeat either; the fast path
+    /// leaves them to serde_json, which refuses them.
     #[test]
-    fn repeated_unknown_claims_are_read_as_serde_json_reads_them() {
-        let text = r#"{"user_id":"a","x":1,"x":"2"}"#;
-        assert!(super::parse(text, "user_id").is_some());
-        assert!(agrees(text));
+    fn repeated_unknown_claims_are_left_to_serde_json_which_refuses_them() {
+        for text in [
+            r#"{"user_id":"a","x":1,"x":"2"}"#,
+            r#"{"x":1,"user_id":"a","x":1}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"a":9}"#,
+        ] {
+            assert!(super::parse(text, "user_id").is_none(), "{text}");
+            assert!(serde_path(text, "user_id").is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn up_to_eight_claims_this_crate_does_not_read_take_the_fast_path() {
+        let eight = r#"{"user_id":"u","a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8}"#;
+        assert!(super::parse(eight, "user_id").is_some());
+        assert!(agrees(eight));
+        let nine = r#"{"user_id":"u","a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}"#;
+        assert!(super::parse(nine, "user_id").is_none());
+        assert!(serde_path(nine, "user_id").is_some());
     }
 
     #[test]
