@@ -79,6 +79,52 @@ where
 const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
 const REVOKED: &str = r#"{"status":401,"message":"Token has been revoked"}"#;
 
+/// The defaults of a pair: the access token lives 60 minutes, the refresh token 30 days; `Debug`
+/// names the lifetimes and never the tokens.
+#[test]
+fn token_pairs_default_to_sixty_minutes_and_thirty_days() {
+    let m = manager();
+    let pair = m.issue_token_pair("5").unwrap();
+    assert_eq!(
+        (pair.expires_in, pair.refresh_expires_in),
+        (3600, 2_592_000)
+    );
+    assert_eq!(claims_of(&pair.access_token)["exp"], NOW + 3600);
+    assert_eq!(claims_of(&pair.refresh_token)["exp"], NOW + 2_592_000);
+    assert_eq!(
+        format!("{pair:?}"),
+        "TokenPair { access_token: \"<redacted>\", refresh_token: \"<redacted>\", \
+         expires_in: 3600, refresh_expires_in: 2592000 }"
+    );
+}
+
+/// A refresh handler that finds its token spent refuses it exactly as the layer refuses a
+/// revoked token: the same status, body and RFC 6750 challenge.
+#[tokio::test]
+async fn rejection_response_is_the_layers_own_answer() {
+    let m = manager_with_token_ids();
+    let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    let store = MemoryRevocations::new();
+    let claims = m.decode_token(&token).unwrap();
+    store.revoke(claims.revocation().unwrap()).await.unwrap();
+    let layer = LoginLayer::new(m.clone(), loader()).revocations(store);
+    let svc = layer.layer(service_fn(|_: Request<Empty<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    }));
+    let req = Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Empty::new())
+        .unwrap();
+    let from_layer = svc.oneshot(req).await.unwrap();
+    let from_manager = m.rejection_response(&tower_login_manager::Rejection::Revoked);
+    assert_eq!(from_manager.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(from_manager.status(), from_layer.status());
+    assert_eq!(from_manager.headers(), from_layer.headers());
+    let body = from_layer.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(from_manager.body(), &body);
+    assert_eq!(body, REVOKED);
+}
+
 #[tokio::test]
 async fn token_pairs_are_told_apart_by_their_type_claim() {
     let m = LoginManager::builder(SECRET)
@@ -177,23 +223,57 @@ fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
     let clock = Arc::new(AtomicU64::new(NOW));
     let m = manager_at(&clock);
     let store = MemoryRevocations::new();
-    tokio_test::block_on(async {
-        for _ in 0..100 {
-            let old = stores::token(&m, Duration::from_secs(1));
-            store.revoke(old.revocation().unwrap()).await.unwrap();
-        }
-        // Pruning goes by the manager's clock: at NOW the old tokens are still accepted.
-        assert_eq!(store.len(), 100);
-        clock.store(NOW + 10, Ordering::SeqCst);
-        let live = stores::token(&m, Duration::MAX);
-        for _ in 0..27 {
-            let newer = stores::token(&m, Duration::from_secs(60));
-            store.revoke(newer.revocation().unwrap()).await.unwrap();
-        }
-        store.revoke(live.revocation().unwrap()).await.unwrap();
-        assert!(store.len() < 64, "{}", store.len());
-        assert!(store.is_revoked(live.token_id().unwrap()).await.unwrap());
-    });
+    assert!(store.is_empty());
+    let revoke = |ttl: Duration| {
+        let claims = stores::token(&m, ttl);
+        tokio_test::block_on(store.revoke(claims.revocation().unwrap())).unwrap();
+        claims
+    };
+    for _ in 0..90 {
+        revoke(Duration::from_secs(1));
+    }
+    for _ in 0..5 {
+        // Refused from NOW + 10 on: gone when the store prunes at NOW + 10.
+        revoke(Duration::from_secs(10));
+    }
+    // Pruning goes by the manager's clock: at NOW every token is still accepted.
+    assert_eq!(store.len(), 95);
+    assert!(!store.is_empty());
+
+    clock.store(NOW + 10, Ordering::SeqCst);
+    let live = stores::token(&m, Duration::MAX);
+    for _ in 0..32 {
+        revoke(Duration::from_secs(5));
+    }
+    assert_eq!(store.len(), 127, "no prune before the store has doubled");
+    tokio_test::block_on(store.revoke(live.revocation().unwrap())).unwrap();
+    assert_eq!(
+        store.len(),
+        33,
+        "the 128th id prunes the 95 refused at NOW + 10"
+    );
+    assert!(tokio_test::block_on(store.is_revoked(live.token_id().unwrap())).unwrap());
+    assert_eq!(
+        store.is_revoked_now(live.token_id().unwrap()),
+        Some(Ok(true)),
+        "answered without waiting"
+    );
+    assert_eq!(store.is_revoked_now("another"), Some(Ok(false)));
+
+    // Amortised: the next prune waits until the store has doubled again (66 ids), even though
+    // the 32 ids revoked at NOW + 10 are refused anyway from NOW + 15 on.
+    clock.store(NOW + 20, Ordering::SeqCst);
+    for _ in 0..32 {
+        revoke(Duration::from_secs(60));
+    }
+    assert_eq!(store.len(), 65);
+    revoke(Duration::from_secs(60));
+    assert_eq!(
+        store.len(),
+        34,
+        "the 66th id prunes the 32 refused at NOW + 15"
+    );
+    assert_eq!(format!("{store:?}"), "MemoryRevocations { len: 34 }");
 }
 
 #[tokio::test]
@@ -308,6 +388,10 @@ async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
     assert_eq!(
         store.is_revoked(claims.token_id().unwrap()).await,
         Ok(false)
+    );
+    assert_eq!(
+        store.is_revoked_now(claims.token_id().unwrap()),
+        Some(Ok(false))
     );
 }
 
