@@ -647,20 +647,34 @@ impl<'de> Visitor<'de> for ValueVisitor {
 }
 
 /// The member names of one JSON object seen so far, unescaped: RFC 7515 section 4 and RFC 7519
-/// section 4 require them unique, and a name spelled with escapes is the same name. A hash set,
-/// so that an object of many members costs linear time (this path serves unusual tokens only;
-/// the usual ones take `flat::parse`, which checks without allocating).
+/// section 4 require them unique, and a name spelled with escapes is the same name. The first
+/// [`FEW_NAMES`] are kept in place and compared one by one (no allocation for the objects tokens
+/// carry); past them, a hash set keeps an object of many members linear in time.
 #[derive(Default)]
-struct MemberNames<'de>(HashSet<Cow<'de, str>>);
+struct MemberNames<'de> {
+    few: [Cow<'de, str>; FEW_NAMES],
+    len: usize,
+    many: HashSet<Cow<'de, str>>,
+}
+
+const FEW_NAMES: usize = 8;
 
 impl<'de> MemberNames<'de> {
     /// `name` back if it was not seen before; an error if it was.
     fn first_time<E: de::Error>(&mut self, name: Cow<'de, str>) -> Result<Cow<'de, str>, E> {
-        if self.0.insert(name.clone()) {
-            Ok(name)
-        } else {
-            Err(E::custom("repeated member"))
+        if self.few[..self.len].contains(&name) || self.many.contains(&name) {
+            return Err(E::custom("repeated member"));
         }
+        match self.few.get_mut(self.len) {
+            Some(slot) => {
+                *slot = name.clone();
+                self.len += 1;
+            }
+            None => {
+                self.many.insert(name.clone());
+            }
+        }
+        Ok(name)
     }
 }
 

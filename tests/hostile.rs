@@ -791,6 +791,16 @@ fn rfc7519_section7_2_claims_must_be_a_utf8_json_object() {
             want: Err(TokenError::InvalidClaims),
         },
         Case {
+            name: "RFC 7519 4: a repeated claim past the first eight names",
+            token: raw(
+                format!(
+                    r#"{{"exp":{exp},"user_id":"1","a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"j":11}}"#
+                )
+                .as_bytes(),
+            ),
+            want: Err(TokenError::InvalidClaims),
+        },
+        Case {
             name: "RFC 7519 4: many distinct unknown claims are accepted",
             token: raw(
                 format!(
