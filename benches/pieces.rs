@@ -1,20 +1,20 @@
-//! The hand-written pieces of the verifier against the libraries that could do their work, on the
-//! same token, side by side in one process (issue 13's rule: a piece stays hand-written only if it
-//! buys at least 2% of an end-to-end request):
-//!
-//! - HMAC-SHA-256 of the signing input and the compare: `src/hmac_sha256.rs` + `ct_eq` against
-//!   the `hmac` crate (key state prepared once, cloned per call, `verify_slice`);
-//! - base64url of the claims and of the signature: `src/base64url.rs` against the `base64`
-//!   crate's `URL_SAFE_NO_PAD.decode_slice` into the same stack buffers;
-//! - the claims: `decode_token` on a token whose claims take the flat fast path, and on the same
-//!   claims with `iat` written `1700000000.0`, which the fast path leaves to serde_json at once.
+//! The one hand-written piece left in the verifier, against the library that could do its work:
+//! the flat claims parser (`src/token/flat.rs`) against the serde_json path it falls back to.
+//! Issue 13's rule: a piece stays hand-written only if it buys at least 2% of an end-to-end
+//! request. `decode_token` runs on a token whose claims take the flat path, and on the same claims
+//! with `iat` written `1700000000.0`, which the flat path leaves to serde_json at once.
 //!
 //! ```text
 //! cargo bench --bench pieces        # ROUNDS=400 by default
 //! ```
 //!
-//! One run (at this commit, thread CPU time, 400 rounds, with a cargo-mutants run on the other
-//! core), median ns per operation and the within-round difference:
+//! Interleaved: every case runs a batch of about 0.2 ms in turn, round after round, timed by the
+//! thread's CPU clock; each case's median over the rounds is printed, and the pair's difference
+//! and ratio taken within every round.
+//!
+//! At commit 83faba4 this bench also held the crate's own HMAC-SHA-256 and base64url against the
+//! `hmac` and `base64` crates. One run there (400 rounds, a cargo-mutants run on the other core),
+//! median ns per operation:
 //!
 //! | piece | own | library | library - own |
 //! |---|---:|---:|---:|
@@ -24,12 +24,8 @@
 //! | the claims: flat path / serde_json path (`decode_token`) | 660.3 | 982.6 | +310.8 (1.46x) |
 //!
 //! Against a bare axum request of about 11 us of server CPU on this machine, the three library
-//! pieces together cost about 77 ns (0.7%): under the 2% rule, so the libraries replace them.
+//! pieces together cost about 77 ns (0.7%): under the 2% rule, so the libraries replaced them.
 //! The flat claims parser saves about 311 ns (2.8%): over it, so it stays.
-//!
-//! Interleaved: every case runs a batch of about 0.2 ms in turn, round after round, timed by the
-//! thread's CPU clock; each case's median over the rounds is printed, and each pair's ratio taken
-//! within every round.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -39,13 +35,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tower_login_manager::LoginManager;
-
-#[path = "../src/base64url.rs"]
-#[allow(dead_code, unreachable_pub, unused_imports)]
-mod own_base64url;
-#[path = "../src/hmac_sha256.rs"]
-#[allow(dead_code, unreachable_pub, unused_imports)]
-mod own_hmac;
 
 const SECRET: &str = "a benchmark secret of at least thirty-two bytes";
 const FAR: u64 = 4_102_444_800; // 2100-01-01
@@ -73,11 +62,6 @@ fn sign(claims: &str) -> String {
     format!("{input}.{tag}")
 }
 
-fn own_ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    black_box(diff) == 0
-}
-
 type Case<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
 fn main() {
@@ -91,62 +75,7 @@ fn main() {
     assert_eq!(manager.decode_token(&flat).unwrap().user_id(), "42");
     assert_eq!(manager.decode_token(&serde).unwrap().user_id(), "42");
 
-    let (signing_input, sig_b64) = flat.rsplit_once('.').unwrap();
-    let claims_b64 = signing_input.split('.').nth(1).unwrap();
-    let mut tag = [0u8; 32];
-    assert_eq!(URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut tag).unwrap(), 32);
-    let own_key = own_hmac::HmacKey::new(SECRET.as_bytes());
-    let lib_key = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    assert!(own_ct_eq(&own_key.mac(signing_input.as_bytes()), &tag));
-
     let mut cases: Vec<Case<'_>> = vec![
-        (
-            "hmac_own",
-            Box::new(|| {
-                let mac = own_key.mac(black_box(signing_input.as_bytes()));
-                assert!(own_ct_eq(&mac, black_box(&tag)));
-            }),
-        ),
-        (
-            "hmac_crate",
-            Box::new(|| {
-                let mut mac = lib_key.clone();
-                mac.update(black_box(signing_input.as_bytes()));
-                assert!(mac.verify_slice(black_box(&tag)).is_ok());
-            }),
-        ),
-        (
-            "b64_claims_own",
-            Box::new(|| {
-                let mut buf = [0u8; 512];
-                let n = own_base64url::decode_into(black_box(claims_b64.as_bytes()), &mut buf);
-                black_box((n, &buf));
-            }),
-        ),
-        (
-            "b64_claims_crate",
-            Box::new(|| {
-                let mut buf = [0u8; 512];
-                let n = URL_SAFE_NO_PAD.decode_slice(black_box(claims_b64.as_bytes()), &mut buf);
-                black_box((n.ok(), &buf));
-            }),
-        ),
-        (
-            "b64_sig_own",
-            Box::new(|| {
-                let mut buf = [0u8; 32];
-                let n = own_base64url::decode_into(black_box(sig_b64.as_bytes()), &mut buf);
-                black_box((n, &buf));
-            }),
-        ),
-        (
-            "b64_sig_crate",
-            Box::new(|| {
-                let mut buf = [0u8; 32];
-                let n = URL_SAFE_NO_PAD.decode_slice(black_box(sig_b64.as_bytes()), &mut buf);
-                black_box((n.ok(), &buf));
-            }),
-        ),
         (
             "decode_token_flat_path",
             Box::new(|| {

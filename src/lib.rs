@@ -305,13 +305,11 @@
 
 #[cfg(feature = "axum")]
 mod axum;
-mod base64url;
 mod body;
 mod cache;
 mod error;
 mod extract;
 pub mod future;
-mod hmac_sha256;
 mod layer;
 mod loader;
 mod manager;

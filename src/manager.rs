@@ -299,7 +299,7 @@ impl fmt::Debug for TokenPair {
 fn new_token_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    crate::base64url::encode(&bytes)
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
 }
 
 /// Settings for a [`LoginManager`]; from [`LoginManager::builder`].

@@ -8,11 +8,13 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use sha2::Sha256;
 
-use crate::base64url;
 use crate::error::TokenError;
-use crate::hmac_sha256::{HmacKey, MAC_LEN};
 use crate::revocation::Revocation;
 
 mod flat;
@@ -32,6 +34,7 @@ const KNOWN_HEADERS: [&str; 3] = [
 /// `type` (access or refresh, see [`TokenKind`]).
 pub(crate) const CRATE_CLAIMS: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "jti", "type"];
 /// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
+const MAC_LEN: usize = 32;
 const MAC_B64_LEN: usize = 43;
 /// Decoded claims up to this size stay on the stack.
 const STACK_BUF: usize = 512;
@@ -214,27 +217,35 @@ impl Default for Rules {
     }
 }
 
-/// The HS256 key with its HMAC state prepared once (both pads absorbed), shared by issue and
-/// verify: per token only the message blocks are hashed.
+/// The HS256 key: the `hmac` crate's HMAC-SHA-256 with the key absorbed once, when the manager
+/// is built (both padded key blocks hashed); each token clones that state and hashes only its own
+/// signing input. Shared by issue and verify.
 #[derive(Clone)]
 pub(crate) struct Key {
-    mac: HmacKey,
+    mac: Hmac<Sha256>,
 }
 
 impl Key {
     pub(crate) fn new(secret: &[u8]) -> Self {
         Self {
-            mac: HmacKey::new(secret),
+            mac: Hmac::new_from_slice(secret).expect("HMAC takes keys of any length"),
         }
     }
 
-    fn sign(&self, signing_input: &[u8]) -> [u8; MAC_LEN] {
-        self.mac.mac(signing_input)
+    fn keyed(&self, signing_input: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(signing_input);
+        mac
     }
 
-    /// The MAC of `signing_input` equals `tag`, compared in constant time.
+    fn sign(&self, signing_input: &[u8]) -> [u8; MAC_LEN] {
+        self.keyed(signing_input).finalize().into_bytes().into()
+    }
+
+    /// The MAC of `signing_input` equals `tag`, compared in constant time (`Mac::verify_slice`,
+    /// backed by `subtle`).
     fn verify(&self, signing_input: &[u8], tag: &[u8; MAC_LEN]) -> bool {
-        ct_eq(&self.sign(signing_input), tag)
+        self.keyed(signing_input).verify_slice(tag).is_ok()
     }
 }
 
@@ -270,7 +281,7 @@ impl KeySet {
                 let mut header = br#"{"alg":"HS256","typ":"JWT","kid":"#.to_vec();
                 serde_json::to_writer(&mut header, kid).expect("writing to a Vec cannot fail");
                 header.push(b'}');
-                base64url::encode(&header)
+                URL_SAFE_NO_PAD.encode(&header)
             }
         };
         Self {
@@ -297,9 +308,9 @@ impl KeySet {
     ) -> String {
         let mut claims = Vec::with_capacity(64 + user_id.len());
         claims.extend_from_slice(b"{\"exp\":");
-        push_u64(&mut claims, now.saturating_add(ttl));
+        serde_json::to_writer(&mut claims, &now.saturating_add(ttl)).expect("writing to a Vec");
         claims.extend_from_slice(b",\"iat\":");
-        push_u64(&mut claims, now);
+        serde_json::to_writer(&mut claims, &now).expect("writing to a Vec cannot fail");
         push_string_claim(&mut claims, &rules.user_id_claim, user_id);
         if let Some(iss) = &rules.issuer {
             push_string_claim(&mut claims, "iss", iss);
@@ -323,15 +334,15 @@ impl KeySet {
         }
         claims.push(b'}');
 
-        let claims_len = base64url::encoded_len(claims.len());
-        let mut token = Vec::with_capacity(self.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
-        token.extend_from_slice(self.header_b64.as_bytes());
-        token.push(b'.');
-        base64url::encode_into(&claims, &mut token);
-        let tag = self.current.sign(&token);
-        token.push(b'.');
-        base64url::encode_into(&tag, &mut token);
-        String::from_utf8(token).expect("a compact JWS is ASCII")
+        let claims_len = claims.len().div_ceil(3) * 4;
+        let mut token = String::with_capacity(self.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+        let tag = self.current.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag, &mut token);
+        token
     }
 
     /// The MAC check: with the key the token's `kid` names, or else with every key in order.
@@ -388,7 +399,7 @@ impl KeySet {
             .ok_or(TokenError::Malformed)?;
         // Into exactly 32 bytes: any other length of signature does not fit, or falls short.
         let mut tag = [0u8; MAC_LEN];
-        if base64url::decode_into(parts.signature, &mut tag) != Some(MAC_LEN) {
+        if URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut tag) != Ok(MAC_LEN) {
             return Err(TokenError::BadSignature);
         }
 
@@ -455,11 +466,11 @@ fn split(token: &[u8]) -> Result<Parts<'_>, TokenError> {
 /// Strict base64url (RFC 7515 section 2): no padding, no `+` or `/`, no whitespace, canonical
 /// trailing bits. Small inputs decode into `stack`, larger ones into `heap`.
 fn b64_decode<'a>(input: &[u8], stack: &'a mut [u8], heap: &'a mut Vec<u8>) -> Option<&'a [u8]> {
-    if base64url::decoded_len_max(input.len()) <= stack.len() {
-        let n = base64url::decode_into(input, stack)?;
+    if base64::decoded_len_estimate(input.len()) <= stack.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(input, stack).ok()?;
         Some(&stack[..n])
     } else {
-        *heap = base64url::decode(input)?;
+        *heap = URL_SAFE_NO_PAD.decode(input).ok()?;
         Some(heap)
     }
 }
@@ -479,22 +490,10 @@ fn parse_claims<'a>(text: &'a str, user_id_claim: &str) -> Result<RawClaims<'a>,
 /// from) and parsed. Out of line, so the usual path stays short.
 #[inline(never)]
 fn decode_header<'h>(b64: &[u8], heap: &'h mut Vec<u8>) -> Result<Header<'h>, TokenError> {
-    *heap = base64url::decode(b64).ok_or(TokenError::Malformed)?;
+    *heap = URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| TokenError::Malformed)?;
     parse_header(heap)
-}
-
-/// Equality of two MACs in constant time: no early exit, and the compiler cannot see through the
-/// accumulated difference to add one.
-fn ct_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
-    let diff = a
-        .chunks_exact(8)
-        .zip(b.chunks_exact(8))
-        .map(|(x, y)| {
-            u64::from_ne_bytes(x.try_into().expect("8 bytes"))
-                ^ u64::from_ne_bytes(y.try_into().expect("8 bytes"))
-        })
-        .fold(0, |acc, d| acc | d);
-    std::hint::black_box(diff) == 0
 }
 
 /// The header members this crate reads. Parsed as a JSON *object* only: a derived struct would
@@ -884,21 +883,6 @@ fn future_date(
     }
 }
 
-fn push_u64(out: &mut Vec<u8>, n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 fn push_string_claim(out: &mut Vec<u8>, name: &str, value: &str) {
     out.push(b',');
     serde_json::to_writer(&mut *out, name).expect("writing to a Vec cannot fail");
@@ -908,14 +892,15 @@ fn push_string_claim(out: &mut Vec<u8>, name: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use crate::base64url;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     /// The fast path must mean exactly what parsing would: pin the known encodings.
     #[test]
     fn known_headers_are_what_they_claim_to_be() {
         let decoded: Vec<serde_json::Value> = super::KNOWN_HEADERS
             .iter()
-            .map(|h| serde_json::from_slice(&base64url::decode(h.as_bytes()).unwrap()).unwrap())
+            .map(|h| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap())
             .collect();
         assert_eq!(
             decoded,
@@ -926,7 +911,7 @@ mod tests {
             ]
         );
         for h in super::KNOWN_HEADERS {
-            assert!(super::parse_header(&base64url::decode(h.as_bytes()).unwrap()).is_ok());
+            assert!(super::parse_header(&URL_SAFE_NO_PAD.decode(h).unwrap()).is_ok());
         }
     }
 }
