@@ -49,7 +49,7 @@ want=${1:-all}
 [[ $want == all || $want == revocation ]] && run revocation \
     src/revocation.rs src/manager.rs -- --test=token --test=tokens_beyond
 [[ $want == all || $want == token ]] && run token \
-    src/token.rs -- --test=hostile --test=token
+    src/token.rs -- --test=hostile --test=token --test=tokens_beyond
 [[ $want == all || $want == flat ]] && run flat \
     src/token/flat.rs -- --lib --test=hostile
 [[ $want == all || $want == locations ]] && run locations \

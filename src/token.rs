@@ -435,12 +435,6 @@ impl fmt::Debug for KeySet {
     }
 }
 
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Key(<redacted>)")
-    }
-}
-
 /// The parts of a compact JWS (RFC 7515 section 7.1).
 struct Parts<'a> {
     signing_input: &'a [u8],
@@ -699,9 +693,6 @@ impl<'de> Visitor<'de> for KeySeed {
     }
     fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
         Ok(Cow::Owned(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v))
     }
 }
 

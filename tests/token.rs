@@ -195,6 +195,14 @@ fn rfc7519_section4_1_5_nbf_and_future_iat_with_symmetric_leeway() {
             strict_want,
             "{claim}={at}"
         );
+        if let Ok(claims) = lenient.decode_token(&token) {
+            let read = if claim == "nbf" {
+                claims.not_before()
+            } else {
+                claims.issued_at()
+            };
+            assert_eq!(read, Some(at), "{claim}={at} read back");
+        }
         assert_eq!(
             lenient.decode_token(&token).map(|_| ()),
             lenient_want,
@@ -237,6 +245,71 @@ fn numeric_dates_accept_integers_and_fractions_only() {
     for (claims, want) in cases {
         assert_eq!(decode(&sign_claims(claims)), want, "{claims}");
     }
+    // RFC 7519 section 2: a negative date is before the epoch, never the epoch itself: however
+    // large the leeway, `exp` -0.5 is expired while `exp` 0 is not.
+    let lenient = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .leeway(Duration::from_secs(u64::MAX / 2))
+        .build()
+        .unwrap();
+    for (exp, want) in [
+        ("0", Ok("1")),
+        ("0.0", Ok("1")),
+        ("-0.5", Err(TokenError::Expired)),
+        ("-1", Err(TokenError::Expired)),
+    ] {
+        let token = sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1"}}"#));
+        let got = lenient.decode_token(&token);
+        assert_eq!(
+            got.as_ref().map(|c| c.user_id()).map_err(|e| *e),
+            want,
+            "exp {exp}"
+        );
+    }
+    // `nbf` and `iat` before the epoch are read as the epoch.
+    let token = sign_claims(&format!(
+        r#"{{"exp":{},"nbf":-3.5,"iat":-7,"user_id":"1"}}"#,
+        NOW + 60
+    ));
+    let claims = manager().decode_token(&token).unwrap();
+    assert_eq!(
+        (claims.not_before(), claims.issued_at()),
+        (Some(0), Some(0))
+    );
+}
+
+/// `Claims` and the manager show what a log needs and never a secret or a token.
+#[test]
+fn debug_output_names_the_claims_and_the_keys_never_the_secret() {
+    let m = LoginManager::builder(SECRET)
+        .clock(|| NOW)
+        .token_ids(true)
+        .key_id("k1")
+        .previous_key("k0", "a former secret of thirty-two bytes or more")
+        .build()
+        .unwrap();
+    let claims = m
+        .decode_token(&m.issue_token("7", Duration::from_secs(60)).unwrap())
+        .unwrap();
+    let jti = claims.token_id().unwrap().to_owned();
+    assert_eq!(
+        format!("{claims:?}"),
+        format!(
+            "Claims {{ user_id: \"7\", exp: Some({}), iat: Some({NOW}), nbf: None, \
+             jti: Some({jti:?}), kind: Access, refused_from: {}, extra: false }}",
+            NOW + 60,
+            NOW + 60
+        )
+    );
+    let debug = format!("{m:?}");
+    assert!(
+        debug.contains(r#"keys: KeySet { current_kid: Some("k1"), previous: 1, .. }"#),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains(SECRET) && !debug.contains("former"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -306,6 +379,23 @@ fn the_user_id_is_a_non_empty_string() {
 }
 
 #[test]
+fn rfc7519_section4_1_7_jti_is_a_non_empty_string() {
+    let exp = NOW + 60;
+    for (jti, want) in [
+        (r#""a1""#, Ok(Some("a1".to_owned()))),
+        (r#""""#, Err(TokenError::InvalidClaim("jti"))),
+        ("7", Err(TokenError::InvalidClaim("jti"))),
+        ("null", Err(TokenError::InvalidClaim("jti"))),
+    ] {
+        let token = sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1","jti":{jti}}}"#));
+        let got = manager()
+            .decode_token(&token)
+            .map(|c| c.token_id().map(str::to_owned));
+        assert_eq!(got, want, "jti {jti}");
+    }
+}
+
+#[test]
 fn rfc7519_section4_1_2_the_user_id_claim_can_be_sub() {
     let m = LoginManager::builder(SECRET)
         .clock(|| NOW)
@@ -370,6 +460,10 @@ fn rfc7519_sections4_1_1_and_4_1_3_issuer_and_audience_when_configured() {
         ),
         (
             with(r#","iss":"https://auth.example","aud":[]"#),
+            Err(TokenError::InvalidAudience),
+        ),
+        (
+            with(r#","iss":"https://auth.example","aud":["billing"]"#),
             Err(TokenError::InvalidAudience),
         ),
         (
