@@ -26,6 +26,9 @@
 //! Against a bare axum request of about 11 us of server CPU on this machine, the three library
 //! pieces together cost about 77 ns (0.7%): under the 2% rule, so the libraries replaced them.
 //! The flat claims parser saves about 311 ns (2.8%): over it, so it stays.
+//!
+//! A second run, at 272e5ec (the crates under the verifier, a quiet machine): flat path 754.4 ns,
+//! serde_json path 1091.1 ns, +333.9 ns (1.44x), 3.0% of that request.
 
 use std::hint::black_box;
 use std::time::Duration;
