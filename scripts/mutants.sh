@@ -49,7 +49,8 @@ want=${1:-all}
 [[ $want == all || $want == revocation ]] && run revocation \
     src/revocation.rs src/manager.rs -- --test=token --test=tokens_beyond
 [[ $want == all || $want == token ]] && run token \
-    src/token.rs -- --test=hostile --test=token --test=tokens_beyond
+    src/token/mod.rs src/token/keys.rs src/token/parse.rs src/token/validate.rs \
+    src/token/claims.rs -- --test=hostile --test=token --test=tokens_beyond
 [[ $want == all || $want == flat ]] && run flat \
     src/token/flat.rs -- --lib --test=hostile
 [[ $want == all || $want == locations ]] && run locations \

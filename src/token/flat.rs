@@ -2,7 +2,7 @@
 //! escapes and non-negative integers, which is what this crate, PyJWT and jsonwebtoken write for
 //! login tokens.
 //!
-//! [`parse`] either reads such an object exactly as the serde_json path ([`super::ClaimsSeed`])
+//! [`parse`] either reads such an object exactly as the serde_json path ([`super::parse::ClaimsSeed`])
 //! would, or declines with `None`, and the caller then runs the serde_json path, which stays the
 //! authority: escapes, fractions, exponents, negative numbers, `true`/`false`/`null`, arrays,
 //! nested objects, control characters, repeated claims, more than a few claims this crate does not
@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::{Date, RawClaims, Value};
+use super::parse::{Date, RawClaims, Value};
 
 /// JSON whitespace (RFC 8259 section 2).
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -125,7 +125,7 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ClaimsSeed, RawClaims};
+    use super::super::parse::{ClaimsSeed, RawClaims};
     use serde::de::DeserializeSeed;
 
     fn serde_path<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {

@@ -1,0 +1,159 @@
+//! The verified claims of a token, as the layer hands them to handlers.
+
+use std::fmt;
+
+use crate::revocation::Revocation;
+
+/// Access or refresh: the `type` claim of a token (Flask-JWT-Extended's convention).
+///
+/// A token without `type` (as the Flask original writes them) is an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenKind {
+    /// Sent with every request; short-lived.
+    #[default]
+    Access,
+    /// Exchanged for a new access token at a refresh route; long-lived.
+    Refresh,
+}
+
+impl TokenKind {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
+/// The verified claims of a token, as put into the request's extensions by the layer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub(crate) user_id: UserId,
+    pub(crate) exp: Option<u64>,
+    pub(crate) iat: Option<u64>,
+    pub(crate) nbf: Option<u64>,
+    pub(crate) jti: Option<String>,
+    pub(crate) kind: TokenKind,
+    /// The first second at which the verifier refuses the token by itself: `exp` plus the
+    /// leeway, `u64::MAX` without `exp`.
+    pub(crate) refused_from: u64,
+    /// The manager's clock when the token was verified.
+    pub(crate) verified_at: u64,
+    /// The decoded claims JSON, kept only when it has claims this crate does not read.
+    pub(crate) raw: Option<Box<[u8]>>,
+}
+
+impl Claims {
+    /// The user id the token was issued for (the `user_id` claim, or the configured one).
+    pub fn user_id(&self) -> &str {
+        self.user_id.as_str()
+    }
+
+    /// When the token expires (`exp`), in seconds since the Unix epoch. `None` only when `exp`
+    /// was made optional and the token has none.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.exp
+    }
+
+    /// When the token was issued (`iat`), in seconds since the Unix epoch, if it says.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.iat
+    }
+
+    /// The token is not valid before this time (`nbf`), in seconds since the Unix epoch, if set.
+    pub fn not_before(&self) -> Option<u64> {
+        self.nbf
+    }
+
+    /// The token's id (`jti`, RFC 7519 section 4.1.7), which revocation works with, if it has one.
+    pub fn token_id(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
+
+    /// What a [`Revocations`](crate::Revocations) store needs to refuse this token for as long
+    /// as the verifier would otherwise accept it (its `exp` plus the manager's leeway): hand it
+    /// to [`Revocations::revoke`](crate::Revocations::revoke). `None` when the token has no id
+    /// (`jti`) and so cannot be revoked; see
+    /// [`token_ids`](crate::LoginManagerBuilder::token_ids).
+    pub fn revocation(&self) -> Option<Revocation<'_>> {
+        let jti = self.jti.as_deref()?;
+        Some(Revocation::new(jti, self.refused_from, self.verified_at))
+    }
+
+    /// Access or refresh token.
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+
+    /// The application's own claims, typed: deserializes `T` from the claims object, so `T`
+    /// names the claims it wants (absent ones need `#[serde(default)]` or `Option`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use serde::{Deserialize, Serialize};
+    /// use tower_login_manager::LoginManager;
+    ///
+    /// #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    /// struct Roles { roles: Vec<String> }
+    ///
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let roles = Roles { roles: vec!["admin".into()] };
+    /// let token = manager.issue_token_with_claims("1", Duration::from_secs(60), &roles)?;
+    /// let claims = manager.decode_token(&token)?;
+    /// assert_eq!(claims.extra::<Roles>()?, roles);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn extra<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(self.raw.as_deref().unwrap_or(b"{}"))
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("user_id", &self.user_id.as_str())
+            .field("exp", &self.exp)
+            .field("iat", &self.iat)
+            .field("nbf", &self.nbf)
+            .field("jti", &self.jti)
+            .field("kind", &self.kind)
+            .field("refused_from", &self.refused_from)
+            .field("extra", &self.raw.is_some())
+            .finish()
+    }
+}
+
+/// A user id, stored inline when it is short (every integer id, most string ids) so that the
+/// verified path does not allocate for it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum UserId {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Heap(Box<str>),
+}
+
+const INLINE_ID: usize = 30;
+
+impl UserId {
+    pub(crate) fn new(id: &str) -> Self {
+        if id.len() <= INLINE_ID {
+            let mut bytes = [0u8; INLINE_ID];
+            bytes[..id.len()].copy_from_slice(id.as_bytes());
+            Self::Inline {
+                len: id.len() as u8,
+                bytes,
+            }
+        } else {
+            Self::Heap(id.into())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole, so always UTF-8.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(id) => id,
+        }
+    }
+}

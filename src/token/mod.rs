@@ -1,0 +1,135 @@
+//! Issuing and verifying HS256 tokens: a strict compact-JWS verifier on a prepared HMAC key.
+//!
+//! The order of checks follows RFC 7515 section 5.2 and RFC 8725: size, structure, header,
+//! algorithm, MAC, and only then the claims, so nothing an attacker controls is interpreted before
+//! the MAC has been checked (apart from the header, which is needed to know the algorithm).
+//!
+//! This file holds that order ([`KeySet::verify_token`]); each step lives with its concern:
+//! `keys` (the HMAC keys, prepared once, and issuing), `parse` (segments, base64url, the header
+//! and the claims read into borrowed values), `flat` (the fast path for flat claims objects),
+//! `validate` (the claim rules) and `claims` (the verified [`Claims`] handed to handlers).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::TokenError;
+
+mod claims;
+mod flat;
+mod keys;
+mod parse;
+mod validate;
+
+pub(crate) use claims::UserId;
+pub use claims::{Claims, TokenKind};
+pub(crate) use keys::{Issue, KeySet};
+pub(crate) use validate::{Rules, valid_user_id, whole_secs};
+
+use parse::{b64_decode, decode_header, parse_claims, split};
+
+/// The header every issued token carries, `{"alg":"HS256","typ":"JWT"}`, as PyJWT writes it.
+const HEADER_B64: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+/// Headers meaning "HS256, no `kid`, no `crit`", in the encodings that this crate and PyJWT
+/// (`{"alg":"HS256","typ":"JWT"}`), jsonwebtoken (`{"typ":"JWT","alg":"HS256"}`) and minimal
+/// issuers (`{"alg":"HS256"}`) write. Any other header is decoded and parsed.
+const KNOWN_HEADERS: [&str; 3] = [
+    HEADER_B64,
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9",
+    "eyJhbGciOiJIUzI1NiJ9",
+];
+/// The claims this crate itself reads or writes besides the user id claim, which therefore cannot
+/// be the user id claim: `exp`, `iat`, `nbf`, `iss`, `aud` and `jti` (RFC 7519 section 4.1) and
+/// `type` (access or refresh, see [`TokenKind`]).
+pub(crate) const CRATE_CLAIMS: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "jti", "type"];
+/// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
+const MAC_LEN: usize = 32;
+const MAC_B64_LEN: usize = 43;
+/// Decoded claims up to this size stay on the stack.
+const STACK_BUF: usize = 512;
+
+impl KeySet {
+    /// Verifies a compact JWS and its claims at time `now` (seconds since the epoch).
+    pub(crate) fn verify_token(
+        &self,
+        rules: &Rules,
+        token: &[u8],
+        now: u64,
+    ) -> Result<Claims, TokenError> {
+        if token.len() > rules.max_len {
+            return Err(TokenError::TooLarge);
+        }
+        let parts = split(token)?;
+
+        // RFC 7515 section 5.2 steps 2-5 and RFC 8725 section 3.1: the header, and the algorithm
+        // pinned to HS256, before any key is used. The headers that this crate, PyJWT and
+        // jsonwebtoken write are known byte for byte: no need to decode and parse them again.
+        let mut header_heap = Vec::new();
+        let parsed;
+        let kid = if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) {
+            None
+        } else if parts.header == self.header_b64.as_bytes() {
+            self.current_kid.as_deref()
+        } else {
+            parsed = decode_header(parts.header, &mut header_heap)?;
+            parsed.kid.as_deref()
+        };
+
+        // Steps 6-7: the payload and the MAC must be strict base64url too.
+        let mut claims_stack = [0u8; STACK_BUF];
+        let mut claims_heap = Vec::new();
+        let raw = b64_decode(parts.claims, &mut claims_stack, &mut claims_heap)
+            .ok_or(TokenError::Malformed)?;
+        // Into exactly 32 bytes: any other length of signature does not fit, or falls short.
+        let mut tag = [0u8; MAC_LEN];
+        if URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut tag) != Ok(MAC_LEN) {
+            return Err(TokenError::BadSignature);
+        }
+
+        // Step 8: the MAC, compared in constant time.
+        if !self.verify(kid, parts.signing_input, &tag) {
+            return Err(TokenError::BadSignature);
+        }
+
+        // RFC 7519 section 7.2 steps 9-10: only now are the claims read; a JSON object.
+        // RFC 7519 section 7.2 step 10 / RFC 8259 section 8.1: UTF-8 throughout, members this
+        // crate skips included (serde_json does not check what it skips).
+        let text = std::str::from_utf8(raw).map_err(|_| TokenError::InvalidClaims)?;
+        // The claims tokens usually carry take the fast path; anything else goes to serde_json.
+        let claims = match flat::parse(text, &rules.user_id_claim) {
+            Some(claims) => claims,
+            None => parse_claims(text, &rules.user_id_claim)?,
+        };
+        let has_extra = claims.has_extra;
+        let mut claims = claims.validate(rules, now)?;
+        if has_extra {
+            claims.raw = Some(raw.into());
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// The fast path must mean exactly what parsing would: pin the known encodings.
+    #[test]
+    fn known_headers_are_what_they_claim_to_be() {
+        let decoded: Vec<serde_json::Value> = super::KNOWN_HEADERS
+            .iter()
+            .map(|h| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap())
+            .collect();
+        assert_eq!(
+            decoded,
+            [
+                serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+                serde_json::json!({"typ": "JWT", "alg": "HS256"}),
+                serde_json::json!({"alg": "HS256"}),
+            ]
+        );
+        for h in super::KNOWN_HEADERS {
+            assert!(super::parse::parse_header(&URL_SAFE_NO_PAD.decode(h).unwrap()).is_ok());
+        }
+    }
+}
