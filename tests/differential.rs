@@ -57,6 +57,11 @@ fn inputs() -> Vec<String> {
         format!(r#"{{"exp":{exp},"iat":1,"user_id":"42"}}"#),
         format!(r#"{{"exp":{exp},"user_id":"42","extra":{{"a":[1,2,{{}}]}}}}"#),
         format!(r#"{{"exp":{exp}.75,"user_id":"42"}}"#),
+        // Found by the fuzz target: NumericDates past u64::MAX, which jsonwebtoken refuses.
+        r#"{"exp":18446744073709551616,"user_id":"42"}"#.to_owned(),
+        r#"{"exp":170444444444444444444444444444444440000060.5,"user_id":"42"}"#.to_owned(),
+        r#"{"exp":1e300,"user_id":"42"}"#.to_owned(),
+        r#"{"exp":18446744073709551615,"user_id":"42"}"#.to_owned(),
         format!(r#"{{"exp":{exp},"user_id":42}}"#),
         format!(r#"{{"exp":{exp},"user_id":""}}"#),
         format!(r#"{{"exp":{exp},"user_id":"a\u0000b"}}"#),

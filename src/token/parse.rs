@@ -163,6 +163,9 @@ impl<'a> Value<'a> {
     }
 }
 
+/// 2^64 as an `f64`: the first float that does not fit in a `u64` seconds count.
+const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+
 pub(super) struct ValueVisitor;
 
 impl<'de> Visitor<'de> for ValueVisitor {
@@ -182,12 +185,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
         }))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value<'de>, E> {
-        Ok(Value::Date(if v < 0.0 {
-            Date::BeforeEpoch
+        Ok(if v < 0.0 {
+            Value::Date(Date::BeforeEpoch)
+        } else if v < U64_LIMIT {
+            Value::Date(Date::Secs(v as u64))
         } else {
-            // `as` saturates: 1e300 becomes u64::MAX, the far future.
-            Date::Secs(v as u64)
-        }))
+            // Past u64::MAX (`1e300`, `18446744073709551616`): not a date this crate can hold,
+            // and jsonwebtoken, the reference, refuses it; never read as "the far future".
+            Value::Other
+        })
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value<'de>, E> {
         Ok(Value::Str(Cow::Borrowed(v)))
