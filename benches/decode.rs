@@ -44,6 +44,11 @@ use sha2::Sha256;
 use tower::{Layer, Service};
 use tower_login_manager::{LoginLayer, LoginManager};
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+
+use cpu_time::thread_cpu_time;
+
 const SECRET: &str = "a benchmark secret of at least thirty-two bytes";
 const GROUP: &str = "hs256";
 /// Far enough ahead that the token outlives any run: ten years.
@@ -281,17 +286,6 @@ fn interleaved(
 /// shared machine is most of the noise. The cases are single-threaded and do no I/O, so for them
 /// CPU time is the time the work takes.
 struct ThreadCpuTime;
-
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec`; the clock id is a constant Linux supports.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
 
 fn wall_time() -> Duration {
     static START: OnceLock<Instant> = OnceLock::new();

@@ -31,7 +31,6 @@
 //! serde_json path 1091.1 ns, +333.9 ns (1.44x), 3.0% of that request.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,19 +38,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tower_login_manager::LoginManager;
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+
+use cpu_time::thread_cpu_time;
+
 const SECRET: &str = "a benchmark secret of at least thirty-two bytes";
 const FAR: u64 = 4_102_444_800; // 2100-01-01
-
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec`; the clock id is a constant Linux supports.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
 
 fn sign(claims: &str) -> String {
     let input = format!(
