@@ -18,18 +18,12 @@ use axum::{Extension, Router};
 use http::{Request, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_login_manager::{AuthUser, LoginLayer, LoginManager, loader_fn};
+use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
 
 #[derive(Clone, Debug)]
 struct User {
     id: u64,
     name: String,
-}
-
-impl AuthUser for User {
-    fn user_id(&self) -> String {
-        self.id.to_string()
-    }
 }
 
 async fn me(Extension(user): Extension<User>) -> String {
@@ -63,17 +57,16 @@ fn app(manager: LoginManager, users: Arc<HashMap<String, User>>) -> Router {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = std::env::var("SECRET_KEY")
         .unwrap_or_else(|_| "demo secret, set SECRET_KEY in real use!".to_owned());
-    let manager = LoginManager::builder(secret)
-        .default_ttl(Duration::from_secs(15 * 60))
-        .build()?;
+    let manager = LoginManager::new(secret)?;
     let ada = User {
         id: 1,
         name: "ada".into(),
     };
-    let users = Arc::new(HashMap::from([(ada.user_id(), ada.clone())]));
+    let users = Arc::new(HashMap::from([(ada.id.to_string(), ada.clone())]));
     let app = app(manager.clone(), users);
 
-    let token = manager.token_for(&ada)?;
+    // The original's `get_token_for(user)`: `str(user.id)`, fifteen minutes here.
+    let token = manager.issue_token(&ada.id.to_string(), Duration::from_secs(15 * 60))?;
     for (path, token) in [
         ("/me", None),
         ("/me", Some(&token)),

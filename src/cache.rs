@@ -120,11 +120,6 @@ impl<L: UserLoader> CachedLoader<L> {
         state.order.clear();
     }
 
-    /// The loader behind the cache.
-    pub fn get_ref(&self) -> &L {
-        &self.inner
-    }
-
     /// A cached user; else a load under way for this id to wait for; else a new load, led by
     /// the caller.
     fn start(&self, user_id: &str) -> LoadState<L> {

@@ -92,13 +92,6 @@ pub enum TokenError {
     WrongTokenType,
 }
 
-impl TokenError {
-    /// `true` for [`TokenError::Expired`]: the token was good but is too old.
-    pub fn is_expired(&self) -> bool {
-        matches!(self, Self::Expired)
-    }
-}
-
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -141,7 +134,7 @@ pub enum Rejection {
     /// The token is valid but the loader found no such user.
     UserNotFound,
     /// The loader failed; its error went to
-    /// [`on_loader_error`](crate::LoginManagerBuilder::on_loader_error).
+    /// [`on_backend_error`](crate::LoginManagerBuilder::on_backend_error).
     LoaderFailed,
 }
 

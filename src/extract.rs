@@ -21,18 +21,6 @@ pub enum TokenLocation {
     Query(Cow<'static, str>),
 }
 
-impl TokenLocation {
-    /// A cookie location.
-    pub fn cookie(name: impl Into<Cow<'static, str>>) -> Self {
-        Self::Cookie(name.into())
-    }
-
-    /// A query parameter location; see the warning on [`TokenLocation::Query`].
-    pub fn query(name: impl Into<Cow<'static, str>>) -> Self {
-        Self::Query(name.into())
-    }
-}
-
 /// The token of the first location that has one, trying them in order: only a *missing* token
 /// moves on to the next location. `Ok(None)`: no token anywhere.
 pub(crate) fn find_token<'r, B>(
@@ -180,7 +168,7 @@ mod tests {
 
     #[test]
     fn locations_are_tried_in_order_and_only_a_missing_token_moves_on() {
-        let locations = [TokenLocation::Header, TokenLocation::cookie("access_token")];
+        let locations = [TokenLocation::Header, TokenLocation::Cookie("access_token".into())];
         let r = req("/", &["access_token=from.the.cookie"]);
         assert_eq!(
             find_token(&r, &locations),

@@ -1,6 +1,4 @@
-//! The futures of [`LoginService`](crate::LoginService) and [`CachedLoader`](crate::CachedLoader).
-
-pub use crate::cache::CachedLoad;
+//! The response future of [`LoginService`](crate::LoginService).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,10 +12,11 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::error::{BoxError, Rejection};
-use crate::layer::Shared;
+use crate::layer::Settings;
 use crate::loader::UserLoader;
-use crate::response::is_grpc;
+use crate::response::{backend_failed, is_grpc, reject};
 use crate::revocation::Revocations;
+use crate::service::admit;
 use crate::token::Claims;
 
 pin_project! {
@@ -40,7 +39,7 @@ pub(crate) struct Pending<S, ReqBody> {
     inner: S,
     req: Request<ReqBody>,
     claims: Claims,
-    shared: Arc<Shared>,
+    settings: Arc<Settings>,
     grpc: bool,
 }
 
@@ -49,35 +48,24 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         inner: S,
         req: Request<ReqBody>,
         claims: Claims,
-        shared: Arc<Shared>,
+        settings: Arc<Settings>,
     ) -> Self {
         Self {
             grpc: is_grpc(&req),
             inner,
             req,
             claims,
-            shared,
+            settings,
         }
     }
 
     fn reject(self, rejection: Rejection) -> Response<Bytes> {
-        self.shared.reject(rejection, self.grpc)
+        reject(&self.settings, rejection, self.grpc)
     }
 
     fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
-        self.shared.failed(error.into(), rejection, self.grpc)
+        backend_failed(&self.settings, error.into(), rejection, self.grpc)
     }
-}
-
-/// Lets the request in: the user and the token's claims go into its extensions.
-pub(crate) fn admit<B, U: Clone + Send + Sync + 'static>(
-    req: &mut Request<B>,
-    user: U,
-    claims: Claims,
-) {
-    let extensions = req.extensions_mut();
-    extensions.insert(user);
-    extensions.insert(claims);
 }
 
 pin_project! {
@@ -134,14 +122,15 @@ where
         }
     }
 
-    /// Straight to the inner service: skipped requests, anonymous ones in optional mode.
-    pub(crate) fn pass(fut: S::Future) -> Self {
+    /// Straight to the inner service.
+    pub(crate) fn call(fut: S::Future) -> Self {
         Self {
             state: State::Call { fut },
         }
     }
 
-    pub(crate) fn reject(response: Response<Bytes>) -> Self {
+    /// An answer of the layer's own, without calling the inner service.
+    pub(crate) fn answer(response: Response<Bytes>) -> Self {
         Self {
             state: State::Reject {
                 response: Some(response),

@@ -3,15 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Response, Uri};
+use http::{HeaderMap, Method, Request, Uri};
 use tower_layer::Layer;
 
-use crate::error::{BoxError, Rejection};
 use crate::extract::TokenLocation;
 use crate::manager::LoginManager;
 use crate::response::Responder;
-use crate::revocation::{NoRevocation, Revocations};
+use crate::revocation::Revocations;
 use crate::service::LoginService;
 use crate::token::TokenKind;
 
@@ -33,20 +31,20 @@ type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 ///     // Handlers run without a user when no token is sent (a bad token is still refused).
 ///     .optional(true)
 ///     // Look in the header first, then in the `access_token` cookie.
-///     .token_locations([TokenLocation::Header, TokenLocation::cookie("access_token")])
+///     .token_locations([TokenLocation::Header, TokenLocation::Cookie("access_token".into())])
 ///     // Let health checks through as well as CORS preflight.
 ///     .skip_if(|method, uri, _headers| method == http::Method::OPTIONS || uri.path() == "/health");
 /// ```
 #[derive(Clone)]
-pub struct LoginLayer<L, R = NoRevocation> {
+pub struct LoginLayer<L, R = ()> {
     loader: L,
-    revocations: Option<R>,
-    shared: Arc<Shared>,
+    revocations: R,
+    settings: Arc<Settings>,
 }
 
-/// What every request handled by one layer shares.
+/// What every request handled by one layer shares: the manager and the layer's settings.
 #[derive(Clone)]
-pub(crate) struct Shared {
+pub(crate) struct Settings {
     pub(crate) manager: LoginManager,
     pub(crate) optional: bool,
     pub(crate) expired_as_anonymous: bool,
@@ -56,44 +54,12 @@ pub(crate) struct Shared {
     pub(crate) kind: TokenKind,
 }
 
-impl Shared {
-    pub(crate) fn skips(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+impl Settings {
+    /// `true` when the request passes untouched (by default: CORS preflight).
+    pub(crate) fn skips<B>(&self, req: &Request<B>) -> bool {
         self.skip
             .as_ref()
-            .is_some_and(|skip| skip(method, uri, headers))
-    }
-
-    /// The answer to a rejection: the responder's, else the prepared default (always the
-    /// prepared gRPC status for gRPC requests).
-    pub(crate) fn reject(&self, rejection: Rejection, grpc: bool) -> Response<Bytes> {
-        #[cfg(feature = "tracing")]
-        match rejection {
-            Rejection::InvalidToken(reason) => {
-                tracing::debug!(kind = rejection.kind(), %reason, "login rejected the request")
-            }
-            _ => tracing::debug!(kind = rejection.kind(), "login rejected the request"),
-        }
-        if !grpc && let Some(response) = self.responder.as_ref().and_then(|r| r.respond(&rejection))
-        {
-            return response;
-        }
-        self.manager
-            .inner
-            .responses
-            .get(&rejection)
-            .to_response(grpc)
-    }
-
-    /// A store (loader or revocations) failed: the error goes to the manager's hook, never to
-    /// the client, who gets the answer to `rejection`.
-    pub(crate) fn failed(
-        &self,
-        error: BoxError,
-        rejection: Rejection,
-        grpc: bool,
-    ) -> Response<Bytes> {
-        self.manager.backend_failed(&*error);
-        self.reject(rejection, grpc)
+            .is_some_and(|skip| skip(req.method(), req.uri(), req.headers()))
     }
 }
 
@@ -102,8 +68,8 @@ impl<L> LoginLayer<L> {
     pub fn new(manager: LoginManager, loader: L) -> Self {
         Self {
             loader,
-            revocations: None,
-            shared: Arc::new(Shared {
+            revocations: (),
+            settings: Arc::new(Settings {
                 manager,
                 optional: false,
                 expired_as_anonymous: false,
@@ -123,8 +89,8 @@ impl<L, R> LoginLayer<L, R> {
     pub fn revocations<R2: Revocations>(self, revocations: R2) -> LoginLayer<L, R2> {
         LoginLayer {
             loader: self.loader,
-            revocations: Some(revocations),
-            shared: self.shared,
+            revocations,
+            settings: self.settings,
         }
     }
 
@@ -141,7 +107,7 @@ impl<L, R> LoginLayer<L, R> {
     /// let refresh_route = LoginLayer::new(manager, loader).token_kind(TokenKind::Refresh);
     /// ```
     pub fn token_kind(mut self, kind: TokenKind) -> Self {
-        Arc::make_mut(&mut self.shared).kind = kind;
+        Arc::make_mut(&mut self.settings).kind = kind;
         self
     }
 
@@ -149,31 +115,25 @@ impl<L, R> LoginLayer<L, R> {
     /// through with no user in its extensions (axum handlers take `Option<Extension<User>>`);
     /// a token that is present but invalid or expired is still refused. Default: `false`.
     pub fn optional(mut self, optional: bool) -> Self {
-        Arc::make_mut(&mut self.shared).optional = optional;
+        Arc::make_mut(&mut self.settings).optional = optional;
         self
     }
 
     /// With [`optional`](Self::optional), let an *expired* token through as anonymous instead of
     /// refusing it. Invalid tokens are still refused. Default: `false`.
     pub fn expired_as_anonymous(mut self, allow: bool) -> Self {
-        Arc::make_mut(&mut self.shared).expired_as_anonymous = allow;
+        Arc::make_mut(&mut self.settings).expired_as_anonymous = allow;
         self
     }
 
     /// Requests for which `skip` returns `true` pass to the inner service untouched, with no
     /// user. Replaces the default, which lets CORS preflight (`OPTIONS`) requests through, as
-    /// Flask-Login and Flask-JWT-Extended do.
+    /// Flask-Login and Flask-JWT-Extended do; `skip_if(|_, _, _| false)` checks every request.
     pub fn skip_if(
         mut self,
         skip: impl Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync + 'static,
     ) -> Self {
-        Arc::make_mut(&mut self.shared).skip = Some(Arc::new(skip));
-        self
-    }
-
-    /// Check every request, `OPTIONS` included (removes the default [`skip_if`](Self::skip_if)).
-    pub fn never_skip(mut self) -> Self {
-        Arc::make_mut(&mut self.shared).skip = None;
+        Arc::make_mut(&mut self.settings).skip = Some(Arc::new(skip));
         self
     }
 
@@ -184,20 +144,15 @@ impl<L, R> LoginLayer<L, R> {
         if locations.is_empty() {
             locations.push(TokenLocation::Header);
         }
-        Arc::make_mut(&mut self.shared).locations = locations;
+        Arc::make_mut(&mut self.settings).locations = locations;
         self
     }
 
     /// Shape the answers to rejections yourself; see [`Responder`]. gRPC requests keep the
     /// automatic gRPC status.
     pub fn responder(mut self, responder: impl Responder) -> Self {
-        Arc::make_mut(&mut self.shared).responder = Some(Arc::new(responder));
+        Arc::make_mut(&mut self.settings).responder = Some(Arc::new(responder));
         self
-    }
-
-    /// The manager tokens are checked with.
-    pub fn manager(&self) -> &LoginManager {
-        &self.shared.manager
     }
 }
 
@@ -206,12 +161,12 @@ impl<L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginLayer<L, R> {
         f.debug_struct("LoginLayer")
             .field("loader", &self.loader)
             .field("revocations", &self.revocations)
-            .field("shared", &self.shared)
+            .field("settings", &self.settings)
             .finish()
     }
 }
 
-impl fmt::Debug for Shared {
+impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("manager", &self.manager)
@@ -233,7 +188,7 @@ impl<S, L: Clone, R: Clone> Layer<S> for LoginLayer<L, R> {
             inner,
             self.loader.clone(),
             self.revocations.clone(),
-            self.shared.clone(),
+            self.settings.clone(),
         )
     }
 }

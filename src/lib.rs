@@ -159,7 +159,7 @@
 //!
 //! Every JSON body is exactly `{"status": <code>, "message": "..."}` with
 //! `content-type: application/json`. The loader's error never reaches the client; see
-//! [`LoginManagerBuilder::on_loader_error`].
+//! [`LoginManagerBuilder::on_backend_error`].
 //!
 //! # Validation defaults
 //!
@@ -179,7 +179,7 @@
 //! Each off by default, so the defaults stay the Flask original's behaviour:
 //!
 //! - optional login and skipping: [`LoginLayer::optional`], [`LoginLayer::skip_if`] (CORS
-//!   preflight `OPTIONS` requests pass untouched unless [`LoginLayer::never_skip`]);
+//!   preflight `OPTIONS` requests pass untouched unless [`LoginLayer::skip_if`] says otherwise);
 //! - token locations: [`LoginLayer::token_locations`] with [`TokenLocation`] (header, cookie,
 //!   query parameter);
 //! - access and refresh tokens: [`LoginManager::issue_token_pair`], [`LoginLayer::token_kind`];
@@ -324,16 +324,16 @@ mod token;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::{CurrentUser, MissingLoginLayer};
 pub use body::ResponseBody;
-pub use cache::CachedLoader;
+pub use cache::{CachedLoad, CachedLoader};
 pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;
 pub use layer::LoginLayer;
-pub use loader::{AuthUser, LoaderFn, UserLoader, loader_fn};
-pub use manager::{LoginManager, LoginManagerBuilder, MIN_SECRET_LEN, TokenPair};
+pub use loader::{LoaderFn, UserLoader, loader_fn};
+pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisRevocations;
 pub use response::Responder;
-pub use revocation::{MemoryRevocations, NoRevocation, Revocation, Revocations};
+pub use revocation::{MemoryRevocations, Revocation, Revocations};
 pub use service::LoginService;
 pub use token::{Claims, TokenKind};

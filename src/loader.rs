@@ -10,7 +10,7 @@ use crate::error::BoxError;
 /// `Ok(Some(user))` lets the request through with the user (and the token's
 /// [`Claims`](crate::Claims)) in its extensions; `Ok(None)` is answered with 401 "User not found.
 /// Please register or login"; `Err(_)` with 500 "Internal server error" (the error itself goes to
-/// [`LoginManagerBuilder::on_loader_error`](crate::LoginManagerBuilder::on_loader_error), never to
+/// [`LoginManagerBuilder::on_backend_error`](crate::LoginManagerBuilder::on_backend_error), never to
 /// the client).
 ///
 /// The future is a named associated type so that the layer's response future needs no box. For a
@@ -53,6 +53,7 @@ use crate::error::BoxError;
 ///     }
 /// }
 /// ```
+#[doc(alias = "user_loader")]
 pub trait UserLoader: Clone + Send + Sync + 'static {
     /// The user, cloned into the request's extensions.
     type User: Clone + Send + Sync + 'static;
@@ -132,22 +133,4 @@ where
     fn load_user(&self, user_id: &str) -> Fut {
         (self.f)(user_id.to_owned())
     }
-}
-
-/// A user a token can be issued for: the original's `str(user.id)`.
-///
-/// ```
-/// use tower_login_manager::AuthUser;
-///
-/// struct User { id: i64 }
-///
-/// impl AuthUser for User {
-///     fn user_id(&self) -> String {
-///         self.id.to_string()
-///     }
-/// }
-/// ```
-pub trait AuthUser {
-    /// The id written into the token's user id claim; the loader receives it back.
-    fn user_id(&self) -> String;
 }

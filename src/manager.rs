@@ -9,14 +9,13 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::error::{ConfigError, Rejection, TokenError};
-use crate::loader::AuthUser;
 use crate::response::{Messages, Responses};
 use crate::token::{
     CRATE_CLAIMS, Claims, Issue, KeySet, Rules, TokenKind, valid_user_id, whole_secs,
 };
 
 /// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
-pub const MIN_SECRET_LEN: usize = 32;
+const MIN_SECRET_LEN: usize = 32;
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 type ErrorHook = Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync>;
@@ -54,9 +53,9 @@ pub(crate) struct Inner {
     token_ids: bool,
     refresh_ttl: Duration,
     rules: Rules,
-    default_ttl: Duration,
+    access_ttl: Duration,
     clock: Option<Clock>,
-    on_loader_error: Option<ErrorHook>,
+    on_backend_error: Option<ErrorHook>,
     pub(crate) responses: Responses,
 }
 
@@ -76,9 +75,9 @@ impl LoginManager {
             token_ids: false,
             refresh_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             rules: Rules::default(),
-            default_ttl: Duration::from_secs(60 * 60),
+            access_ttl: Duration::from_secs(60 * 60),
             clock: None,
-            on_loader_error: None,
+            on_backend_error: None,
             messages: Messages::default(),
         }
     }
@@ -89,8 +88,11 @@ impl LoginManager {
     /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's (plus a
     /// `jti` when [`token_ids`](LoginManagerBuilder::token_ids) is on).
     ///
+    /// The original's `get_token_for(user)` is `issue_token(&user.id.to_string(), ttl)`.
+    ///
     /// Fails with [`TokenError::InvalidClaim`] if `user_id` is empty or has control characters,
     /// since such a token would be refused.
+    #[doc(alias = "encode_token", alias = "get_token_for")]
     pub fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<String, TokenError> {
         self.issue(user_id, ttl, None, None)
     }
@@ -110,7 +112,7 @@ impl LoginManager {
         self.issue(user_id, ttl, None, Some(&extra))
     }
 
-    /// An access token (lifetime: [`default_ttl`](LoginManagerBuilder::default_ttl)) and a
+    /// An access token (lifetime: [`access_ttl`](LoginManagerBuilder::access_ttl)) and a
     /// refresh token (lifetime: [`refresh_ttl`](LoginManagerBuilder::refresh_ttl)) for `user_id`,
     /// told apart by their `type` claim and each carrying a `jti` for revocation. Routes behind a
     /// default [`LoginLayer`](crate::LoginLayer) accept only the access token; a layer set to
@@ -137,14 +139,14 @@ impl LoginManager {
     ) -> Result<TokenPair, TokenError> {
         let inner = &*self.inner;
         Ok(TokenPair {
-            access_token: self.issue(user_id, inner.default_ttl, Some(TokenKind::Access), extra)?,
+            access_token: self.issue(user_id, inner.access_ttl, Some(TokenKind::Access), extra)?,
             refresh_token: self.issue(
                 user_id,
                 inner.refresh_ttl,
                 Some(TokenKind::Refresh),
                 extra,
             )?,
-            expires_in: whole_secs(inner.default_ttl),
+            expires_in: whole_secs(inner.access_ttl),
             refresh_expires_in: whole_secs(inner.refresh_ttl),
         })
     }
@@ -189,14 +191,9 @@ impl LoginManager {
         Ok(map)
     }
 
-    /// Issues a token for `user` with the default lifetime (60 minutes unless configured): the
-    /// original's `get_token_for(user)`.
-    pub fn token_for<U: AuthUser + ?Sized>(&self, user: &U) -> Result<String, TokenError> {
-        self.issue_token(&user.user_id(), self.inner.default_ttl)
-    }
-
     /// Verifies `token` and returns its claims, or why it was refused:
     /// [`TokenError::Expired`] apart from every kind of invalid token.
+    #[doc(alias = "verify")]
     pub fn decode_token(&self, token: &str) -> Result<Claims, TokenError> {
         self.decode_bytes(token.as_bytes())
     }
@@ -228,13 +225,8 @@ impl LoginManager {
         self.inner.responses.get(rejection).to_response(false)
     }
 
-    /// The lifetime of tokens from [`LoginManager::token_for`].
-    pub fn default_ttl(&self) -> Duration {
-        self.inner.default_ttl
-    }
-
     /// The current time in seconds since the Unix epoch, from the configured clock.
-    pub fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         match &self.inner.clock {
             Some(clock) => clock(),
             None => SystemTime::now()
@@ -244,7 +236,7 @@ impl LoginManager {
     }
 
     pub(crate) fn backend_failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static)) {
-        if let Some(hook) = &self.inner.on_loader_error {
+        if let Some(hook) = &self.inner.on_backend_error {
             hook(error);
         }
     }
@@ -262,7 +254,7 @@ impl fmt::Debug for LoginManager {
             .field("issuer", &inner.rules.issuer)
             .field("audience", &inner.rules.audience)
             .field("max_token_len", &inner.rules.max_len)
-            .field("default_ttl", &inner.default_ttl)
+            .field("access_ttl", &inner.access_ttl)
             .field("refresh_ttl", &inner.refresh_ttl)
             .field("token_ids", &inner.token_ids)
             .field("keys", &inner.keys)
@@ -306,14 +298,14 @@ fn new_token_id() -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_login_manager::LoginManager;
+/// use tower_login_manager::{LoginManager, Rejection};
 ///
 /// let manager = LoginManager::builder(std::env::var("SECRET_KEY").unwrap_or("x".repeat(32)))
-///     .default_ttl(Duration::from_secs(15 * 60))
+///     .access_ttl(Duration::from_secs(15 * 60))
 ///     .leeway(Duration::from_secs(30))
 ///     .issuer("https://auth.example.com")
 ///     .audience("orders-api")
-///     .login_message("Please log in first")
+///     .message(Rejection::MissingToken, "Please log in first")
 ///     .realm("orders")
 ///     .build()?;
 /// # Ok::<(), tower_login_manager::ConfigError>(())
@@ -325,17 +317,17 @@ pub struct LoginManagerBuilder {
     token_ids: bool,
     refresh_ttl: Duration,
     rules: Rules,
-    default_ttl: Duration,
+    access_ttl: Duration,
     clock: Option<Clock>,
-    on_loader_error: Option<ErrorHook>,
+    on_backend_error: Option<ErrorHook>,
     messages: Messages,
 }
 
 impl LoginManagerBuilder {
-    /// Lifetime of tokens from [`LoginManager::token_for`] and of access tokens from
-    /// [`LoginManager::issue_token_pair`]. Default: 60 minutes. Whole seconds, rounded up.
-    pub fn default_ttl(mut self, ttl: Duration) -> Self {
-        self.default_ttl = ttl;
+    /// Lifetime of the access tokens of [`LoginManager::issue_token_pair`]. Default: 60 minutes,
+    /// as the original's `get_token_for`. Whole seconds, rounded up.
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
         self
     }
 
@@ -363,9 +355,10 @@ impl LoginManagerBuilder {
     }
 
     /// A former secret, still accepted for verification (never used to sign) so that a rotation
-    /// logs no one out: tokens whose `kid` names it are checked with it, tokens without a known
-    /// `kid` are checked with every key in turn. Remove it once the longest token lifetime has
-    /// passed. At least 32 bytes, like the current secret.
+    /// logs no one out. With a key id, tokens whose `kid` names it are checked with it; `None` is
+    /// for tokens signed before key ids were used. Tokens without a known `kid` are checked with
+    /// every key in turn. Remove it once the longest token lifetime has passed. At least 32 bytes,
+    /// like the current secret.
     ///
     /// ```
     /// use std::time::Duration;
@@ -376,21 +369,14 @@ impl LoginManagerBuilder {
     ///
     /// let rotated = LoginManager::builder([2u8; 32])
     ///     .key_id("2026-11")
-    ///     .previous_key("2026-10", [1u8; 32])
+    ///     .previous_key(Some("2026-10"), [1u8; 32])
     ///     .build()?;
     /// assert_eq!(rotated.decode_token(&token)?.user_id(), "1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn previous_key(mut self, kid: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+    pub fn previous_key(mut self, kid: Option<&str>, secret: impl AsRef<[u8]>) -> Self {
         self.previous
-            .push((Some(kid.into()), secret.as_ref().to_vec()));
-        self
-    }
-
-    /// A former secret without a key id (tokens signed before ids were used); see
-    /// [`previous_key`](Self::previous_key).
-    pub fn previous_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
-        self.previous.push((None, secret.as_ref().to_vec()));
+            .push((kid.map(str::to_owned), secret.as_ref().to_vec()));
         self
     }
 
@@ -447,61 +433,41 @@ impl LoginManagerBuilder {
     /// Called with the error whenever a [`UserLoader`](crate::UserLoader) or a
     /// [`Revocations`](crate::Revocations) store fails. The client only ever sees 500 "Internal
     /// server error" (503 for the store); this is where the application logs the cause.
-    pub fn on_loader_error(
+    pub fn on_backend_error(
         mut self,
         hook: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync + 'static,
     ) -> Self {
-        self.on_loader_error = Some(Arc::new(hook));
+        self.on_backend_error = Some(Arc::new(hook));
         self
     }
 
-    /// Answer when no bearer token was sent. Default: "You need to login".
-    pub fn login_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.login = message.into();
-        self
-    }
-
-    /// Answer for a token that is not valid. Default: "Invalid token. Please register or login".
-    pub fn invalid_token_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.invalid = message.into();
-        self
-    }
-
-    /// Answer for an expired token. Default: "Expired token. Please login to get a new token".
-    pub fn expired_token_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.expired = message.into();
-        self
-    }
-
-    /// Answer when the loader finds no user. Default: "User not found. Please register or login".
-    pub fn user_not_found_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.user_not_found = message.into();
-        self
-    }
-
-    /// Answer (500) when the loader fails. Default: "Internal server error".
-    pub fn internal_error_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.internal = message.into();
-        self
-    }
-
-    /// Answer (400) when a request carries more than one `Authorization` header.
-    /// Default: "Send exactly one Authorization header".
-    pub fn ambiguous_credentials_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.ambiguous = message.into();
-        self
-    }
-
-    /// Answer (401) for a revoked token. Default: "Token has been revoked".
-    pub fn revoked_token_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.revoked = message.into();
-        self
-    }
-
-    /// Answer (503) when the revocation store cannot be asked.
-    /// Default: "Service temporarily unavailable. Please try again".
-    pub fn unavailable_message(mut self, message: impl Into<String>) -> Self {
-        self.messages.unavailable = message.into();
+    /// The `message` of the answer to `rejection`. Every [`Rejection::InvalidToken`] shares one
+    /// message, whatever its reason: clients never learn why a token was refused. The defaults:
+    ///
+    /// | rejection | status | default message |
+    /// |---|---|---|
+    /// | [`MissingToken`](Rejection::MissingToken) | 401 | You need to login |
+    /// | [`AmbiguousCredentials`](Rejection::AmbiguousCredentials) | 400 | Send exactly one Authorization header |
+    /// | [`InvalidToken`](Rejection::InvalidToken) | 401 | Invalid token. Please register or login |
+    /// | [`ExpiredToken`](Rejection::ExpiredToken) | 401 | Expired token. Please login to get a new token |
+    /// | [`Revoked`](Rejection::Revoked) | 401 | Token has been revoked |
+    /// | [`UserNotFound`](Rejection::UserNotFound) | 401 | User not found. Please register or login |
+    /// | [`LoaderFailed`](Rejection::LoaderFailed) | 500 | Internal server error |
+    /// | [`RevocationUnavailable`](Rejection::RevocationUnavailable) | 503 | Service temporarily unavailable. Please try again |
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginManager, Rejection};
+    ///
+    /// let manager = LoginManager::builder([7u8; 32])
+    ///     .message(Rejection::MissingToken, "Please log in first")
+    ///     .build()?;
+    /// let res = manager.rejection_response(&Rejection::MissingToken);
+    /// assert_eq!(res.body(), r#"{"status":401,"message":"Please log in first"}"#);
+    /// # Ok::<(), tower_login_manager::ConfigError>(())
+    /// ```
+    #[doc(alias = "login_message")]
+    pub fn message(mut self, rejection: Rejection, message: impl Into<String>) -> Self {
+        *self.messages.get_mut(rejection) = message.into();
         self
     }
 
@@ -540,9 +506,9 @@ impl LoginManagerBuilder {
                 token_ids: self.token_ids,
                 refresh_ttl: self.refresh_ttl,
                 rules: self.rules,
-                default_ttl: self.default_ttl,
+                access_ttl: self.access_ttl,
                 clock: self.clock,
-                on_loader_error: self.on_loader_error,
+                on_backend_error: self.on_backend_error,
                 responses,
             }),
         })
@@ -556,7 +522,7 @@ impl fmt::Debug for LoginManagerBuilder {
             .field("key_id", &self.key_id)
             .field("previous_keys", &self.previous.len())
             .field("rules", &self.rules)
-            .field("default_ttl", &self.default_ttl)
+            .field("access_ttl", &self.access_ttl)
             .finish_non_exhaustive()
     }
 }

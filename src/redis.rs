@@ -17,8 +17,7 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// Revoked token ids in Redis, so that a logout on one instance of a service is refused by all of
 /// them at once. Requires the `redis` feature and a Tokio runtime.
 ///
-/// Each revoked `jti` is one key, `<prefix><jti>` (prefix [`DEFAULT_KEY_PREFIX`](
-/// Self::DEFAULT_KEY_PREFIX) unless [`key_prefix`](Self::key_prefix) says otherwise):
+/// Each revoked `jti` is one key, `<prefix><jti>` (prefix `tlm:revoked:` unless [`key_prefix`](Self::key_prefix) says otherwise):
 ///
 /// - checking a token is one round trip, `EXISTS <prefix><jti>`;
 /// - revoking it is one round trip too, `SET <prefix><jti> 1 EX <seconds> NX`, where the seconds
@@ -80,31 +79,28 @@ pub struct RedisRevocations {
     prefix: Arc<str>,
 }
 
-impl RedisRevocations {
-    /// The prefix of the keys unless [`key_prefix`](Self::key_prefix) changes it.
-    pub const DEFAULT_KEY_PREFIX: &'static str = "tlm:revoked:";
+/// The prefix of the keys unless [`RedisRevocations::key_prefix`] changes it.
+const DEFAULT_KEY_PREFIX: &str = "tlm:revoked:";
 
+impl RedisRevocations {
     /// A store on the Redis server at `url` (`redis://[:password@]host[:port][/db]`, or
-    /// `rediss://` with one of the `redis` crate's TLS features), with the settings of
-    /// [`default_config`](Self::default_config). Nothing is connected until the first check or
-    /// revocation, so this succeeds while Redis is down; it fails only for a malformed URL.
+    /// `rediss://` with one of the `redis` crate's TLS features): connection timeout 1 s,
+    /// response timeout 1 s, and no reconnection retries inside a request (each failed request
+    /// starts one new attempt), so that an unreachable Redis costs a request at most about two
+    /// seconds before its 503. Nothing is connected until the first check or revocation, so this
+    /// succeeds while Redis is down; it fails only for a malformed URL.
+    ///
+    /// For other settings, or to share a connection, build the `ConnectionManager` yourself and
+    /// use [`from_connection`](Self::from_connection).
     ///
     /// # Panics
     ///
     /// Outside a Tokio runtime (the connection manager spawns a task).
     pub fn new(url: impl IntoConnectionInfo) -> Result<Self, RedisError> {
-        Self::with_config(url, Self::default_config())
-    }
-
-    /// Like [`new`](Self::new), with your own timeouts and reconnection settings.
-    ///
-    /// # Panics
-    ///
-    /// Outside a Tokio runtime.
-    pub fn with_config(
-        url: impl IntoConnectionInfo,
-        config: ConnectionManagerConfig,
-    ) -> Result<Self, RedisError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(0);
         let client = Client::open(url)?;
         Ok(Self::from_connection(
             ConnectionManager::new_lazy_with_config(client, config)?,
@@ -115,22 +111,12 @@ impl RedisRevocations {
     pub fn from_connection(connection: ConnectionManager) -> Self {
         Self {
             connection,
-            prefix: Arc::from(Self::DEFAULT_KEY_PREFIX),
+            prefix: Arc::from(DEFAULT_KEY_PREFIX),
         }
     }
 
-    /// The settings [`new`](Self::new) uses: connection timeout 1 s, response timeout 1 s, and
-    /// no reconnection retries inside a request (each failed request starts one new attempt), so
-    /// that an unreachable Redis costs a request at most about two seconds before its 503.
-    pub fn default_config() -> ConnectionManagerConfig {
-        ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(1)))
-            .set_number_of_retries(0)
-    }
-
     /// The prefix of every key, so that several applications can share one Redis database.
-    /// Default: [`DEFAULT_KEY_PREFIX`](Self::DEFAULT_KEY_PREFIX) (`tlm:revoked:`). Instances that
+    /// Default: `tlm:revoked:`. Instances that
     /// must honour each other's revocations need the same prefix.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Arc::from(prefix.into());

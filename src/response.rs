@@ -5,7 +5,8 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 
-use crate::error::{ConfigError, Rejection};
+use crate::error::{BoxError, ConfigError, Rejection};
+use crate::layer::Settings;
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
@@ -24,6 +25,22 @@ pub(crate) struct Messages {
     pub(crate) revoked: String,
     pub(crate) unavailable: String,
     pub(crate) realm: String,
+}
+
+impl Messages {
+    /// The message answering `rejection`, to change it.
+    pub(crate) fn get_mut(&mut self, rejection: Rejection) -> &mut String {
+        match rejection {
+            Rejection::MissingToken => &mut self.login,
+            Rejection::AmbiguousCredentials => &mut self.ambiguous,
+            Rejection::InvalidToken(_) => &mut self.invalid,
+            Rejection::ExpiredToken => &mut self.expired,
+            Rejection::Revoked => &mut self.revoked,
+            Rejection::RevocationUnavailable => &mut self.unavailable,
+            Rejection::UserNotFound => &mut self.user_not_found,
+            Rejection::LoaderFailed => &mut self.internal,
+        }
+    }
 }
 
 impl Default for Messages {
@@ -198,6 +215,45 @@ where
     fn respond(&self, rejection: &Rejection) -> Option<Response<Bytes>> {
         self(rejection)
     }
+}
+
+/// The answer to a rejection: the responder's, else the prepared default (always the prepared
+/// gRPC status for gRPC requests).
+pub(crate) fn reject(settings: &Settings, rejection: Rejection, grpc: bool) -> Response<Bytes> {
+    #[cfg(feature = "tracing")]
+    match rejection {
+        Rejection::InvalidToken(reason) => {
+            tracing::debug!(kind = rejection.kind(), %reason, "login rejected the request")
+        }
+        _ => tracing::debug!(kind = rejection.kind(), "login rejected the request"),
+    }
+    if !grpc
+        && let Some(response) = settings
+            .responder
+            .as_ref()
+            .and_then(|r| r.respond(&rejection))
+    {
+        return response;
+    }
+    settings
+        .manager
+        .inner
+        .responses
+        .get(&rejection)
+        .to_response(grpc)
+}
+
+/// A store (loader or revocations) failed: the error goes to the manager's
+/// [`on_backend_error`](crate::LoginManagerBuilder::on_backend_error) hook, never to the client,
+/// who gets the answer to `rejection`.
+pub(crate) fn backend_failed(
+    settings: &Settings,
+    error: BoxError,
+    rejection: Rejection,
+    grpc: bool,
+) -> Response<Bytes> {
+    settings.manager.backend_failed(&*error);
+    reject(settings, rejection, grpc)
 }
 
 /// `true` when the request is gRPC (`content-type: application/grpc...`), to be answered with a

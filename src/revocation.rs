@@ -100,16 +100,14 @@ pub trait Revocations: Clone + Send + Sync + 'static {
     fn revoke(&self, token: Revocation<'_>) -> Self::RevokeFuture;
 }
 
-/// No revocation: the default of [`LoginLayer`](crate::LoginLayer). Never consulted.
+/// No revocation, the default of [`LoginLayer`](crate::LoginLayer): `()` holds nothing, and no
+/// token is ever revoked.
 ///
-/// It holds nothing: [`is_revoked`](Revocations::is_revoked) is always `false`, and so
+/// [`is_revoked`](Revocations::is_revoked) is always `false`, and so
 /// [`revoke`](Revocations::revoke) is always `Ok(true)` (no id is ever already revoked) and is
 /// remembered nowhere. It therefore gives no single-use guarantee: a handler that must detect
 /// reuse (refresh-token rotation) needs a real store.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRevocation;
-
-impl Revocations for NoRevocation {
+impl Revocations for () {
     type Error = Infallible;
     type CheckFuture = Ready<Result<bool, Infallible>>;
     type RevokeFuture = Ready<Result<bool, Infallible>>;

@@ -7,55 +7,36 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
+use crate::body::ResponseBody;
 use crate::error::{BoxError, Rejection, TokenError};
 use crate::extract::find_token;
-use crate::future::{Pending, ResponseFuture, admit};
-use crate::layer::{LoginLayer, Shared};
+use crate::future::{Pending, ResponseFuture};
+use crate::layer::Settings;
 use crate::loader::UserLoader;
-use crate::manager::LoginManager;
-use crate::response::is_grpc;
-use crate::revocation::{NoRevocation, Revocations};
+use crate::response::{backend_failed, is_grpc, reject};
+use crate::revocation::Revocations;
+use crate::token::Claims;
 
 /// Middleware that lets a request through only with a valid bearer token for a known user.
 ///
 /// On success the user (`L::User`) and the token's [`Claims`](crate::Claims) are in the request's
 /// extensions. Otherwise it answers without calling the inner service; see the
-/// [crate docs](crate#what-the-client-sees) for every answer. Built by [`LoginLayer`].
+/// [crate docs](crate#what-the-client-sees) for every answer. Built by [`LoginLayer`](crate::LoginLayer).
 #[derive(Clone)]
-pub struct LoginService<S, L, R = NoRevocation> {
+pub struct LoginService<S, L, R = ()> {
     inner: S,
     loader: L,
-    revocations: Option<R>,
-    shared: Arc<Shared>,
-}
-
-impl<S, L> LoginService<S, L> {
-    /// Wraps `inner` with the default settings of [`LoginLayer::new`].
-    pub fn new(inner: S, manager: LoginManager, loader: L) -> Self
-    where
-        L: Clone,
-    {
-        tower_layer::Layer::layer(&LoginLayer::new(manager, loader), inner)
-    }
-
-    /// A [`LoginLayer`] that wraps services with this middleware.
-    pub fn layer(manager: LoginManager, loader: L) -> LoginLayer<L> {
-        LoginLayer::new(manager, loader)
-    }
+    revocations: R,
+    settings: Arc<Settings>,
 }
 
 impl<S, L, R> LoginService<S, L, R> {
-    pub(crate) fn from_parts(
-        inner: S,
-        loader: L,
-        revocations: Option<R>,
-        shared: Arc<Shared>,
-    ) -> Self {
+    pub(crate) fn from_parts(inner: S, loader: L, revocations: R, settings: Arc<Settings>) -> Self {
         Self {
             inner,
             loader,
             revocations,
-            shared,
+            settings,
         }
     }
 
@@ -73,11 +54,6 @@ impl<S, L, R> LoginService<S, L, R> {
     pub fn into_inner(self) -> S {
         self.inner
     }
-
-    /// The manager tokens are checked with.
-    pub fn manager(&self) -> &LoginManager {
-        &self.shared.manager
-    }
 }
 
 impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S, L, R> {
@@ -86,55 +62,8 @@ impl<S: fmt::Debug, L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginService<S,
             .field("inner", &self.inner)
             .field("loader", &self.loader)
             .field("revocations", &self.revocations)
-            .field("settings", &self.shared)
+            .field("settings", &self.settings)
             .finish()
-    }
-}
-
-impl<S, L, R> LoginService<S, L, R> {
-    /// Answers `rejection` without calling the inner service, in HTTP or gRPC as the request is
-    /// (looked up only here, off the path of a request that is let through).
-    fn reject<ReqBody>(
-        &self,
-        rejection: Rejection,
-        req: &Request<ReqBody>,
-    ) -> ResponseFuture<S, L, R, ReqBody>
-    where
-        S: Service<Request<ReqBody>>,
-        L: UserLoader,
-        R: Revocations,
-    {
-        ResponseFuture::reject(self.shared.reject(rejection, is_grpc(req)))
-    }
-
-    /// A store failed: see `Shared::failed`.
-    fn failed<ReqBody>(
-        &self,
-        error: BoxError,
-        rejection: Rejection,
-        req: &Request<ReqBody>,
-    ) -> ResponseFuture<S, L, R, ReqBody>
-    where
-        S: Service<Request<ReqBody>>,
-        L: UserLoader,
-        R: Revocations,
-    {
-        ResponseFuture::reject(self.shared.failed(error, rejection, is_grpc(req)))
-    }
-
-    /// Hands the request to the inner service with no user.
-    fn pass<ReqBody, ResBody>(
-        &mut self,
-        #[allow(unused_mut)] mut req: Request<ReqBody>,
-    ) -> ResponseFuture<S, L, R, ReqBody>
-    where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-        L: UserLoader,
-        R: Revocations,
-    {
-        #[cfg(feature = "axum")]
-        req.extensions_mut().insert(crate::axum::PassedWithoutUser);
-        ResponseFuture::pass(self.inner.call(req))
     }
 }
 
@@ -144,7 +73,7 @@ where
     L: UserLoader,
     R: Revocations,
 {
-    type Response = Response<crate::ResponseBody<ResBody>>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, L, R, ReqBody>;
 
@@ -152,73 +81,173 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let shared = &*self.shared;
-        if shared.skips(req.method(), req.uri(), req.headers()) {
+    /// The token, then its revocation, then the user: each step answered at once when it can
+    /// be, and the rest left to the response future.
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if self.settings.skips(&req) {
             return self.pass(req);
         }
-        let rejection = match find_token(&req, &shared.locations) {
-            Ok(Some(token)) => match shared.manager.decode_bytes(token) {
-                Ok(claims) if claims.kind() != shared.kind => {
-                    Rejection::InvalidToken(TokenError::WrongTokenType)
-                }
-                Ok(claims) => {
-                    // Revocation first (RFC 7519 `jti`), then the user; each answered at once when
-                    // the store has the answer at hand, through a future otherwise.
-                    let check = match (&self.revocations, claims.token_id()) {
-                        (Some(revocations), Some(jti)) => match revocations.is_revoked_now(jti) {
-                            Some(Ok(false)) => None,
-                            Some(Ok(true)) => return self.reject(Rejection::Revoked, &req),
-                            Some(Err(e)) => {
-                                return self.failed(
-                                    e.into(),
-                                    Rejection::RevocationUnavailable,
-                                    &req,
-                                );
-                            }
-                            None => Some(revocations.is_revoked(jti)),
-                        },
-                        _ => None,
-                    };
-                    if check.is_none() {
-                        match self.loader.load_user_now(claims.user_id()) {
-                            Some(Ok(Some(user))) => {
-                                admit(&mut req, user, claims);
-                                return ResponseFuture::pass(self.inner.call(req));
-                            }
-                            Some(Ok(None)) => return self.reject(Rejection::UserNotFound, &req),
-                            Some(Err(e)) => {
-                                return self.failed(e.into(), Rejection::LoaderFailed, &req);
-                            }
-                            None => {}
-                        }
-                    }
-                    // Waiting for a future: the instance `poll_ready` readied goes to the response
-                    // future; the clone stays here and is readied by the next `poll_ready`
-                    // (tower-service: "Be careful when cloning inner services").
-                    let clone = self.inner.clone();
-                    let inner = std::mem::replace(&mut self.inner, clone);
-                    return match check {
-                        Some(check) => {
-                            let pending = Pending::new(inner, req, claims, self.shared.clone());
-                            ResponseFuture::check(check, self.loader.clone(), pending)
-                        }
-                        None => {
-                            let load = self.loader.load_user(claims.user_id());
-                            let pending = Pending::new(inner, req, claims, self.shared.clone());
-                            ResponseFuture::load(load, pending)
-                        }
-                    };
-                }
-                Err(TokenError::Expired) if shared.optional && shared.expired_as_anonymous => {
-                    return self.pass(req);
-                }
-                Err(error) => Rejection::from_token_error(error),
-            },
-            Ok(None) if shared.optional => return self.pass(req),
-            Ok(None) => Rejection::MissingToken,
-            Err(rejection) => rejection,
+        let claims = match self.verify(&req) {
+            Ok(Some(claims)) => claims,
+            Ok(None) => return self.pass(req),
+            Err(rejection) => return self.reject(rejection, &req),
         };
-        self.reject(rejection, &req)
+        let check = match self.revocation_at_hand(&claims) {
+            Ok(check) => check,
+            Err((rejection, error)) => return self.fail(rejection, error, &req),
+        };
+        if check.is_none() {
+            match self.loader.load_user_now(claims.user_id()) {
+                Some(Ok(Some(user))) => return self.admit(req, user, claims),
+                Some(Ok(None)) => return self.reject(Rejection::UserNotFound, &req),
+                Some(Err(e)) => return self.fail(Rejection::LoaderFailed, Some(e.into()), &req),
+                None => {}
+            }
+        }
+        self.wait(check, req, claims)
     }
+}
+
+/// The steps of [`LoginService::call`], in order.
+impl<S, L, R> LoginService<S, L, R> {
+    /// The claims of a valid token of the layer's kind; `Ok(None)` lets the request through
+    /// without a user (optional login).
+    fn verify<B>(&self, req: &Request<B>) -> Result<Option<Claims>, Rejection> {
+        let settings = &*self.settings;
+        let Some(token) = find_token(req, &settings.locations)? else {
+            return match settings.optional {
+                true => Ok(None),
+                false => Err(Rejection::MissingToken),
+            };
+        };
+        match settings.manager.decode_bytes(token) {
+            Ok(claims) if claims.kind() != settings.kind => {
+                Err(Rejection::InvalidToken(TokenError::WrongTokenType))
+            }
+            Ok(claims) => Ok(Some(claims)),
+            Err(TokenError::Expired) if settings.optional && settings.expired_as_anonymous => {
+                Ok(None)
+            }
+            Err(error) => Err(Rejection::from_token_error(error)),
+        }
+    }
+
+    /// Whether the token's `jti` (RFC 7519 section 4.1.7) is revoked: `Ok(None)` when it is not
+    /// (or the token has no `jti`), `Ok(Some(check))` when the store must be waited for.
+    #[allow(clippy::type_complexity)]
+    fn revocation_at_hand(
+        &self,
+        claims: &Claims,
+    ) -> Result<Option<R::CheckFuture>, (Rejection, Option<BoxError>)>
+    where
+        R: Revocations,
+    {
+        let Some(jti) = claims.token_id() else {
+            return Ok(None);
+        };
+        match self.revocations.is_revoked_now(jti) {
+            Some(Ok(false)) => Ok(None),
+            Some(Ok(true)) => Err((Rejection::Revoked, None)),
+            Some(Err(e)) => Err((Rejection::RevocationUnavailable, Some(e.into()))),
+            None => Ok(Some(self.revocations.is_revoked(jti))),
+        }
+    }
+
+    /// Lets the request in now: the user and the claims go into its extensions.
+    fn admit<B, U>(&mut self, mut req: Request<B>, user: U, claims: Claims) -> ResponseFuture<S, L, R, B>
+    where
+        S: Service<Request<B>>,
+        L: UserLoader,
+        R: Revocations,
+        U: Clone + Send + Sync + 'static,
+    {
+        admit(&mut req, user, claims);
+        ResponseFuture::call(self.inner.call(req))
+    }
+
+    /// Leaves the revocation check, or the loading of the user, to the response future. The
+    /// instance `poll_ready` readied goes with it; the clone stays here and is readied by the
+    /// next `poll_ready` (tower-service: "Be careful when cloning inner services").
+    fn wait<B>(
+        &mut self,
+        check: Option<R::CheckFuture>,
+        req: Request<B>,
+        claims: Claims,
+    ) -> ResponseFuture<S, L, R, B>
+    where
+        S: Service<Request<B>> + Clone,
+        L: UserLoader,
+        R: Revocations,
+    {
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        match check {
+            Some(check) => {
+                let pending = Pending::new(inner, req, claims, self.settings.clone());
+                ResponseFuture::check(check, self.loader.clone(), pending)
+            }
+            None => {
+                let load = self.loader.load_user(claims.user_id());
+                let pending = Pending::new(inner, req, claims, self.settings.clone());
+                ResponseFuture::load(load, pending)
+            }
+        }
+    }
+
+    /// Hands the request to the inner service with no user.
+    fn pass<B>(&mut self, #[allow(unused_mut)] mut req: Request<B>) -> ResponseFuture<S, L, R, B>
+    where
+        S: Service<Request<B>>,
+        L: UserLoader,
+        R: Revocations,
+    {
+        #[cfg(feature = "axum")]
+        req.extensions_mut().insert(crate::axum::PassedWithoutUser);
+        ResponseFuture::call(self.inner.call(req))
+    }
+
+    /// Answers `rejection` without calling the inner service, in HTTP or gRPC as the request is
+    /// (looked up only here, off the path of a request that is let through).
+    fn reject<B>(&self, rejection: Rejection, req: &Request<B>) -> ResponseFuture<S, L, R, B>
+    where
+        S: Service<Request<B>>,
+        L: UserLoader,
+        R: Revocations,
+    {
+        ResponseFuture::answer(reject(&self.settings, rejection, is_grpc(req)))
+    }
+
+    /// A store failed (`error`) or refused the token: see [`backend_failed`].
+    fn fail<B>(
+        &self,
+        rejection: Rejection,
+        error: Option<BoxError>,
+        req: &Request<B>,
+    ) -> ResponseFuture<S, L, R, B>
+    where
+        S: Service<Request<B>>,
+        L: UserLoader,
+        R: Revocations,
+    {
+        match error {
+            Some(error) => ResponseFuture::answer(backend_failed(
+                &self.settings,
+                error,
+                rejection,
+                is_grpc(req),
+            )),
+            None => self.reject(rejection, req),
+        }
+    }
+}
+
+/// Lets the request in: the user and the token's claims go into its extensions.
+pub(crate) fn admit<B, U: Clone + Send + Sync + 'static>(
+    req: &mut Request<B>,
+    user: U,
+    claims: Claims,
+) {
+    let extensions = req.extensions_mut();
+    extensions.insert(user);
+    extensions.insert(claims);
 }

@@ -1082,7 +1082,7 @@ fn rfc7515_section4_1_4_a_kid_that_is_not_a_string_is_malformed() {
     let rotated = LoginManager::builder(SECRET)
         .clock(|| NOW)
         .key_id("current")
-        .previous_key("old", "a former secret of thirty-two bytes or more")
+        .previous_key(Some("old"), "a former secret of thirty-two bytes or more")
         .build()
         .unwrap();
     for kid in [

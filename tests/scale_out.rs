@@ -259,7 +259,7 @@ async fn redis_counts_the_time_left_on_the_managers_clock() {
         .await
         .unwrap();
     let ttl: i64 = redis::cmd("TTL")
-        .arg(format!("{}{jti}", RedisRevocations::DEFAULT_KEY_PREFIX))
+        .arg(format!("tlm:revoked:{jti}"))
         .query_async(&mut connection)
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{NOW, SECRET, sign_claims, sign_raw, unb64};
 use serde_json::{Value, json};
-use tower_login_manager::{AuthUser, ConfigError, LoginManager, TokenError};
+use tower_login_manager::{ConfigError, LoginManager, TokenError};
 
 fn manager() -> LoginManager {
     LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
@@ -40,27 +40,27 @@ fn issued_tokens_have_exactly_the_flask_claim_set() {
     assert_eq!(decode(&token), Ok("42".into()));
 }
 
-struct User {
-    id: i64,
-}
-
-impl AuthUser for User {
-    fn user_id(&self) -> String {
-        self.id.to_string()
-    }
-}
-
+/// The original's `get_token_for(user)`: `str(user.id)` and sixty minutes, the default access
+/// lifetime.
 #[test]
-fn token_for_uses_str_of_the_id_and_sixty_minutes() {
+fn get_token_for_is_issue_token_with_str_of_the_id_and_sixty_minutes() {
+    struct User {
+        id: i64,
+    }
     let m = manager();
-    assert_eq!(m.default_ttl(), Duration::from_secs(3600));
+    let user = User { id: 7 };
     let claims = m
-        .decode_token(&m.token_for(&User { id: 7 }).unwrap())
+        .decode_token(&m.issue_token(&user.id.to_string(), Duration::from_secs(3600)).unwrap())
         .unwrap();
     assert_eq!(claims.user_id(), "7");
     assert_eq!(claims.expires_at(), Some(NOW + 3600));
     assert_eq!(claims.issued_at(), Some(NOW));
     assert_eq!(claims.not_before(), None);
+    // The default access lifetime is the original's sixty minutes.
+    let pair = m.issue_token_pair("7").unwrap();
+    assert_eq!(pair.expires_in, 3600);
+    let access = m.decode_token(&pair.access_token).unwrap();
+    assert_eq!(access.expires_at(), Some(NOW + 3600));
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn debug_output_names_the_claims_and_the_keys_never_the_secret() {
         .clock(|| NOW)
         .token_ids(true)
         .key_id("k1")
-        .previous_key("k0", "a former secret of thirty-two bytes or more")
+        .previous_key(Some("k0"), "a former secret of thirty-two bytes or more")
         .build()
         .unwrap();
     let claims = m
@@ -573,18 +573,13 @@ fn rfc7519_section4_repeated_claims_are_refused_not_last_wins() {
 fn rfc7519_section2_sub_second_ttls_and_leeways_round_up_to_whole_seconds() {
     let m = LoginManager::builder(SECRET)
         .clock(|| NOW)
-        .default_ttl(Duration::from_millis(500))
+        .access_ttl(Duration::from_millis(500))
         .refresh_ttl(Duration::from_millis(1_500))
         .build()
         .unwrap();
-    struct Ada;
-    impl AuthUser for Ada {
-        fn user_id(&self) -> String {
-            "1".into()
-        }
-    }
-    let claims = m.decode_token(&m.token_for(&Ada).unwrap()).unwrap();
-    assert_eq!(claims.expires_at(), Some(NOW + 1), "default_ttl 500 ms");
+    let pair = m.issue_token_pair("1").unwrap();
+    let claims = m.decode_token(&pair.access_token).unwrap();
+    assert_eq!(claims.expires_at(), Some(NOW + 1), "access_ttl 500 ms");
     let token = m.issue_token("1", Duration::from_nanos(1)).unwrap();
     assert_eq!(m.decode_token(&token).unwrap().expires_at(), Some(NOW + 1));
     let token = m.issue_token("1", Duration::from_millis(2_001)).unwrap();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, MemoryRevocations, NoRevocation, Revocation, Revocations, TokenError,
+    LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, TokenError,
     TokenKind, UserLoader, loader_fn,
 };
 
@@ -332,7 +332,7 @@ async fn rfc9700_section4_14_2_a_revoked_token_is_refused_until_exp_plus_leeway(
     let m = LoginManager::builder(SECRET)
         .clock(move || now.load(Ordering::SeqCst))
         .leeway(Duration::from_secs(60))
-        .default_ttl(Duration::from_secs(600))
+        .access_ttl(Duration::from_secs(600))
         .refresh_ttl(Duration::from_secs(600))
         .token_ids(true)
         .build()
@@ -380,8 +380,8 @@ async fn rfc9700_section4_14_2_a_revoked_token_is_refused_until_exp_plus_leeway(
 
 #[tokio::test]
 async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
-    // NoRevocation never stores: no id is ever already revoked, and none is ever refused.
-    let store = NoRevocation;
+    // `()`, the default store, never stores: no id is ever already revoked, none ever refused.
+    let store = ();
     let claims = stores::token(&manager_with_token_ids(), Duration::from_secs(60));
     assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
     assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
@@ -422,7 +422,7 @@ async fn an_unreachable_store_answers_503_and_recovers() {
     let m = LoginManager::builder(SECRET)
         .clock(|| NOW)
         .token_ids(true)
-        .on_loader_error(move |e| hook.lock().unwrap().push(e.to_string()))
+        .on_backend_error(move |e| hook.lock().unwrap().push(e.to_string()))
         .build()
         .unwrap();
     let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
@@ -465,7 +465,7 @@ fn rfc7515_section4_1_4_key_rotation_by_kid() {
     let after = LoginManager::builder(new_secret)
         .clock(|| NOW)
         .key_id("k2")
-        .previous_key("k1", old_secret)
+        .previous_key(Some("k1"), old_secret)
         .build()
         .unwrap();
     let fresh = after.issue_token("3", Duration::from_secs(60)).unwrap();
@@ -494,7 +494,7 @@ fn rfc7515_section4_1_4_key_rotation_by_kid() {
     // RFC 7518 section 3.2 applies to former secrets as well.
     assert!(
         LoginManager::builder(new_secret)
-            .previous_secret([0u8; 16])
+            .previous_key(None, [0u8; 16])
             .build()
             .is_err()
     );

@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, LoginManagerBuilder, loader_fn};
+use tower_login_manager::{
+    Claims, LoginLayer, LoginManager, LoginManagerBuilder, Rejection, loader_fn,
+};
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
@@ -68,7 +70,7 @@ impl TestServer {
         let loader_errors = Arc::new(Mutex::new(Vec::new()));
         let hook_errors = Arc::clone(&loader_errors);
         let manager = builder
-            .on_loader_error(move |e| hook_errors.lock().unwrap().push(e.to_string()))
+            .on_backend_error(move |e| hook_errors.lock().unwrap().push(e.to_string()))
             .build()
             .unwrap();
         let loader = loader_fn(load_user);
@@ -185,7 +187,7 @@ async fn rejections_reach_the_client_as_grpc_statuses() {
 #[tokio::test]
 async fn custom_message_survives_percent_encoding() {
     let message = "Bitte zuerst anmelden: 100% nötig";
-    let server = TestServer::start_with(LoginManager::builder(SECRET).login_message(message)).await;
+    let server = TestServer::start_with(LoginManager::builder(SECRET).message(Rejection::MissingToken, message)).await;
 
     let status = server.say_hello(None).await.unwrap_err();
 

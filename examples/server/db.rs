@@ -13,7 +13,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use tower_login_manager::{AuthUser, BoxError, CachedLoader, UserLoader};
+use tower_login_manager::{BoxError, CachedLoader, UserLoader};
 
 /// One migration, embedded in the binary so that the server runs from any directory.
 #[derive(Debug)]
@@ -153,11 +153,6 @@ pub struct User {
     pub username: String,
 }
 
-impl AuthUser for User {
-    fn user_id(&self) -> String {
-        self.id.to_string()
-    }
-}
 
 /// Why a user could not be created.
 #[derive(Debug)]

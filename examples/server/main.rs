@@ -81,7 +81,7 @@ async fn run() -> Result<(), String> {
     let manager = LoginManager::builder(&config.secret)
         // A `jti` in every token, so that any token can be revoked (`/logout`).
         .token_ids(true)
-        .on_loader_error(|error| {
+        .on_backend_error(|error| {
             eprintln!("error: loading a token's user or checking its revocation failed: {error}")
         })
         .build()

@@ -11,7 +11,9 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, UserLoader, loader_fn};
+use tower_login_manager::{
+    Claims, LoginLayer, LoginManager, Rejection, UserLoader, loader_fn,
+};
 use tower_test::mock;
 
 const SECRET: &str = "layer-test-secret-of-at-least-32-bytes";
@@ -321,7 +323,7 @@ async fn loader_errors_reach_the_hook_and_not_the_client() {
     let hook_seen = seen.clone();
     let manager = LoginManager::builder(SECRET)
         .clock(|| NOW)
-        .on_loader_error(move |e| hook_seen.lock().unwrap().push(e.to_string()))
+        .on_backend_error(move |e| hook_seen.lock().unwrap().push(e.to_string()))
         .build()
         .unwrap();
     let waited = LoginLayer::new(manager.clone(), loader()).layer_service(service_fn(echo_user));
@@ -361,7 +363,7 @@ impl<S, L: tower::Layer<S>> LayerExt<S> for L {
 async fn messages_and_realm_are_configurable() {
     let manager = LoginManager::builder(SECRET)
         .clock(|| NOW)
-        .login_message("Log in first")
+        .message(Rejection::MissingToken, "Log in first")
         .realm("my \"shop\"")
         .build()
         .unwrap();

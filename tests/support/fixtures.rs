@@ -47,7 +47,11 @@ pub fn other_secret_token() -> String {
 
 /// A token for user 1 minted two hours ago with a one-hour lifetime.
 pub fn expired_token() -> String {
-    let two_hours_ago = LoginManager::new(SECRET).unwrap().now() - 2 * 60 * 60;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let two_hours_ago = now - 2 * 60 * 60;
     LoginManager::builder(SECRET)
         .clock(move || two_hours_ago)
         .build()

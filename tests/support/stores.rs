@@ -88,7 +88,7 @@ where
 {
     let manager = LoginManager::builder("the stores' shared test secret, 32+ bytes")
         .leeway(Duration::from_secs(5))
-        .default_ttl(Duration::from_secs(1))
+        .access_ttl(Duration::from_secs(1))
         .refresh_ttl(Duration::from_secs(1))
         .token_ids(true)
         .build()
