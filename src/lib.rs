@@ -186,7 +186,7 @@
 //! - revocation: [`LoginLayer::revocations`] with a [`Revocations`] store such as
 //!   [`MemoryRevocations`], fed by [`Claims::revocation`] (which covers the leeway);
 //! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
-//! - the application's own claims: [`LoginManager::issue_token_with_claims`], [`Claims::extra`];
+//! - the application's own claims: [`LoginManager::with_claims`], [`Claims::extra`];
 //! - custom rejections: [`LoginLayer::responder`] with a [`Responder`];
 //! - a short-lived cache of loaded users: [`CachedLoader`] around any loader (revocation is still
 //!   checked on every request).
@@ -328,7 +328,7 @@ pub use cache::{CachedLoad, CachedLoader};
 pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;
 pub use layer::LoginLayer;
-pub use loader::{LoaderFn, UserLoader, loader_fn};
+pub use loader::{UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -101,13 +101,19 @@ pub trait UserLoader: Clone + Send + Sync + 'static {
 }
 
 /// Builds a [`UserLoader`] from an async closure taking the user id as a `String`.
-pub fn loader_fn<F>(f: F) -> LoaderFn<F> {
+pub fn loader_fn<F, Fut, U, E>(f: F) -> impl UserLoader<User = U, Error = E> + fmt::Debug
+where
+    F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<U>, E>> + Send,
+    U: Clone + Send + Sync + 'static,
+    E: Into<BoxError>,
+{
     LoaderFn { f }
 }
 
 /// A [`UserLoader`] made from a closure by [`loader_fn`].
 #[derive(Clone, Copy)]
-pub struct LoaderFn<F> {
+struct LoaderFn<F> {
     f: F,
 }
 

@@ -46,6 +46,9 @@ type ErrorHook = Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) + 
 #[derive(Clone)]
 pub struct LoginManager {
     pub(crate) inner: Arc<Inner>,
+    /// The application's own claims, written into every issued token; see
+    /// [`LoginManager::with_claims`].
+    extra: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 pub(crate) struct Inner {
@@ -94,22 +97,7 @@ impl LoginManager {
     /// since such a token would be refused.
     #[doc(alias = "encode_token", alias = "get_token_for")]
     pub fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<String, TokenError> {
-        self.issue(user_id, ttl, None, None)
-    }
-
-    /// Like [`issue_token`](Self::issue_token), with the application's own claims added: `extra`
-    /// must serialize to a JSON object, and may not set a claim this crate writes or reads
-    /// (`exp`, `iat`, `nbf`, `iss`, `aud`, `sub`, `jti`, `type`, the user id claim); that is
-    /// refused with `TokenError::InvalidClaim("extra claims")`. Read them back with
-    /// [`Claims::extra`].
-    pub fn issue_token_with_claims<T: serde::Serialize + ?Sized>(
-        &self,
-        user_id: &str,
-        ttl: Duration,
-        extra: &T,
-    ) -> Result<String, TokenError> {
-        let extra = self.extra_claims(extra)?;
-        self.issue(user_id, ttl, None, Some(&extra))
+        self.issue(user_id, ttl, None)
     }
 
     /// An access token (lifetime: [`access_ttl`](LoginManagerBuilder::access_ttl)) and a
@@ -118,36 +106,42 @@ impl LoginManager {
     /// default [`LoginLayer`](crate::LoginLayer) accept only the access token; a layer set to
     /// [`TokenKind::Refresh`] accepts only the refresh token.
     pub fn issue_token_pair(&self, user_id: &str) -> Result<TokenPair, TokenError> {
-        self.pair(user_id, None)
-    }
-
-    /// [`issue_token_pair`](Self::issue_token_pair) with the application's own claims in both
-    /// tokens; see [`issue_token_with_claims`](Self::issue_token_with_claims).
-    pub fn issue_token_pair_with_claims<T: serde::Serialize + ?Sized>(
-        &self,
-        user_id: &str,
-        extra: &T,
-    ) -> Result<TokenPair, TokenError> {
-        let extra = self.extra_claims(extra)?;
-        self.pair(user_id, Some(&extra))
-    }
-
-    fn pair(
-        &self,
-        user_id: &str,
-        extra: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<TokenPair, TokenError> {
         let inner = &*self.inner;
         Ok(TokenPair {
-            access_token: self.issue(user_id, inner.access_ttl, Some(TokenKind::Access), extra)?,
-            refresh_token: self.issue(
-                user_id,
-                inner.refresh_ttl,
-                Some(TokenKind::Refresh),
-                extra,
-            )?,
+            access_token: self.issue(user_id, inner.access_ttl, Some(TokenKind::Access))?,
+            refresh_token: self.issue(user_id, inner.refresh_ttl, Some(TokenKind::Refresh))?,
             expires_in: whole_secs(inner.access_ttl),
             refresh_expires_in: whole_secs(inner.refresh_ttl),
+        })
+    }
+
+    /// This manager, writing the application's own claims into every token it issues (by
+    /// [`issue_token`](Self::issue_token) and [`issue_token_pair`](Self::issue_token_pair)):
+    /// `extra` must serialize to a JSON object, and may not set a claim this crate writes or reads
+    /// (`exp`, `iat`, `nbf`, `iss`, `aud`, `sub`, `jti`, `type`, the user id claim); that is
+    /// refused with `TokenError::InvalidClaim("extra claims")`. Read them back with
+    /// [`Claims::extra`]. Verification is unchanged: the copy checks tokens as `self` does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_login_manager::LoginManager;
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    /// struct Roles { roles: Vec<String> }
+    ///
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let admin = Roles { roles: vec!["admin".into()] };
+    /// let pair = manager.with_claims(&admin)?.issue_token_pair("1")?;
+    /// assert_eq!(manager.decode_token(&pair.access_token)?.extra::<Roles>()?, admin);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_claims<T: serde::Serialize + ?Sized>(
+        &self,
+        extra: &T,
+    ) -> Result<LoginManager, TokenError> {
+        Ok(Self {
+            inner: self.inner.clone(),
+            extra: Some(Arc::new(self.extra_claims(extra)?)),
         })
     }
 
@@ -156,7 +150,6 @@ impl LoginManager {
         user_id: &str,
         ttl: Duration,
         kind: Option<TokenKind>,
-        extra: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<String, TokenError> {
         if !valid_user_id(user_id) {
             return Err(TokenError::InvalidClaim("user id"));
@@ -166,7 +159,7 @@ impl LoginManager {
         let more = Issue {
             kind,
             jti: jti.as_deref(),
-            extra,
+            extra: self.extra.as_deref(),
         };
         Ok(inner
             .keys
@@ -258,6 +251,7 @@ impl fmt::Debug for LoginManager {
             .field("refresh_ttl", &inner.refresh_ttl)
             .field("token_ids", &inner.token_ids)
             .field("keys", &inner.keys)
+            .field("extra_claims", &self.extra.as_ref().map(|extra| extra.len()))
             .finish_non_exhaustive()
     }
 }
@@ -501,6 +495,7 @@ impl LoginManagerBuilder {
         let responses = Responses::new(&self.messages)?;
         let keys = KeySet::new(&self.secret, self.key_id, &self.previous);
         Ok(LoginManager {
+            extra: None,
             inner: Arc::new(Inner {
                 keys,
                 token_ids: self.token_ids,

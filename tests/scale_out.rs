@@ -250,7 +250,7 @@ async fn redis_counts_the_time_left_on_the_managers_clock() {
         .unwrap();
     let token = manager.issue_token("1", Duration::from_secs(7200)).unwrap();
     let claims = manager.decode_token(&token).unwrap();
-    let jti = claims.token_id().unwrap();
+    let jti = claims.revocation().unwrap().token_id();
     assert!(store.revoke(claims.revocation().unwrap()).await.unwrap());
 
     let mut connection = redis::Client::open(url.as_str())

@@ -252,9 +252,9 @@ fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
         33,
         "the 128th id prunes the 95 refused at NOW + 10"
     );
-    assert!(tokio_test::block_on(store.is_revoked(live.token_id().unwrap())).unwrap());
+    assert!(tokio_test::block_on(store.is_revoked(live.revocation().unwrap().token_id())).unwrap());
     assert_eq!(
-        store.is_revoked_now(live.token_id().unwrap()),
+        store.is_revoked_now(live.revocation().unwrap().token_id()),
         Some(Ok(true)),
         "answered without waiting"
     );
@@ -295,7 +295,7 @@ async fn rfc9700_section4_14_2_memory_revoke_is_true_once_then_false() {
     );
     let other = stores::token(&m, Duration::from_secs(60));
     assert_eq!(store.revoke(other.revocation().unwrap()).await, Ok(true));
-    assert_eq!(store.is_revoked(spent.token_id().unwrap()).await, Ok(true));
+    assert_eq!(store.is_revoked(spent.revocation().unwrap().token_id()).await, Ok(true));
     assert_eq!(store.len(), 2);
 }
 
@@ -386,11 +386,11 @@ async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
     assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
     assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
     assert_eq!(
-        store.is_revoked(claims.token_id().unwrap()).await,
+        store.is_revoked(claims.revocation().unwrap().token_id()).await,
         Ok(false)
     );
     assert_eq!(
-        store.is_revoked_now(claims.token_id().unwrap()),
+        store.is_revoked_now(claims.revocation().unwrap().token_id()),
         Some(Ok(false))
     );
 }
@@ -514,7 +514,9 @@ fn the_application_adds_and_reads_its_own_claims() {
         tenant: 7,
     };
     let token = m
-        .issue_token_with_claims("1", Duration::from_secs(60), &mine)
+        .with_claims(&mine)
+        .unwrap()
+        .issue_token("1", Duration::from_secs(60))
         .unwrap();
     assert_eq!(
         claims_of(&token),
@@ -532,7 +534,7 @@ fn the_application_adds_and_reads_its_own_claims() {
         json!([1]),
     ] {
         assert_eq!(
-            m.issue_token_with_claims("1", Duration::from_secs(60), &reserved),
+            m.with_claims(&reserved).map(|_| ()),
             Err(TokenError::InvalidClaim("extra claims")),
             "{reserved}"
         );
@@ -543,7 +545,7 @@ fn the_application_adds_and_reads_its_own_claims() {
         .unwrap();
     assert!(plain.extra::<AppClaims>().is_err());
     assert_eq!(plain.extra::<Value>().unwrap(), json!({}));
-    let pair = m.issue_token_pair_with_claims("1", &mine).unwrap();
+    let pair = m.with_claims(&mine).unwrap().issue_token_pair("1").unwrap();
     assert_eq!(
         m.decode_token(&pair.access_token)
             .unwrap()

@@ -66,7 +66,7 @@ impl Claims {
     }
 
     /// The token's id (`jti`, RFC 7519 section 4.1.7), which revocation works with, if it has one.
-    pub fn token_id(&self) -> Option<&str> {
+    pub(crate) fn token_id(&self) -> Option<&str> {
         self.jti.as_deref()
     }
 
@@ -98,7 +98,7 @@ impl Claims {
     ///
     /// let manager = LoginManager::new([7u8; 32])?;
     /// let roles = Roles { roles: vec!["admin".into()] };
-    /// let token = manager.issue_token_with_claims("1", Duration::from_secs(60), &roles)?;
+    /// let token = manager.with_claims(&roles)?.issue_token("1", Duration::from_secs(60))?;
     /// let claims = manager.decode_token(&token)?;
     /// assert_eq!(claims.extra::<Roles>()?, roles);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -19,7 +19,7 @@ pub fn token(manager: &LoginManager, ttl: Duration) -> Claims {
     let token = manager.issue_token("1", ttl).unwrap();
     let claims = manager.decode_token(&token).unwrap();
     assert!(
-        claims.token_id().is_some(),
+        claims.revocation().is_some(),
         "the manager needs token_ids(true)"
     );
     claims
