@@ -56,7 +56,7 @@ const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 // ---------------------------------------------------------------------------------------------
 // The floor (the least work any HS256 verifier must do) and jsonwebtoken's view of the claims,
-// shared with `examples/loadtest_app.rs`.
+// shared with `loadtest/src/bin/loadtest_app.rs`.
 
 #[path = "../tests/support/reference.rs"]
 mod reference;
@@ -65,7 +65,7 @@ use reference::{JwtClaims, JwtClaimsRef, floor};
 
 // ---------------------------------------------------------------------------------------------
 // The layer: an in-memory loader and a no-op service, shared with `tests/alloc.rs` and
-// `examples/loadtest_app.rs`.
+// `loadtest/src/bin/loadtest_app.rs`.
 
 #[path = "../tests/support/in_memory.rs"]
 mod in_memory;

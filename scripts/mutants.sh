@@ -7,7 +7,7 @@
 #   bash scripts/mutants.sh            # all runs; results under target/mutants/<run>/mutants.out
 #   bash scripts/mutants.sh token      # one run: revocation | token | flat | locations | redis
 #
-# The redis run needs redis-server (bash scripts/services.sh install), as tests/scale_out.rs does.
+# The redis run needs redis-server (bash scripts/services.sh install), as tests/redis.rs does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,5 +56,5 @@ want=${1:-all}
 [[ $want == all || $want == locations ]] && run locations \
     src/extract.rs -- --test=features --test=layer
 [[ $want == all || $want == redis ]] && run redis \
-    src/redis.rs -- --lib --test=scale_out -- redis:: redis_
+    src/redis.rs -- --lib --test=redis -- redis:: redis_
 true

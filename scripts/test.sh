@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need, then runs them all
-# (unit, integration, examples' tests and doc tests).
+# (the library's unit, integration and doc tests, and the example server's end-to-end tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh     # PyJWT, for the interop tests
-bash scripts/services.sh install      # PostgreSQL and Redis, for the scale-out test
-cargo test --all-features "$@"
+bash scripts/services.sh install      # PostgreSQL and Redis: the Redis store and scale-out tests
+cargo test --workspace --all-features "$@"

@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn locations_are_tried_in_order_and_only_a_missing_token_moves_on() {
-        let locations = [TokenLocation::Header, TokenLocation::Cookie("access_token".into())];
+        let locations = [
+            TokenLocation::Header,
+            TokenLocation::Cookie("access_token".into()),
+        ];
         let r = req("/", &["access_token=from.the.cookie"]);
         assert_eq!(
             find_token(&r, &locations),

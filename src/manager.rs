@@ -251,7 +251,10 @@ impl fmt::Debug for LoginManager {
             .field("refresh_ttl", &inner.refresh_ttl)
             .field("token_ids", &inner.token_ids)
             .field("keys", &inner.keys)
-            .field("extra_claims", &self.extra.as_ref().map(|extra| extra.len()))
+            .field(
+                "extra_claims",
+                &self.extra.as_ref().map(|extra| extra.len()),
+            )
             .finish_non_exhaustive()
     }
 }

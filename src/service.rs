@@ -154,7 +154,12 @@ impl<S, L, R> LoginService<S, L, R> {
     }
 
     /// Lets the request in now: the user and the claims go into its extensions.
-    fn admit<B, U>(&mut self, mut req: Request<B>, user: U, claims: Claims) -> ResponseFuture<S, L, R, B>
+    fn admit<B, U>(
+        &mut self,
+        mut req: Request<B>,
+        user: U,
+        claims: Claims,
+    ) -> ResponseFuture<S, L, R, B>
     where
         S: Service<Request<B>>,
         L: UserLoader,

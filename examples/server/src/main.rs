@@ -2,8 +2,7 @@
 //! on axum with [`LoginLayer`] and users in SQLite (or PostgreSQL).
 //!
 //! ```text
-//! cargo run --example server
-//! cargo run --example server --features redis    # to share revocations through REDIS_URL
+//! cargo run -p example-server
 //! ```
 //!
 //! | variable          | default                                                    |
@@ -17,7 +16,7 @@
 //!
 //! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
 //! name a PostgreSQL database (`postgres://user:password@host/db`): the queries are the same.
-//! `REDIS_URL` (`redis://host:port`, needs `--features redis`) keeps revoked tokens in Redis, so
+//! `REDIS_URL` (`redis://host:port`) keeps revoked tokens in Redis, so
 //! that several instances behind a load balancer, with the same `SECRET_KEY` and a shared
 //! PostgreSQL, honour each other's logouts. While Redis is unreachable, protected routes answer
 //! 503 and recover by themselves when it is back.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test: what LoginLayer costs a real server, end to end over loopback.
 #
-# Runs examples/loadtest_app.rs (axum, one-thread runtime) with the same handler behind `/open`
+# Runs loadtest/src/bin/loadtest_app.rs (axum, one-thread runtime) with the same handler behind `/open`
 # (no layer) and `/protected` (LoginLayer, in-memory loader), and drives them with the same
 # request, `Authorization: Bearer <valid token>` included. References verify that token by hand
 # in the handler, with no layer and no user: `/floor` (the least work any HS256 verifier must do,
@@ -13,22 +13,21 @@
 #    route: requests/s, p99 latency and the server's CPU time per request (utime + stime from
 #    /proc/<pid>/stat), medians over the rounds.
 # 2. Interleaved: one wrk run of INTERLEAVED seconds in which the routes take turns every
-#    PHASE_MS milliseconds (scripts/loadtest_interleaved.lua), with the server's CPU time read at
+#    PHASE_MS milliseconds (loadtest/interleaved.lua), with the server's CPU time read at
 #    each turn (/proc/<pid>/schedstat, nanoseconds). On a shared machine whose speed swings by a
 #    third within seconds, this is what makes routes comparable: both see the same swings.
-#    scripts/loadtest_stats.py reports each route against `/open` with a 95% bootstrap interval.
+#    loadtest/stats.py reports each route against `/open` with a 95% bootstrap interval.
 #    The target (protected/open throughput >= 0.92) is judged on this measurement.
 #
-#   bash scripts/loadtest.sh                          # defaults below, about three minutes
-#   ROUNDS=5 DURATION=5 INTERLEAVED=180 bash scripts/loadtest.sh
-#   ROUTES="/open /layered /protected" bash scripts/loadtest.sh
+#   bash loadtest/run.sh layer                          # defaults below, about three minutes
+#   ROUNDS=5 DURATION=5 INTERLEAVED=180 bash loadtest/run.sh layer
+#   ROUTES="/open /layered /protected" bash loadtest/run.sh layer
 #       # `/layered`: a pass-through route_layer, what any axum route layer costs
 #
 # Settings (environment): ROUTES ("/open /protected /decode_token /floor /jsonwebtoken"),
 # ROUNDS (3), DURATION seconds per run (3), INTERLEAVED seconds (90, 0 to skip), PHASE_MS (200), CONNECTIONS (32),
 # WARMUP seconds per route before the rounds (1), SERVER_CPU / CLIENT_CPU cores to pin to with
-# taskset (0 / 1). The load generator is wrk, installed with apt-get if missing (oha through
-# `cargo install` as a fallback, without the interleaved measurement, which needs wrk's Lua).
+# taskset (0 / 1). The load generator is wrk, which loadtest/run.sh installs.
 # Traffic goes to 127.0.0.1 only; every run is bounded in time and the server is stopped on exit
 # (and stops by itself after MAX_SECS in any case).
 set -euo pipefail
@@ -62,18 +61,8 @@ for r in "${routes[@]}"; do
         die "unknown route $r (the app has /open, /protected, /layered, /decode_token, /floor, /jsonwebtoken)"
 done
 
-# --- the load generator ---------------------------------------------------------------------------
-generator=
-if command -v wrk >/dev/null; then
-    generator=wrk
-elif command -v apt-get >/dev/null && { log "installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
-    && command -v wrk >/dev/null; then
-    generator=wrk
-elif command -v oha >/dev/null || { log "installing oha (cargo install)"; cargo install --locked oha; }; then
-    generator=oha
-    export PATH="$HOME/.cargo/bin:$PATH"
-fi
-[[ -n $generator ]] || die "no load generator: install wrk or oha"
+# --- the load generator: wrk, installed by loadtest/run.sh -------------------------------------
+command -v wrk >/dev/null || die "wrk is missing: run this through \`bash loadtest/run.sh layer\`"
 
 # --- pinning ----------------------------------------------------------------------------------
 server_pin=() client_pin=()
@@ -85,8 +74,8 @@ else
 fi
 
 # --- the server -------------------------------------------------------------------------------
-log "building examples/loadtest_app.rs (release)"
-exe=$(cargo build --release --example loadtest_app --message-format=json-render-diagnostics |
+log "building loadtest_app (release)"
+exe=$(cargo build --release -p loadtest --bin loadtest_app --message-format=json-render-diagnostics |
     grep -o '"executable":"[^"]*loadtest_app"' | tail -n1 | cut -d'"' -f4)
 [[ -x $exe ]] || die "could not find the loadtest_app executable"
 
@@ -143,27 +132,13 @@ run() {
     local route=$1 secs=$2 out before after requests rps p99 non2xx
     out="$tmp/run.out"
     before=$(server_ticks)
-    if [[ $generator == wrk ]]; then
-        "${client_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency \
-            -H "Authorization: Bearer $token" "$url$route" >"$out"
-        after=$(server_ticks)
-        requests=$(awk '/requests in/ { print $1 }' "$out")
-        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-        p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-        non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-    else
-        "${client_pin[@]}" oha -z "${secs}s" -c "$CONNECTIONS" --no-tui --output-format json \
-            -H "Authorization: Bearer $token" "$url$route" >"$out"
-        after=$(server_ticks)
-        rps=$(grep -o '"requestsPerSec":[0-9.e+-]*' "$out" | head -n1 | cut -d: -f2)
-        p99=$(grep -o '"p99":[0-9.e+-]*' "$out" | head -n1 | cut -d: -f2)
-        p99=$(awk -v s="$p99" 'BEGIN { printf "%.3f", s * 1000 }')
-        requests=$(grep -o '"200":[0-9]*' "$out" | head -n1 | cut -d: -f2)
-        local all
-        all=$(sed -n 's/.*"statusCodeDistribution":{\([^}]*\)}.*/\1/p' "$out" |
-            tr ',' '\n' | awk -F: '{ s += $2 } END { print s + 0 }')
-        non2xx=$((all - ${requests:-0}))
-    fi
+    "${client_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency \
+        -H "Authorization: Bearer $token" "$url$route" >"$out"
+    after=$(server_ticks)
+    requests=$(awk '/requests in/ { print $1 }' "$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
     [[ -n $requests && $requests -gt 0 ]] || die "no requests completed on $route: $(cat "$out")"
     [[ -z $non2xx || $non2xx == 0 ]] || die "$non2xx non-2xx answers on $route: the run is void"
     awk -v r="$requests" -v rps="$rps" -v p99="$p99" -v t=$((after - before)) -v hz="$clk_tck" \
@@ -172,7 +147,7 @@ run() {
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-log "server at $url (pid $server_pid${server_pin:+, cpu $SERVER_CPU}); $generator${client_pin:+ on cpu $CLIENT_CPU}," \
+log "server at $url (pid $server_pid${server_pin:+, cpu $SERVER_CPU}); wrk${client_pin:+ on cpu $CLIENT_CPU}," \
     "$CONNECTIONS connections, $ROUNDS rounds x ${#routes[@]} routes x ${DURATION}s"
 for route in "${routes[@]}"; do
     log "warm-up $route (${WARMUP}s)"
@@ -238,7 +213,7 @@ if [[ -n ${med[/layered,rps]:-} ]]; then
         printf "- a pass-through axum route_layer alone: layered/open throughput %.3f, %+.2f µs CPU per request\n", l / o, lc - oc
         printf "- LoginLayer beyond that: protected/layered throughput %.3f, %+.2f µs CPU per request\n", p / l, pc - lc }'
 fi
-echo "- $generator, $CONNECTIONS connections, ${DURATION}s runs, $ROUNDS rounds;" \
+echo "- wrk, $CONNECTIONS connections, ${DURATION}s runs, $ROUNDS rounds;" \
     "server pinned: ${server_pin[*]:-no}; generator pinned: ${client_pin[*]:-no}; $(nproc) cores"
 
 # --- the interleaved measurement (the target is judged on it) --------------------------------
@@ -247,18 +222,13 @@ if ((INTERLEAVED == 0)); then
     echo "- interleaved measurement skipped (INTERLEAVED=0): no verdict on the target"
     exit 0
 fi
-if [[ $generator != wrk ]]; then
-    echo
-    echo "- interleaved measurement skipped: it needs wrk's Lua, and the load generator is $generator"
-    exit 0
-fi
 [[ -r /proc/$server_pid/schedstat ]] || die "/proc/$server_pid/schedstat is missing: no CPU time per phase"
 log "interleaved: ${INTERLEAVED}s, the routes take turns every ${PHASE_MS} ms"
 ROUTES="${routes[*]}" SERVER_PID=$server_pid PHASE_MS=$PHASE_MS "${client_pin[@]}" \
-    wrk -t1 -c"$CONNECTIONS" -d"${INTERLEAVED}s" --timeout 5s -s scripts/loadtest_interleaved.lua \
+    wrk -t1 -c"$CONNECTIONS" -d"${INTERLEAVED}s" --timeout 5s -s loadtest/interleaved.lua \
     -H "Authorization: Bearer $token" "$url/" >"$tmp/interleaved.out"
 echo
 echo "Interleaved: one ${INTERLEAVED}s wrk run, the routes in turn every ${PHASE_MS} ms:"
 echo
-python3 scripts/loadtest_stats.py "$tmp/interleaved.out" --baseline /open --target-route /protected \
+python3 loadtest/stats.py "$tmp/interleaved.out" --baseline /open --target-route /protected \
     --target "$TARGET_RATIO"

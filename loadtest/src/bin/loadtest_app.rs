@@ -1,4 +1,4 @@
-//! The server `scripts/loadtest.sh` measures: one axum app, on a one-thread runtime, with the same
+//! The server `loadtest/run.sh layer` measures: one axum app, on a one-thread runtime, with the same
 //! handler behind `/open` without the layer and `/protected` behind `LoginLayer` with an in-memory
 //! loader, so that the difference between the two is what the layer costs. `/layered` has a
 //! pass-through `route_layer`, to tell what any route layer costs in axum from what `LoginLayer`
@@ -10,7 +10,7 @@
 //! that the routes differ by their checks alone.
 //!
 //! ```text
-//! cargo run --release --example loadtest_app
+//! cargo run --release -p loadtest --bin loadtest_app
 //! ```
 //!
 //! Listens on 127.0.0.1 only (`PORT`, default: any free port) and prints `listening on <url>`, then
@@ -34,10 +34,10 @@ use tower::util::MapRequestLayer;
 use tower_login_manager::{LoginLayer, LoginManager};
 
 // Users in memory (`InMemory`, the loader `benches/decode.rs` and `tests/alloc.rs` measure).
-#[path = "../tests/support/in_memory.rs"]
+#[path = "../../../tests/support/in_memory.rs"]
 mod in_memory;
 // The verify floor and jsonwebtoken's claims, as `benches/decode.rs` times them.
-#[path = "../tests/support/reference.rs"]
+#[path = "../../../tests/support/reference.rs"]
 mod reference;
 
 use in_memory::{User, loader};

@@ -1,4 +1,4 @@
-//! The app `scripts/soak.sh` puts under load: one protected route behind `LoginLayer`, an
+//! The app `loadtest/run.sh soak` puts under load: one protected route behind `LoginLayer`, an
 //! in-memory loader where only user "1" exists, on loopback.
 //!
 //! At start it draws a random secret and writes to `TOKENS_FILE` (created with mode 0600) the
@@ -15,13 +15,10 @@
 //! tell which kind of request each response answers.
 //!
 //! ```text
-//! PORT=0 TOKENS_FILE=/tmp/soak/tokens cargo run --release --example soak_app
+//! PORT=0 TOKENS_FILE=/tmp/soak/tokens cargo run --release -p loadtest --bin soak_app
 //! ```
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::error::Error;
-use std::future::{Ready, ready};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::Arc;
@@ -32,21 +29,13 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
+use tower_login_manager::{LoginLayer, LoginManager};
 
-/// Users by id; only "1" ("ada") exists.
-#[derive(Clone)]
-struct InMemory(Arc<HashMap<String, Arc<str>>>);
+// Users in memory: the loader the bench, the allocation test and the load test use.
+#[path = "../../../tests/support/in_memory.rs"]
+mod in_memory;
 
-impl UserLoader for InMemory {
-    type User = Arc<str>;
-    type Error = Infallible;
-    type Future = Ready<Result<Option<Arc<str>>, Infallible>>;
-
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        ready(Ok(self.0.get(user_id).cloned()))
-    }
-}
+use in_memory::{User, loader};
 
 /// Copies the request's `x-kind` header into the response, rejections included.
 async fn echo_kind(req: Request, next: Next) -> Response {
@@ -89,14 +78,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .issue_token("1", an_hour)?;
     let tampered = tamper(&valid);
 
-    let users = HashMap::from([("1".to_owned(), Arc::<str>::from("ada"))]);
-    let app = Router::new()
-        .route(
-            "/protected",
-            get(|Extension(user): Extension<Arc<str>>| async move { format!("hello {user}") }),
-        )
-        .route_layer(LoginLayer::new(manager, InMemory(Arc::new(users))))
-        .layer(middleware::from_fn(echo_kind));
+    let app =
+        Router::new()
+            .route(
+                "/protected",
+                get(|Extension(user): Extension<Arc<User>>| async move {
+                    format!("hello {}", user.name)
+                }),
+            )
+            .route_layer(LoginLayer::new(manager, loader("1")))
+            .layer(middleware::from_fn(echo_kind));
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads the output of one interleaved wrk run (scripts/loadtest_interleaved.lua) and prints, per
+"""Reads the output of one interleaved wrk run (loadtest/interleaved.lua) and prints, per
 route, the requests, the throughput, the server CPU per request and how busy the server was, and
 each route's throughput relative to the baseline route with a 95% bootstrap interval.
 

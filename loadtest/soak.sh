@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Soak test: examples/soak_app.rs under sustained load from wrk on loopback, rotating through
+# Soak test: loadtest/src/bin/soak_app.rs under sustained load from wrk on loopback, rotating through
 # four kinds of request: a valid token, an expired one, a tampered one, and no token.
 #
-#   SOAK_SECONDS=30 bash scripts/soak.sh
+#   SOAK_SECONDS=30 bash loadtest/run.sh soak
 #
 # SOAK_SECONDS     length of the measured run (default 30)
 # WARMUP_SECONDS   length of the warm-up run before it (default 10)
@@ -24,14 +24,11 @@ THREADS="${THREADS:-2}"
 PORT="${PORT:-0}"
 RSS_GROWTH_KIB="${RSS_GROWTH_KIB:-10240}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "==> installing wrk"
-    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
+command -v wrk >/dev/null || { echo "wrk is missing: run this through \`bash loadtest/run.sh soak\`" >&2; exit 1; }
 
-echo "==> building examples/soak_app.rs (release)"
-cargo build --release --example soak_app --quiet
-app="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/examples/soak_app"
+echo "==> building soak_app (release)"
+cargo build --release -p loadtest --bin soak_app --quiet
+app="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/soak_app"
 
 dir="$(mktemp -d)"
 chmod 700 "$dir"

@@ -1,4 +1,4 @@
--- wrk script for scripts/loadtest.sh: one run that alternates between routes in short phases
+-- wrk script for loadtest/layer.sh: one run that alternates between routes in short phases
 -- (PHASE_MS, default 200), so that the swings of a shared machine's speed, which last seconds,
 -- hit every route alike. For each phase it records the route, its requests, its wall time
 -- and the server's CPU time (nanoseconds, from /proc/<SERVER_PID>/schedstat: the server runs on
@@ -6,7 +6,7 @@
 --
 --   phase <route> <requests> <wall ns> <server cpu ns>
 --
--- and scripts/loadtest.sh turns them into throughput, CPU per request and per-pair ratios.
+-- and loadtest/layer.sh turns them into throughput, CPU per request and per-pair ratios.
 -- Needs wrk's LuaJIT (for `ffi`); one wrk thread (-t1).
 
 local ffi = require("ffi")

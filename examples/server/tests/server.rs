@@ -1,11 +1,7 @@
-//! End-to-end tests of the example server (`examples/server`): the real binary, started on a free
-//! loopback port with its own SQLite file and driven over HTTP, as a client would.
-//!
-//! `cargo test --test server` does not build examples, so the binary is built here, once per run,
-//! with `cargo build --example server` and this test's own features (a no-op when it is up to
-//! date, and never a stale binary). With `--features redis`, a Redis that is down is checked too;
-//! two instances on PostgreSQL and a real Redis are `tests/scale_out.rs`. The harness, shared
-//! with that test, is `tests/support/server.rs`.
+//! End-to-end tests of the example server: the real binary (built by Cargo for this test),
+//! started on a free loopback port with its own SQLite file and driven over HTTP, as a client
+//! would, a Redis that is down included. Two instances on PostgreSQL and a real Redis are
+//! `tests/scale_out.rs`. The harness, shared with that test, is `tests/support/mod.rs`.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,10 +11,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use tower_login_manager::LoginManager;
 
-#[path = "support/server.rs"]
-mod server_support;
+mod support;
 
-use server_support::{Launch, Server, TempDir, Timing, bearer, error, tokens};
+use support::{Launch, Server, TempDir, Timing, bearer, error, tokens};
 
 /// The `SECRET_KEY` of every server here (47 bytes).
 const SECRET: &str = "the example server's test secret, 47 bytes long";
@@ -43,7 +38,6 @@ const INVALID_TOKEN: &str = "Invalid token. Please register or login";
 const EXPIRED_TOKEN: &str = "Expired token. Please login to get a new token";
 const USER_NOT_FOUND: &str = "User not found. Please register or login";
 const REVOKED_TOKEN: &str = "Token has been revoked";
-#[cfg(feature = "redis")]
 const UNAVAILABLE: &str = "Service temporarily unavailable. Please try again";
 const NOT_A_JSON_OBJECT: &str =
     "The request body must be a JSON object with a username and a password";
@@ -631,31 +625,12 @@ async fn a_user_cache_that_is_not_a_number_stops_the_server() {
     );
 }
 
-#[cfg(not(feature = "redis"))]
-#[tokio::test]
-async fn redis_url_without_the_redis_feature_stops_the_server() {
-    let dir = TempDir::new(SCRATCH);
-    let mut server = spawn(
-        Some(SECRET),
-        &dir,
-        &[("REDIS_URL", "redis://127.0.0.1:6379")],
-    );
-    let status = server.wait_exit();
-    assert!(!status.success(), "exit status {status}");
-    let (_, stderr) = server.output();
-    assert!(
-        stderr.contains("REDIS_URL is set") && stderr.contains("--features redis"),
-        "stderr: {stderr}"
-    );
-}
-
 /// REDIS_URL naming a Redis that is down: the server starts all the same, protected routes answer
 /// 503 quickly (never 401, never a pass), and the rest works.
-#[cfg(feature = "redis")]
 #[tokio::test]
 async fn a_redis_that_is_down_gives_503_on_protected_routes() {
     let dir = TempDir::new(SCRATCH);
-    let redis_url = format!("redis://127.0.0.1:{}", server_support::free_port());
+    let redis_url = format!("redis://127.0.0.1:{}", support::free_port());
     let server = with_ada(Some(SECRET), &dir, &[("REDIS_URL", &redis_url)]).await;
     let (access, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
     for (method, path, token) in [
@@ -687,7 +662,7 @@ async fn a_redis_that_is_down_gives_503_on_protected_routes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers (the harness is `tests/support/server.rs`).
+// Helpers (the harness is `tests/support/mod.rs`).
 
 /// Starts a server on `dir`'s database without waiting for it; `secret` is its `SECRET_KEY`.
 fn spawn(secret: Option<&str>, dir: &TempDir, env: &[(&str, &str)]) -> Server {

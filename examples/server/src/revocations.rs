@@ -13,7 +13,6 @@ pub enum Store {
     /// One process only: revocations die with it and are not seen by other instances.
     Memory(MemoryRevocations),
     /// Shared by all instances on the same Redis.
-    #[cfg(feature = "redis")]
     Redis(tower_login_manager::RedisRevocations),
 }
 
@@ -23,17 +22,9 @@ impl Store {
     pub fn from_url(redis_url: Option<&str>) -> Result<Self, String> {
         match redis_url {
             None => Ok(Self::Memory(MemoryRevocations::new())),
-            #[cfg(feature = "redis")]
             Some(url) => tower_login_manager::RedisRevocations::new(url)
                 .map(Self::Redis)
                 .map_err(|error| format!("REDIS_URL cannot be used: {error}")),
-            #[cfg(not(feature = "redis"))]
-            Some(_) => Err(
-                "REDIS_URL is set, but this server was built without Redis support: \
-                 build it with `cargo run --example server --features redis`, or unset REDIS_URL \
-                 to keep revocations in memory (one instance only)"
-                    .to_owned(),
-            ),
         }
     }
 
@@ -41,7 +32,6 @@ impl Store {
     pub fn describe(&self) -> &'static str {
         match self {
             Self::Memory(_) => "in memory (this instance only; set REDIS_URL to share them)",
-            #[cfg(feature = "redis")]
             Self::Redis(_) => "Redis (from REDIS_URL)",
         }
     }
@@ -60,7 +50,6 @@ impl Revocations for Store {
                 let check = store.is_revoked(jti);
                 Box::pin(async move { check.await.map_err(BoxError::from) })
             }
-            #[cfg(feature = "redis")]
             Self::Redis(store) => {
                 let check = store.is_revoked(jti);
                 Box::pin(async move { check.await.map_err(BoxError::from) })
@@ -75,7 +64,6 @@ impl Revocations for Store {
                 let revoke = store.revoke(token);
                 Box::pin(async move { revoke.await.map_err(BoxError::from) })
             }
-            #[cfg(feature = "redis")]
             Self::Redis(store) => {
                 let revoke = store.revoke(token);
                 Box::pin(async move { revoke.await.map_err(BoxError::from) })

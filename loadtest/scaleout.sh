@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Load test, scale-out mode: two instances of the example server (release, `--features redis`)
+# Load test, scale-out mode: two instances of the example server (release)
 # on one PostgreSQL (and one Redis), started by scripts/services.sh, driven at the same time with
 # the same valid access token on `GET /me`, which checks the revocation store (one Redis round
 # trip, or a lookup in the process's memory) and loads the user (one PostgreSQL query) on every
 # request, or, with USER_CACHE, once per USER_CACHE_SECS per instance (`CachedLoader`).
 #
-#   bash scripts/loadtest_scaleout.sh                      # 10 s with Redis, then 10 s in memory
-#   REVOCATION=redis bash scripts/loadtest_scaleout.sh     # Redis revocation only
-#   DURATION=5 OUTAGE=2 bash scripts/loadtest_scaleout.sh  # Redis down for 2 s mid-run
-#   USER_CACHE=both REVOCATION=redis bash scripts/loadtest_scaleout.sh  # users loaded, then cached
+#   bash loadtest/run.sh scale-out                      # 10 s with Redis, then 10 s in memory
+#   REVOCATION=redis bash loadtest/run.sh scale-out     # Redis revocation only
+#   DURATION=5 OUTAGE=2 bash loadtest/run.sh scale-out  # Redis down for 2 s mid-run
+#   USER_CACHE=both REVOCATION=redis bash loadtest/run.sh scale-out  # users loaded, then cached
 #
 # REVOCATION=both (the default) runs the load phase twice: first with both instances on Redis
 # (REDIS_URL set), then with both restarted without REDIS_URL (revocations in each process's
@@ -27,8 +27,8 @@
 #
 # Settings (environment): REVOCATION (both, redis or memory; both), USER_CACHE (off, on or both;
 # off), USER_CACHE_SECS (5), DURATION seconds per phase (10), CONNECTIONS per instance (16),
-# OUTAGE seconds (0). The load generator is wrk, installed
-# with apt-get if missing. Traffic goes to 127.0.0.1 only; every run is bounded in time, and
+# OUTAGE seconds (0). The load generator is wrk, which loadtest/run.sh installs. Traffic goes to
+# 127.0.0.1 only; every run is bounded in time, and
 # everything started here is stopped on exit (the servers also stop by themselves after a bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,15 +72,11 @@ done
 ((OUTAGE == 0)) || [[ $REVOCATION != memory ]] || die "OUTAGE needs Redis (not with REVOCATION=memory)"
 ((USER_CACHE_SECS > 0)) || [[ $USER_CACHE == off ]] || die "USER_CACHE_SECS must be positive"
 
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-command -v wrk >/dev/null || die "no load generator: install wrk"
+command -v wrk >/dev/null || die "wrk is missing: run this through \`bash loadtest/run.sh scale-out\`"
 bash scripts/services.sh install
 
-log "building the example server (release, --features redis)"
-exe=$(cargo build --release --example server --features redis --message-format=json-render-diagnostics |
+log "building the example server (release)"
+exe=$(cargo build --release -p example-server --bin server --message-format=json-render-diagnostics |
     grep -o '"executable":"[^"]*server"' | tail -n1 | cut -d'"' -f4)
 [[ -x $exe ]] || die "could not find the example server's executable"
 

@@ -1,38 +1,26 @@
-//! Scale-out: two instances of the example server (`examples/server`, built with `--features
-//! redis`) behind no load balancer but the test, on one PostgreSQL database and one Redis, real
+//! Scale-out: two instances of the example server behind no load balancer but the test, on one PostgreSQL database and one Redis, real
 //! servers on loopback started with `scripts/services.sh`.
 //!
 //! Checks that users, tokens and revocations are shared (register on A, log in on B; a token from
 //! A works on B; a logout on B is refused on A at once; one refresh token sent to A and B at the
 //! same moment is spent once), that a Redis that hangs or goes down turns the protected routes
 //! into a quick 503 on both instances, and that they recover by themselves when Redis resumes or
-//! is back on the same port. This also runs the example server unchanged against PostgreSQL. A
-//! second test holds `RedisRevocations::revoke` itself to "exactly one `true`" on a real Redis.
+//! is back on the same port. This also runs the example server unchanged against PostgreSQL. The
+//! Redis store itself is tested in the library's `tests/redis.rs`.
 //!
 //! Needs PostgreSQL and redis-server (`bash scripts/services.sh install`): without them the tests
 //! are skipped with a message, or fail when the `CI` environment variable is set.
-#![cfg(feature = "redis")]
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
-use tower_login_manager::{RedisRevocations, Revocations};
 
-#[path = "support/server.rs"]
-mod server_support;
-#[path = "support/stores.rs"]
-mod stores;
+mod support;
 
-use server_support::{Launch, Server, TempDir, Timing, error, free_port};
+use support::{Launch, Server, Services, Timing, error, free_port};
 
 /// The `SECRET_KEY` both instances share.
 const SECRET: &str = "the scale-out test's secret, shared by both instances";
-/// How long a script step (starting or stopping PostgreSQL or Redis) may take.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The longest a protected request may take while Redis is down (the store gives up after about
 /// two seconds).
 const UNAVAILABLE_WITHIN: Duration = Duration::from_secs(5);
@@ -192,209 +180,10 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
     }
 }
 
-/// `RedisRevocations::revoke` on a real Redis: `SET .. NX` answers `true` to exactly one caller.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_revoke_is_true_for_exactly_one_of_concurrent_calls() {
-    // RFC 9700 section 4.14.2: of concurrent uses of one refresh token, exactly one may succeed.
-    const TASKS: usize = 16;
-    let Some(services) = Services::new() else {
-        return;
-    };
-    let store = RedisRevocations::new(services.start_redis(free_port())).unwrap();
-    let manager = tower_login_manager::LoginManager::builder(SECRET)
-        .token_ids(true)
-        .build()
-        .unwrap();
-    let once = stores::token(&manager, Duration::from_secs(60));
-    let revocation = once.revocation().unwrap();
-    assert!(
-        store.revoke(revocation).await.unwrap(),
-        "the first revocation"
-    );
-    assert!(!store.revoke(revocation).await.unwrap(), "already revoked");
-    assert!(store.is_revoked(revocation.token_id()).await.unwrap());
-
-    for round in 0..50 {
-        let raced = stores::token(&manager, Duration::from_secs(60));
-        let winners = stores::winners(&store, &raced, TASKS).await;
-        assert_eq!(winners, 1, "round {round}");
-    }
-}
-
-/// The behaviour every store shares (`tests/support/stores.rs`), on a real Redis.
-#[tokio::test]
-async fn redis_behaves_as_every_store_must() {
-    let Some(services) = Services::new() else {
-        return;
-    };
-    let store = RedisRevocations::new(services.start_redis(free_port())).unwrap();
-    stores::revoked_tokens_stay_refused_through_the_leeway(&store).await;
-    stores::a_token_that_never_expires_can_be_revoked(&store).await;
-}
-
-/// One clock: the key lives as long as the manager's clock says the token is accepted, not as
-/// long as this machine's clock would. A manager an hour behind accepts a 2-hour token for two
-/// more hours of real time, so its revocation must last that long.
-#[tokio::test]
-async fn redis_counts_the_time_left_on_the_managers_clock() {
-    let Some(services) = Services::new() else {
-        return;
-    };
-    let url = services.start_redis(free_port());
-    let store = RedisRevocations::new(url.as_str()).unwrap();
-    let behind = unix_now() - 3600;
-    let manager = tower_login_manager::LoginManager::builder(SECRET)
-        .clock(move || behind)
-        .token_ids(true)
-        .build()
-        .unwrap();
-    let token = manager.issue_token("1", Duration::from_secs(7200)).unwrap();
-    let claims = manager.decode_token(&token).unwrap();
-    let jti = claims.revocation().unwrap().token_id();
-    assert!(store.revoke(claims.revocation().unwrap()).await.unwrap());
-
-    let mut connection = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(format!("tlm:revoked:{jti}"))
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    assert!((7190..=7200).contains(&ttl), "TTL {ttl}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// PostgreSQL and Redis, through scripts/services.sh.
-
-/// A scratch directory owned by PostgreSQL and Redis; both are stopped and the directory removed
-/// on drop (and the script's watchdogs stop them if this process dies first).
-struct Services {
-    dir: TempDir,
-}
-
-impl Services {
-    /// `None` (the test is skipped) when PostgreSQL or Redis is not installed, unless `CI` is set:
-    /// then the test fails.
-    fn new() -> Option<Self> {
-        let check = Command::new("bash")
-            .arg(script())
-            .arg("check")
-            .output()
-            .expect("run bash scripts/services.sh check");
-        if !check.status.success() {
-            let why = String::from_utf8_lossy(&check.stderr);
-            let ci = std::env::var_os("CI").is_some_and(|ci| !ci.is_empty());
-            assert!(
-                !ci,
-                "PostgreSQL and redis-server are needed ({}); CI must install them first with \
-                 `bash scripts/services.sh install`",
-                why.trim()
-            );
-            eprintln!(
-                "SKIPPED: the scale-out test needs PostgreSQL and redis-server ({}); install them \
-                 with `bash scripts/services.sh install`",
-                why.trim()
-            );
-            return None;
-        }
-        Some(Self {
-            dir: TempDir::new("scale-out"),
-        })
-    }
-
-    /// A fresh PostgreSQL cluster on a free port; its `DATABASE_URL`.
-    fn start_postgres(&self) -> String {
-        self.url("start-postgres", &[], "DATABASE_URL=")
-    }
-
-    /// Redis on `port`; its `REDIS_URL`.
-    fn start_redis(&self, port: u16) -> String {
-        self.url("start-redis", &[&port.to_string()], "REDIS_URL=")
-    }
-
-    /// Sends `SIGSTOP`, `SIGCONT`, .. to Redis.
-    fn signal_redis(&self, signal: &str) {
-        let pid = std::fs::read_to_string(self.dir.path().join("redis.pid")).expect("redis.pid");
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), pid.trim()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -{signal} {pid}");
-    }
-
-    fn stop_redis(&self) {
-        self.run(&["stop-redis"]);
-    }
-
-    fn url(&self, command: &str, args: &[&str], prefix: &str) -> String {
-        let mut all = vec![command];
-        all.extend_from_slice(args);
-        let stdout = self.run(&all);
-        stdout
-            .lines()
-            .find_map(|line| line.strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("scripts/services.sh {command} printed no {prefix}"))
-            .to_owned()
-    }
-
-    /// `bash scripts/services.sh <command> <dir> <args..>`, bounded; its standard output.
-    fn run(&self, args: &[&str]) -> String {
-        let mut command = Command::new("bash");
-        command
-            .arg(script())
-            .arg(args[0])
-            .arg(self.dir.path())
-            .args(&args[1..])
-            .env("OWNER_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = command.spawn().expect("run bash scripts/services.sh");
-        // A thread waits, so that a hung script fails the test instead of hanging it.
-        let (done, wait) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = done.send(child.wait_with_output());
-        });
-        let output = wait
-            .recv_timeout(SCRIPT_TIMEOUT)
-            .unwrap_or_else(|_| {
-                panic!("scripts/services.sh {args:?}: no end in {SCRIPT_TIMEOUT:?}")
-            })
-            .expect("scripts/services.sh runs");
-        assert!(
-            output.status.success(),
-            "scripts/services.sh {args:?} failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("UTF-8 output")
-    }
-}
-
-impl Drop for Services {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
-        // Then `dir` is removed.
-    }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh")
-}
-
 // ---------------------------------------------------------------------------------------------
 // The example server: an instance on the shared database and Redis.
 
-/// Starts an instance (built with `--features redis`) and waits until `/health` answers.
+/// Starts an instance and waits until `/health` answers.
 async fn start(name: &'static str, database_url: &str, redis_url: &str) -> Server {
     Server::start(&Launch {
         name,
@@ -457,11 +246,4 @@ async fn wait_until_me(server: &Server, token: &str, want: (StatusCode, Value)) 
         );
         tokio::time::sleep(POLL).await;
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }

@@ -26,13 +26,13 @@ struct Embedded {
 const SQLITE_MIGRATIONS: &[Embedded] = &[Embedded {
     version: 1,
     description: "create users",
-    sql: include_str!("migrations/sqlite/0001_create_users.sql"),
+    sql: include_str!("../migrations/sqlite/0001_create_users.sql"),
 }];
 
 const POSTGRES_MIGRATIONS: &[Embedded] = &[Embedded {
     version: 1,
     description: "create users",
-    sql: include_str!("migrations/postgres/0001_create_users.sql"),
+    sql: include_str!("../migrations/postgres/0001_create_users.sql"),
 }];
 
 /// The migrations of one database, as a source for sqlx's [`Migrator`] (which records them in
@@ -152,7 +152,6 @@ pub struct User {
     pub id: i64,
     pub username: String,
 }
-
 
 /// Why a user could not be created.
 #[derive(Debug)]

@@ -1,18 +1,19 @@
-//! The harness of the tests that drive the example server (`examples/server`) over HTTP, as a
-//! client would: `tests/server.rs` (one instance on SQLite) and `tests/scale_out.rs` (two on
-//! PostgreSQL and Redis). Included by each with `#[path = "support/server.rs"] mod server_support;`.
-//!
-//! `cargo test` does not build examples, so the binary is built here, once per run, with
-//! `cargo build --example server` and the features the test was built with (a no-op when it is
-//! up to date, and never a stale binary).
+//! The harness of the tests that drive the example server over HTTP, as a client would:
+//! `tests/server.rs` (one instance on SQLite) and `tests/scale_out.rs` (two on PostgreSQL and
+//! Redis), each with `mod support;`. Cargo builds the server binary for them
+//! (`CARGO_BIN_EXE_server`).
 #![allow(dead_code)]
 
+#[path = "../../../../tests/support/services.rs"]
+mod services;
+#[allow(unused_imports)] // each test binary uses a part
+pub use services::{Services, TempDir, free_port};
+
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -54,100 +55,9 @@ pub struct Launch<'a> {
     pub env: &'a [(&'a str, &'a str)],
 }
 
-/// The example binary, built once per test run with the features this test was built with (so
-/// that the library is not compiled a second time, and `--features redis` reaches the example).
+/// The example server's executable, built by Cargo for these tests.
 pub fn server_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        // This test is target/<profile>/deps/<test>-<hash>.
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary is in target/<profile>/deps");
-
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "--example", "server"])
-            .args(["--message-format", "json-render-diagnostics"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        let features: Vec<&str> = [
-            ("axum", cfg!(feature = "axum")),
-            ("tracing", cfg!(feature = "tracing")),
-            ("redis", cfg!(feature = "redis")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        let mut described = "cargo build --example server".to_owned();
-        if !features.is_empty() {
-            build.args(["--features", &features.join(",")]);
-            described = format!("{described} --features {}", features.join(","));
-        }
-        match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-        }
-        let output = build.output().expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "{described} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let binary = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "server")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the server executable");
-        assert!(binary.exists(), "{} was not built", binary.display());
-        binary
-    })
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    let probe = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    probe.local_addr().unwrap().port()
-}
-
-/// A scratch directory, `tower-login-manager-<label>-<pid>-<n>` in the system's temporary
-/// directory; removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> Self {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "tower-login-manager-{label}-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the scratch directory");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A SQLite database in this directory, created on first use.
-    pub fn database_url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.0.join("users.db").display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    Path::new(env!("CARGO_BIN_EXE_server"))
 }
 
 /// The lines a pipe has delivered so far, and the thread reading it.
