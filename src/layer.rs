@@ -36,6 +36,7 @@ type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 ///     .skip_if(|method, uri, _headers| method == http::Method::OPTIONS || uri.path() == "/health");
 /// ```
 #[derive(Clone)]
+#[doc(alias = "login_required")]
 pub struct LoginLayer<L, R = ()> {
     loader: L,
     revocations: R,

@@ -9,6 +9,30 @@
 //! Tokens are interchangeable with the Flask original: PyJWT tokens minted with the same secret
 //! work here, and ours decode in PyJWT.
 //!
+//! # One way per task
+//!
+//! | task | the API | Flask original |
+//! |---|---|---|
+//! | protect routes | [`LoginLayer::new`]`(manager, loader)` ([axum](#axum), [hyper](#hyper), [tonic](#tonic)) | `@login_required` |
+//! | load the user a token names | a [`UserLoader`], or [`loader_fn`] around an async closure | `@user_loader` |
+//! | read the user in axum | [`CurrentUser<U>`](CurrentUser) (feature `axum`), or `Extension<U>` | `g.user` |
+//! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic)) | `g.user` |
+//! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
+//! | issue an access and a refresh token | [`LoginManager::issue_token_pair`] | |
+//! | add your own claims | [`LoginManager::with_claims`], read with [`Claims::extra`] | |
+//! | verify a token by hand | [`LoginManager::decode_token`] | `decode_token` |
+//! | refresh | a route behind [`LoginLayer::token_kind`]`(`[`TokenKind::Refresh`]`)` ([example](#beyond-the-original)) | |
+//! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`()?)`, with [`LoginLayer::revocations`] | |
+//! | rotate keys | [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`] | |
+//! | change the messages | [`LoginManagerBuilder::message`]`(`[`Rejection`]`, text)` | `login_message` |
+//! | change the response | [`LoginLayer::responder`] with a [`Responder`]; [`LoginManager::rejection_response`] in a handler | |
+//! | let anonymous requests through | [`LoginLayer::optional`], [`LoginLayer::skip_if`] | |
+//! | cache loaded users | [`CachedLoader`] | |
+//! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
+//!
+//! Each row's link leads to a runnable example. The names of the Flask original find their
+//! counterpart in the docs' search.
+//!
 //! # axum
 //!
 //! ```

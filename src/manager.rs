@@ -44,6 +44,7 @@ type ErrorHook = Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) + 
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
+#[doc(alias = "APILoginManager")]
 pub struct LoginManager {
     pub(crate) inner: Arc<Inner>,
     /// The application's own claims, written into every issued token; see
@@ -105,6 +106,19 @@ impl LoginManager {
     /// told apart by their `type` claim and each carrying a `jti` for revocation. Routes behind a
     /// default [`LoginLayer`](crate::LoginLayer) accept only the access token; a layer set to
     /// [`TokenKind::Refresh`] accepts only the refresh token.
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginManager, TokenError};
+    ///
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let pair = manager.issue_token_pair("42")?;
+    /// assert_eq!((pair.expires_in, pair.refresh_expires_in), (60 * 60, 30 * 24 * 60 * 60));
+    /// assert_eq!(manager.decode_token(&pair.access_token)?.user_id(), "42");
+    /// // Both verify; the layer tells them apart by the `type` claim.
+    /// assert_ne!(pair.access_token, pair.refresh_token);
+    /// assert!(manager.decode_token(&pair.refresh_token).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn issue_token_pair(&self, user_id: &str) -> Result<TokenPair, TokenError> {
         let inner = &*self.inner;
         Ok(TokenPair {
@@ -430,6 +444,32 @@ impl LoginManagerBuilder {
     /// Called with the error whenever a [`UserLoader`](crate::UserLoader) or a
     /// [`Revocations`](crate::Revocations) store fails. The client only ever sees 500 "Internal
     /// server error" (503 for the store); this is where the application logs the cause.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    /// use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let logged = Arc::new(Mutex::new(Vec::new()));
+    /// let log = logged.clone();
+    /// let manager = LoginManager::builder([7u8; 32])
+    ///     .on_backend_error(move |error| log.lock().unwrap().push(error.to_string()))
+    ///     .build()?;
+    /// let token = manager.issue_token("1", std::time::Duration::from_secs(60))?;
+    /// let database_down = loader_fn(|_id: String| async {
+    ///     Err::<Option<String>, _>(std::io::Error::other("connection refused"))
+    /// });
+    /// let svc = LoginLayer::new(manager, database_down).layer(service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// }));
+    /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
+    /// let res = svc.oneshot(req).await?;
+    /// assert_eq!(res.status(), 500); // "Internal server error", and nothing more
+    /// assert_eq!(*logged.lock().unwrap(), ["connection refused"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn on_backend_error(
         mut self,
         hook: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync + 'static,
