@@ -180,9 +180,12 @@
 //! | expired token | 401 | Expired token. Please login to get a new token | `..., error="invalid_token"` | 16 |
 //! | loader returns `Ok(None)` | 401 | User not found. Please register or login | `..., error="invalid_token"` | 16 |
 //! | loader returns `Err(_)` | 500 | Internal server error | none | 13 |
+//! | revoked token (with [`LoginLayer::revocations`]) | 401 | Token has been revoked | `..., error="invalid_token"` | 16 |
+//! | the revocation store cannot be asked | 503 | Service temporarily unavailable. Please try again | none | 14 |
 //!
 //! Every JSON body is exactly `{"status": <code>, "message": "..."}` with
-//! `content-type: application/json`. The loader's error never reaches the client; see
+//! `content-type: application/json`. Each message is set with [`LoginManagerBuilder::message`].
+//! The loader's (or the store's) error never reaches the client; see
 //! [`LoginManagerBuilder::on_backend_error`].
 //!
 //! # Validation defaults
