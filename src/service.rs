@@ -93,14 +93,16 @@ where
             Err(rejection) => return self.reject(rejection, &req),
         };
         let check = match self.revocation_at_hand(&claims) {
-            Ok(check) => check,
-            Err((rejection, error)) => return self.fail(rejection, error, &req),
+            AtHand::NotRevoked => None,
+            AtHand::Wait(check) => Some(check),
+            AtHand::Revoked => return self.reject(Rejection::Revoked, &req),
+            AtHand::Failed(e) => return self.fail(Rejection::RevocationUnavailable, e, &req),
         };
         if check.is_none() {
             match self.loader.load_user_now(claims.user_id()) {
                 Some(Ok(Some(user))) => return self.admit(req, user, claims),
                 Some(Ok(None)) => return self.reject(Rejection::UserNotFound, &req),
-                Some(Err(e)) => return self.fail(Rejection::LoaderFailed, Some(e.into()), &req),
+                Some(Err(e)) => return self.fail(Rejection::LoaderFailed, e.into(), &req),
                 None => {}
             }
         }
@@ -132,24 +134,20 @@ impl<S, L, R> LoginService<S, L, R> {
         }
     }
 
-    /// Whether the token's `jti` (RFC 7519 section 4.1.7) is revoked: `Ok(None)` when it is not
-    /// (or the token has no `jti`), `Ok(Some(check))` when the store must be waited for.
-    #[allow(clippy::type_complexity)]
-    fn revocation_at_hand(
-        &self,
-        claims: &Claims,
-    ) -> Result<Option<R::CheckFuture>, (Rejection, Option<BoxError>)>
+    /// Whether the token's `jti` (RFC 7519 section 4.1.7) is revoked, if the store knows at
+    /// once; a token without `jti` cannot be revoked.
+    fn revocation_at_hand(&self, claims: &Claims) -> AtHand<R::CheckFuture>
     where
         R: Revocations,
     {
         let Some(jti) = claims.token_id() else {
-            return Ok(None);
+            return AtHand::NotRevoked;
         };
         match self.revocations.is_revoked_now(jti) {
-            Some(Ok(false)) => Ok(None),
-            Some(Ok(true)) => Err((Rejection::Revoked, None)),
-            Some(Err(e)) => Err((Rejection::RevocationUnavailable, Some(e.into()))),
-            None => Ok(Some(self.revocations.is_revoked(jti))),
+            Some(Ok(false)) => AtHand::NotRevoked,
+            Some(Ok(true)) => AtHand::Revoked,
+            Some(Err(e)) => AtHand::Failed(e.into()),
+            None => AtHand::Wait(self.revocations.is_revoked(jti)),
         }
     }
 
@@ -222,11 +220,11 @@ impl<S, L, R> LoginService<S, L, R> {
         ResponseFuture::answer(reject(&self.settings, rejection, is_grpc(req)))
     }
 
-    /// A store failed (`error`) or refused the token: see [`backend_failed`].
+    /// A store failed: see [`backend_failed`].
     fn fail<B>(
         &self,
         rejection: Rejection,
-        error: Option<BoxError>,
+        error: BoxError,
         req: &Request<B>,
     ) -> ResponseFuture<S, L, R, B>
     where
@@ -234,16 +232,18 @@ impl<S, L, R> LoginService<S, L, R> {
         L: UserLoader,
         R: Revocations,
     {
-        match error {
-            Some(error) => ResponseFuture::answer(backend_failed(
-                &self.settings,
-                error,
-                rejection,
-                is_grpc(req),
-            )),
-            None => self.reject(rejection, req),
-        }
+        let grpc = is_grpc(req);
+        ResponseFuture::answer(backend_failed(&self.settings, error, rejection, grpc))
     }
+}
+
+/// What the revocation store answers at once about a token.
+enum AtHand<F> {
+    NotRevoked,
+    Revoked,
+    /// The store must be waited for.
+    Wait(F),
+    Failed(BoxError),
 }
 
 /// Lets the request in: the user and the token's claims go into its extensions.
