@@ -165,10 +165,9 @@ fn frames(bt: &Backtrace) -> String {
 
 const SECRET: &str = "an allocation-test secret of at least thirty-two bytes";
 
-#[path = "support/in_memory.rs"]
-mod in_memory;
+mod support;
 
-use in_memory::{User, bearer, loader, noop, now_or_never, one_request};
+use support::in_memory::{User, bearer, loader, noop, now_or_never, one_request};
 
 fn manager() -> LoginManager {
     LoginManager::new(SECRET).expect("a valid secret")

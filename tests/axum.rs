@@ -1,18 +1,17 @@
 //! axum 0.8: `Router::layer`, `route_layer` and a handler reading the user.
 
-mod common;
+mod support;
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Router};
-use common::{NOW, SECRET};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use support::{InMemory, NOW, SECRET};
 use tower::ServiceExt;
-use tower_login_manager::{Claims, LoginLayer, LoginManager, loader_fn};
+use tower_login_manager::{Claims, LoginLayer, LoginManager};
 
 #[derive(Clone)]
 struct User {
@@ -21,9 +20,9 @@ struct User {
 
 fn app() -> Router {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
-    let loader = loader_fn(|id: String| async move {
-        Ok::<_, Infallible>((id == "1").then(|| User { name: "ada".into() }))
-    });
+    let loader = InMemory::new()
+        .user("1", User { name: "ada".into() })
+        .async_only();
     Router::new()
         .route(
             "/me",
@@ -79,8 +78,9 @@ async fn route_layer_protects_only_the_routes_before_it() {
 #[tokio::test]
 async fn router_layer_and_service_builder_compose() {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
-    let loader =
-        loader_fn(|_id: String| async { Ok::<_, Infallible>(Some(User { name: "x".into() })) });
+    let loader = InMemory::new()
+        .others(|_| Some(User { name: "x".into() }))
+        .async_only();
     let app = Router::new()
         .route("/", get(|| async { "hi" }))
         .layer(tower::ServiceBuilder::new().layer(LoginLayer::new(manager, loader)));

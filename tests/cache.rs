@@ -31,6 +31,7 @@ enum Store {
 }
 
 /// A store that counts its loads and holds each one until `gate` lets it finish.
+/// (Not the shared in-memory loader of `tests/support/`: what is tested here is the waiting.)
 struct Backend {
     loads: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,

@@ -2,12 +2,12 @@
 //! inputs. We must never accept what the reference refuses; where we refuse what it accepts, the
 //! reason must be one of the documented, deliberate extra rules.
 
-mod common;
+mod support;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{SECRET, b64, sign_raw};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use support::{SECRET, b64, sign_raw};
 use tower_login_manager::{LoginManager, TokenError};
 
 #[derive(serde::Deserialize)]

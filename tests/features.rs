@@ -1,18 +1,18 @@
 //! Beyond the original: optional login, skipping, token locations, responders, axum extractors
 //! and tracing.
 
-mod common;
+mod support;
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{NOW, SECRET};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
+use support::{InMemory, NOW, SECRET};
 use tower::{ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, Rejection, TokenError, TokenLocation, UserLoader, loader_fn,
+    LoginLayer, LoginManager, Rejection, TokenError, TokenLocation, UserLoader,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +26,10 @@ fn manager_at(now: u64) -> LoginManager {
 }
 
 fn loader() -> impl UserLoader<User = User> {
-    loader_fn(|id: String| async move { Ok::<_, Infallible>((id != "404").then_some(User(id))) })
+    // Everyone but "404", through the future.
+    InMemory::new()
+        .others(|id| (id != "404").then(|| User(id.to_owned())))
+        .async_only()
 }
 
 fn token(id: &str) -> String {
@@ -149,8 +152,12 @@ async fn cors_preflight_passes_by_default_and_skipping_is_configurable() {
 #[tokio::test]
 async fn tokens_are_found_in_the_configured_locations_in_order() {
     let t = token("7");
-    let cookie_first =
-        || layer().token_locations([TokenLocation::Cookie("access_token".into()), TokenLocation::Header]);
+    let cookie_first = || {
+        layer().token_locations([
+            TokenLocation::Cookie("access_token".into()),
+            TokenLocation::Header,
+        ])
+    };
     let with_cookie = |value: &str| {
         Request::get("/")
             .header(header::COOKIE, format!("theme=dark; access_token={value}"))
@@ -177,8 +184,10 @@ async fn tokens_are_found_in_the_configured_locations_in_order() {
     // Query parameters only when configured (RFC 6750 section 2.3).
     let uri = format!("/?access_token={t}");
     assert_eq!(send(layer(), get(&uri, None)).await.1, LOGIN);
-    let query =
-        layer().token_locations([TokenLocation::Header, TokenLocation::Query("access_token".into())]);
+    let query = layer().token_locations([
+        TokenLocation::Header,
+        TokenLocation::Query("access_token".into()),
+    ]);
     assert_eq!(
         send(query, get(&uri, None)).await,
         (StatusCode::OK, "user 7".into())

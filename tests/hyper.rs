@@ -22,12 +22,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceBuilder;
-use tower_login_manager::{Claims, LoginLayer, LoginManager, loader_fn};
+use tower_login_manager::{Claims, LoginLayer, LoginManager};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+mod support;
 
-use fixtures::{SECRET, User, expired_token, load_user, other_secret_token, token};
+use support::fixtures::{SECRET, User, expired_token, loader, other_secret_token, token};
 
 /// A hyper server on 127.0.0.1:0; the connections' tasks end with the test's runtime.
 struct TestServer {
@@ -61,7 +60,7 @@ impl TestServer {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
             }
         });
-        let loader = loader_fn(load_user);
+        let loader = loader();
         let manager = LoginManager::new(SECRET).unwrap();
         let svc = ServiceBuilder::new()
             .layer(LoginLayer::new(manager, loader))

@@ -100,7 +100,8 @@ fn fixtures_decode_as_recorded() {
                 }
             }
             ("expired", Err(TokenError::Expired)) => None,
-            ("invalid", Err(err)) if *err != TokenError::Expired => match fixture["error"].as_str() {
+            ("invalid", Err(err)) if *err != TokenError::Expired => match fixture["error"].as_str()
+            {
                 Some(want) if variant_name(err) != want => Some(format!("want {want}")),
                 _ => None,
             },

@@ -2,26 +2,24 @@
 //! back; no single-byte change of a token survives, whether it reaches `decode_token` or the
 //! layer.
 
-mod common;
-// Polls a future that must be ready at once: every future here is (a `Ready` loader and a
-// `Ready` inner service).
-#[path = "support/in_memory.rs"]
-mod in_memory;
+mod support;
 
-use in_memory::now_or_never as now;
+// Polls a future that must be ready at once: every future here is (the loader's and a `Ready`
+// inner service).
+use support::in_memory::now_or_never as now;
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::future::ready;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{NOW, SECRET};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use support::{InMemory, NOW, SECRET};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, LoginManager, TokenError, UserLoader};
+use tower_login_manager::{LoginLayer, LoginManager, TokenError};
 
 const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
 
@@ -48,23 +46,18 @@ fn user_id() -> impl Strategy<Value = String> {
     .prop_map(String::from_iter)
 }
 
-#[derive(Clone)]
-struct Everyone;
-
-impl UserLoader for Everyone {
-    type User = String;
-    type Error = Infallible;
-    type Future = Ready<Result<Option<String>, Infallible>>;
-
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        ready(Ok(Some(user_id.to_owned())))
-    }
+/// Every id is a user, named by its id; loaded through the future (`async_only`): the layer's
+/// waiting path.
+fn everyone() -> InMemory<String> {
+    InMemory::new()
+        .others(|id| Some(id.to_owned()))
+        .async_only()
 }
 
 /// Sends `Authorization: <value>` through the layer; the status and the body.
 fn send(value: HeaderValue) -> (StatusCode, Bytes) {
     let svc =
-        LoginLayer::new(manager(), Everyone).layer(service_fn(|req: Request<Empty<Bytes>>| {
+        LoginLayer::new(manager(), everyone()).layer(service_fn(|req: Request<Empty<Bytes>>| {
             let user = req
                 .extensions()
                 .get::<String>()

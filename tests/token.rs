@@ -1,11 +1,11 @@
 //! `LoginManager`: issuing, verifying, and every validation rule, each citing its RFC.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{NOW, SECRET, sign_claims, sign_raw, unb64};
 use serde_json::{Value, json};
+use support::{NOW, SECRET, sign_claims, sign_raw, unb64};
 use tower_login_manager::{ConfigError, LoginManager, TokenError};
 
 fn manager() -> LoginManager {
@@ -35,7 +35,7 @@ fn issued_tokens_have_exactly_the_flask_claim_set() {
     // The MAC is HMAC-SHA256 of the signing input under the secret (RFC 7518 section 3.2).
     assert_eq!(
         parts[2],
-        common::mac(SECRET.as_bytes(), &format!("{}.{}", parts[0], parts[1]))
+        support::mac(SECRET.as_bytes(), &format!("{}.{}", parts[0], parts[1]))
     );
     assert_eq!(decode(&token), Ok("42".into()));
 }
@@ -50,7 +50,10 @@ fn get_token_for_is_issue_token_with_str_of_the_id_and_sixty_minutes() {
     let m = manager();
     let user = User { id: 7 };
     let claims = m
-        .decode_token(&m.issue_token(&user.id.to_string(), Duration::from_secs(3600)).unwrap())
+        .decode_token(
+            &m.issue_token(&user.id.to_string(), Duration::from_secs(3600))
+                .unwrap(),
+        )
         .unwrap();
     assert_eq!(claims.user_id(), "7");
     assert_eq!(claims.expires_at(), Some(NOW + 3600));

@@ -1,9 +1,7 @@
 //! Beyond the original, token side: access/refresh pairs, revocation, key rotation and the
 //! application's own claims.
 
-mod common;
-#[path = "support/stores.rs"]
-mod stores;
+mod support;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -13,15 +11,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{NOW, SECRET, unb64};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use support::{InMemory, NOW, SECRET, stores, unb64};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, TokenError,
-    TokenKind, UserLoader, loader_fn,
+    LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, TokenError, TokenKind,
+    UserLoader, loader_fn,
 };
 
 fn manager() -> LoginManager {
@@ -37,8 +35,11 @@ fn manager_with_token_ids() -> LoginManager {
         .unwrap()
 }
 
+/// Everyone, named by their id, through the future.
 fn loader() -> impl UserLoader<User = String> {
-    loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) })
+    InMemory::new()
+        .others(|id| Some(id.to_owned()))
+        .async_only()
 }
 
 fn claims_of(token: &str) -> Value {
@@ -168,7 +169,7 @@ async fn token_pairs_are_told_apart_by_their_type_claim() {
     let flask = m.issue_token("5", Duration::from_secs(60)).unwrap();
     assert_eq!(send(&api, &flask).await.0, StatusCode::OK);
     assert_eq!(send(&refresh_route, &flask).await.1, INVALID);
-    let bad_type = common::sign_claims(&format!(
+    let bad_type = support::sign_claims(&format!(
         r#"{{"exp":{},"user_id":"1","type":"id"}}"#,
         NOW + 9
     ));
@@ -186,6 +187,7 @@ async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
     let store = MemoryRevocations::new();
     let loaded = Arc::new(AtomicBool::new(false));
     let seen = loaded.clone();
+    // Not `loader()`: this one records that it ran.
     let loader = loader_fn(move |id: String| {
         seen.store(true, Ordering::SeqCst);
         async move { Ok::<_, Infallible>(Some(id)) }
@@ -295,7 +297,12 @@ async fn rfc9700_section4_14_2_memory_revoke_is_true_once_then_false() {
     );
     let other = stores::token(&m, Duration::from_secs(60));
     assert_eq!(store.revoke(other.revocation().unwrap()).await, Ok(true));
-    assert_eq!(store.is_revoked(spent.revocation().unwrap().token_id()).await, Ok(true));
+    assert_eq!(
+        store
+            .is_revoked(spent.revocation().unwrap().token_id())
+            .await,
+        Ok(true)
+    );
     assert_eq!(store.len(), 2);
 }
 
@@ -386,7 +393,9 @@ async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
     assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
     assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
     assert_eq!(
-        store.is_revoked(claims.revocation().unwrap().token_id()).await,
+        store
+            .is_revoked(claims.revocation().unwrap().token_id())
+            .await,
         Ok(false)
     );
     assert_eq!(
@@ -476,7 +485,7 @@ fn rfc7515_section4_1_4_key_rotation_by_kid() {
     // Signed with the new key, it is refused by the old manager.
     assert_eq!(before.decode_token(&fresh), Err(TokenError::BadSignature));
     // A kid naming a known key is checked with that key only.
-    let forged = common::sign_raw(
+    let forged = support::sign_raw(
         br#"{"alg":"HS256","kid":"k2"}"#,
         format!(r#"{{"exp":{},"user_id":"1"}}"#, NOW + 60).as_bytes(),
         &old_secret,

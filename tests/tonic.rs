@@ -17,18 +17,15 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
-use tower_login_manager::{
-    Claims, LoginLayer, LoginManager, LoginManagerBuilder, Rejection, loader_fn,
-};
+use tower_login_manager::{Claims, LoginLayer, LoginManager, LoginManagerBuilder, Rejection};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+mod support;
 // The service, its codec and the client call of `examples/tonic`.
 #[path = "../examples/tonic/greeter.rs"]
 mod greeter;
 
-use fixtures::{SECRET, User, expired_token, load_user, other_secret_token, token};
 use greeter::{Greeter, SAY_HELLO};
+use support::fixtures::{SECRET, User, expired_token, loader, other_secret_token, token};
 
 /// The handler: tonic copies the HTTP request's extensions into the `tonic::Request`, so the
 /// user and claims the layer inserted are here.
@@ -73,7 +70,7 @@ impl TestServer {
             .on_backend_error(move |e| hook_errors.lock().unwrap().push(e.to_string()))
             .build()
             .unwrap();
-        let loader = loader_fn(load_user);
+        let loader = loader();
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -187,7 +184,10 @@ async fn rejections_reach_the_client_as_grpc_statuses() {
 #[tokio::test]
 async fn custom_message_survives_percent_encoding() {
     let message = "Bitte zuerst anmelden: 100% nötig";
-    let server = TestServer::start_with(LoginManager::builder(SECRET).message(Rejection::MissingToken, message)).await;
+    let server = TestServer::start_with(
+        LoginManager::builder(SECRET).message(Rejection::MissingToken, message),
+    )
+    .await;
 
     let status = server.say_hello(None).await.unwrap_err();
 

@@ -5,18 +5,18 @@
 //! registration and leave the callsite disabled.
 #![cfg(feature = "tracing")]
 
-mod common;
+mod support;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{NOW, SECRET};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
+use support::{InMemory, NOW, SECRET};
 use tower::{ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, LoginManager, UserLoader, loader_fn};
+use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -28,7 +28,9 @@ fn layer() -> LoginLayer<impl UserLoader<User = User>> {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
     LoginLayer::new(
         manager,
-        loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(User(id))) }),
+        InMemory::new()
+            .others(|id| Some(User(id.to_owned())))
+            .async_only(),
     )
 }
 

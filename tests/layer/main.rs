@@ -1,19 +1,20 @@
 //! The layer's behaviour as a client and the inner service see it: every branch, the exact body,
 //! the headers, and what reached the inner service (tower's `tests/<feature>/main.rs` style).
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::convert::Infallible;
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
+use support::InMemory;
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_login_manager::{
-    Claims, LoginLayer, LoginManager, Rejection, UserLoader, loader_fn,
-};
+use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, UserLoader};
 use tower_test::mock;
 
 const SECRET: &str = "layer-test-secret-of-at-least-32-bytes";
@@ -29,41 +30,24 @@ fn manager() -> LoginManager {
     LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
 }
 
-/// Users 1 ("ada") and 2 ("grace"); id "500" makes the store fail.
-fn lookup(id: &str) -> Result<Option<User>, io::Error> {
-    match id {
-        "1" => Ok(Some(User { id: 1, name: "ada" })),
-        "2" => Ok(Some(User {
-            id: 2,
-            name: "grace",
-        })),
-        "500" => Err(io::Error::other("connection refused: db.internal:5432")),
-        _ => Ok(None),
-    }
+/// Users 1 ("ada") and 2 ("grace"); id "500" makes the store fail. Answered at once
+/// (`UserLoader::load_user_now`): the layer calls the inner service from its `call`.
+fn at_once_loader() -> InMemory<User> {
+    InMemory::new()
+        .user("1", User { id: 1, name: "ada" })
+        .user(
+            "2",
+            User {
+                id: 2,
+                name: "grace",
+            },
+        )
+        .fails("500", "connection refused: db.internal:5432")
 }
 
-/// The users of `lookup`, through a future (the layer waits for it).
+/// The users of `at_once_loader`, through a future (the layer waits for it).
 fn loader() -> impl UserLoader<User = User> {
-    loader_fn(|id: String| async move { lookup(&id) })
-}
-
-/// The users of `lookup`, answered at once (`UserLoader::load_user_now`): the layer calls the
-/// inner service from its `call`.
-#[derive(Clone)]
-struct AtOnce;
-
-impl UserLoader for AtOnce {
-    type User = User;
-    type Error = io::Error;
-    type Future = std::future::Ready<Result<Option<User>, io::Error>>;
-
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        std::future::ready(lookup(user_id))
-    }
-
-    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<User>, io::Error>> {
-        Some(lookup(user_id))
-    }
+    at_once_loader().async_only()
 }
 
 fn token(user_id: &str) -> String {
@@ -241,7 +225,7 @@ async fn every_branch_answers_as_specified() {
     {
         let req = request(case.authorization.as_deref());
         let (status, headers, body) = if at_once {
-            send(AtOnce, req).await
+            send(at_once_loader(), req).await
         } else {
             send(loader(), req).await
         };
@@ -327,7 +311,7 @@ async fn loader_errors_reach_the_hook_and_not_the_client() {
         .build()
         .unwrap();
     let waited = LoginLayer::new(manager.clone(), loader()).layer_service(service_fn(echo_user));
-    let at_once = LoginLayer::new(manager, AtOnce).layer_service(service_fn(echo_user));
+    let at_once = LoginLayer::new(manager, at_once_loader()).layer_service(service_fn(echo_user));
     for res in [
         waited
             .oneshot(request(Some(&format!("Bearer {}", token("500")))))

@@ -1,10 +1,12 @@
 //! The user, the loader and the tokens of the tests that put the layer in front of a real server
-//! and call it over a loopback socket: `tests/hyper.rs` and `tests/tonic.rs`. Included with
-//! `#[path = "support/fixtures.rs"] mod fixtures;`.
+//! and call it over a loopback socket: `tests/hyper.rs` and `tests/tonic.rs`
+//! (`support::fixtures`).
 
 use std::time::Duration;
 
 use tower_login_manager::LoginManager;
+
+use super::InMemory;
 
 /// The servers' secret.
 pub const SECRET: &str = "a test secret of at least thirty-two bytes";
@@ -16,17 +18,19 @@ pub struct User {
     pub name: String,
 }
 
-/// The servers' loader (with `loader_fn`): knows user "1" (ada), fails for "down" and finds
-/// nobody else.
-pub async fn load_user(id: String) -> Result<Option<User>, std::io::Error> {
-    match id.as_str() {
-        "1" => Ok(Some(User {
-            id,
-            name: "ada".into(),
-        })),
-        "down" => Err(std::io::Error::other("database is down")),
-        _ => Ok(None),
-    }
+/// The servers' loader: knows user "1" (ada), fails for "down" and finds nobody else. The layer
+/// waits for it (`async_only`), as for a database.
+pub fn loader() -> InMemory<User> {
+    InMemory::new()
+        .user(
+            "1",
+            User {
+                id: "1".into(),
+                name: "ada".into(),
+            },
+        )
+        .fails("down", "database is down")
+        .async_only()
 }
 
 /// A token for `user_id`, good for an hour.

@@ -1,16 +1,20 @@
-//! An in-memory `UserLoader`, a no-op inner service and one request driven through a service
-//! without a runtime: what `benches/decode.rs` times the layer with, `tests/alloc.rs` counts its
-//! allocations with, and `examples/loadtest_app.rs` serves. One copy, so that the bench, the
-//! allocation test and the load test measure the very same types and futures.
+//! The one in-memory `UserLoader` of the tests, [`InMemory`], with a no-op inner service and one
+//! request driven through a service without a runtime: what `benches/decode.rs` times the layer
+//! with, `tests/alloc.rs` counts its allocations with, and the load-test apps
+//! (`loadtest/src/bin/`) serve. One copy, so that the bench, the allocation test and the load test
+//! measure the very same types and futures; the other tests load their users with it too, through
+//! the options below.
 //!
-//! Included as a module: `#[path = "support/in_memory.rs"] mod in_memory;` from `tests/`,
-//! `#[path = "../tests/support/in_memory.rs"] mod in_memory;` from `benches/` and `examples/`.
+//! Part of the tests' support module (`support::in_memory`, from `mod support;`); included on its
+//! own with `#[path = "../tests/support/in_memory.rs"] mod in_memory;` from `benches/` and
+//! `#[path = "../../../tests/support/in_memory.rs"] mod in_memory;` from `loadtest/src/bin/`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
-use std::pin::pin;
+use std::future::{Future, ready};
+use std::io;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -26,31 +30,142 @@ pub struct User {
     pub name: String,
 }
 
-/// Users in memory: loading one costs a hash lookup and an `Arc` clone, so the measurement is the
-/// layer's, not a database's. The answer is at hand, so the loader gives it through
-/// `load_user_now` too, as any in-memory store or cache would.
+/// What the map holds for an id.
 #[derive(Clone)]
-pub struct InMemory(pub Arc<HashMap<String, Arc<User>>>);
+enum Entry<U> {
+    /// This user.
+    User(U),
+    /// The store fails, with this message.
+    Fails(&'static str),
+    /// The loader panics, with this message, when its future is polled.
+    Panics(&'static str),
+}
 
-impl UserLoader for InMemory {
-    type User = Arc<User>;
-    type Error = Infallible;
-    type Future = Ready<Result<Option<Arc<User>>, Infallible>>;
+/// Users in memory: loading one costs a hash lookup and a clone (of an `Arc` for the bench's
+/// users), so the measurement is the layer's, not a database's. The answer is at hand, so the
+/// loader gives it through `load_user_now` too, as any in-memory store or cache would.
+///
+/// Built with [`InMemory::new`] (nobody) and [`user`](InMemory::user); for the tests of faults and
+/// of the waiting path: [`fails`](InMemory::fails), [`panics`](InMemory::panics),
+/// [`others`](InMemory::others) (who an id not in the map is) and
+/// [`async_only`](InMemory::async_only) (no `load_user_now`, as with `loader_fn`).
+#[derive(Clone)]
+pub struct InMemory<U = Arc<User>> {
+    users: Arc<HashMap<String, Entry<U>>>,
+    /// Who an id that is not in the map is.
+    others: fn(&str) -> Option<U>,
+    /// Whether `load_user_now` answers.
+    at_once: bool,
+}
 
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        ready(Ok(self.0.get(user_id).cloned()))
+impl<U: Clone> Default for InMemory<U> {
+    fn default() -> Self {
+        Self {
+            users: Arc::default(),
+            others: |_| None,
+            at_once: true,
+        }
+    }
+}
+
+impl<U: Clone> InMemory<U> {
+    /// Nobody: every id is unknown.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// At hand: the layer calls the inner service at once (`UserLoader::load_user_now`).
-    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<Arc<User>>, Infallible>> {
-        Some(Ok(self.0.get(user_id).cloned()))
+    /// `user_id` is `user`.
+    pub fn user(self, user_id: &str, user: U) -> Self {
+        self.entry(user_id, Entry::User(user))
+    }
+
+    /// Loading `user_id` fails (the store is down) with an `io::Error` of `message`: a 500, and
+    /// `message` is what `on_backend_error` sees.
+    pub fn fails(self, user_id: &str, message: &'static str) -> Self {
+        self.entry(user_id, Entry::Fails(message))
+    }
+
+    /// Loading `user_id` panics with `message` (a `&'static str` payload) when the future is
+    /// polled, not when `load_user` is called; `load_user_now` leaves it to the future.
+    pub fn panics(self, user_id: &str, message: &'static str) -> Self {
+        self.entry(user_id, Entry::Panics(message))
+    }
+
+    /// An id that is not in the map is the user `others` makes of it (`None`: nobody, the
+    /// default). For loaders that know everyone, or everyone but some.
+    pub fn others(mut self, others: fn(&str) -> Option<U>) -> Self {
+        self.others = others;
+        self
+    }
+
+    /// Answers through the future only (`load_user_now` is `None`, the trait's default, as with
+    /// `loader_fn`): the layer takes the path of a loader it has to wait for.
+    pub fn async_only(mut self) -> Self {
+        self.at_once = false;
+        self
+    }
+
+    fn entry(mut self, user_id: &str, entry: Entry<U>) -> Self {
+        Arc::make_mut(&mut self.users).insert(user_id.to_owned(), entry);
+        self
+    }
+
+    /// The answer for `user_id`, or the message to panic with.
+    fn answer(&self, user_id: &str) -> Result<Result<Option<U>, io::Error>, &'static str> {
+        match self.users.get(user_id) {
+            Some(Entry::User(user)) => Ok(Ok(Some(user.clone()))),
+            Some(Entry::Fails(message)) => Ok(Err(io::Error::other(*message))),
+            Some(Entry::Panics(message)) => Err(*message),
+            None => Ok(Ok((self.others)(user_id))),
+        }
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> UserLoader for InMemory<U> {
+    type User = U;
+    type Error = io::Error;
+    type Future = Load<U>;
+
+    fn load_user(&self, user_id: &str) -> Self::Future {
+        match self.answer(user_id) {
+            Ok(answer) => Load::Ready(Some(answer)),
+            Err(message) => Load::Panics(message),
+        }
+    }
+
+    /// At hand: the layer calls the inner service at once (`UserLoader::load_user_now`), unless
+    /// `async_only`, or the loader is to panic (then the future does).
+    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<U>, io::Error>> {
+        if !self.at_once {
+            return None;
+        }
+        self.answer(user_id).ok()
+    }
+}
+
+/// The future of [`InMemory::load_user`]: ready at its first poll, or panics there.
+pub enum Load<U> {
+    Ready(Option<Result<Option<U>, io::Error>>),
+    Panics(&'static str),
+}
+
+// Nothing in it is pinned.
+impl<U> Unpin for Load<U> {}
+
+impl<U> Future for Load<U> {
+    type Output = Result<Option<U>, io::Error>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Load::Ready(answer) => Poll::Ready(answer.take().expect("polled after completion")),
+            Load::Panics(message) => std::panic::panic_any(*message),
+        }
     }
 }
 
 /// A loader that knows one user, ada, under `user_id`.
 pub fn loader(user_id: &str) -> InMemory {
-    let user = Arc::new(User { name: "ada".into() });
-    InMemory(Arc::new(HashMap::from([(user_id.to_owned(), user)])))
+    InMemory::new().user(user_id, Arc::new(User { name: "ada".into() }))
 }
 
 pub type Empty200 = Response<Empty<Bytes>>;

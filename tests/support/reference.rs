@@ -1,8 +1,10 @@
-//! The references that `benches/decode.rs` times and `examples/loadtest_app.rs` serves next to
-//! the layer: the verify floor, written plainly, and the claims jsonwebtoken decodes. One copy, so
-//! that the bench and the load test measure the very same code.
+//! The references that `benches/decode.rs` times and `loadtest/src/bin/loadtest_app.rs` serves
+//! next to the layer: the verify floor, written plainly, and the claims jsonwebtoken decodes. One
+//! copy, so that the bench and the load test measure the very same code.
 //!
-//! Included as a module: `#[path = "../tests/support/reference.rs"] mod reference;`.
+//! Part of the tests' support module (`support::reference`); included on its own with
+//! `#[path = "../tests/support/reference.rs"] mod reference;` from `benches/` and
+//! `#[path = "../../../tests/support/reference.rs"] mod reference;` from `loadtest/src/bin/`.
 #![allow(dead_code)]
 
 use std::time::{SystemTime, UNIX_EPOCH};

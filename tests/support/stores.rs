@@ -1,7 +1,8 @@
 //! What every `Revocations` store must do, run on each store by the test of that store:
-//! `tests/tokens_beyond.rs` (memory) and `tests/scale_out.rs` (a real Redis).
+//! `tests/tokens_beyond.rs` (memory, as `support::stores`) and `tests/redis.rs` (a real Redis).
 //!
-//! Included as a module: `#[path = "support/stores.rs"] mod stores;`.
+//! `tests/redis.rs` includes this file on its own (`#[path = "support/stores.rs"] mod stores;`),
+//! so it uses nothing else of `tests/support/`.
 
 use std::convert::Infallible;
 use std::fmt::Debug;
@@ -63,6 +64,7 @@ async fn status<R: Revocations>(
     kind: TokenKind,
     token: &str,
 ) -> StatusCode {
+    // Everyone, by `loader_fn`: this file is also included without `support::InMemory`.
     let loader = loader_fn(|id: String| async move { Ok::<_, Infallible>(Some(id)) });
     let svc = LoginLayer::new(manager.clone(), loader)
         .token_kind(kind)

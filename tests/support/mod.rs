@@ -1,0 +1,69 @@
+//! What the integration tests share. Declared in each test binary with `mod support;`, or with
+//! `#[path = "../support/mod.rs"] mod support;` from a binary of its own directory
+//! (`tests/<name>/main.rs`).
+//!
+//! - Here: the secret and the pinned clock of most tests, and hand-made tokens with any header
+//!   and claims.
+//! - [`in_memory`]: the one in-memory `UserLoader`, [`InMemory`], with its options for faults
+//!   (a failing or panicking id, everyone known, the waiting path), and the no-op service and
+//!   runtime-free request the bench and the allocation test measure with.
+//! - [`fixtures`]: the user, loader and tokens of the tests that serve over a loopback socket
+//!   (`tests/hyper.rs`, `tests/tonic.rs`).
+//! - [`reference`]: the verify floor and jsonwebtoken's claims, for `benches/decode.rs` and the
+//!   load test.
+//! - [`stores`]: what every `Revocations` store must do.
+//!
+//! `in_memory.rs`, `reference.rs` and `stores.rs` are also included on their own, with `#[path]`,
+//! by the benches, the load-test apps and `tests/redis.rs`, so they depend on nothing here.
+//! `services.rs` (real PostgreSQL and Redis) is not part of this module: only the tests that
+//! need those services include it.
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod in_memory;
+pub mod reference;
+pub mod stores;
+
+#[allow(unused_imports)]
+pub use in_memory::InMemory;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+pub const SECRET: &str = "integration-test-secret-of-32+-bytes";
+pub const NOW: u64 = 1_700_000_000;
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// HMAC-SHA256 of `input` under `secret`, base64url.
+pub fn mac(secret: &[u8], input: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    b64(&mac.finalize().into_bytes())
+}
+
+/// A compact JWS of exactly these header and payload bytes, MACed with HS256 under `secret`
+/// (whatever the header says).
+pub fn sign_raw(header: &[u8], payload: &[u8], secret: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let sig = mac(secret, &input);
+    format!("{input}.{sig}")
+}
+
+/// A token with the standard header and these claims (a JSON text), signed with [`SECRET`].
+pub fn sign_claims(claims: &str) -> String {
+    sign_raw(
+        br#"{"alg":"HS256","typ":"JWT"}"#,
+        claims.as_bytes(),
+        SECRET.as_bytes(),
+    )
+}
+
+/// Decodes a base64url segment.
+pub fn unb64(segment: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(segment).unwrap()
+}
