@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL and Redis servers on loopback, for the Redis store test (tests/redis.rs),
-# the example server's scale-out test (examples/server/tests/scale_out.rs) and for running several instances of the example server by hand.
+# the example server's scale-out test (examples/server/tests/scale_out.rs) and for running
+# several instances of the example server by hand.
 #
 #   bash scripts/services.sh install                  # apt-get postgresql + redis-server if missing
 #   bash scripts/services.sh check                    # exit 0 if both are installed, else 3
