@@ -205,6 +205,17 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
             }),
         ),
         ("layer_valid", layer(Some(&fx.valid))),
+        ("layer_valid_waiting", {
+            // The same user, from a loader that answers only through its future (no
+            // `load_user_now`): the path of every loader whose answer is not at hand, such as a
+            // cache built on `moka::future::Cache`, which has no synchronous `get`.
+            let mut svc =
+                LoginLayer::new(fx.manager.clone(), loader("42").async_only()).layer(noop());
+            let authorization = Some(fx.valid.clone());
+            Box::new(move || {
+                black_box(one_request(&mut svc, black_box(authorization.as_ref())));
+            })
+        }),
         ("layer_missing", layer(None)),
         ("layer_bad_signature", layer(Some(&fx.bad_signature))),
         ("layer_expired", layer(Some(&fx.expired))),
@@ -406,6 +417,12 @@ fn ratios(t: &dyn Fn(&str) -> Option<f64>) -> Vec<(&'static str, Option<f64>)> {
         (
             "decode_token / jsonwebtoken_decode",
             div(t("decode_token"), t("jsonwebtoken_decode")),
+        ),
+        (
+            "layer_valid_waiting - layer_valid, ns (what `load_user_now` saves)",
+            t("layer_valid_waiting")
+                .zip(t("layer_valid"))
+                .map(|(w, v)| w - v),
         ),
         (
             "layer_missing / layer_valid (target <= 1)",

@@ -16,7 +16,7 @@
 //! | protect routes | [`LoginLayer::new`]`(manager, loader)` ([axum](#axum), [hyper](#hyper), [tonic](#tonic)) | `@login_required` |
 //! | load the user a token names | a [`UserLoader`], or [`loader_fn`] around an async closure | `@user_loader` |
 //! | read the user in axum | [`CurrentUser<U>`](CurrentUser) (feature `axum`), or `Extension<U>` | `g.user` |
-//! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic)) | `g.user` |
+//! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic); `cargo run --example hyper`, `--example tonic`) | `g.user` |
 //! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
 //! | issue an access and a refresh token | [`LoginManager::issue_token_pair`] | |
 //! | add your own claims | [`LoginManager::with_claims`], read with [`Claims::extra`] | |
@@ -30,7 +30,8 @@
 //! | cache loaded users | [`CachedLoader`] | |
 //! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
 //!
-//! Each row's link leads to a runnable example. The names of the Flask original find their
+//! Each row's link leads to a runnable example (the hyper server below runs as
+//! `cargo run --example hyper`, and `tests/hyper.rs` drives it over a real connection). The names of the Flask original find their
 //! counterpart in the docs' search.
 //!
 //! # axum
