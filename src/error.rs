@@ -133,6 +133,10 @@ pub enum Rejection {
     RevocationUnavailable,
     /// The token is valid but the loader found no such user.
     UserNotFound,
+    /// A token from a cookie on a cross-origin request whose method is not `GET`, `HEAD` or
+    /// `OPTIONS`: 403, refused before the token is looked at. See
+    /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
+    CrossOrigin,
     /// The loader failed; its error went to
     /// [`on_backend_error`](crate::LoginManagerBuilder::on_backend_error).
     LoaderFailed,
@@ -146,20 +150,21 @@ impl Rejection {
         }
     }
 
-    /// The HTTP status of the default answer: 401, 400 for ambiguous credentials, 500 when the
-    /// loader failed.
+    /// The HTTP status of the default answer: 401, 400 for ambiguous credentials, 403 for a
+    /// cross-origin request, 500 when the loader failed, 503 when the revocation store did.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::LoaderFailed => StatusCode::INTERNAL_SERVER_ERROR,
             Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::CrossOrigin => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// A short, stable name for logs and metrics: `missing_token`, `ambiguous_credentials`,
     /// `invalid_token`, `expired_token`, `revoked_token`, `revocation_unavailable`,
-    /// `user_not_found`, `loader_failed`.
+    /// `user_not_found`, `cross_origin`, `loader_failed`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
@@ -169,6 +174,7 @@ impl Rejection {
             Self::Revoked => "revoked_token",
             Self::RevocationUnavailable => "revocation_unavailable",
             Self::UserNotFound => "user_not_found",
+            Self::CrossOrigin => "cross_origin",
             Self::LoaderFailed => "loader_failed",
         }
     }

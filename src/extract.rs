@@ -14,11 +14,22 @@ pub enum TokenLocation {
     /// `Authorization: Bearer <token>` (RFC 6750 section 2.1). The default, and the only place the
     /// Flask original looks.
     Header,
-    /// A cookie with this name (e.g. `access_token`). Pair it with CSRF protection for browsers.
+    /// A cookie with this name (e.g. `access_token`), parsed by the `cookie` crate; two cookies of
+    /// the name are refused as ambiguous (400). A request whose token comes from a cookie passes
+    /// the cross-origin check first: see
+    /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
     Cookie(Cow<'static, str>),
     /// A query parameter with this name (RFC 6750 section 2.3). Off unless configured: URLs end
     /// up in server logs, proxy logs and browser history, and the token with them.
     Query(Cow<'static, str>),
+}
+
+/// A token and whether it came from a cookie, which a browser sends by itself (and which the
+/// cross-origin check therefore guards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Found<'r> {
+    pub(crate) token: &'r [u8],
+    pub(crate) from_cookie: bool,
 }
 
 /// The token of the first location that has one, trying them in order: only a *missing* token
@@ -26,15 +37,15 @@ pub enum TokenLocation {
 pub(crate) fn find_token<'r, B>(
     req: &'r Request<B>,
     locations: &[TokenLocation],
-) -> Result<Option<&'r [u8]>, Rejection> {
+) -> Result<Option<Found<'r>>, Rejection> {
     for location in locations {
-        let found = match location {
-            TokenLocation::Header => bearer_token(req)?,
-            TokenLocation::Cookie(name) => cookie(req, name),
-            TokenLocation::Query(name) => query(req, name),
+        let (token, from_cookie) = match location {
+            TokenLocation::Header => (bearer_token(req)?, false),
+            TokenLocation::Cookie(name) => (cookie(req, name)?, true),
+            TokenLocation::Query(name) => (query(req, name), false),
         };
-        if found.is_some() {
-            return Ok(found);
+        if let Some(token) = token {
+            return Ok(Some(Found { token, from_cookie }));
         }
     }
     Ok(None)
@@ -69,20 +80,34 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Option<&[u8]> {
     Some(&rest[start..])
 }
 
-/// `name=value` from the `Cookie` header(s) (RFC 6265 section 5.4); the first non-empty match.
+/// The value of the cookie `name` in the `Cookie` header(s) (RFC 6265 section 5.4), parsed by the
+/// `cookie` crate, without its quotes if it has them (RFC 6265 section 4.1.1). An empty value is
+/// a missing token. Two cookies of that name are ambiguous, as two `Authorization` headers are:
+/// a sibling subdomain can plant a cookie beside the real one, and neither may be picked.
+/// A `Cookie` header that is not visible ASCII holds no cookie (RFC 6265 allows none).
 #[inline(never)]
-fn cookie<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r [u8]> {
-    req.headers().get_all(COOKIE).iter().find_map(|header| {
-        header.as_bytes().split(|b| *b == b';').find_map(|pair| {
-            let pair = pair.trim_ascii();
-            let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-            let value = value
-                .strip_prefix(b"\"")
-                .and_then(|v| v.strip_suffix(b"\""))
-                .unwrap_or(value);
-            (!value.is_empty()).then_some(value)
-        })
-    })
+fn cookie<'r, B>(req: &'r Request<B>, name: &str) -> Result<Option<&'r [u8]>, Rejection> {
+    let mut found = None;
+    for header in req.headers().get_all(COOKIE) {
+        let Ok(header) = header.to_str() else {
+            continue;
+        };
+        for pair in cookie::Cookie::split_parse(header).flatten() {
+            if pair.name_raw() != Some(name) {
+                continue;
+            }
+            if found.is_some() {
+                return Err(Rejection::AmbiguousCredentials);
+            }
+            let raw = pair.value_raw().unwrap_or_default();
+            found = Some(
+                raw.strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(raw),
+            );
+        }
+    }
+    Ok(found.filter(|value| !value.is_empty()).map(str::as_bytes))
 }
 
 /// `name=value` from the query string (RFC 6750 section 2.3); the first non-empty match. Tokens
@@ -135,16 +160,29 @@ mod tests {
 
     #[test]
     fn rfc6265_cookie_lookup() {
-        let cases: [(&[&str], Option<&[u8]>); 6] = [
-            (&["a=1; access_token=t.o.k; b=2"], Some(b"t.o.k")),
-            (&["access_token=\"t.o.k\""], Some(b"t.o.k")),
-            (&["x_access_token=nope"], None),
-            (&["access_token="], None),
-            (
-                &["a=1", "access_token=second.header.ok"],
-                Some(b"second.header.ok"),
-            ),
-            (&[], None),
+        type Want = Result<Option<&'static [u8]>, Rejection>;
+        const AMBIGUOUS: Want = Err(Rejection::AmbiguousCredentials);
+        #[rustfmt::skip]
+        let cases: [(&[&str], Want); 14] = [
+            (&["a=1; access_token=t.o.k; b=2"], Ok(Some(b"t.o.k"))),
+            // RFC 6265 section 4.1.1: a cookie-value may be quoted.
+            (&["access_token=\"t.o.k\""], Ok(Some(b"t.o.k"))),
+            (&["access_token=\"t.o.k"], Ok(Some(b"\"t.o.k"))),
+            (&["x_access_token=nope"], Ok(None)),
+            (&["access_token="], Ok(None)),
+            (&["access_token=\"\""], Ok(None)),
+            (&["a=1", "access_token=second.header.ok"], Ok(Some(b"second.header.ok"))),
+            (&[], Ok(None)),
+            // A pair without a name is skipped, not the whole header.
+            (&["=x; access_token=t.o.k"], Ok(Some(b"t.o.k"))),
+            // Two cookies of the name are ambiguous, whatever their values and wherever they are:
+            // a sibling subdomain can plant the second one.
+            (&["access_token=; access_token=other"], AMBIGUOUS),
+            (&["access_token=one; access_token=one"], AMBIGUOUS),
+            (&["access_token=one", "access_token=two"], AMBIGUOUS),
+            // Names are case-sensitive (RFC 6265 section 5.4).
+            (&["Access_Token=other; access_token=t.o.k"], Ok(Some(b"t.o.k"))),
+            (&["theme=dark; access_token=t.o.k; access_token2=x"], Ok(Some(b"t.o.k"))),
         ];
         for (cookies, want) in cases {
             assert_eq!(
@@ -153,6 +191,16 @@ mod tests {
                 "{cookies:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_cookie_header_that_is_not_ascii_holds_no_cookie() {
+        let mut r = req("/", &[]);
+        r.headers_mut().append(
+            COOKIE,
+            http::HeaderValue::from_bytes(b"access_token=t\xffo").unwrap(),
+        );
+        assert_eq!(cookie(&r, "access_token"), Ok(None));
     }
 
     #[test]
@@ -175,14 +223,20 @@ mod tests {
         let r = req("/", &["access_token=from.the.cookie"]);
         assert_eq!(
             find_token(&r, &locations),
-            Ok(Some(&b"from.the.cookie"[..]))
+            Ok(Some(Found {
+                token: b"from.the.cookie",
+                from_cookie: true
+            }))
         );
         let mut r = req("/", &["access_token=from.the.cookie"]);
         r.headers_mut()
             .insert(AUTHORIZATION, "Bearer from.the.header".parse().unwrap());
         assert_eq!(
             find_token(&r, &locations),
-            Ok(Some(&b"from.the.header"[..]))
+            Ok(Some(Found {
+                token: b"from.the.header",
+                from_cookie: false
+            }))
         );
         assert_eq!(
             find_token(&req("/?access_token=q", &[]), &locations),

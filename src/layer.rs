@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::{HeaderMap, Method, Request, Uri};
 use tower_layer::Layer;
 
+use crate::cross_origin::{self, Origin};
 use crate::extract::TokenLocation;
 use crate::manager::LoginManager;
 use crate::response::Responder;
@@ -53,6 +54,9 @@ pub(crate) struct Settings {
     pub(crate) locations: Vec<TokenLocation>,
     pub(crate) responder: Option<Arc<dyn Responder>>,
     pub(crate) kind: TokenKind,
+    /// The origins trusted to send cross-origin requests with a cookie's token; `None` when
+    /// the check is off.
+    pub(crate) trusted_origins: Option<Vec<Origin>>,
 }
 
 impl Settings {
@@ -61,6 +65,13 @@ impl Settings {
         self.skip
             .as_ref()
             .is_some_and(|skip| skip(req.method(), req.uri(), req.headers()))
+    }
+
+    /// Whether a request may use the token it sent in a cookie: see [`cross_origin::allows`].
+    pub(crate) fn cookie_allowed<B>(&self, req: &Request<B>) -> bool {
+        self.trusted_origins
+            .as_deref()
+            .is_none_or(|trusted| cross_origin::allows(req, trusted))
     }
 }
 
@@ -78,6 +89,7 @@ impl<L> LoginLayer<L> {
                 locations: vec![TokenLocation::Header],
                 responder: None,
                 kind: TokenKind::Access,
+                trusted_origins: Some(Vec::new()),
             }),
         }
     }
@@ -149,6 +161,86 @@ impl<L, R> LoginLayer<L, R> {
         self
     }
 
+    /// Origins allowed to send cross-origin requests with a token in a cookie (a front end on
+    /// another origin that calls this API with `fetch(.., {credentials: "include"})`), written as
+    /// browsers send `Origin`: `scheme://host[:port]`.
+    ///
+    /// Whenever the token comes from a [`TokenLocation::Cookie`], a request whose method is not
+    /// `GET`, `HEAD` or `OPTIONS` is refused with 403 `{"status":403,"message":"Cross-origin
+    /// request refused"}` ([`Rejection::CrossOrigin`](crate::Rejection::CrossOrigin), gRPC
+    /// `PERMISSION_DENIED`) unless the browser says it comes from this origin: `Sec-Fetch-Site`
+    /// is `same-origin` or `none`, or, without `Sec-Fetch-Site`, `Origin` names the `Host`, or
+    /// neither header is sent (not a browser); or its `Origin` is one of these. This is Go 1.25's
+    /// `CrossOriginProtection`, and needs no token in the page: plain HTML forms work. A token
+    /// in the `Authorization` header is never checked, since no other page can make a browser
+    /// send one. On by default, with no trusted origin; see
+    /// [`disable_cross_origin_protection`](Self::disable_cross_origin_protection).
+    ///
+    /// # Panics
+    ///
+    /// If an origin is not `scheme://host[:port]` (with `http` or `https`), as a route that does
+    /// not parse panics in axum: it is a mistake in the program, found at its start.
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let token = manager.issue_token("1", std::time::Duration::from_secs(60))?;
+    /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+    /// let layer = LoginLayer::new(manager, loader)
+    ///     .token_locations([TokenLocation::Cookie("access_token".into())])
+    ///     .trusted_origins(["https://app.example.com"]);
+    /// let svc = layer.layer(service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// }));
+    /// let post_from = |site: &str, origin: &str| {
+    ///     http::Request::post("https://api.example.com/logout")
+    ///         .header("cookie", format!("access_token={token}"))
+    ///         .header("sec-fetch-site", site)
+    ///         .header("origin", origin)
+    ///         .body(())
+    ///         .unwrap()
+    /// };
+    /// // A form on another site posting with the user's cookie: refused.
+    /// let res = svc.clone().oneshot(post_from("cross-site", "https://evil.example")).await?;
+    /// assert_eq!(res.status(), 403);
+    /// // The trusted front end: let through.
+    /// let res = svc.oneshot(post_from("same-site", "https://app.example.com")).await?;
+    /// assert_eq!(res.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn trusted_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let origins = origins
+            .into_iter()
+            .map(|origin| {
+                let origin = origin.as_ref();
+                Origin::parse(origin).unwrap_or_else(|| {
+                    panic!(
+                        "trusted origin {origin:?} is not `scheme://host[:port]` (http or https)"
+                    )
+                })
+            })
+            .collect();
+        Arc::make_mut(&mut self.settings).trusted_origins = Some(origins);
+        self
+    }
+
+    /// Let cross-origin requests use a token from a cookie: turns off the check described at
+    /// [`trusted_origins`](Self::trusted_origins). Only for an API whose cookies are
+    /// `SameSite=Strict` and whose every subdomain you trust, or that no browser can reach:
+    /// otherwise any page the user visits can act with their token.
+    pub fn disable_cross_origin_protection(mut self) -> Self {
+        Arc::make_mut(&mut self.settings).trusted_origins = None;
+        self
+    }
+
     /// Shape the answers to rejections yourself; see [`Responder`]. gRPC requests keep the
     /// automatic gRPC status.
     pub fn responder(mut self, responder: impl Responder) -> Self {
@@ -177,6 +269,7 @@ impl fmt::Debug for Settings {
             .field("locations", &self.locations)
             .field("responder", &self.responder.as_ref().map(|_| "Responder"))
             .field("kind", &self.kind)
+            .field("trusted_origins", &self.trusted_origins)
             .finish()
     }
 }

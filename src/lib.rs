@@ -27,6 +27,7 @@
 //! | change the messages | [`LoginManagerBuilder::message`]`(`[`Rejection`]`, text)` | `login_message` |
 //! | change the response | [`LoginLayer::responder`] with a [`Responder`]; [`LoginManager::rejection_response`] in a handler | |
 //! | let anonymous requests through | [`LoginLayer::optional`], [`LoginLayer::skip_if`] | |
+//! | take the token from a cookie | [`LoginLayer::token_locations`] with [`TokenLocation::Cookie`]; cross-origin requests are refused unless [`LoginLayer::trusted_origins`] | |
 //! | cache loaded users | [`CachedLoader`] | |
 //! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
 //!
@@ -176,7 +177,8 @@
 //! | situation | HTTP | body `message` (configurable) | `WWW-Authenticate` (RFC 6750 section 3) | gRPC |
 //! |---|---|---|---|---|
 //! | no `Authorization`, another scheme, `Bearer` alone | 401 | You need to login | `Bearer realm="api"` | 16 |
-//! | two `Authorization` headers | 400 | Send exactly one Authorization header | `..., error="invalid_request"` | 16 |
+//! | two `Authorization` headers, or two cookies of the token's name | 400 | Send exactly one Authorization header | `..., error="invalid_request"` | 16 |
+//! | a token from a cookie on a cross-origin `POST` (or other unsafe method) | 403 | Cross-origin request refused | none | 7 |
 //! | invalid token (any [`TokenError`] but `Expired`) | 401 | Invalid token. Please register or login | `..., error="invalid_token"` | 16 |
 //! | expired token | 401 | Expired token. Please login to get a new token | `..., error="invalid_token"` | 16 |
 //! | loader returns `Ok(None)` | 401 | User not found. Please register or login | `..., error="invalid_token"` | 16 |
@@ -335,6 +337,7 @@
 mod axum;
 mod body;
 mod cache;
+mod cross_origin;
 mod error;
 mod extract;
 pub mod future;

@@ -491,6 +491,7 @@ impl LoginManagerBuilder {
     /// | [`UserNotFound`](Rejection::UserNotFound) | 401 | User not found. Please register or login |
     /// | [`LoaderFailed`](Rejection::LoaderFailed) | 500 | Internal server error |
     /// | [`RevocationUnavailable`](Rejection::RevocationUnavailable) | 503 | Service temporarily unavailable. Please try again |
+    /// | [`CrossOrigin`](Rejection::CrossOrigin) | 403 | Cross-origin request refused |
     ///
     /// ```
     /// use tower_login_manager::{LoginManager, Rejection};

@@ -24,6 +24,7 @@ pub(crate) struct Messages {
     pub(crate) ambiguous: String,
     pub(crate) revoked: String,
     pub(crate) unavailable: String,
+    pub(crate) cross_origin: String,
     pub(crate) realm: String,
 }
 
@@ -39,6 +40,7 @@ impl Messages {
             Rejection::RevocationUnavailable => &mut self.unavailable,
             Rejection::UserNotFound => &mut self.user_not_found,
             Rejection::LoaderFailed => &mut self.internal,
+            Rejection::CrossOrigin => &mut self.cross_origin,
         }
     }
 }
@@ -54,6 +56,7 @@ impl Default for Messages {
             ambiguous: "Send exactly one Authorization header".into(),
             revoked: "Token has been revoked".into(),
             unavailable: "Service temporarily unavailable. Please try again".into(),
+            cross_origin: "Cross-origin request refused".into(),
             realm: "api".into(),
         }
     }
@@ -81,6 +84,7 @@ pub(crate) struct Responses {
     internal: Prepared,
     revoked: Prepared,
     unavailable: Prepared,
+    cross_origin: Prepared,
 }
 
 impl Responses {
@@ -119,6 +123,8 @@ impl Responses {
             revoked: invalid_token(&m.revoked)?,
             internal: Prepared::new(StatusCode::INTERNAL_SERVER_ERROR, &m.internal, None, 13),
             unavailable: Prepared::new(StatusCode::SERVICE_UNAVAILABLE, &m.unavailable, None, 14),
+            // Not an authentication failure: no challenge; gRPC PERMISSION_DENIED.
+            cross_origin: Prepared::new(StatusCode::FORBIDDEN, &m.cross_origin, None, 7),
         })
     }
 
@@ -132,6 +138,7 @@ impl Responses {
             Rejection::LoaderFailed => &self.internal,
             Rejection::Revoked => &self.revoked,
             Rejection::RevocationUnavailable => &self.unavailable,
+            Rejection::CrossOrigin => &self.cross_origin,
         }
     }
 }

@@ -113,16 +113,20 @@ where
 /// The steps of [`LoginService::call`], in order.
 impl<S, L, R> LoginService<S, L, R> {
     /// The claims of a valid token of the layer's kind; `Ok(None)` lets the request through
-    /// without a user (optional login).
+    /// without a user (optional login). A token from a cookie must pass the cross-origin check
+    /// first.
     fn verify<B>(&self, req: &Request<B>) -> Result<Option<Claims>, Rejection> {
         let settings = &*self.settings;
-        let Some(token) = find_token(req, &settings.locations)? else {
+        let Some(found) = find_token(req, &settings.locations)? else {
             return match settings.optional {
                 true => Ok(None),
                 false => Err(Rejection::MissingToken),
             };
         };
-        match settings.manager.decode_bytes(token) {
+        if found.from_cookie && !settings.cookie_allowed(req) {
+            return Err(Rejection::CrossOrigin);
+        }
+        match settings.manager.decode_bytes(found.token) {
             Ok(claims) if claims.kind() != settings.kind => {
                 Err(Rejection::InvalidToken(TokenError::WrongTokenType))
             }

@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::Empty;
 use tower::{Service, ServiceExt, service_fn};
 use tower_login_manager::UserLoader;
@@ -193,6 +193,20 @@ where
     let mut req = Request::get("/");
     if let Some(value) = authorization {
         req = req.header(AUTHORIZATION, value.clone());
+    }
+    let req = req.body(()).expect("a valid request");
+    let svc = now_or_never(svc.ready()).expect("the service is ready");
+    now_or_never(svc.call(req)).expect("the service does not fail")
+}
+
+/// One `POST /` with these headers through `svc`, as [`one_request`] sends its `GET`.
+pub fn one_post<S>(svc: &mut S, headers: &[(HeaderName, HeaderValue)]) -> S::Response
+where
+    S: Service<Request<()>, Error = Infallible>,
+{
+    let mut req = Request::post("/");
+    for (name, value) in headers {
+        req = req.header(name, value.clone());
     }
     let req = req.body(()).expect("a valid request");
     let svc = now_or_never(svc.ready()).expect("the service is ready");

@@ -1,0 +1,376 @@
+//! Cross-origin protection for tokens that came from a cookie: the token-free check of Go 1.25's
+//! `net/http.CrossOriginProtection`, as Filippo Valsorda describes it in "Cross-Site Request
+//! Forgery" (2025) and tower-http's `csrf` module does it.
+//!
+//! A browser attaches cookies to a request whatever page made it, so a token from a cookie proves
+//! nothing about who asked. Browsers say where a request comes from: `Sec-Fetch-Site` (all
+//! browsers since 2023) and `Origin`. Safe methods (`GET`, `HEAD`, `OPTIONS`) always pass, so
+//! they must not change state. A token from the `Authorization` header is never checked: a page
+//! on another origin cannot make the browser send one.
+
+use http::header::{HOST, ORIGIN};
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
+/// An origin (RFC 6454): scheme, host (lowercase) and port (the scheme's default if unsaid).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// `scheme://host[:port]` and nothing else (no path, query, user or fragment), as browsers
+    /// send it; `None` for anything else, `null` included.
+    pub(crate) fn parse(origin: &str) -> Option<Self> {
+        let uri: Uri = origin.parse().ok()?;
+        let scheme = uri.scheme()?;
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') || uri.path_and_query()?.as_str() != "/" {
+            return None;
+        }
+        // `Uri` accepts `http://host/` as well; an origin has no trailing slash.
+        if origin.ends_with('/') {
+            return None;
+        }
+        Some(Self {
+            port: port_of(authority, scheme)?,
+            scheme: scheme.as_str().to_ascii_lowercase(),
+            host: authority.host().to_ascii_lowercase(),
+        })
+    }
+
+    /// Whether this origin names the host the request was sent to: host and port, the port
+    /// defaulting to this origin's scheme's when the `Host` leaves it out.
+    fn is_host(&self, host: &Authority) -> bool {
+        let port = host.port_u16().or(default_port(&self.scheme));
+        host.host().eq_ignore_ascii_case(&self.host) && port == Some(self.port)
+    }
+}
+
+/// Whether a request whose token came from a cookie may use it. `trusted`: the origins allowed
+/// to send cross-origin requests. In order, as Go's `CrossOriginProtection::Check`:
+///
+/// 1. `GET`, `HEAD` and `OPTIONS` pass;
+/// 2. `Sec-Fetch-Site: same-origin` or `none` (typed in the address bar) passes; any other value
+///    (`cross-site`, `same-site`) passes only from a trusted `Origin`;
+/// 3. without `Sec-Fetch-Site`: no `Origin` either passes (not a browser, or a browser old
+///    enough to send neither, which no page can be made to forge); an `Origin` that names the
+///    `Host` the request was sent to passes; a trusted `Origin` passes; anything else is refused.
+///
+/// Either header sent twice is refused: a browser sends each once.
+pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let headers = req.headers();
+    let (Ok(site), Ok(origin)) = (single(headers, &SEC_FETCH_SITE), single(headers, &ORIGIN))
+    else {
+        return false;
+    };
+    let origin = origin.map(|value| value.to_str().ok().and_then(Origin::parse));
+    let is_trusted = || matches!(&origin, Some(Some(origin)) if trusted.contains(origin));
+    match site.map(HeaderValue::as_bytes) {
+        Some(b"same-origin" | b"none") => true,
+        Some(_) => is_trusted(),
+        None => match &origin {
+            None => true,
+            Some(Some(parsed)) => {
+                host(req).is_some_and(|host| parsed.is_host(&host)) || is_trusted()
+            }
+            Some(None) => false,
+        },
+    }
+}
+
+/// The header's one value; `Err` when it is sent more than once.
+fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h HeaderValue>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(()),
+        None => Ok(first),
+    }
+}
+
+/// Where the request was sent: the URI's authority (HTTP/2, absolute-form), else `Host`.
+fn host<B>(req: &Request<B>) -> Option<Authority> {
+    if let Some(authority) = req.uri().authority() {
+        return Some(authority.clone());
+    }
+    req.headers().get(HOST)?.to_str().ok()?.parse().ok()
+}
+
+fn port_of(authority: &Authority, scheme: &Scheme) -> Option<u16> {
+    authority
+        .port_u16()
+        .or_else(|| default_port(scheme.as_str()))
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Case {
+        name: &'static str,
+        method: Method,
+        host: &'static str,
+        sec_fetch_site: &'static [&'static str],
+        origin: &'static [&'static str],
+        want: bool,
+    }
+
+    const POST: Method = Method::POST;
+
+    fn case(
+        name: &'static str,
+        sec_fetch_site: &'static [&'static str],
+        origin: &'static [&'static str],
+        want: bool,
+    ) -> Case {
+        Case {
+            name,
+            method: POST,
+            host: "app.example.com",
+            sec_fetch_site,
+            origin,
+            want,
+        }
+    }
+
+    /// Go 1.25 `net/http` `TestCrossOriginProtection*` and tower-http's table, with this crate's
+    /// additions: repeated headers, default and explicit ports, unparseable origins.
+    #[test]
+    fn the_cross_origin_table() {
+        let trusted = [Origin::parse("https://trusted.example").unwrap()];
+        let mut cases = vec![
+            case("same-origin", &["same-origin"], &[], true),
+            case("none: typed in the address bar", &["none"], &[], true),
+            case(
+                "cross-site",
+                &["cross-site"],
+                &["https://evil.example"],
+                false,
+            ),
+            case(
+                "same-site: a sibling subdomain",
+                &["same-site"],
+                &["https://blog.example.com"],
+                false,
+            ),
+            case(
+                "cross-site, trusted origin",
+                &["cross-site"],
+                &["https://trusted.example"],
+                true,
+            ),
+            case(
+                "same-site, trusted origin",
+                &["same-site"],
+                &["https://trusted.example"],
+                true,
+            ),
+            case("cross-site without Origin", &["cross-site"], &[], false),
+            case(
+                "unknown Sec-Fetch-Site value",
+                &["something-new"],
+                &[],
+                false,
+            ),
+            case(
+                "same-origin wins over a foreign Origin",
+                &["same-origin"],
+                &["https://evil.example"],
+                true,
+            ),
+            case("neither header: not a browser", &[], &[], true),
+            case(
+                "Origin matches Host",
+                &[],
+                &["https://app.example.com"],
+                true,
+            ),
+            case(
+                "Origin matches Host, any scheme",
+                &[],
+                &["http://app.example.com"],
+                true,
+            ),
+            case(
+                "Origin matches Host, case",
+                &[],
+                &["https://APP.example.com"],
+                true,
+            ),
+            case("foreign Origin", &[], &["https://evil.example"], false),
+            case("trusted Origin", &[], &["https://trusted.example"], true),
+            case(
+                "trusted host, other scheme",
+                &[],
+                &["http://trusted.example"],
+                false,
+            ),
+            case(
+                "trusted host, other port",
+                &[],
+                &["https://trusted.example:8443"],
+                false,
+            ),
+            case(
+                "Origin null (sandboxed, file:, redirects)",
+                &[],
+                &["null"],
+                false,
+            ),
+            case("unparseable Origin", &[], &["not a url"], false),
+            case(
+                "Origin with a path",
+                &[],
+                &["https://app.example.com/x"],
+                false,
+            ),
+            case(
+                "Origin with a trailing slash",
+                &[],
+                &["https://app.example.com/"],
+                false,
+            ),
+            case(
+                "Origin with user info",
+                &[],
+                &["https://u@app.example.com"],
+                false,
+            ),
+            case(
+                "repeated Sec-Fetch-Site",
+                &["same-origin", "same-origin"],
+                &[],
+                false,
+            ),
+            case(
+                "repeated Origin",
+                &[],
+                &["https://app.example.com", "https://app.example.com"],
+                false,
+            ),
+            case(
+                "repeated Origin with same-origin",
+                &["same-origin"],
+                &["https://a.example", "https://b.example"],
+                false,
+            ),
+        ];
+        // Ports: explicit against default (the Host header may carry the default port or not).
+        for (host, origin, want) in [
+            ("app.example.com:443", "https://app.example.com", true),
+            ("app.example.com", "https://app.example.com:443", true),
+            ("app.example.com:80", "http://app.example.com", true),
+            ("app.example.com:8080", "http://app.example.com:8080", true),
+            ("app.example.com:8080", "http://app.example.com", false),
+            ("app.example.com", "http://app.example.com:8080", false),
+            ("127.0.0.1:3000", "http://127.0.0.1:3000", true),
+            ("127.0.0.1:3000", "http://localhost:3000", false),
+            ("127.0.0.1:3000", "http://127.0.0.1:3001", false),
+            ("[::1]:3000", "http://[::1]:3000", true),
+        ] {
+            cases.push(Case {
+                name: "ports",
+                method: POST,
+                host,
+                sec_fetch_site: &[],
+                origin: Box::leak(Box::new([origin])),
+                want,
+            });
+        }
+        for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            cases.push(Case {
+                name: "safe method",
+                method,
+                host: "app.example.com",
+                sec_fetch_site: &["cross-site"],
+                origin: &["https://evil.example"],
+                want: true,
+            });
+        }
+        for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+            cases.push(Case {
+                name: "unsafe method",
+                method,
+                host: "app.example.com",
+                sec_fetch_site: &["cross-site"],
+                origin: &["https://evil.example"],
+                want: false,
+            });
+        }
+        for case in cases {
+            let mut req = Request::builder()
+                .method(case.method.clone())
+                .uri("/logout")
+                .header(HOST, case.host)
+                .body(())
+                .unwrap();
+            for value in case.sec_fetch_site {
+                req.headers_mut()
+                    .append(SEC_FETCH_SITE, HeaderValue::from_static(value));
+            }
+            for value in case.origin {
+                req.headers_mut()
+                    .append(ORIGIN, HeaderValue::from_static(value));
+            }
+            assert_eq!(
+                allows(&req, &trusted),
+                case.want,
+                "{} ({} {:?} {:?} host {})",
+                case.name,
+                case.method,
+                case.sec_fetch_site,
+                case.origin,
+                case.host
+            );
+        }
+    }
+
+    #[test]
+    fn http2_uses_the_uri_authority() {
+        let req = Request::post("https://app.example.com/logout")
+            .header(ORIGIN, "https://app.example.com")
+            .body(())
+            .unwrap();
+        assert!(allows(&req, &[]));
+        let req = Request::post("https://app.example.com/logout")
+            .header(ORIGIN, "https://evil.example")
+            .body(())
+            .unwrap();
+        assert!(!allows(&req, &[]));
+    }
+
+    #[test]
+    fn origins_parse_as_browsers_send_them() {
+        let parsed = Origin::parse("HTTPS://App.Example.com").unwrap();
+        assert_eq!(
+            parsed,
+            Origin::parse("https://app.example.com:443").unwrap()
+        );
+        for bad in [
+            "null",
+            "",
+            "app.example.com",
+            "https://",
+            "ftp//x",
+            "https://a.example/p",
+        ] {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+    }
+}

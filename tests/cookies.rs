@@ -1,0 +1,296 @@
+//! Tokens in cookies, at the HTTP level: the cross-origin check that guards them (Go 1.25's
+//! `CrossOriginProtection`; the full table of header combinations is the unit test in
+//! `src/cross_origin.rs`), and cookie parsing that a planted cookie cannot toss (RFC 6265).
+
+mod support;
+
+use std::time::Duration;
+
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Empty};
+use support::{InMemory, NOW, SECRET};
+use tower::{Layer, ServiceExt, service_fn};
+use tower_login_manager::{LoginLayer, LoginManager, TokenLocation};
+
+fn manager() -> LoginManager {
+    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
+}
+
+fn token(id: &str) -> String {
+    manager().issue_token(id, Duration::from_secs(60)).unwrap()
+}
+
+/// The layer with the token in the `access_token` cookie only.
+fn cookie_layer() -> LoginLayer<InMemory<String>> {
+    layer([TokenLocation::Cookie("access_token".into())])
+}
+
+fn layer(locations: impl IntoIterator<Item = TokenLocation>) -> LoginLayer<InMemory<String>> {
+    let users = InMemory::new().user("1", "ada".to_owned());
+    LoginLayer::new(manager(), users).token_locations(locations)
+}
+
+/// A request to `https://api.example.com/logout` as a browser sends it.
+struct Browser {
+    method: Method,
+    cookies: Vec<String>,
+    authorization: Option<String>,
+    sec_fetch_site: Vec<&'static str>,
+    origin: Vec<&'static str>,
+    grpc: bool,
+}
+
+impl Browser {
+    fn post() -> Self {
+        Self {
+            method: Method::POST,
+            cookies: Vec::new(),
+            authorization: None,
+            sec_fetch_site: Vec::new(),
+            origin: Vec::new(),
+            grpc: false,
+        }
+    }
+
+    fn cookie(mut self, cookie: impl Into<String>) -> Self {
+        self.cookies.push(cookie.into());
+        self
+    }
+
+    fn site(mut self, value: &'static str) -> Self {
+        self.sec_fetch_site.push(value);
+        self
+    }
+
+    fn origin(mut self, value: &'static str) -> Self {
+        self.origin.push(value);
+        self
+    }
+
+    /// A form on another site posting to the API.
+    fn cross_site(self) -> Self {
+        self.site("cross-site").origin("https://evil.example")
+    }
+
+    fn request(&self) -> Request<Empty<bytes::Bytes>> {
+        let mut req = Request::builder()
+            .method(self.method.clone())
+            .uri("/logout")
+            .header(header::HOST, "api.example.com")
+            .body(Empty::new())
+            .unwrap();
+        let headers = req.headers_mut();
+        for cookie in &self.cookies {
+            headers.append(header::COOKIE, cookie.parse().unwrap());
+        }
+        if let Some(authorization) = &self.authorization {
+            headers.insert(header::AUTHORIZATION, authorization.parse().unwrap());
+        }
+        for value in &self.sec_fetch_site {
+            headers.append("sec-fetch-site", value.parse().unwrap());
+        }
+        for value in &self.origin {
+            headers.append(header::ORIGIN, value.parse().unwrap());
+        }
+        if self.grpc {
+            headers.insert(header::CONTENT_TYPE, "application/grpc".parse().unwrap());
+        }
+        req
+    }
+}
+
+/// Status, body, and the request's user if it got through.
+async fn send(layer: LoginLayer<InMemory<String>>, browser: &Browser) -> (StatusCode, String) {
+    let svc = layer.layer(service_fn(|req: Request<Empty<bytes::Bytes>>| async move {
+        let user = req
+            .extensions()
+            .get::<String>()
+            .cloned()
+            .unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::from(format!(
+            "user {user}"
+        ))))
+    }));
+    let res = svc.oneshot(browser.request()).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+const REFUSED: &str = r#"{"status":403,"message":"Cross-origin request refused"}"#;
+
+fn ok() -> (StatusCode, String) {
+    (StatusCode::OK, "user ada".into())
+}
+
+fn refused() -> (StatusCode, String) {
+    (StatusCode::FORBIDDEN, REFUSED.into())
+}
+
+#[tokio::test]
+async fn a_cookie_token_on_a_cross_site_post_is_refused_with_403() {
+    let cookie = format!("access_token={}", token("1"));
+    let browser = Browser::post().cookie(&cookie).cross_site();
+    assert_eq!(send(cookie_layer(), &browser).await, refused());
+
+    // The answer: JSON, no authentication challenge (this is not a login failure).
+    let svc = cookie_layer().layer(service_fn(|_: Request<Empty<bytes::Bytes>>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Empty::<bytes::Bytes>::new()))
+    }));
+    let res = svc.clone().oneshot(browser.request()).await.unwrap();
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
+
+    // gRPC: PERMISSION_DENIED, with the message.
+    let grpc = Browser {
+        grpc: true,
+        ..Browser::post().cookie(&cookie).cross_site()
+    };
+    let res = svc.oneshot(grpc.request()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["grpc-status"], "7");
+    assert_eq!(
+        res.headers()["grpc-message"],
+        "Cross-origin request refused"
+    );
+}
+
+#[tokio::test]
+async fn same_origin_requests_and_safe_methods_use_the_cookie() {
+    let cookie = format!("access_token={}", token("1"));
+    for browser in [
+        Browser::post().cookie(&cookie).site("same-origin"),
+        Browser::post().cookie(&cookie).site("none"),
+        Browser::post()
+            .cookie(&cookie)
+            .origin("https://api.example.com"),
+        // Not a browser: no cookie rides on someone else's page.
+        Browser::post().cookie(&cookie),
+        Browser {
+            method: Method::GET,
+            ..Browser::post().cookie(&cookie).cross_site()
+        },
+    ] {
+        assert_eq!(send(cookie_layer(), &browser).await, ok(), "{browser:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_check_comes_before_the_token_and_holds_for_optional_login() {
+    // Refused for what the browser says, whatever the token: a cross-site page learns nothing.
+    let browser = Browser::post()
+        .cookie("access_token=not.a.token")
+        .cross_site();
+    assert_eq!(send(cookie_layer(), &browser).await, refused());
+    // Optional login does not turn a cross-site request into an anonymous one.
+    let cookie = format!("access_token={}", token("1"));
+    let browser = Browser::post().cookie(&cookie).cross_site();
+    assert_eq!(
+        send(cookie_layer().optional(true), &browser).await,
+        refused()
+    );
+}
+
+#[tokio::test]
+async fn a_token_in_the_authorization_header_is_never_checked() {
+    // A single-page app on another origin calling the API with a bearer token is legitimate.
+    let bearer = Browser {
+        authorization: Some(format!("Bearer {}", token("1"))),
+        ..Browser::post().cross_site()
+    };
+    let both = [
+        TokenLocation::Header,
+        TokenLocation::Cookie("access_token".into()),
+    ];
+    assert_eq!(send(layer(both.clone()), &bearer).await, ok());
+
+    // Header and cookie both sent: the locations' order decides which is used, and only the
+    // cookie's path is checked.
+    let cookie = format!("access_token={}", token("1"));
+    let with_both = Browser {
+        authorization: Some(format!("Bearer {}", token("1"))),
+        ..Browser::post().cookie(&cookie).cross_site()
+    };
+    assert_eq!(send(layer(both.clone()), &with_both).await, ok());
+    let cookie_first = [
+        TokenLocation::Cookie("access_token".into()),
+        TokenLocation::Header,
+    ];
+    assert_eq!(send(layer(cookie_first), &with_both).await, refused());
+}
+
+#[tokio::test]
+async fn trusted_origins_and_turning_the_check_off() {
+    let cookie = format!("access_token={}", token("1"));
+    let from_app = Browser::post()
+        .cookie(&cookie)
+        .site("same-site")
+        .origin("https://app.example.com");
+    assert_eq!(send(cookie_layer(), &from_app).await, refused());
+    let trusting = || cookie_layer().trusted_origins(["https://app.example.com"]);
+    assert_eq!(send(trusting(), &from_app).await, ok());
+    // Trusting one origin trusts no other.
+    let evil = Browser::post().cookie(&cookie).cross_site();
+    assert_eq!(send(trusting(), &evil).await, refused());
+    // Turned off: one explicit call.
+    assert_eq!(
+        send(cookie_layer().disable_cross_origin_protection(), &evil).await,
+        ok()
+    );
+}
+
+#[tokio::test]
+async fn repeated_sec_fetch_site_or_origin_headers_are_refused() {
+    let cookie = format!("access_token={}", token("1"));
+    let twice_site = Browser::post()
+        .cookie(&cookie)
+        .site("same-origin")
+        .site("cross-site");
+    assert_eq!(send(cookie_layer(), &twice_site).await, refused());
+    let twice_origin = Browser::post()
+        .cookie(&cookie)
+        .origin("https://api.example.com")
+        .origin("https://evil.example");
+    assert_eq!(send(cookie_layer(), &twice_origin).await, refused());
+}
+
+/// RFC 6265 section 5.4 lets a sibling subdomain set a cookie of the same name, which the browser
+/// sends beside the real one: neither may be picked.
+#[tokio::test]
+async fn two_cookies_of_the_name_are_ambiguous_and_answered_400() {
+    const AMBIGUOUS: &str = r#"{"status":400,"message":"Send exactly one Authorization header"}"#;
+    let valid = token("1");
+    for cookies in [
+        vec![format!("access_token=; access_token={valid}")],
+        vec![format!("access_token={valid}; access_token={valid}")],
+        vec![
+            format!("access_token={valid}"),
+            "access_token=planted".into(),
+        ],
+    ] {
+        let mut browser = Browser::post().site("same-origin");
+        browser.cookies = cookies.clone();
+        assert_eq!(
+            send(cookie_layer(), &browser).await,
+            (StatusCode::BAD_REQUEST, AMBIGUOUS.into()),
+            "{cookies:?}"
+        );
+    }
+    // RFC 6265 section 4.1.1: a quoted value is the value.
+    let quoted = Browser::post()
+        .site("same-origin")
+        .cookie(format!("theme=dark; access_token=\"{valid}\""));
+    assert_eq!(send(cookie_layer(), &quoted).await, ok());
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token: only which headers are there.
+        f.debug_struct("Browser")
+            .field("method", &self.method)
+            .field("cookies", &self.cookies.len())
+            .field("sec_fetch_site", &self.sec_fetch_site)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
