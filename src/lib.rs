@@ -27,6 +27,7 @@
 //! | change the messages | [`LoginManagerBuilder::message`]`(`[`Rejection`]`, text)` | `login_message` |
 //! | change the response | [`LoginLayer::responder`] with a [`Responder`]; [`LoginManager::rejection_response`] in a handler | |
 //! | let anonymous requests through | [`LoginLayer::optional`], [`LoginLayer::skip_if`] | |
+//! | keep the tokens in browser cookies | [`SessionCookies`] (`Set-Cookie` to log in, to log out) | |
 //! | take the token from a cookie | [`LoginLayer::token_locations`] with [`TokenLocation::Cookie`]; cross-origin requests are refused unless [`LoginLayer::trusted_origins`] | |
 //! | cache loaded users | [`CachedLoader`] | |
 //! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
@@ -337,6 +338,7 @@
 mod axum;
 mod body;
 mod cache;
+mod cookies;
 mod cross_origin;
 mod error;
 mod extract;
@@ -356,6 +358,7 @@ mod token;
 pub use axum::{CurrentUser, MissingLoginLayer};
 pub use body::ResponseBody;
 pub use cache::{CachedLoad, CachedLoader};
+pub use cookies::{SameSite, SessionCookies};
 pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;
 pub use layer::LoginLayer;

@@ -1,0 +1,228 @@
+//! [`SessionCookies`]: issued tokens as `Set-Cookie` headers for browsers, and the headers that
+//! clear them.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use cookie::Cookie;
+use http::HeaderValue;
+
+use crate::manager::TokenPair;
+
+/// The `SameSite` attribute of the session cookies (RFC 6265bis section 4.1.2.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent only with requests from this site.
+    Strict,
+    /// Also sent when the user follows a link to this site (top-level `GET`): the default.
+    Lax,
+    /// Sent with every request, cross-site ones included (a front end on another site).
+    None,
+}
+
+/// The cookies a browser keeps its tokens in: turns an issued token or [`TokenPair`] into
+/// `Set-Cookie` headers, and gives the headers that clear them at logout. Built and formatted by
+/// the `cookie` crate.
+///
+/// - the access token: cookie `access_token`, `HttpOnly` (no script can read it), `Secure`
+///   (browsers accept it on `http://localhost` and `http://127.0.0.1`, so development needs no
+///   switch), `SameSite=Lax`, `Path=/`, `Max-Age` its lifetime;
+/// - the refresh token: cookie `refresh_token`, the same, but `Path` only the refresh route
+///   (`/refresh` unless [`refresh_path`](Self::refresh_path) says otherwise), so the browser
+///   sends it nowhere else.
+///
+/// The layer reads the access cookie with [`TokenLocation::Cookie`](crate::TokenLocation::Cookie)
+/// of the same name, and then refuses cross-origin requests that would use it (see
+/// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins)); the refresh route's
+/// layer reads the refresh cookie.
+///
+/// ```
+/// use tower_login_manager::{LoginManager, SessionCookies};
+///
+/// let manager = LoginManager::new([7u8; 32])?;
+/// let cookies = SessionCookies::new();
+/// let [access, refresh] = cookies.set_pair(&manager.issue_token_pair("1")?);
+/// assert!(access.to_str()?.starts_with("access_token=ey"));
+/// assert!(access.to_str()?.ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600"));
+/// assert!(refresh.to_str()?.ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=2592000"));
+///
+/// // Logout: both cookies expire at once.
+/// let [access, refresh] = cookies.clear();
+/// assert_eq!(access, "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0");
+/// assert_eq!(refresh, "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=0");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionCookies {
+    access: Cow<'static, str>,
+    refresh: Cow<'static, str>,
+    refresh_path: Cow<'static, str>,
+    same_site: SameSite,
+}
+
+impl Default for SessionCookies {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SessionCookies {
+    /// `access_token` and `refresh_token`, the refresh token for `/refresh` only, `SameSite=Lax`.
+    pub fn new() -> Self {
+        Self {
+            access: Cow::Borrowed("access_token"),
+            refresh: Cow::Borrowed("refresh_token"),
+            refresh_path: Cow::Borrowed("/refresh"),
+            same_site: SameSite::Lax,
+        }
+    }
+
+    /// The cookies' names.
+    ///
+    /// # Panics
+    ///
+    /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), a
+    /// mistake in the program found at its start.
+    pub fn names(
+        mut self,
+        access: impl Into<Cow<'static, str>>,
+        refresh: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.access = valid_name(access.into());
+        self.refresh = valid_name(refresh.into());
+        self
+    }
+
+    /// The path of the refresh route, the only one the refresh cookie is sent to. Default:
+    /// `/refresh`.
+    ///
+    /// # Panics
+    ///
+    /// If `path` does not start with `/` or holds a `;` or a control character.
+    pub fn refresh_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
+        let path = path.into();
+        assert!(
+            path.starts_with('/') && !path.contains(';') && !path.chars().any(char::is_control),
+            "refresh path {path:?} must start with `/` and hold no `;` or control character"
+        );
+        self.refresh_path = path;
+        self
+    }
+
+    /// The `SameSite` attribute of both cookies. Default: [`SameSite::Lax`]. Every cookie is
+    /// `Secure`, as [`SameSite::None`] requires.
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// `Set-Cookie` for an access token that lives `lifetime` (whole seconds, rounded up, as
+    /// the token's own).
+    pub fn set_access(&self, token: &str, lifetime: Duration) -> HeaderValue {
+        let secs = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
+        self.header(&self.access, token, "/", secs)
+    }
+
+    /// `Set-Cookie` for both tokens of `pair`, access first.
+    pub fn set_pair(&self, pair: &TokenPair) -> [HeaderValue; 2] {
+        [
+            self.header(&self.access, &pair.access_token, "/", pair.expires_in),
+            self.header(
+                &self.refresh,
+                &pair.refresh_token,
+                &self.refresh_path,
+                pair.refresh_expires_in,
+            ),
+        ]
+    }
+
+    /// `Set-Cookie` headers that remove both cookies (empty, `Max-Age=0`), access first.
+    pub fn clear(&self) -> [HeaderValue; 2] {
+        [
+            self.header(&self.access, "", "/", 0),
+            self.header(&self.refresh, "", &self.refresh_path, 0),
+        ]
+    }
+
+    fn header(&self, name: &str, value: &str, path: &str, max_age: u64) -> HeaderValue {
+        let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+        let cookie = Cookie::build((name, value))
+            .http_only(true)
+            .same_site(match self.same_site {
+                SameSite::Strict => cookie::SameSite::Strict,
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::None => cookie::SameSite::None,
+            })
+            .secure(true)
+            .path(path)
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .build();
+        // Names are tokens, the path has no `;` or control character, and tokens are base64url
+        // and dots: always a valid header value.
+        HeaderValue::try_from(cookie.to_string()).expect("a Set-Cookie of checked parts")
+    }
+}
+
+fn valid_name(name: Cow<'static, str>) -> Cow<'static, str> {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    assert!(
+        !name.is_empty() && name.bytes().all(tchar),
+        "cookie name {name:?} is not an RFC 9110 token"
+    );
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> TokenPair {
+        TokenPair {
+            access_token: "a.b.c".into(),
+            refresh_token: "d.e.f".into(),
+            expires_in: 900,
+            refresh_expires_in: 86_400,
+        }
+    }
+
+    #[test]
+    fn rfc6265bis_attributes_of_both_cookies() {
+        let [access, refresh] = SessionCookies::new()
+            .same_site(SameSite::Strict)
+            .refresh_path("/auth/refresh")
+            .names("sid", "rid")
+            .set_pair(&pair());
+        assert_eq!(
+            access,
+            "sid=a.b.c; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=900"
+        );
+        assert_eq!(
+            refresh,
+            "rid=d.e.f; HttpOnly; SameSite=Strict; Secure; Path=/auth/refresh; Max-Age=86400"
+        );
+    }
+
+    /// RFC 6265bis section 4.1.2.7: `SameSite=None` needs `Secure`, which every cookie has.
+    #[test]
+    fn same_site_none_is_secure() {
+        let access = SessionCookies::new()
+            .same_site(SameSite::None)
+            .set_access("a.b.c", Duration::from_millis(1_500));
+        assert_eq!(
+            access,
+            "access_token=a.b.c; HttpOnly; SameSite=None; Secure; Path=/; Max-Age=2"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "is not an RFC 9110 token")]
+    fn a_cookie_name_must_be_a_token() {
+        let _ = SessionCookies::new().names("access token", "refresh_token");
+    }
+
+    #[test]
+    #[should_panic(expected = "must start with `/`")]
+    fn a_refresh_path_must_be_a_path() {
+        let _ = SessionCookies::new().refresh_path("/refresh; Domain=evil.example");
+    }
+}
