@@ -3,6 +3,8 @@
 use std::env::{self, VarError};
 use std::time::Duration;
 
+use crate::throttle::Limits;
+
 /// Where the users live unless `DATABASE_URL` says otherwise: a file in the current directory,
 /// created on first start (`mode=rwc`).
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tower-login-manager-example.db?mode=rwc";
@@ -22,11 +24,15 @@ pub struct Config {
     /// How long a loaded user is kept in this process (`USER_CACHE_SECS`); zero (unset): not at
     /// all.
     pub user_cache: Duration,
+    /// Failed logins allowed per window (`LOGIN_MAX_FAILURES`, default 5 per username;
+    /// `LOGIN_MAX_FAILURES_PER_ADDRESS`, default 20 per client address; `LOGIN_WINDOW_SECS`,
+    /// default 900).
+    pub login_limits: Limits,
 }
 
 impl Config {
-    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL` and `USER_CACHE_SECS`
-    /// (empty counts as unset). The secret's length is checked by the `LoginManager` builder, not
+    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL`, `USER_CACHE_SECS` and
+    /// the login limits (empty counts as unset). The secret's length is checked by the `LoginManager` builder, not
     /// here, so that the message is the crate's.
     pub fn from_env() -> Result<Self, String> {
         let host = var("HOST")?.unwrap_or_else(|| "127.0.0.1".to_owned());
@@ -53,7 +59,13 @@ impl Config {
                 format!("USER_CACHE_SECS must be a whole number of seconds, not {secs:?}")
             })?,
         };
+        let login_limits = Limits {
+            per_username: number("LOGIN_MAX_FAILURES", 5)?,
+            per_address: number("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)?,
+            window: Duration::from_secs(number("LOGIN_WINDOW_SECS", 900)?.into()),
+        };
         Ok(Self {
+            login_limits,
             host,
             port,
             secret,
@@ -62,6 +74,18 @@ impl Config {
             redis_url,
             user_cache,
         })
+    }
+}
+
+/// A whole number of at least 1 from the environment, `default` when unset or empty.
+fn number(name: &str, default: u32) -> Result<u32, String> {
+    match var(name)?.filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(value) => {
+            value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                format!("{name} must be a whole number of at least 1, not {value:?}")
+            })
+        }
     }
 }
 

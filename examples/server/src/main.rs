@@ -32,6 +32,17 @@
 //! (a new pair; the refresh token is spent), `GET /health`. Every error is
 //! `{"status": <code>, "message": ".."}`.
 //!
+//! For browsers: `GET /` serves a page to register, log in, see the current user and log out;
+//! `POST /session` logs in as `/login` does but puts the tokens into `HttpOnly` cookies
+//! (`SessionCookies`) and answers the user. `/me`, `/refresh` and `/logout` take the cookie when
+//! there is no `Authorization` header; the layer refuses a cookie's token on a cross-origin
+//! `POST`. `/logout` clears the cookies.
+//!
+//! Failed logins (`/login`, `/session`) are limited per username (`LOGIN_MAX_FAILURES`, 5) and
+//! per client address (`LOGIN_MAX_FAILURES_PER_ADDRESS`, 20) in windows of `LOGIN_WINDOW_SECS`
+//! (900): past the limit, 429 with `Retry-After`, without checking the password. The counts are
+//! shared through `REDIS_URL` when it is set.
+//!
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader
 
@@ -41,18 +52,21 @@ mod password;
 mod request_log;
 mod revocations;
 mod routes;
+mod throttle;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::middleware;
 use tokio::net::TcpListener;
-use tower_login_manager::{CachedLoader, LoginManager};
+use tower_login_manager::{CachedLoader, LoginManager, SessionCookies};
 
 use crate::config::Config;
 use crate::db::{Database, Loader};
 use crate::password::Passwords;
 use crate::revocations::Store;
 use crate::routes::AppState;
+use crate::throttle::Throttle;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -86,11 +100,25 @@ async fn run() -> Result<(), String> {
         .build()
         .map_err(|error| format!("SECRET_KEY cannot be used: {error}"))?;
     drop(config.secret);
-    let revocations = Store::from_url(config.redis_url.as_deref())?;
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(revocations::redis_connection)
+        .transpose()?;
+    let revocations = Store::new(redis.clone());
+    let throttle = Throttle::new(config.login_limits, redis);
 
     let database = Database::connect(&config.database_url).await?;
     eprintln!("database: {}", database.describe());
     eprintln!("revoked tokens: {}", revocations.describe());
+    let limits = config.login_limits;
+    eprintln!(
+        "failed logins: {} per username, {} per client address, per {} s; counted {}",
+        limits.per_username,
+        limits.per_address,
+        limits.window.as_secs(),
+        throttle.describe()
+    );
     let users = database.users();
     let loader = match config.user_cache.as_secs() {
         0 => {
@@ -116,6 +144,8 @@ async fn run() -> Result<(), String> {
         manager,
         passwords,
         revocations,
+        throttle,
+        cookies: SessionCookies::new(),
     })
     .layer(middleware::from_fn(request_log::log_request));
 
@@ -127,10 +157,14 @@ async fn run() -> Result<(), String> {
         .map_err(|error| format!("cannot read the listening address: {error}"))?;
     eprintln!("listening on http://{addr}");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|error| format!("the server failed: {error}"))?;
+    // The client's address, for counting failed logins per address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|error| format!("the server failed: {error}"))?;
 
     database.close().await;
     eprintln!("stopped");

@@ -1,21 +1,28 @@
 //! The routes, the JSON body they read, and the JSON errors they answer.
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, Revocations, TokenKind};
+use tower_login_manager::{
+    Claims, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies, TokenKind,
+    TokenLocation,
+};
 
 use crate::db::{CreateError, Loader, User, Users};
 use crate::password::Passwords;
 use crate::revocations::Store;
+use crate::throttle::{RetryAfter, Throttle, retry_after_secs};
 
 /// Longest accepted username, in characters.
 const MAX_USERNAME_CHARS: usize = 64;
@@ -32,11 +39,21 @@ pub struct AppState {
     pub manager: LoginManager,
     pub passwords: Passwords,
     pub revocations: Store,
+    pub throttle: Throttle,
+    /// The browser's cookies: `access_token` for every route, `refresh_token` for `/refresh`.
+    pub cookies: SessionCookies,
 }
 
-/// `POST /register`, `POST /login`, `GET /health`; `GET /me` and `POST /logout` behind the login
-/// layer (access tokens); `POST /refresh` behind a second one that takes only refresh tokens. Both
-/// layers check the revocation store.
+/// The browser page, served by the server itself: plain HTML and JavaScript, no build step.
+const PAGE: &str = include_str!("../static/index.html");
+const SCRIPT: &str = include_str!("../static/app.js");
+
+/// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
+/// in cookies, for browsers), `GET /health`, `GET /` and `/app.js` (the browser page); `GET /me`
+/// and `POST /logout` behind the login layer (access tokens, from the `Authorization` header or
+/// the `access_token` cookie); `POST /refresh` behind a second one that takes only refresh tokens
+/// (header, or the `refresh_token` cookie). Both layers check the revocation store, and refuse a
+/// cookie's token on a cross-origin `POST` (the layer's default).
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
     // and not a "You need to login".
@@ -45,24 +62,53 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", post(logout))
         .route_layer(
             LoginLayer::new(state.manager.clone(), state.loader.clone())
+                .token_locations([
+                    TokenLocation::Header,
+                    TokenLocation::Cookie("access_token".into()),
+                ])
                 .revocations(state.revocations.clone()),
         );
     let refresh = Router::new().route("/refresh", post(refresh)).route_layer(
         LoginLayer::new(state.manager.clone(), state.loader.clone())
             .token_kind(TokenKind::Refresh)
+            .token_locations([
+                TokenLocation::Header,
+                TokenLocation::Cookie("refresh_token".into()),
+            ])
             .revocations(state.revocations.clone()),
     );
 
     Router::new()
+        .route("/", get(page))
+        .route("/app.js", get(script))
         .route("/health", get(health))
         .route("/register", post(register))
         .route("/login", post(login))
+        .route("/session", post(session))
         .merge(protected)
         .merge(refresh)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// `GET /`: the page. Its script is a file of its own, so that the policy allows no inline script.
+async fn page() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                CONTENT_SECURITY_POLICY,
+                "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            ),
+        ],
+        PAGE,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
 }
 
 async fn health() -> Json<Value> {
@@ -94,11 +140,41 @@ async fn register(
     }
 }
 
+/// `POST /login`: the tokens in the body, for API clients.
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let user = authenticate(&state, client, credentials).await?;
+    token_pair(&state.manager, &user)
+}
+
+/// `POST /session`: the same check, for browsers: the tokens go into `HttpOnly` cookies that no
+/// script can read, and the body is the user.
+async fn session(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, client, credentials).await?;
+    session_cookies(&state, &user)
+}
+
+/// The user these credentials are the password of, or the answer to give: 429 while the username
+/// or the client address has used up its failed attempts (the password is not checked then, so
+/// the answer's time tells nothing), 401 for a wrong password or an unknown username. Neither
+/// the password nor its hash is ever logged.
+async fn authenticate(
+    state: &AppState,
+    client: SocketAddr,
+    credentials: Credentials,
+) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
+    let address = client.ip();
+    if let Some(wait) = state.throttle.check(&username, address).await {
+        return Err(ApiError::too_many_attempts(wait));
+    }
     let found = state
         .users
         .find_with_hash(&username)
@@ -115,13 +191,19 @@ async fn login(
         .verify(password, hash)
         .await
         .map_err(|error| ApiError::internal("verifying a password", error))?;
-    let Some(user) = user.filter(|_| matches) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password",
-        ));
-    };
-    token_pair(&state.manager, &user)
+    match user.filter(|_| matches) {
+        Some(user) => {
+            state.throttle.succeeded(&username).await;
+            Ok(user)
+        }
+        None => {
+            state.throttle.failed(&username, address).await;
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Invalid username or password",
+            ))
+        }
+    }
 }
 
 /// `POST /refresh` with `Authorization: Bearer <refresh token>`: the presented refresh token is
@@ -135,24 +217,45 @@ async fn login(
 /// token.
 async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Extension(user): Extension<User>,
     Extension(claims): Extension<Claims>,
 ) -> Result<Response, ApiError> {
     if !revoke(&state, &claims).await? {
         return Err(ApiError::login(&state.manager, Rejection::Revoked));
     }
-    token_pair(&state.manager, &user)
+    match from_cookie(&headers) {
+        true => session_cookies(&state, &user),
+        false => token_pair(&state.manager, &user),
+    }
 }
 
-/// `POST /logout` with `Authorization: Bearer <access token>`: that token is revoked until it
-/// expires, on every instance that shares the revocation store.
+/// `POST /logout` with the access token (header or cookie): that token is revoked until it
+/// expires, on every instance that shares the revocation store. A browser's cookies are cleared
+/// as well.
 async fn logout(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Extension(claims): Extension<Claims>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     // `false`: a concurrent logout with the same token revoked it first; logged out all the same.
     let _revoked_here = revoke(&state, &claims).await?;
-    Ok(Json(json!({ "status": 200, "message": "Logged out" })))
+    let body = Json(json!({ "status": 200, "message": "Logged out" }));
+    let cleared = match from_cookie(&headers) {
+        true => state.cookies.clear().to_vec(),
+        false => Vec::new(),
+    };
+    Ok((
+        AppendHeaders(cleared.into_iter().map(|c| (SET_COOKIE, c))),
+        body,
+    )
+        .into_response())
+}
+
+/// Whether the layer took the token from a cookie: its locations put the header first, so a
+/// request without `Authorization` was let in by its cookie.
+fn from_cookie(headers: &HeaderMap) -> bool {
+    !headers.contains_key(AUTHORIZATION)
 }
 
 /// Revokes the token of `claims` for as long as the layer would accept it: `true` when this call
@@ -171,6 +274,26 @@ async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
         eprintln!("error: revoking a token failed: {error}");
         ApiError::login(&state.manager, Rejection::RevocationUnavailable)
     })
+}
+
+/// A new pair for `user` in cookies, as `/session` and a browser's `/refresh` answer them: the body
+/// is the user, never a token.
+fn session_cookies(state: &AppState, user: &User) -> Result<Response, ApiError> {
+    let pair = state
+        .manager
+        .issue_token_pair(&user.id.to_string())
+        .map_err(|error| ApiError::internal("issuing a token", error))?;
+    let [access, refresh] = state.cookies.set_pair(&pair);
+    // `AppendHeaders`: two `Set-Cookie` headers (an array of headers would keep only the last).
+    Ok((
+        AppendHeaders([
+            (SET_COOKIE, access),
+            (SET_COOKIE, refresh),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ]),
+        Json(user.clone()),
+    )
+        .into_response())
 }
 
 /// A new access and refresh token for `user`, as `/login` and `/refresh` answer them.
@@ -229,9 +352,10 @@ pub enum ApiError {
         status: StatusCode,
         message: Cow<'static, str>,
     },
-    /// The login layer's own answer (`LoginManager::rejection_response`), where a handler refuses
-    /// a request as the layer would: same message, same challenge. Boxed: it is rare, and an
-    /// unboxed response would make every `Result<_, ApiError>` large.
+    /// A prepared answer: the login layer's own (`LoginManager::rejection_response`), where a
+    /// handler refuses a request as the layer would (same message, same challenge), or one with
+    /// headers of its own (`Retry-After`). Boxed: it is rare, and an unboxed response would make
+    /// every `Result<_, ApiError>` large.
     Login(Box<Response>),
 }
 
@@ -248,6 +372,19 @@ impl ApiError {
         Self::Login(Box::new(
             manager.rejection_response(&rejection).map(Body::from),
         ))
+    }
+
+    /// 429 with `Retry-After` (RFC 6585 section 4).
+    fn too_many_attempts(wait: RetryAfter) -> Self {
+        let mut response = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed login attempts. Please try again later",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
+        Self::Login(Box::new(response))
     }
 
     fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {

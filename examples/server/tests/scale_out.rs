@@ -69,6 +69,26 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
     );
     let (from_b, from_b_refresh) = b.login_pair("ada", "ada's password").await;
 
+    // Failed logins are counted for all instances: five on A, and B refuses the sixth with
+    // 429, even with the right password, and without checking it.
+    assert_eq!(
+        a.register("bob", "bob's password").await.status,
+        StatusCode::CREATED
+    );
+    for _ in 0..5 {
+        let reply = a.login("bob", "not bob's password").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let reply = b.login("bob", "bob's password").await;
+    assert!(reply.headers.contains_key("retry-after"));
+    assert_eq!(
+        reply.pair(),
+        error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed login attempts. Please try again later"
+        )
+    );
+
     // A token issued by A works on B, and the other way round.
     let (from_a, from_a_refresh) = a.login_pair("ada", "ada's password").await;
     assert_eq!(b.me(&from_a).await, ada, "A's token on B");

@@ -13,21 +13,10 @@ use tower_login_manager::LoginManager;
 
 mod support;
 
-use support::{Launch, Server, TempDir, Timing, bearer, error, tokens};
+use support::{Launch, Server, TIMING, TempDir, bearer, error, tokens};
 
 /// The `SECRET_KEY` of every server here (47 bytes).
 const SECRET: &str = "the example server's test secret, 47 bytes long";
-const TIMING: Timing = Timing {
-    // How long a server may take to answer `/health` after its start.
-    startup: Duration::from_secs(20),
-    health_check: Duration::from_millis(500),
-    // How long a server may take to exit after SIGTERM, or to refuse a bad configuration.
-    exit: Duration::from_secs(20),
-    // How long one request may take (Argon2 in a debug build takes about a second).
-    request: Duration::from_secs(30),
-    // Interval of the bounded polling loops.
-    poll: Duration::from_millis(25),
-};
 /// The scratch directories are `tower-login-manager-server-test-<pid>-<n>`.
 const SCRATCH: &str = "server-test";
 const ADA_PASSWORD: &str = "ada's password";

@@ -42,6 +42,19 @@ pub struct Timing {
     pub poll: Duration,
 }
 
+/// The bounds of one instance on SQLite (`tests/server.rs`, `tests/browser.rs`).
+pub const TIMING: Timing = Timing {
+    // How long a server may take to answer `/health` after its start.
+    startup: Duration::from_secs(20),
+    health_check: Duration::from_millis(500),
+    // How long a server may take to exit after SIGTERM, or to refuse a bad configuration.
+    exit: Duration::from_secs(20),
+    // How long one request may take (Argon2 in a debug build takes about a second).
+    request: Duration::from_secs(30),
+    // Interval of the bounded polling loops.
+    poll: Duration::from_millis(25),
+};
+
 /// How to start one instance of the example server.
 #[derive(Clone, Copy, Debug)]
 pub struct Launch<'a> {
@@ -268,16 +281,31 @@ impl Server {
         authorization: Option<&str>,
         body: &str,
     ) -> Reply {
+        let headers: Vec<(&str, &str)> = [
+            ("content-type", content_type),
+            ("authorization", authorization),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        self.request_with(method, path, &headers, body).await
+    }
+
+    /// A request with these headers (each may repeat); the answer must be JSON.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
         let name = self.name;
         let timeout = self.timing.request;
         let mut req = Request::builder()
             .method(method.clone())
             .uri(format!("http://{}{path}", self.addr));
-        if let Some(content_type) = content_type {
-            req = req.header(CONTENT_TYPE, content_type);
-        }
-        if let Some(authorization) = authorization {
-            req = req.header("authorization", authorization);
+        for (header, value) in headers {
+            req = req.header(*header, *value);
         }
         let req = req.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
         let res = tokio::time::timeout(timeout, self.client.request(req))
@@ -302,6 +330,29 @@ impl Server {
             headers: parts.headers,
             body,
         }
+    }
+
+    /// `GET path` as text: status, headers, body (for the page and its script).
+    pub async fn get_text(&self, path: &str) -> (StatusCode, HeaderMap, String) {
+        let req = Request::get(format!("http://{}{path}", self.addr))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let res = tokio::time::timeout(self.timing.request, self.client.request(req))
+            .await
+            .expect("an answer in time")
+            .expect("an answer");
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.expect("the response body").to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+        )
+    }
+
+    /// The address the server listens on, `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
@@ -344,9 +395,10 @@ impl Server {
         assert_eq!(
             reply.status,
             StatusCode::OK,
-            "{}: login: {}",
+            "{}: login: {}\n{}",
             self.name,
-            reply.body
+            reply.body,
+            self.log()
         );
         tokens(&reply)
     }

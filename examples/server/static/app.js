@@ -1,0 +1,66 @@
+// The example page: log in with POST /session (the server sets HttpOnly cookies), see the user
+// with GET /me, log out with POST /logout. Same-origin fetches send the cookies by themselves;
+// no token ever reaches this script.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function show(user) {
+  $("login").hidden = user !== null;
+  $("user").hidden = user === null;
+  if (user !== null) {
+    $("name").textContent = user.username;
+    $("id").textContent = user.id;
+  }
+}
+
+function say(text) {
+  $("message").textContent = text;
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { ok: response.ok, status: response.status, body: await response.json().catch(() => ({})) };
+}
+
+// The current user: /me, and once more after /refresh if the access token has expired.
+async function current() {
+  let response = await fetch("/me");
+  if (response.status === 401 && (await post("/refresh")).ok) {
+    response = await fetch("/me");
+  }
+  return response.ok ? response.json() : null;
+}
+
+function credentials() {
+  return { username: $("username").value, password: $("password").value };
+}
+
+$("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const answer = await post("/session", credentials());
+  if (answer.ok) {
+    $("password").value = "";
+    say("");
+    show(answer.body);
+  } else {
+    say(answer.body.message || `Login failed (${answer.status})`);
+  }
+});
+
+$("register").addEventListener("click", async () => {
+  const answer = await post("/register", credentials());
+  say(answer.ok ? "Registered: now log in." : answer.body.message || `Failed (${answer.status})`);
+});
+
+$("log-out").addEventListener("click", async () => {
+  await post("/logout");
+  say("Logged out.");
+  show(null);
+});
+
+current().then(show, () => show(null));

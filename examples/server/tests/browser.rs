@@ -1,0 +1,355 @@
+//! The example server as a browser app, at the HTTP level: the page, `POST /session` and its `HttpOnly` cookies, `/me`, `/refresh`
+//! and `/logout` with cookies, the cross-origin check on a cookie's token, and the throttling of
+//! failed logins on `/login` and `/session`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use hyper::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE,
+};
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+use support::{Launch, Reply, Server, TIMING, TempDir, error};
+
+const SECRET: &str = "the browser test's secret, at least 32 bytes long";
+const PASSWORD: &str = "ada's browser password";
+const REVOKED: &str = "Token has been revoked";
+const NEED_LOGIN: &str = "You need to login";
+const CROSS_ORIGIN: &str = "Cross-origin request refused";
+const THROTTLED: &str = "Too many failed login attempts. Please try again later";
+
+async fn start(dir: &TempDir, env: &[(&str, &str)]) -> Server {
+    let server = Server::start(&Launch {
+        name: "browser",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env,
+    })
+    .await;
+    assert_eq!(
+        server.register("ada", PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    server
+}
+
+/// A same-origin `fetch` from the page: what the browser adds by itself.
+fn same_origin(cookie: Option<&str>) -> Vec<(&str, &str)> {
+    let mut headers = vec![
+        ("sec-fetch-site", "same-origin"),
+        ("content-type", "application/json"),
+    ];
+    if let Some(cookie) = cookie {
+        headers.push(("cookie", cookie));
+    }
+    headers
+}
+
+/// `POST /session` from the page: the reply and the two cookies it sets, as `name=value`.
+async fn log_in(server: &Server) -> (Reply, String, String) {
+    let body = json!({ "username": "ada", "password": PASSWORD }).to_string();
+    let reply = server
+        .request_with(Method::POST, "/session", &same_origin(None), &body)
+        .await;
+    let (access, refresh) = cookies(&reply);
+    (reply, access, refresh)
+}
+
+/// The `Set-Cookie` headers of a reply.
+fn set_cookies(reply: &Reply) -> Vec<&str> {
+    reply
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
+}
+
+/// The `name=value` of the access and the refresh cookie a reply sets.
+fn cookies(reply: &Reply) -> (String, String) {
+    let set = set_cookies(reply);
+    assert_eq!(set.len(), 2, "two Set-Cookie headers: {set:?}");
+    let pair = |prefix: &str| {
+        let cookie = set
+            .iter()
+            .find(|c| c.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} cookie in {set:?}"));
+        cookie.split(';').next().unwrap().to_owned()
+    };
+    (pair("access_token="), pair("refresh_token="))
+}
+
+#[tokio::test]
+async fn the_page_and_its_script_are_served_by_the_server() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let (status, headers, page) = server.get_text("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[CONTENT_TYPE], "text/html; charset=utf-8");
+    // No inline script may run: the script is a file of the same origin.
+    assert_eq!(
+        headers[CONTENT_SECURITY_POLICY],
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    );
+    assert!(page.contains(r#"<script src="/app.js"></script>"#));
+    assert!(page.contains(r#"<form id="login">"#));
+    let (status, headers, script) = server.get_text("/app.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[CONTENT_TYPE], "text/javascript; charset=utf-8");
+    assert!(script.contains(r#"post("/session""#));
+}
+
+#[tokio::test]
+async fn a_browser_session_lives_in_httponly_cookies() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let (reply, access, refresh) = log_in(&server).await;
+    // The body is the user, never a token.
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!({ "id": 1, "username": "ada" }));
+    assert_eq!(reply.headers[CACHE_CONTROL], "no-store");
+    let set = set_cookies(&reply);
+    assert!(
+        set[0].ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600"),
+        "{set:?}"
+    );
+    assert!(
+        set[1].ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=2592000"),
+        "{set:?}"
+    );
+
+    // /me with the cookie alone.
+    let me = server
+        .request_with(Method::GET, "/me", &same_origin(Some(&access)), "")
+        .await;
+    assert_eq!(
+        me.pair(),
+        (StatusCode::OK, json!({ "id": 1, "username": "ada" }))
+    );
+
+    // /refresh with the refresh cookie: new cookies, and the old refresh token is spent.
+    let refreshed = server
+        .request_with(Method::POST, "/refresh", &same_origin(Some(&refresh)), "")
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    assert_eq!(refreshed.body, json!({ "id": 1, "username": "ada" }));
+    let (new_access, _new_refresh) = cookies(&refreshed);
+    let again = server
+        .request_with(Method::POST, "/refresh", &same_origin(Some(&refresh)), "")
+        .await;
+    assert_eq!(again.pair(), error(StatusCode::UNAUTHORIZED, REVOKED));
+
+    // /logout with the cookie: the token is revoked and both cookies are cleared.
+    let out = server
+        .request_with(Method::POST, "/logout", &same_origin(Some(&new_access)), "")
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(
+        set_cookies(&out),
+        [
+            "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0",
+            "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=0",
+        ]
+    );
+    let me = server
+        .request_with(Method::GET, "/me", &same_origin(Some(&new_access)), "")
+        .await;
+    assert_eq!(me.pair(), error(StatusCode::UNAUTHORIZED, REVOKED));
+
+    // An API client's logout (bearer token) clears no cookie.
+    let login = server.login("ada", PASSWORD).await;
+    let (token, _) = support::tokens(&login);
+    let out = server.post("/logout", Some(&support::bearer(&token))).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert!(out.headers.get(SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn a_cross_origin_post_cannot_use_the_cookies() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let (_, access, refresh) = log_in(&server).await;
+    let attacks: [&[(&str, &str)]; 4] = [
+        // Another site.
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://localhost:9"),
+        ],
+        // Another port of the same host: same site, another origin.
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://127.0.0.1:9"),
+        ],
+        // A browser that sends only Origin.
+        &[("origin", "http://evil.example")],
+        &[("origin", "null")],
+    ];
+    for attack in attacks {
+        for (path, cookie) in [("/logout", &access), ("/refresh", &refresh)] {
+            let mut headers = attack.to_vec();
+            headers.push(("cookie", cookie));
+            let reply = server.request_with(Method::POST, path, &headers, "").await;
+            assert_eq!(
+                reply.pair(),
+                error(StatusCode::FORBIDDEN, CROSS_ORIGIN),
+                "{path} {attack:?}"
+            );
+        }
+    }
+    // Still logged in: nothing was revoked.
+    let me = server
+        .request_with(Method::GET, "/me", &same_origin(Some(&access)), "")
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    // A GET from another site may read nothing it could not anyway, and changes nothing.
+    let me = server
+        .request_with(
+            Method::GET,
+            "/me",
+            &[("sec-fetch-site", "cross-site"), ("cookie", &access)],
+            "",
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_refresh_cookie_is_good_only_at_the_refresh_route() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let (_, access, refresh) = log_in(&server).await;
+    // The refresh cookie sent to another route is not a token there.
+    let me = server
+        .request_with(Method::GET, "/me", &same_origin(Some(&refresh)), "")
+        .await;
+    assert_eq!(me.pair(), error(StatusCode::UNAUTHORIZED, NEED_LOGIN));
+    // A refresh token in the access cookie is the wrong kind of token.
+    let planted = refresh.replacen("refresh_token=", "access_token=", 1);
+    let me = server
+        .request_with(Method::GET, "/me", &same_origin(Some(&planted)), "")
+        .await;
+    assert_eq!(
+        me.pair(),
+        error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid token. Please register or login"
+        )
+    );
+    // And the access cookie is no refresh token.
+    let as_refresh = access.replacen("access_token=", "refresh_token=", 1);
+    let reply = server
+        .request_with(
+            Method::POST,
+            "/refresh",
+            &same_origin(Some(&as_refresh)),
+            "",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The seconds of a 429's `Retry-After`.
+fn retry_after(reply: &Reply) -> u64 {
+    reply.headers[RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("whole seconds")
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_username_until_the_window_ends() {
+    let dir = TempDir::new("browser-test");
+    let server = start(
+        &dir,
+        &[("LOGIN_MAX_FAILURES", "3"), ("LOGIN_WINDOW_SECS", "4")],
+    )
+    .await;
+    // A success resets the username's count.
+    for _ in 0..2 {
+        let reply = server.login("ada", "wrong").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(server.login("ada", PASSWORD).await.status, StatusCode::OK);
+    let opened = Instant::now();
+    for _ in 0..3 {
+        let reply = server.login("ada", "wrong").await;
+        assert_eq!(
+            reply.pair(),
+            error(StatusCode::UNAUTHORIZED, "Invalid username or password")
+        );
+    }
+    // Throttled, the right password included, on both login routes.
+    let body = json!({ "username": "ada", "password": PASSWORD }).to_string();
+    for path in ["/login", "/session"] {
+        let reply = server
+            .request_with(Method::POST, path, &same_origin(None), &body)
+            .await;
+        let wait = retry_after(&reply);
+        assert!((1..=4).contains(&wait), "Retry-After {wait}");
+        assert_eq!(
+            reply.pair(),
+            error(StatusCode::TOO_MANY_REQUESTS, THROTTLED)
+        );
+    }
+    // Another username is not throttled.
+    assert_eq!(
+        server.login("bob", "wrong").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Once the window has ended, the right password works again.
+    let end = opened + Duration::from_secs(4);
+    tokio::time::sleep(end.saturating_duration_since(Instant::now()) + Duration::from_millis(300))
+        .await;
+    assert_eq!(server.login("ada", PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_client_address() {
+    let dir = TempDir::new("browser-test");
+    let server = start(
+        &dir,
+        &[
+            ("LOGIN_MAX_FAILURES", "100"),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "4"),
+        ],
+    )
+    .await;
+    for name in ["a", "b", "c", "d"] {
+        assert_eq!(
+            server.login(name, "guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let reply = server.login("ada", PASSWORD).await;
+    assert!(retry_after(&reply) >= 1);
+    assert_eq!(
+        reply.pair(),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({ "status": 429, "message": THROTTLED })
+        )
+    );
+}
+
+#[tokio::test]
+async fn login_limits_must_be_whole_numbers() {
+    let dir = TempDir::new("browser-test");
+    let mut server = Server::spawn(&Launch {
+        name: "browser",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env: &[("LOGIN_MAX_FAILURES", "0")],
+    });
+    assert!(!server.wait_exit().success());
+    let (_, stderr) = server.output();
+    assert!(
+        stderr.contains("LOGIN_MAX_FAILURES must be a whole number of at least 1"),
+        "{stderr}"
+    );
+}
