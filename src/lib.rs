@@ -173,6 +173,46 @@
 //! # }
 //! ```
 //!
+//! # Browsers
+//!
+//! A page in a browser keeps its tokens in `HttpOnly` cookies ([`SessionCookies`]), where no
+//! script can read them, and the layer reads the access cookie ([`TokenLocation::Cookie`]).
+//! Cross-origin requests other than `GET`, `HEAD` and `OPTIONS` cannot use it (see
+//! [`LoginLayer::trusted_origins`]):
+//!
+//! ```
+//! use axum::{Json, Router, extract::State, http::header::SET_COOKIE, response::{AppendHeaders, IntoResponse}, routing::{get, post}};
+//! use tower_login_manager::{LoginLayer, LoginManager, SessionCookies, TokenLocation};
+//! # use tower::ServiceExt;
+//! # let manager = LoginManager::new([7u8; 32]).unwrap();
+//! # let loader = tower_login_manager::loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+//! # async fn me() -> &'static str { "me" }
+//!
+//! async fn session(State(manager): State<LoginManager>) -> Result<impl IntoResponse, String> {
+//!     let user_id = "1"; // once the username and password are checked
+//!     let pair = manager.issue_token_pair(user_id).map_err(|e| e.to_string())?;
+//!     let [access, refresh] = SessionCookies::new().set_pair(&pair); // HttpOnly, Secure, SameSite=Lax
+//!     Ok((AppendHeaders([(SET_COOKIE, access), (SET_COOKIE, refresh)]), Json(user_id)))
+//! }
+//!
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .route_layer(LoginLayer::new(manager.clone(), loader)
+//!         .token_locations([TokenLocation::Cookie("access_token".into())]))
+//!     .route("/session", post(session))
+//!     .with_state(manager);
+//! # tokio_test::block_on(async {
+//! let res = app.clone().oneshot(http::Request::post("/session").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+//! let cookie = res.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+//! assert!(cookie.starts_with("access_token="));
+//! // The page's own request uses the cookie; a form on another site cannot.
+//! let from = |site: &'static str| http::Request::get("/me").header("cookie", &cookie).header("sec-fetch-site", site);
+//! assert_eq!(app.clone().oneshot(from("same-origin").body(axum::body::Body::empty()).unwrap()).await.unwrap().status(), 200);
+//! let post = http::Request::post("/me").header("cookie", &cookie).header("sec-fetch-site", "cross-site");
+//! assert_eq!(app.oneshot(post.body(axum::body::Body::empty()).unwrap()).await.unwrap().status(), 403);
+//! # });
+//! ```
+//!
 //! # What the client sees
 //!
 //! | situation | HTTP | body `message` (configurable) | `WWW-Authenticate` (RFC 6750 section 3) | gRPC |
