@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the interop tests (tests/interop.rs) need besides Rust: PyJWT 2.x in the
-# machine's python3. Idempotent: does nothing if a PyJWT 2.x is already importable.
-# Called by .ci/run; safe to run by hand.
+# Installs what the tests need besides Rust, PostgreSQL and Redis (scripts/services.sh):
+# - PyJWT 2.x in the machine's python3, for the interop tests (tests/interop.rs);
+# - Chromium and chromedriver (Debian's `chromium` and `chromium-driver`), for the browser test
+#   of the example server (examples/server/tests/chromium.rs).
+# Idempotent: installs only what is missing. Called by scripts/test.sh; safe to run by hand.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
@@ -14,8 +16,20 @@ fi
 if "$PYTHON" -c 'import sys, jwt; sys.exit(0 if jwt.__version__.startswith("2.") else 1)' \
     >/dev/null 2>&1; then
     echo "install-test-deps: PyJWT $("$PYTHON" -c 'import jwt; print(jwt.__version__)') already installed"
-    exit 0
+else
+    PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check 'PyJWT==2.*'
+    echo "install-test-deps: installed PyJWT $("$PYTHON" -c 'import jwt; print(jwt.__version__)')"
 fi
 
-PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check 'PyJWT==2.*'
-echo "install-test-deps: installed PyJWT $("$PYTHON" -c 'import jwt; print(jwt.__version__)')"
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    echo "install-test-deps: $(chromium --version 2>/dev/null | head -n1) already installed"
+elif command -v apt-get >/dev/null 2>&1; then
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    echo "install-test-deps: installing chromium and chromium-driver (apt-get)"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+    echo "install-test-deps: installed $(chromium --version 2>/dev/null | head -n1)"
+else
+    echo "install-test-deps: no apt-get: install Chromium and chromedriver by hand for the browser test" >&2
+fi

@@ -47,9 +47,10 @@ pub struct AppState {
 /// The browser page, served by the server itself: plain HTML and JavaScript, no build step.
 const PAGE: &str = include_str!("../static/index.html");
 const SCRIPT: &str = include_str!("../static/app.js");
+const STYLE: &str = include_str!("../static/app.css");
 
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
-/// in cookies, for browsers), `GET /health`, `GET /` and `/app.js` (the browser page); `GET /me`
+/// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser page); `GET /me`
 /// and `POST /logout` behind the login layer (access tokens, from the `Authorization` header or
 /// the `access_token` cookie); `POST /refresh` behind a second one that takes only refresh tokens
 /// (header, or the `refresh_token` cookie). Both layers check the revocation store, and refuse a
@@ -81,6 +82,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/app.js", get(script))
+        .route("/app.css", get(style))
         .route("/health", get(health))
         .route("/register", post(register))
         .route("/login", post(login))
@@ -93,7 +95,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /`: the page. Its script is a file of its own, so that the policy allows no inline script.
+/// `GET /`: the page. Its script and style are files of their own, so that the policy allows
+/// nothing inline.
 async fn page() -> impl IntoResponse {
     (
         [
@@ -109,6 +112,10 @@ async fn page() -> impl IntoResponse {
 
 async fn script() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
+}
+
+async fn style() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
 
 async fn health() -> Json<Value> {

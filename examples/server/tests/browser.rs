@@ -101,6 +101,9 @@ async fn the_page_and_its_script_are_served_by_the_server() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[CONTENT_TYPE], "text/javascript; charset=utf-8");
     assert!(script.contains(r#"post("/session""#));
+    let (status, headers, _) = server.get_text("/app.css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[CONTENT_TYPE], "text/css; charset=utf-8");
 }
 
 #[tokio::test]

@@ -1,0 +1,270 @@
+//! The example server in a real browser: headless Chromium from Debian's packages (`chromium`,
+//! `chromium-driver`, installed by `scripts/install-test-deps.sh`), driven over WebDriver with
+//! fantoccini. The page registers, logs in, shows the user, survives a reload, keeps the tokens
+//! out of `document.cookie`, logs out; then two attacker pages submit a form `POST` to `/logout`,
+//! one same-site (another port of `127.0.0.1`: the browser sends the cookies, and the layer's
+//! cross-origin check must refuse them) and one cross-site (`localhost` against `127.0.0.1`), and
+//! the user is still logged in after each. The logged-in page is saved as a screenshot.
+//!
+//! Without Chromium the test is skipped with a message, unless `CI` is set: then it fails.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use support::{Launch, Server, TIMING, TempDir, free_port};
+
+const SECRET: &str = "the Chromium test's secret, at least 32 bytes long";
+/// How long the browser may take for one step (a page load, an answer to show).
+const STEP: Duration = Duration::from_secs(20);
+
+/// chromedriver on a free port; killed on drop.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    /// `None` (the test is skipped) without `chromedriver` and `chromium`, unless `CI` is set.
+    fn start() -> Option<Self> {
+        let found = |name: &str| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {name}")])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        if !(found("chromedriver") && found("chromium")) {
+            let ci = std::env::var_os("CI").is_some_and(|ci| !ci.is_empty());
+            assert!(
+                !ci,
+                "chromium and chromedriver are needed; CI installs them with \
+                 `bash scripts/install-test-deps.sh`"
+            );
+            eprintln!(
+                "SKIPPED: the browser test needs chromium and chromium-driver (Debian packages); \
+                 install them with `bash scripts/install-test-deps.sh`"
+            );
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + STEP;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self { child, port })
+    }
+
+    async fn browser(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    "--disable-gpu",
+                    "--window-size=800,600",
+                ],
+            }),
+        );
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls until `check` holds, for at most [`STEP`]; `what` names it in the failure.
+async fn until(browser: &Client, what: &str, check: &str) {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let ok = browser.execute(check, vec![]).await.expect("a script runs");
+        if ok == Value::Bool(true) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never showed {what}: {}",
+            browser
+                .execute("return document.body.innerText", vec![])
+                .await
+                .unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn logged_in_as_ada(browser: &Client) {
+    until(
+        browser,
+        "ada logged in",
+        "return !document.getElementById('user').hidden \
+         && document.getElementById('name').textContent === 'ada'",
+    )
+    .await;
+}
+
+async fn logged_out(browser: &Client) {
+    until(
+        browser,
+        "the login form",
+        "return !document.getElementById('login').hidden",
+    )
+    .await;
+}
+
+async fn fill(browser: &Client, id: &str, text: &str) {
+    let field = browser.find(Locator::Id(id)).await.expect(id);
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+async fn click(browser: &Client, id: &str) {
+    let button = browser.find(Locator::Id(id)).await.expect(id);
+    button.click().await.expect("click");
+}
+
+async fn log_in(browser: &Client) {
+    fill(browser, "username", "ada").await;
+    fill(browser, "password", "ada's browser password").await;
+    click(browser, "log-in").await;
+    logged_in_as_ada(browser).await;
+}
+
+/// A page that posts a form to `target` as soon as it loads: what an attacker's page does.
+async fn attacker(target: String) -> u16 {
+    let page = format!(
+        r#"<!doctype html><title>attacker</title>
+<form method="post" action="{target}"><input type="hidden" name="x" value="1"></form>
+<script>document.forms[0].submit()</script>"#
+    );
+    let app = Router::new().route("/", get(move || async move { Html(page) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// The path the screenshot of the logged-in page is saved to.
+fn screenshot_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chromium-logged-in.png")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it_out() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let dir = TempDir::new("chromium-test");
+    let server = Server::start(&Launch {
+        name: "chromium",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env: &[],
+    })
+    .await;
+    let app = format!("http://{}", server.addr());
+    let browser = driver.browser().await;
+
+    // Register and log in through the page.
+    browser.goto(&format!("{app}/")).await.unwrap();
+    logged_out(&browser).await;
+    fill(&browser, "username", "ada").await;
+    fill(&browser, "password", "ada's browser password").await;
+    click(&browser, "register").await;
+    until(
+        &browser,
+        "the registration",
+        "return document.getElementById('message').textContent === 'Registered: now log in.'",
+    )
+    .await;
+    log_in(&browser).await;
+
+    // A reload keeps the session: the cookies are sent by themselves.
+    browser.refresh().await.unwrap();
+    logged_in_as_ada(&browser).await;
+
+    // No script can read the tokens.
+    let cookies = browser
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    let cookies = cookies.as_str().expect("a string");
+    assert!(
+        !cookies.contains("access_token") && !cookies.contains("refresh_token"),
+        "document.cookie shows {cookies:?}"
+    );
+
+    let png = browser.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshot_path(), &png).unwrap();
+    eprintln!("screenshot: {}", screenshot_path().display());
+
+    // Log out, and the login form is back.
+    click(&browser, "log-out").await;
+    logged_out(&browser).await;
+    browser.refresh().await.unwrap();
+    logged_out(&browser).await;
+
+    // Logged in once more, two attacker pages post a form to /logout.
+    log_in(&browser).await;
+    let logout = format!("{app}/logout");
+    let logouts = server.log().matches("POST /logout 200").count();
+    let same_site = attacker(logout.clone()).await;
+    let cross_site = attacker(logout).await;
+    for (page, expected) in [
+        // Another port of the same host: same site, so the browser sends the cookies (even
+        // `SameSite=Strict` ones), and the cross-origin check refuses the request.
+        (format!("http://127.0.0.1:{same_site}/"), "POST /logout 403"),
+        // Another site: `SameSite=Lax` keeps the cookies home, so the request has no token.
+        (
+            format!("http://localhost:{cross_site}/"),
+            "POST /logout 401",
+        ),
+    ] {
+        let before = server.log().matches(expected).count();
+        browser.goto(&page).await.unwrap();
+        server
+            .wait_for_log(|lines| {
+                lines.iter().filter(|line| line.contains(expected)).count() > before
+            })
+            .await;
+        // Still logged in.
+        browser.goto(&format!("{app}/")).await.unwrap();
+        logged_in_as_ada(&browser).await;
+    }
+    // No attack logged anyone out.
+    assert_eq!(server.log().matches("POST /logout 200").count(), logouts);
+
+    browser.close().await.unwrap();
+    assert!(server.stop().success());
+}
