@@ -36,6 +36,13 @@ pub enum SameSite {
 /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins)); the refresh route's
 /// layer reads the refresh cookie.
 ///
+/// A sibling subdomain (`evil.example.com` beside `app.example.com`) can set a cookie of the
+/// same name for the whole domain. The layer refuses a request that carries two (400), but a
+/// planted cookie alone is read, and one beside the real cookie locks the user out until it
+/// expires. Where subdomains are not all trusted, name the access cookie with the `__Host-`
+/// prefix, which browsers accept only from this host, `Secure`, with `Path=/` and no `Domain`
+/// (`names("__Host-access_token", "__Secure-refresh_token")`), and read that name in the layer.
+///
 /// ```
 /// use tower_login_manager::{LoginManager, SessionCookies};
 ///
@@ -118,6 +125,11 @@ impl SessionCookies {
 
     /// `Set-Cookie` for an access token that lives `lifetime` (whole seconds, rounded up, as
     /// the token's own).
+    ///
+    /// # Panics
+    ///
+    /// If `token` holds a character a cookie value cannot (RFC 6265 section 4.1.1: controls,
+    /// whitespace, `"`, `,`, `;`, `\`): never for a token this crate issues (base64url and dots).
     pub fn set_access(&self, token: &str, lifetime: Duration) -> HeaderValue {
         let secs = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
         self.header(&self.access, token, "/", secs)
@@ -145,6 +157,12 @@ impl SessionCookies {
     }
 
     fn header(&self, name: &str, value: &str, path: &str, max_age: u64) -> HeaderValue {
+        let cookie_octet =
+            |b: u8| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
+        assert!(
+            value.bytes().all(cookie_octet),
+            "a token for a cookie holds a character a cookie value cannot (RFC 6265 section 4.1.1)"
+        );
         let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
         let cookie = Cookie::build((name, value))
             .http_only(true)
@@ -212,6 +230,12 @@ mod tests {
             access,
             "access_token=a.b.c; HttpOnly; SameSite=None; Secure; Path=/; Max-Age=2"
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "a character a cookie value cannot")]
+    fn a_value_cannot_add_attributes() {
+        let _ = SessionCookies::new().set_access("x; Domain=evil.example", Duration::from_secs(1));
     }
 
     #[test]

@@ -178,7 +178,9 @@
 //! A page in a browser keeps its tokens in `HttpOnly` cookies ([`SessionCookies`]), where no
 //! script can read them, and the layer reads the access cookie ([`TokenLocation::Cookie`]).
 //! Cross-origin requests other than `GET`, `HEAD` and `OPTIONS` cannot use it (see
-//! [`LoginLayer::trusted_origins`]):
+//! [`LoginLayer::trusted_origins`]). The login route itself carries no token for the layer to
+//! guard: refuse cross-origin posts to it too (tower-http's `CsrfLayer` applies the same rules),
+//! or another site can log the user into the attacker's account.
 //!
 //! ```
 //! use axum::{Json, Router, extract::State, http::header::SET_COOKIE, response::{AppendHeaders, IntoResponse}, routing::{get, post}};

@@ -134,7 +134,8 @@ impl LoginManager {
     /// `extra` must serialize to a JSON object, and may not set a claim this crate writes or reads
     /// (`exp`, `iat`, `nbf`, `iss`, `aud`, `sub`, `jti`, `type`, the user id claim); that is
     /// refused with `TokenError::InvalidClaim("extra claims")`. Read them back with
-    /// [`Claims::extra`]. Verification is unchanged: the copy checks tokens as `self` does.
+    /// [`Claims::extra`]. Verification is unchanged: the copy checks tokens as `self` does. The
+    /// copy's claims replace any `self` had from an earlier `with_claims`: pass them all at once.
     ///
     /// ```
     /// use std::time::Duration;

@@ -35,13 +35,15 @@
 //! For browsers: `GET /` serves a page to register, log in, see the current user and log out;
 //! `POST /session` logs in as `/login` does but puts the tokens into `HttpOnly` cookies
 //! (`SessionCookies`) and answers the user. `/me`, `/refresh` and `/logout` take the cookie when
-//! there is no `Authorization` header; the layer refuses a cookie's token on a cross-origin
-//! `POST`. `/logout` clears the cookies.
+//! the `Authorization` header holds no bearer token; the layer refuses a cookie's token on a
+//! cross-origin `POST`, and tower-http's `CsrfLayer` refuses cross-origin posts to `/session` and
+//! `/register`. `/logout` clears the cookies.
 //!
-//! Failed logins (`/login`, `/session`) are limited per username (`LOGIN_MAX_FAILURES`, 5) and
+//! Login attempts (`/login`, `/session`) are limited per username (`LOGIN_MAX_FAILURES`, 5) and
 //! per client address (`LOGIN_MAX_FAILURES_PER_ADDRESS`, 20) in windows of `LOGIN_WINDOW_SECS`
-//! (900): past the limit, 429 with `Retry-After`, without checking the password. The counts are
-//! shared through `REDIS_URL` when it is set.
+//! (900), each counted before its password is checked (a success takes it back): past the limit,
+//! 429 with `Retry-After`, without checking the password. The counts are shared through
+//! `REDIS_URL` when it is set.
 //!
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader

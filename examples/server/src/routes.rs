@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_login_manager::{
     Claims, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies, TokenKind,
     TokenLocation,
@@ -79,14 +80,29 @@ pub fn app(state: AppState) -> Router {
             .revocations(state.revocations.clone()),
     );
 
+    // The forms of the page carry no token for the login layer's check to guard, so tower-http's
+    // `CsrfLayer` (the same Go 1.25 rules) refuses cross-origin posts to them: otherwise another
+    // site could register accounts through the user's browser, or log the user into the
+    // attacker's account (login CSRF). API clients send neither header and pass.
+    let manager = state.manager.clone();
+    let forms = Router::new()
+        .route("/register", post(register))
+        .route("/session", post(session))
+        .route_layer(
+            CsrfLayer::new().with_rejection_response(move |_: ProtectionError| {
+                manager
+                    .rejection_response(&Rejection::CrossOrigin)
+                    .map(Body::from)
+            }),
+        );
+
     Router::new()
         .route("/", get(page))
         .route("/app.js", get(script))
         .route("/app.css", get(style))
         .route("/health", get(health))
-        .route("/register", post(register))
         .route("/login", post(login))
-        .route("/session", post(session))
+        .merge(forms)
         .merge(protected)
         .merge(refresh)
         .fallback(not_found)
@@ -169,9 +185,10 @@ async fn session(
 }
 
 /// The user these credentials are the password of, or the answer to give: 429 while the username
-/// or the client address has used up its failed attempts (the password is not checked then, so
-/// the answer's time tells nothing), 401 for a wrong password or an unknown username. Neither
-/// the password nor its hash is ever logged.
+/// or the client address has used up its attempts (each attempt is counted before its password
+/// is checked, and the password is not checked then, so the answer's time tells nothing), 401 for
+/// a wrong password or an unknown username. A success takes its attempt back. Neither the
+/// password nor its hash is ever logged.
 async fn authenticate(
     state: &AppState,
     client: SocketAddr,
@@ -179,14 +196,21 @@ async fn authenticate(
 ) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
     let address = client.ip();
-    if let Some(wait) = state.throttle.check(&username, address).await {
+    // No account has a longer name (`/register` refuses them): counted for the address only,
+    // and answered as a wrong password, so that such names cannot fill the throttle's memory.
+    let possible = username.chars().count() <= MAX_USERNAME_CHARS;
+    let counted = possible.then_some(username.as_str());
+    if let Err(wait) = state.throttle.attempt(counted, address).await {
         return Err(ApiError::too_many_attempts(wait));
     }
-    let found = state
-        .users
-        .find_with_hash(&username)
-        .await
-        .map_err(|error| ApiError::internal("looking up a user", error))?;
+    let found = match possible {
+        true => state
+            .users
+            .find_with_hash(&username)
+            .await
+            .map_err(|error| ApiError::internal("looking up a user", error))?,
+        false => None,
+    };
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -200,16 +224,13 @@ async fn authenticate(
         .map_err(|error| ApiError::internal("verifying a password", error))?;
     match user.filter(|_| matches) {
         Some(user) => {
-            state.throttle.succeeded(&username).await;
+            state.throttle.succeeded(&username, address).await;
             Ok(user)
         }
-        None => {
-            state.throttle.failed(&username, address).await;
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Invalid username or password",
-            ))
-        }
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password",
+        )),
     }
 }
 
@@ -259,10 +280,17 @@ async fn logout(
         .into_response())
 }
 
-/// Whether the layer took the token from a cookie: its locations put the header first, so a
-/// request without `Authorization` was let in by its cookie.
+/// Whether the layer took the token from a cookie: its locations put the header first, and it
+/// moves on to the cookie only when the header holds no bearer token (none, another scheme, or
+/// `Bearer` alone; RFC 6750 section 2.1), so the same rule tells which one it used.
 fn from_cookie(headers: &HeaderMap) -> bool {
-    !headers.contains_key(AUTHORIZATION)
+    let bearer = headers.get(AUTHORIZATION).is_some_and(|value| {
+        let value = value.as_bytes();
+        value.len() > 7
+            && value[..7].eq_ignore_ascii_case(b"bearer ")
+            && value[7..].iter().any(|b| *b != b' ')
+    });
+    !bearer
 }
 
 /// Revokes the token of `claims` for as long as the layer would accept it: `true` when this call

@@ -1,10 +1,15 @@
-//! Login throttling: failed password attempts are counted per username and per client address,
-//! in fixed windows. Past the limit, `/login` and `/session` answer 429 without checking the
-//! password (so the answer's time tells nothing), until the window that the first failure opened
-//! ends. A success resets the username's count. With `REDIS_URL` the counts are shared by every
-//! instance (and kept in this process while Redis cannot be reached); without, they live in this
-//! process, in a bounded cache (the `moka` crate), so a flood of distinct usernames cannot grow
-//! memory without end.
+//! Login throttling: password attempts are counted per username and per client address, in fixed
+//! windows. An attempt is counted *before* its password is checked, in one atomic step that also
+//! answers the new count, so a burst of concurrent guesses cannot all pass a check made before any
+//! of them is counted. Past the limit, `/login` and `/session` answer 429 without checking the
+//! password (so the answer's time tells nothing), until the window that the first attempt opened
+//! ends. A success takes its attempt back: the username starts afresh, and the address's count
+//! goes down by one.
+//!
+//! With `REDIS_URL` the counts are shared by every instance (and kept in this process while Redis
+//! cannot be reached); without, they live in this process, in a bounded cache (the `moka` crate).
+//! Keys are short (usernames are at most 64 characters, longer ones never reach the throttle;
+//! IPv6 addresses count per /64, what one host is usually given), so memory stays bounded.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -15,7 +20,7 @@ use redis::aio::ConnectionManager;
 /// At most this many usernames and addresses are counted in memory; past it, the cache evicts.
 const MAX_COUNTED: u64 = 100_000;
 
-/// How many failures each key may have in one window.
+/// How many attempts each key may have in one window.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub per_username: u32,
@@ -33,16 +38,32 @@ pub struct Throttle {
     redis: Option<ConnectionManager>,
 }
 
-/// The failures of one key since its window opened.
+/// The attempts of one key since its window opened.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
-    failures: u32,
+    attempts: u32,
     ends: Instant,
 }
 
-/// What a failed check means for the client: try again in this long.
+/// What a refused attempt means for the client: try again in this long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryAfter(pub Duration);
+
+/// `INCR` the key and give it the window as its expiry if it has none (a new key, or one that
+/// lost its expiry somehow): one atomic step that answers the new count and the time left.
+const COUNT_SCRIPT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+";
+
+/// Takes one attempt back from a key that still exists.
+const UNCOUNT_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+";
 
 impl Throttle {
     /// Counts in Redis when there is a connection to it (`REDIS_URL`), and in memory.
@@ -51,8 +72,8 @@ impl Throttle {
             limits,
             memory: Cache::builder()
                 .max_capacity(MAX_COUNTED)
-                // An entry outlives its window by nothing: the last write is at most the
-                // window's end, and a stale window is ignored anyway.
+                // Every update restarts an entry's time to live, so an entry may outlive its
+                // window by up to one window; its `ends` decides, and a stale window is ignored.
                 .time_to_live(limits.window)
                 .build(),
             redis,
@@ -66,128 +87,103 @@ impl Throttle {
         }
     }
 
-    /// `Some` when `username` or `address` has used up its failures for now.
-    pub async fn check(&self, username: &str, address: IpAddr) -> Option<RetryAfter> {
+    /// Counts an attempt for `username` from `address`, before its password is checked: `Err`
+    /// when either has gone past its limit in the current window. `None`: a username no account
+    /// can have (too long), counted for the address only.
+    pub async fn attempt(&self, username: Option<&str>, address: IpAddr) -> Result<(), RetryAfter> {
         let keys = [
-            (user_key(username), self.limits.per_username),
-            (address_key(address), self.limits.per_address),
+            username.map(|username| (user_key(username), self.limits.per_username)),
+            Some((address_key(address), self.limits.per_address)),
         ];
-        if let Some(connection) = &self.redis {
-            match redis_check(connection.clone(), &keys).await {
-                Ok(wait) => return wait,
-                Err(error) => eprintln!("warning: {error}; counting in this instance's memory"),
+        let mut wait = None;
+        for (key, limit) in keys.iter().flatten() {
+            let (attempts, left) = self.count(key).await;
+            if attempts > *limit {
+                wait = wait.max(Some(left));
             }
         }
-        let now = Instant::now();
-        keys.iter()
-            .filter_map(|(key, limit)| {
-                self.memory
-                    .get(key)
-                    .filter(|w| w.failures >= *limit && w.ends > now)
-                    .map(|w| w.ends - now)
-            })
-            .max()
-            .map(RetryAfter)
+        wait.map_or(Ok(()), |left| Err(RetryAfter(left)))
     }
 
-    /// Counts one failure for `username` and for `address`.
-    pub async fn failed(&self, username: &str, address: IpAddr) {
-        let keys = [user_key(username), address_key(address)];
-        if let Some(connection) = &self.redis {
-            match redis_failed(connection.clone(), &keys, self.limits.window).await {
-                Ok(()) => return,
-                Err(error) => eprintln!("warning: {error}; counting in this instance's memory"),
-            }
-        }
-        let now = Instant::now();
-        for key in keys {
-            self.memory.entry(key).and_upsert_with(|current| {
-                match current.map(|entry| entry.into_value()) {
-                    Some(w) if w.ends > now => Window {
-                        failures: w.failures.saturating_add(1),
+    /// A successful login takes its attempt back: the username starts afresh, and the address's
+    /// count goes down by one (so that the users behind one address are not throttled for
+    /// logging in).
+    pub async fn succeeded(&self, username: &str, address: IpAddr) {
+        let (user, address) = (user_key(username), address_key(address));
+        self.memory.invalidate(&user);
+        self.memory
+            .entry(address.clone())
+            .and_compute_with(|entry| match entry {
+                Some(entry) => {
+                    let w = entry.into_value();
+                    moka::ops::compute::Op::Put(Window {
+                        attempts: w.attempts.saturating_sub(1),
                         ends: w.ends,
-                    },
-                    _ => Window {
-                        failures: 1,
-                        ends: now + self.limits.window,
-                    },
+                    })
                 }
+                None => moka::ops::compute::Op::Nop,
             });
-        }
-    }
-
-    /// A successful login: the username starts afresh (the address does not), in Redis and in
-    /// memory.
-    pub async fn succeeded(&self, username: &str) {
-        let key = user_key(username);
-        self.memory.invalidate(&key);
         if let Some(connection) = &self.redis {
             let mut connection = connection.clone();
-            if let Err(error) = redis::cmd("DEL")
-                .arg(&key)
-                .query_async::<()>(&mut connection)
-                .await
-            {
-                eprintln!("warning: resetting login failures in Redis failed: {error}");
+            let result = async {
+                redis::cmd("DEL")
+                    .arg(&user)
+                    .query_async::<()>(&mut connection)
+                    .await?;
+                redis::Script::new(UNCOUNT_SCRIPT)
+                    .key(&address)
+                    .invoke_async::<()>(&mut connection)
+                    .await
+            }
+            .await;
+            if let Err(error) = result {
+                eprintln!("warning: taking back a login attempt in Redis failed: {error}");
             }
         }
     }
-}
 
-/// The longest wait among the two `keys` (each with its limit), read from Redis in one round
-/// trip.
-async fn redis_check(
-    mut connection: ConnectionManager,
-    keys: &[(String, u32); 2],
-) -> Result<Option<RetryAfter>, String> {
-    let [(user, user_limit), (address, address_limit)] = keys;
-    let (user_failures, user_ttl, address_failures, address_ttl): (
-        Option<u32>,
-        i64,
-        Option<u32>,
-        i64,
-    ) = redis::pipe()
-        .get(user)
-        .pttl(user)
-        .get(address)
-        .pttl(address)
-        .query_async(&mut connection)
-        .await
-        .map_err(|error| format!("reading login failures from Redis failed: {error}"))?;
-    let blocked = |failures: Option<u32>, ttl_ms: i64, limit: u32| {
-        (failures.unwrap_or(0) >= limit && ttl_ms > 0)
-            .then(|| Duration::from_millis(ttl_ms.unsigned_abs()))
-    };
-    Ok(blocked(user_failures, user_ttl, *user_limit)
-        .into_iter()
-        .chain(blocked(address_failures, address_ttl, *address_limit))
-        .max()
-        .map(RetryAfter))
-}
-
-/// One failure for each of `keys`: the first opens the key's window (`SET .. EX .. NX`), later
-/// ones count in it (`INCR` keeps the expiry); one transaction, so no key is left without expiry.
-async fn redis_failed(
-    mut connection: ConnectionManager,
-    keys: &[String],
-    window: Duration,
-) -> Result<(), String> {
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for key in keys {
-        pipe.cmd("SET")
-            .arg(key)
-            .arg(0)
-            .arg("EX")
-            .arg(window.as_secs().max(1))
-            .arg("NX")
-            .ignore()
-            .incr(key, 1)
-            .ignore();
+    /// One more attempt for `key`: the count in its window, and the time the window has left.
+    async fn count(&self, key: &str) -> (u32, Duration) {
+        if let Some(connection) = &self.redis {
+            let mut connection = connection.clone();
+            let window_ms = u64::try_from(self.limits.window.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            let counted: Result<(u32, i64), _> = redis::Script::new(COUNT_SCRIPT)
+                .key(key)
+                .arg(window_ms)
+                .invoke_async(&mut connection)
+                .await;
+            match counted {
+                Ok((attempts, left_ms)) => {
+                    return (
+                        attempts,
+                        Duration::from_millis(left_ms.max(1).unsigned_abs()),
+                    );
+                }
+                Err(error) => eprintln!(
+                    "warning: counting a login attempt in Redis failed: {error}; counting in \
+                     this instance's memory"
+                ),
+            }
+        }
+        let now = Instant::now();
+        let window = self
+            .memory
+            .entry(key.to_owned())
+            .and_upsert_with(|current| match current.map(|entry| entry.into_value()) {
+                Some(w) if w.ends > now => Window {
+                    attempts: w.attempts.saturating_add(1),
+                    ends: w.ends,
+                },
+                _ => Window {
+                    attempts: 1,
+                    ends: now + self.limits.window,
+                },
+            })
+            .into_value();
+        (window.attempts, window.ends.saturating_duration_since(now))
     }
-    pipe.query_async::<()>(&mut connection)
-        .await
-        .map_err(|error| format!("counting a login failure in Redis failed: {error}"))
 }
 
 impl std::fmt::Debug for Throttle {
@@ -198,11 +194,25 @@ impl std::fmt::Debug for Throttle {
 
 /// Keys never hold the password, and a username cannot pass for an address.
 fn user_key(username: &str) -> String {
-    format!("tlm:login-failures:user:{username}")
+    format!("tlm:login-attempts:user:{username}")
 }
 
+/// IPv6 addresses count per /64: a host usually has a whole /64, and could otherwise try from as
+/// many addresses as it likes.
 fn address_key(address: IpAddr) -> String {
-    format!("tlm:login-failures:address:{address}")
+    match address {
+        IpAddr::V4(v4) => format!("tlm:login-attempts:address:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("tlm:login-attempts:address:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!(
+                    "tlm:login-attempts:address:{:x}:{:x}:{:x}:{:x}::/64",
+                    s[0], s[1], s[2], s[3]
+                )
+            }
+        },
+    }
 }
 
 /// The seconds of a `Retry-After` header (RFC 9110 section 10.2.3): whole, rounded up, at least 1.
@@ -213,6 +223,8 @@ pub fn retry_after_secs(wait: RetryAfter) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     const LIMITS: Limits = Limits {
@@ -228,41 +240,65 @@ mod tests {
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     #[tokio::test]
-    async fn a_username_is_blocked_after_its_failures_and_a_success_resets_it() {
+    async fn a_username_is_blocked_past_its_attempts_and_a_success_resets_it() {
         let throttle = memory();
         for _ in 0..2 {
-            throttle.failed("ada", HOME).await;
-            assert_eq!(throttle.check("ada", HOME).await, None);
+            assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
         }
-        throttle.succeeded("ada").await;
+        // The third attempt succeeds: it is taken back, and ada starts afresh.
+        assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
+        throttle.succeeded("ada", HOME).await;
         for _ in 0..3 {
-            assert_eq!(throttle.check("ada", HOME).await, None);
-            throttle.failed("ada", "10.0.0.1".parse().unwrap()).await;
+            let elsewhere = "10.0.0.1".parse().unwrap();
+            assert_eq!(throttle.attempt(Some("ada"), elsewhere).await, Ok(()));
         }
-        let Some(RetryAfter(wait)) = throttle.check("ada", HOME).await else {
-            panic!("blocked after three failures");
+        let Err(RetryAfter(wait)) = throttle.attempt(Some("ada"), HOME).await else {
+            panic!("refused past three attempts");
         };
         assert!(
             wait > Duration::from_secs(55) && wait <= LIMITS.window,
             "{wait:?}"
         );
         // Others are not.
-        assert_eq!(throttle.check("bob", HOME).await, None);
+        assert_eq!(
+            throttle
+                .attempt(Some("bob"), "10.0.0.3".parse().unwrap())
+                .await,
+            Ok(())
+        );
     }
 
     #[tokio::test]
-    async fn an_address_is_blocked_after_its_failures_whatever_the_usernames() {
+    async fn an_address_is_blocked_past_its_attempts_whatever_the_usernames() {
         let throttle = memory();
         for i in 0..5 {
-            throttle.failed(&format!("user{i}"), HOME).await;
+            assert_eq!(
+                throttle.attempt(Some(&format!("user{i}")), HOME).await,
+                Ok(())
+            );
         }
-        assert!(throttle.check("someone-new", HOME).await.is_some());
-        assert_eq!(
-            throttle
-                .check("someone-new", "10.0.0.2".parse().unwrap())
-                .await,
-            None
-        );
+        assert!(throttle.attempt(Some("someone-new"), HOME).await.is_err());
+        let other = "10.0.0.2".parse().unwrap();
+        assert_eq!(throttle.attempt(Some("someone-new"), other).await, Ok(()));
+    }
+
+    /// The burst a check-then-count design lets through: every concurrent guess is counted
+    /// before any password is checked, so exactly the limit gets through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_attempts_cannot_exceed_the_limit() {
+        let throttle = Arc::new(memory());
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let throttle = throttle.clone();
+                let address = IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 0, i));
+                tokio::spawn(async move { throttle.attempt(Some("ada"), address).await })
+            })
+            .collect();
+        let mut allowed = 0;
+        for task in tasks {
+            allowed += u32::from(task.await.unwrap().is_ok());
+        }
+        assert_eq!(allowed, LIMITS.per_username);
     }
 
     #[tokio::test]
@@ -275,27 +311,37 @@ mod tests {
             None,
         );
         for _ in 0..3 {
-            throttle.failed("ada", HOME).await;
+            assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
         }
-        assert!(throttle.check("ada", HOME).await.is_some());
+        assert!(throttle.attempt(Some("ada"), HOME).await.is_err());
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(throttle.check("ada", HOME).await, None);
+        assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
     }
 
     #[tokio::test]
     async fn a_flood_of_usernames_stays_bounded() {
         let throttle = memory();
-        let counts = &throttle.memory;
         for i in 0..(MAX_COUNTED + 20_000) {
-            throttle
-                .failed(&format!("user{i}"), "10.9.9.9".parse().unwrap())
+            let _ = throttle
+                .attempt(Some(&format!("user{i}")), "10.9.9.9".parse().unwrap())
                 .await;
         }
-        counts.run_pending_tasks();
-        assert!(
-            counts.entry_count() <= MAX_COUNTED,
-            "{} entries",
-            counts.entry_count()
+        throttle.memory.run_pending_tasks();
+        let entries = throttle.memory.entry_count();
+        assert!(entries <= MAX_COUNTED, "{entries} entries");
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(
+            address_key(mapped),
+            address_key("10.0.0.1".parse().unwrap())
         );
     }
 

@@ -339,6 +339,127 @@ async fn failed_logins_are_throttled_per_client_address() {
     );
 }
 
+/// Every attempt is counted before its password is checked: a burst of concurrent guesses gets
+/// exactly the limit through, not one guess per request in flight.
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_gets_only_the_limit_through() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[("LOGIN_MAX_FAILURES", "3")]).await;
+    let guesses = (0..12).map(|i| {
+        let server = &server;
+        async move { server.login("ada", &format!("guess {i}")).await.status }
+    });
+    let statuses = futures_join_all(guesses).await;
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!(count(StatusCode::UNAUTHORIZED), 3, "{statuses:?}");
+    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 9, "{statuses:?}");
+}
+
+/// No account has a name over 64 characters: such a login is answered as a wrong password and
+/// counted for the address, without a username key of its own.
+#[tokio::test]
+async fn an_impossible_username_counts_for_the_address() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[("LOGIN_MAX_FAILURES_PER_ADDRESS", "2")]).await;
+    let long = "x".repeat(5_000);
+    for _ in 0..2 {
+        assert_eq!(
+            server.login(&long, "guess").await.pair(),
+            error(StatusCode::UNAUTHORIZED, "Invalid username or password")
+        );
+    }
+    assert_eq!(
+        server.login("ada", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// The page's forms carry no token, so the server refuses cross-origin posts to them itself
+/// (tower-http's `CsrfLayer`): another site can neither register accounts through the user's
+/// browser nor log the user into the attacker's account (login CSRF).
+#[tokio::test]
+async fn another_site_cannot_post_the_login_or_register_forms() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let body = json!({ "username": "ada", "password": PASSWORD }).to_string();
+    for path in ["/session", "/register"] {
+        for attack in [
+            [
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://evil.example"),
+            ],
+            [
+                ("sec-fetch-site", "same-site"),
+                ("origin", "http://127.0.0.1:9"),
+            ],
+        ] {
+            let mut headers = attack.to_vec();
+            headers.push(("content-type", "text/plain"));
+            let reply = server
+                .request_with(Method::POST, path, &headers, &body)
+                .await;
+            assert_eq!(
+                reply.pair(),
+                error(StatusCode::FORBIDDEN, CROSS_ORIGIN),
+                "{path} {attack:?}"
+            );
+        }
+    }
+    // API clients (no browser headers) and the page itself still log in.
+    assert_eq!(server.login("ada", PASSWORD).await.status, StatusCode::OK);
+    let (reply, _, _) = log_in(&server).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+/// The refresh answer goes where the layer found the token: an `Authorization` header that holds
+/// no bearer token sends the layer to the cookie, and the answer is cookies, never tokens in
+/// the body.
+#[tokio::test]
+async fn a_non_bearer_authorization_header_does_not_turn_a_cookie_into_tokens() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let (_, _, refresh) = log_in(&server).await;
+    let mut headers = same_origin(Some(&refresh));
+    headers.push(("authorization", "Basic YWRhOnB3"));
+    let reply = server
+        .request_with(Method::POST, "/refresh", &headers, "")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!({ "id": 1, "username": "ada" }));
+    assert_eq!(set_cookies(&reply).len(), 2);
+}
+
+/// `join_all` without a dependency: every future polled together, answers in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, future) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => out[i] = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|value| value.expect("every future answered"))
+        .collect()
+}
+
 #[tokio::test]
 async fn login_limits_must_be_whole_numbers() {
     let dir = TempDir::new("browser-test");
