@@ -194,9 +194,7 @@ where
     if let Some(value) = authorization {
         req = req.header(AUTHORIZATION, value.clone());
     }
-    let req = req.body(()).expect("a valid request");
-    let svc = now_or_never(svc.ready()).expect("the service is ready");
-    now_or_never(svc.call(req)).expect("the service does not fail")
+    call_now(svc, req.body(()).expect("a valid request"))
 }
 
 /// One `POST /` with these headers through `svc`, as [`one_request`] sends its `GET`.
@@ -208,7 +206,14 @@ where
     for (name, value) in headers {
         req = req.header(name, value.clone());
     }
-    let req = req.body(()).expect("a valid request");
+    call_now(svc, req.body(()).expect("a valid request"))
+}
+
+/// `req` through `svc`, readied and answered without a runtime.
+fn call_now<S>(svc: &mut S, req: Request<()>) -> S::Response
+where
+    S: Service<Request<()>, Error = Infallible>,
+{
     let svc = now_or_never(svc.ready()).expect("the service is ready");
     now_or_never(svc.call(req)).expect("the service does not fail")
 }
