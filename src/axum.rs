@@ -31,7 +31,7 @@ pub(crate) struct PassedWithoutUser;
 /// struct User { name: String }
 ///
 /// async fn me(CurrentUser(user): CurrentUser<User>, claims: Claims) -> String {
-///     format!("{} (token expires at {:?})", user.name, claims.expires_at())
+///     format!("{} (token expires at {})", user.name, claims.expires_at())
 /// }
 ///
 /// async fn home(user: Option<CurrentUser<User>>) -> String {

@@ -22,8 +22,6 @@ pub enum ConfigError {
     /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
     /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `type`).
     InvalidUserIdClaim(&'static str),
-    /// The maximum token length is zero.
-    InvalidMaxTokenLength,
 }
 
 impl fmt::Display for ConfigError {
@@ -43,7 +41,6 @@ impl fmt::Display for ConfigError {
                 "the user id claim cannot be `{name}`: this crate reads or writes that claim \
                  itself (exp, iat, nbf, iss, aud, jti, type); choose another, such as `sub`"
             ),
-            Self::InvalidMaxTokenLength => f.write_str("the maximum token length must be above 0"),
         }
     }
 }
@@ -62,7 +59,8 @@ pub enum TokenError {
     /// The `nbf` claim (RFC 7519 section 4.1.5) or the `iat` claim is in the future, leeway
     /// included.
     NotYetValid,
-    /// The token is longer than the configured maximum (8 KiB by default).
+    /// The token is longer than 8 KiB (a cookie holds at most 4 KiB; browsers and proxies cap
+    /// headers at 8 to 16 KiB).
     TooLarge,
     /// Not a compact JWS: not three strict base64url segments, or a header that is not a JSON
     /// object (RFC 7515 sections 3.1 and 5.2).
@@ -97,7 +95,7 @@ impl fmt::Display for TokenError {
         match self {
             Self::Expired => f.write_str("token expired"),
             Self::NotYetValid => f.write_str("token not yet valid"),
-            Self::TooLarge => f.write_str("token longer than the configured maximum"),
+            Self::TooLarge => f.write_str("token longer than 8 KiB"),
             Self::Malformed => f.write_str("token is not a well-formed compact JWS"),
             Self::WrongAlgorithm => f.write_str("token algorithm is not accepted"),
             Self::UnsupportedCritical => f.write_str("token header has critical extensions"),

@@ -256,12 +256,10 @@ impl fmt::Debug for LoginManager {
         f.debug_struct("LoginManager")
             .field("secret", &"<redacted>")
             .field("algorithm", &"HS256")
-            .field("require_exp", &inner.rules.require_exp)
             .field("leeway", &inner.rules.leeway)
             .field("user_id_claim", &inner.rules.user_id_claim)
             .field("issuer", &inner.rules.issuer)
             .field("audience", &inner.rules.audience)
-            .field("max_token_len", &inner.rules.max_len)
             .field("access_ttl", &inner.access_ttl)
             .field("refresh_ttl", &inner.refresh_ttl)
             .field("token_ids", &inner.token_ids)
@@ -400,13 +398,6 @@ impl LoginManagerBuilder {
         self
     }
 
-    /// Whether a token without `exp` is refused. Default: `true` (a token without `exp` would be
-    /// valid forever). When `false`, an `exp` that is present is still checked.
-    pub fn require_exp(mut self, require: bool) -> Self {
-        self.rules.require_exp = require;
-        self
-    }
-
     /// The claim that holds the user id. Default: `user_id`, as in the Flask original; `sub` is the
     /// RFC 7519 choice. The claims this crate itself reads or writes (`exp`, `iat`, `nbf`, `iss`,
     /// `aud`, `jti`, `type`) are refused by [`build`](Self::build), naming the claim.
@@ -425,13 +416,6 @@ impl LoginManagerBuilder {
     /// Without an audience, a token that carries `aud` is refused.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.rules.audience = Some(audience.into());
-        self
-    }
-
-    /// The longest token accepted, in bytes; longer ones are refused before any decoding.
-    /// Default: 8 KiB.
-    pub fn max_token_len(mut self, len: usize) -> Self {
-        self.rules.max_len = len;
         self
     }
 
@@ -530,9 +514,6 @@ impl LoginManagerBuilder {
         }
         if let Some(taken) = CRATE_CLAIMS.iter().find(|name| **name == claim) {
             return Err(ConfigError::InvalidUserIdClaim(taken));
-        }
-        if self.rules.max_len == 0 {
-            return Err(ConfigError::InvalidMaxTokenLength);
         }
         if let Some((_, secret)) = self.previous.iter().find(|(_, s)| s.len() < MIN_SECRET_LEN) {
             return Err(ConfigError::SecretTooShort { len: secret.len() });

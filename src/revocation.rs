@@ -35,8 +35,8 @@ impl<'a> Revocation<'a> {
     }
 
     /// From this time on (seconds since the Unix epoch) the verifier refuses the token by itself
-    /// as expired, so the store may forget it: its `exp` plus the leeway, or `u64::MAX` for a
-    /// token without `exp`, which must be remembered for ever.
+    /// as expired, so the store may forget it: its `exp` plus the leeway (`u64::MAX` when that
+    /// overflows: a token that never expires must be remembered for ever).
     pub fn refused_from(&self) -> u64 {
         self.refused_from
     }

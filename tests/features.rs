@@ -270,7 +270,7 @@ mod axum_extractors {
                 "/me",
                 route(
                     |CurrentUser(User(id)): CurrentUser<User>, claims: Claims| async move {
-                        format!("{id} {}", claims.expires_at().unwrap())
+                        format!("{id} {}", claims.expires_at())
                     },
                 ),
             )

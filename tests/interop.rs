@@ -89,7 +89,7 @@ fn fixtures_decode_as_recorded() {
                 let want_exp = fixture["exp"].as_u64();
                 let want_iat = fixture["iat"].as_u64();
                 if claims.user_id() != want_user
-                    || claims.expires_at() != want_exp
+                    || Some(claims.expires_at()) != want_exp
                     || claims.issued_at() != want_iat
                 {
                     Some(format!(
@@ -243,7 +243,7 @@ fn live_flask_token_is_accepted() {
         .expect("PyJWT's token decodes");
     assert_eq!(claims.user_id(), "42");
     let iat = claims.issued_at().expect("the original writes iat");
-    let exp = claims.expires_at().expect("the original writes exp");
+    let exp = claims.expires_at();
     assert!(
         (before..=after).contains(&iat),
         "iat {iat} not in {before}..={after}"

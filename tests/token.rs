@@ -56,14 +56,14 @@ fn get_token_for_is_issue_token_with_str_of_the_id_and_sixty_minutes() {
         )
         .unwrap();
     assert_eq!(claims.user_id(), "7");
-    assert_eq!(claims.expires_at(), Some(NOW + 3600));
+    assert_eq!(claims.expires_at(), NOW + 3600);
     assert_eq!(claims.issued_at(), Some(NOW));
     assert_eq!(claims.not_before(), None);
     // The default access lifetime is the original's sixty minutes.
     let pair = m.issue_token_pair("7").unwrap();
     assert_eq!(pair.expires_in, 3600);
     let access = m.decode_token(&pair.access_token).unwrap();
-    assert_eq!(access.expires_at(), Some(NOW + 3600));
+    assert_eq!(access.expires_at(), NOW + 3600);
 }
 
 #[test]
@@ -310,7 +310,7 @@ fn debug_output_names_the_claims_and_the_keys_never_the_secret() {
     assert_eq!(
         format!("{claims:?}"),
         format!(
-            "Claims {{ user_id: \"7\", exp: Some({}), iat: Some({NOW}), nbf: None, \
+            "Claims {{ user_id: \"7\", exp: {}, iat: Some({NOW}), nbf: None, \
              jti: Some({jti:?}), kind: Access, refused_from: {}, extra: false }}",
             NOW + 60,
             NOW + 60
@@ -328,18 +328,11 @@ fn debug_output_names_the_claims_and_the_keys_never_the_secret() {
 }
 
 #[test]
-fn exp_is_required_unless_configured_otherwise() {
+fn exp_is_required() {
     let token = sign_claims(r#"{"user_id":"1"}"#);
     assert_eq!(decode(&token), Err(TokenError::MissingClaim("exp")));
-    let m = LoginManager::builder(SECRET)
-        .clock(|| NOW)
-        .require_exp(false)
-        .build()
-        .unwrap();
-    assert_eq!(m.decode_token(&token).unwrap().expires_at(), None);
-    // Optional does not mean unchecked.
     let expired = sign_claims(&format!(r#"{{"exp":{NOW},"user_id":"1"}}"#));
-    assert_eq!(m.decode_token(&expired), Err(TokenError::Expired));
+    assert_eq!(decode(&expired), Err(TokenError::Expired));
 }
 
 #[test]
@@ -582,15 +575,15 @@ fn rfc7519_section2_sub_second_ttls_and_leeways_round_up_to_whole_seconds() {
         .unwrap();
     let pair = m.issue_token_pair("1").unwrap();
     let claims = m.decode_token(&pair.access_token).unwrap();
-    assert_eq!(claims.expires_at(), Some(NOW + 1), "access_ttl 500 ms");
+    assert_eq!(claims.expires_at(), NOW + 1, "access_ttl 500 ms");
     let token = m.issue_token("1", Duration::from_nanos(1)).unwrap();
-    assert_eq!(m.decode_token(&token).unwrap().expires_at(), Some(NOW + 1));
+    assert_eq!(m.decode_token(&token).unwrap().expires_at(), NOW + 1);
     let token = m.issue_token("1", Duration::from_millis(2_001)).unwrap();
-    assert_eq!(m.decode_token(&token).unwrap().expires_at(), Some(NOW + 3));
+    assert_eq!(m.decode_token(&token).unwrap().expires_at(), NOW + 3);
     let pair = m.issue_token_pair("1").unwrap();
     assert_eq!((pair.expires_in, pair.refresh_expires_in), (1, 2));
     let refresh = m.decode_token(&pair.refresh_token).unwrap();
-    assert_eq!(refresh.expires_at(), Some(NOW + 2));
+    assert_eq!(refresh.expires_at(), NOW + 2);
     // A zero lifetime stays zero: that token is expired at once, as asked.
     let token = m.issue_token("1", Duration::ZERO).unwrap();
     assert_eq!(m.decode_token(&token), Err(TokenError::Expired));
@@ -614,19 +607,18 @@ fn tokens_over_the_size_cap_are_refused_before_decoding() {
         "x".repeat(9000)
     ));
     assert_eq!(decode(&big), Err(TokenError::TooLarge));
-    let m = LoginManager::builder(SECRET)
-        .clock(|| NOW)
-        .max_token_len(64 * 1024)
-        .build()
-        .unwrap();
-    assert_eq!(m.decode_token(&big).unwrap().user_id(), "1");
-    assert_eq!(
-        LoginManager::builder(SECRET)
-            .max_token_len(0)
-            .build()
-            .unwrap_err(),
-        ConfigError::InvalidMaxTokenLength
-    );
+    // The cap is 8 KiB: the longest token under it is accepted, the next one is not.
+    let padded = |n: usize| {
+        sign_claims(&format!(
+            r#"{{"exp":{},"user_id":"1","pad":"{}"}}"#,
+            NOW + 60,
+            "x".repeat(n)
+        ))
+    };
+    let over = (1000..).find(|&n| padded(n).len() > 8 * 1024).unwrap();
+    assert!(padded(over - 1).len() <= 8 * 1024);
+    assert!(decode(&padded(over - 1)).is_ok());
+    assert_eq!(decode(&padded(over)), Err(TokenError::TooLarge));
 }
 
 #[test]

@@ -49,7 +49,6 @@ static STRICT: LazyLock<LoginManager> = LazyLock::new(|| {
         .audience("orders")
         .user_id_claim("sub")
         .leeway(Duration::from_secs(30))
-        .max_token_len(512)
         .build()
         .unwrap()
 });

@@ -29,13 +29,13 @@ impl TokenKind {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Claims {
     pub(crate) user_id: UserId,
-    pub(crate) exp: Option<u64>,
+    pub(crate) exp: u64,
     pub(crate) iat: Option<u64>,
     pub(crate) nbf: Option<u64>,
     pub(crate) jti: Option<String>,
     pub(crate) kind: TokenKind,
     /// The first second at which the verifier refuses the token by itself: `exp` plus the
-    /// leeway, `u64::MAX` without `exp`.
+    /// leeway.
     pub(crate) refused_from: u64,
     /// The manager's clock when the token was verified.
     pub(crate) verified_at: u64,
@@ -49,9 +49,8 @@ impl Claims {
         self.user_id.as_str()
     }
 
-    /// When the token expires (`exp`), in seconds since the Unix epoch. `None` only when `exp`
-    /// was made optional and the token has none.
-    pub fn expires_at(&self) -> Option<u64> {
+    /// When the token expires (`exp`), in seconds since the Unix epoch. Every valid token has one.
+    pub fn expires_at(&self) -> u64 {
         self.exp
     }
 

@@ -42,6 +42,9 @@ const KNOWN_HEADERS: [&str; 3] = [
 /// `type` (access or refresh, see [`TokenKind`]).
 pub(crate) const CRATE_CLAIMS: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "jti", "type"];
 /// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
+/// The longest token accepted, in bytes; longer ones are refused before any decoding.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
 const MAC_LEN: usize = 32;
 const MAC_B64_LEN: usize = 43;
 /// Decoded claims up to this size stay on the stack.
@@ -55,7 +58,7 @@ impl KeySet {
         token: &[u8],
         now: u64,
     ) -> Result<Claims, TokenError> {
-        if token.len() > rules.max_len {
+        if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::TooLarge);
         }
         let parts = split(token)?;

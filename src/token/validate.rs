@@ -10,23 +10,19 @@ use crate::error::TokenError;
 /// What a token must satisfy besides its MAC.
 #[derive(Clone, Debug)]
 pub(crate) struct Rules {
-    pub(crate) require_exp: bool,
     pub(crate) leeway: u64,
     pub(crate) user_id_claim: Cow<'static, str>,
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<String>,
-    pub(crate) max_len: usize,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Self {
-            require_exp: true,
             leeway: 0,
             user_id_claim: Cow::Borrowed("user_id"),
             issuer: None,
             audience: None,
-            max_len: 8 * 1024,
         }
     }
 }
@@ -39,12 +35,13 @@ impl RawClaims<'_> {
         let (exp, refused_from) = match &self.exp {
             Some(v) => match v.date("exp")? {
                 Date::Secs(exp) if exp.saturating_add(leeway) > now => {
-                    (Some(exp), exp.saturating_add(leeway))
+                    (exp, exp.saturating_add(leeway))
                 }
                 _ => return Err(TokenError::Expired),
             },
-            None if rules.require_exp => return Err(TokenError::MissingClaim("exp")),
-            None => (None, u64::MAX),
+            // `exp` is optional in RFC 7519, but a token without it would be valid forever:
+            // always refused.
+            None => return Err(TokenError::MissingClaim("exp")),
         };
         // RFC 7519 section 4.1.5: not before `nbf`; an `iat` in the future is refused the same way,
         // as PyJWT does.
