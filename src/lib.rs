@@ -323,6 +323,7 @@
 //! |---|---|
 //! | *(none)* | everything above; no framework dependency |
 //! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] |
+//! | `cache` | [`CachedLoader`]: a short-lived, bounded cache of loaded users (moka) |
 //! | `redis` | [`RedisRevocations`]: revocations shared by several instances through Redis (Tokio) |
 //! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
 //!
@@ -379,6 +380,7 @@
 #[cfg(feature = "axum")]
 mod axum;
 mod body;
+#[cfg(feature = "cache")]
 mod cache;
 mod cookies;
 mod cross_origin;
@@ -399,7 +401,9 @@ mod token;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::{CurrentUser, MissingLoginLayer};
 pub use body::ResponseBody;
-pub use cache::{CachedLoad, CachedLoader};
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use cache::CachedLoader;
 pub use cookies::{SameSite, SessionCookies};
 pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;
