@@ -44,8 +44,8 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 TARGET_RATIO=0.92
 read -r -a routes <<<"${ROUTES:-/open /protected /decode_token /floor /jsonwebtoken}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'loadtest: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=loadtest/app.sh
+source loadtest/app.sh
 
 for v in ROUNDS DURATION CONNECTIONS WARMUP PHASE_MS; do
     if ! [[ ${!v} =~ ^[0-9]+$ ]] || ((${!v} == 0)); then
@@ -74,37 +74,9 @@ else
 fi
 
 # --- the server -------------------------------------------------------------------------------
-log "building loadtest_app (release)"
-exe=$(cargo build --release -p loadtest --bin loadtest_app --message-format=json-render-diagnostics |
-    grep -o '"executable":"[^"]*loadtest_app"' | tail -n1 | cut -d'"' -f4)
-[[ -x $exe ]] || die "could not find the loadtest_app executable"
-
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Long enough for every run, and then some: the server stops by itself even if this script dies.
-max_secs=$(((ROUNDS + 1) * ${#routes[@]} * (DURATION + 5) + INTERLEAVED + 120))
-TOKEN_FILE="$tmp/token" MAX_SECS=$max_secs PORT=0 "${server_pin[@]}" "$exe" >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-
-for _ in $(seq 1 300); do
-    grep -q '^ready' "$tmp/server.out" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || die "the server exited: $(cat "$tmp/server.err")"
-    sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$tmp/server.out")
-token=$(cat "$tmp/token" 2>/dev/null || true)
-[[ -n $url && -n $token ]] || die "the server did not start: $(cat "$tmp/server.err")"
-[[ $url == http://127.0.0.1:* ]] || die "the server is not on loopback: $url"
+build_app
+# Long enough for every run, and then some.
+start_app $(((ROUNDS + 1) * ${#routes[@]} * (DURATION + 5) + INTERLEAVED + 120)) "${server_pin[@]}"
 
 clk_tck=$(getconf CLK_TCK)
 
