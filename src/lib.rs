@@ -29,7 +29,7 @@
 //! | let anonymous requests through | [`LoginLayer::optional`], [`LoginLayer::skip_if`] | |
 //! | keep the tokens in browser cookies | [`SessionCookies`] (`Set-Cookie` to log in, to log out) | |
 //! | take the token from a cookie | [`LoginLayer::token_locations`] with [`TokenLocation::Cookie`]; cross-origin requests are refused unless [`LoginLayer::trusted_origins`] | |
-//! | cache loaded users | [`CachedLoader`] | |
+//! | cache loaded users | [`CachedLoader`] (feature `cache`) | |
 //! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
 //!
 //! Each row's link leads to a runnable example (the hyper server below runs as
