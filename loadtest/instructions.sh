@@ -14,20 +14,19 @@
 #   REQUESTS=5000 bash loadtest/run.sh instructions
 #
 # Settings (environment): REQUESTS per route (2000), ROUTES ("/open /layered /protected
-# /decode_token"; /open and /layered and /protected and /decode_token are needed for the
-# summary). valgrind is installed by loadtest/run.sh. Loopback only, bounded in time.
+# /decode_token /by_hand"; the summary needs them all). valgrind is installed by loadtest/run.sh. Loopback only, bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUESTS=${REQUESTS:-2000}
-read -r -a routes <<<"${ROUTES:-/open /layered /protected /decode_token}"
+read -r -a routes <<<"${ROUTES:-/open /layered /protected /decode_token /by_hand}"
 
 # shellcheck source=loadtest/app.sh
 source loadtest/app.sh
 
 [[ $REQUESTS =~ ^[0-9]+$ ]] && ((REQUESTS > 0)) || die "REQUESTS must be a positive integer"
 for r in "${routes[@]}"; do
-    [[ $r =~ ^/(open|protected|layered|floor|jsonwebtoken|decode_token)$ ]] || die "unknown route $r"
+    [[ $r =~ ^/(open|protected|layered|floor|jsonwebtoken|decode_token|by_hand)$ ]] || die "unknown route $r"
 done
 command -v valgrind >/dev/null || die "valgrind is missing: run this through \`bash loadtest/run.sh instructions\`"
 
@@ -87,4 +86,12 @@ if [[ -n ${per_request[/open]:-} && -n ${per_request[/layered]:-} && -n ${per_re
     echo "- a pass-through route_layer: $layered instructions per request"
     echo "- LoginLayer beyond \`/decode_token\` and a pass-through route_layer: $beyond instructions per request"
     echo "  (the user's lookup and the two extension inserts, the body wrapper, the layer's own steps)"
+fi
+if [[ -n ${per_request[/by_hand]:-} && -n ${per_request[/protected]:-} ]]; then
+    echo "- LoginLayer beyond the same check written by hand (\`/by_hand\`: verify, look the user up, insert it):" \
+        "$((per_request[/protected] - per_request[/by_hand])) instructions per request"
+    if [[ -n ${layered:-} ]]; then
+        echo "- \`/by_hand\` beyond \`/decode_token\` and a pass-through route_layer:" \
+            "$((per_request[/by_hand] - per_request[/decode_token] - layered)) instructions per request"
+    fi
 fi

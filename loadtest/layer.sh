@@ -57,8 +57,8 @@ for r in /open /protected; do
     [[ " ${routes[*]} " == *" $r "* ]] || die "ROUTES must include $r"
 done
 for r in "${routes[@]}"; do
-    [[ $r =~ ^/(open|protected|layered|floor|jsonwebtoken|decode_token)$ ]] ||
-        die "unknown route $r (the app has /open, /protected, /layered, /decode_token, /floor, /jsonwebtoken)"
+    [[ $r =~ ^/(open|protected|layered|floor|jsonwebtoken|decode_token|by_hand)$ ]] ||
+        die "unknown route $r (the app has /open, /protected, /layered, /decode_token, /by_hand, /floor, /jsonwebtoken)"
 done
 
 # --- the load generator: wrk, installed by loadtest/run.sh -------------------------------------

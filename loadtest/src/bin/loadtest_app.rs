@@ -6,7 +6,11 @@
 //! user: `/floor` with the verify floor of `benches/decode.rs` (the least work any HS256
 //! verifier must do), `/jsonwebtoken` with `jsonwebtoken::decode`, and `/decode_token` with this
 //! crate's `LoginManager::decode_token`, so that what verifying costs can be told from what the
-//! rest of the layer costs. Every route answers a request it lets through with `/open`'s `ok`, so
+//! rest of the layer costs. `/by_hand` is the check a user would write instead of the layer: a
+//! pass-through `route_layer` that verifies with `decode_token`, looks the user up in the same
+//! loader and puts it into the request's extensions, before `/protected`'s handler (it answers
+//! nothing itself: a request it cannot verify reaches the handler without a user, which answers
+//! 500). Every route answers a request it lets through with `/open`'s `ok`, so
 //! that the routes differ by their checks alone.
 //!
 //! ```text
@@ -31,7 +35,7 @@ use http_body_util::BodyExt;
 use sha2::Sha256;
 use tower::ServiceExt;
 use tower::util::MapRequestLayer;
-use tower_login_manager::{LoginLayer, LoginManager};
+use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
 
 // Users in memory (`InMemory`, the loader `benches/decode.rs` and `tests/alloc.rs` measure).
 #[path = "../../../tests/support/in_memory.rs"]
@@ -89,6 +93,24 @@ fn decode_token_route(
     }
 }
 
+/// `/by_hand`'s check: `decode_token`, the user from `loader`, the user into the extensions; no
+/// answer of its own and no claims in the extensions.
+fn by_hand_check<L: UserLoader>(
+    manager: &LoginManager,
+    loader: L,
+) -> impl Fn(Request<Body>) -> Request<Body> + Clone + use<L> {
+    let manager = manager.clone();
+    move |mut req| {
+        let claims = std::str::from_utf8(bearer_token(&req))
+            .ok()
+            .and_then(|t| manager.decode_token(t).ok());
+        if let Some(Some(Ok(Some(user)))) = claims.map(|c| loader.load_user_now(c.user_id())) {
+            req.extensions_mut().insert(user);
+        }
+        req
+    }
+}
+
 /// `/jsonwebtoken`: `jsonwebtoken::decode` by hand, in the handler.
 fn jsonwebtoken_route(secret: &[u8]) -> impl Fn(Request<Body>) -> Ready<Answer> + Clone + use<> {
     let key = jsonwebtoken::DecodingKey::from_secret(secret).expect("an HMAC key");
@@ -121,6 +143,8 @@ async fn self_check(app: &Router, token: &str) -> Result<(), Box<dyn std::error:
         ("/jsonwebtoken", Some(token), StatusCode::OK),
         ("/decode_token", None, StatusCode::UNAUTHORIZED),
         ("/decode_token", Some(token), StatusCode::OK),
+        ("/by_hand", None, StatusCode::INTERNAL_SERVER_ERROR),
+        ("/by_hand", Some(token), StatusCode::OK),
     ];
     for (path, token, want) in cases {
         let mut req = Request::get(path);
@@ -161,21 +185,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token = manager.issue_token("1", max + Duration::from_secs(60))?;
     let loader = loader("1");
 
-    let app = Router::new()
-        .route("/open", get(open))
-        .route("/floor", get(floor_route(&secret)))
-        .route("/jsonwebtoken", get(jsonwebtoken_route(&secret)))
-        .route("/decode_token", get(decode_token_route(&manager)))
-        .merge(
-            Router::new()
-                .route("/protected", get(protected))
-                .route_layer(LoginLayer::new(manager, loader)),
-        )
-        .merge(
-            Router::new()
-                .route("/layered", get(open))
-                .route_layer(MapRequestLayer::new(|req: Request<Body>| req)),
-        );
+    let app =
+        Router::new()
+            .route("/open", get(open))
+            .route("/floor", get(floor_route(&secret)))
+            .route("/jsonwebtoken", get(jsonwebtoken_route(&secret)))
+            .route("/decode_token", get(decode_token_route(&manager)))
+            .merge(Router::new().route("/by_hand", get(protected)).route_layer(
+                MapRequestLayer::new(by_hand_check(&manager, loader.clone())),
+            ))
+            .merge(
+                Router::new()
+                    .route("/protected", get(protected))
+                    .route_layer(LoginLayer::new(manager, loader)),
+            )
+            .merge(
+                Router::new()
+                    .route("/layered", get(open))
+                    .route_layer(MapRequestLayer::new(|req: Request<Body>| req)),
+            );
     self_check(&app, &token).await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
