@@ -1,57 +1,40 @@
 //! [`CachedLoader`]: a short-lived, bounded cache of loaded users in front of any [`UserLoader`].
-//!
-//! [`moka::future::Cache`] does the keeping, the expiry, the eviction and the sharing of one load
-//! among concurrent requests; this module adds what a login layer needs on top: the inner
-//! loader's error shared with every waiting request, users that do not exist left out, and
-//! [`invalidate`](CachedLoader::invalidate) covering a load under way as well.
 
+use std::collections::{HashMap, VecDeque};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
-// moka, not a hand-written cache: the layer's waiting path costs +84 to +100 ns over the at-hand
-// path (interleaved, `cargo bench --bench decode`, `layer_valid_waiting` against `layer_valid`),
-// under 2% of an ~11 µs request, so the hand-written cache's synchronous hit did not earn its 465
-// lines.
-use moka::future::Cache;
+use pin_project_lite::pin_project;
 
 use crate::error::BoxError;
 use crate::loader::UserLoader;
 
-/// The longest time to live moka takes (it panics beyond 1000 years); a longer `ttl` is cut to it.
-const MAX_TTL: Duration = Duration::from_secs(1_000 * 365 * 24 * 60 * 60);
-
 /// A [`UserLoader`] that keeps the users it loads for a short time, so that a hot user does not
-/// cost a database query per request. Built on [`moka::future::Cache`] (the `cache` feature).
+/// cost a database query per request.
 ///
+/// - **Bounded:** at most `capacity` users are kept; when it is full, the one cached longest ago
+///   makes room. Expired users are never answered, whatever the capacity.
 /// - **Short-lived:** a user is answered from the cache for `ttl` after it was loaded, then loaded
-///   again. Expired users are never answered.
-/// - **Bounded:** at most `capacity` users are kept. When the cache is full, moka's policy
-///   decides what stays: a newly loaded user is kept only if it has been asked for more often
-///   than the least recently used cached user, which then makes room (TinyLFU admission, LRU
-///   eviction). A user asked for once may so not be kept at all while the cache is full of users
-///   asked for more often; it is still answered, and loaded again next time.
+///   again.
 /// - **One load per id:** requests for a user that is being loaded wait for that load instead of
 ///   starting their own, so a burst of requests for one user costs one query. If that load fails,
 ///   every waiting request gets its error (answered 500); if it is cancelled (its request went
-///   away), a waiting request loads instead.
-/// - **Through the future:** a cached user is answered by the [`load_user`](UserLoader::load_user)
-///   future, without a load; [`load_user_now`](UserLoader::load_user_now) is always `None`, as
-///   moka's cache has no synchronous lookup.
+///   away), the next waiting request loads instead.
+/// - **At hand:** a cached user is answered through [`UserLoader::load_user_now`], so the layer
+///   lets the request through from its own `call`, without waiting on a future.
 ///
-/// Users that do not exist (`Ok(None)`) and failed loads are not cached. With a `ttl` or
-/// `capacity` of zero nothing is kept, but concurrent requests for one user still share one load.
+/// Users that do not exist (`Ok(None)`) and failed loads are not cached.
 ///
 /// # Staleness
 ///
 /// A change to a user (renamed, disabled, deleted) shows in requests up to `ttl` after it is made,
 /// on every instance that had the user cached; [`invalidate`](CachedLoader::invalidate) drops
-/// the user from this instance's cache at once, and a load under way then is handed to its
-/// requests but not cached. Revoking a token is not delayed: the layer checks
+/// the user from this instance's cache at once. Revoking a token is not delayed: the layer checks
 /// [`Revocations`](crate::Revocations) on every request, before the user is loaded or taken from
 /// the cache, so a revoked token is refused at once on every instance sharing the revocation
 /// store. Choose `ttl` as the time a change to a user may take to be seen: a few seconds keeps a
@@ -73,37 +56,23 @@ const MAX_TTL: Duration = Duration::from_secs(1_000 * 365 * 24 * 60 * 60);
 /// let manager = LoginManager::new(*b"a secret of at least 32 bytes!!!").unwrap();
 /// let layer = LoginLayer::new(manager, loader.clone());
 ///
-/// # tokio_test::block_on(async {
 /// // After changing user 42 through this instance:
-/// loader.invalidate("42").await;
-/// # });
+/// loader.invalidate("42");
 /// # let _ = layer;
 /// ```
 ///
 /// Clones share one cache. Errors reach the layer as a [`BoxError`] whose
 /// [`source`](std::error::Error::source) is the inner loader's error.
 pub struct CachedLoader<L: UserLoader> {
-    shared: Arc<Shared<L>>,
-}
-
-struct Shared<L: UserLoader> {
     inner: L,
-    users: Cache<String, L::User>,
-    /// Bumped by every `invalidate` and `clear`. moka caches what a load under way returns even
-    /// if the id was invalidated meanwhile; a load that sees the epoch move between its start and
-    /// its end hands the user to its requests without caching it. Conservative: an invalidation
-    /// of any other id, or `clear`, also keeps it out.
-    epoch: AtomicU64,
-    /// `false` with a `ttl` or a `capacity` of zero: loads are shared, never kept.
-    keep: bool,
-    ttl: Duration,
-    capacity: usize,
+    cache: Arc<Cache<L::User>>,
 }
 
 impl<L: UserLoader> Clone for CachedLoader<L> {
     fn clone(&self) -> Self {
         Self {
-            shared: self.shared.clone(),
+            inner: self.inner.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -111,115 +80,245 @@ impl<L: UserLoader> Clone for CachedLoader<L> {
 impl<L: UserLoader + fmt::Debug> fmt::Debug for CachedLoader<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedLoader")
-            .field("inner", &self.shared.inner)
-            .field("ttl", &self.shared.ttl)
-            .field("capacity", &self.shared.capacity)
-            .field("len", &self.shared.users.entry_count())
+            .field("inner", &self.inner)
+            .field("ttl", &self.cache.ttl)
+            .field("capacity", &self.cache.capacity)
+            .field("len", &self.cache.lock().users.len())
             .finish()
     }
 }
 
 impl<L: UserLoader> CachedLoader<L> {
-    /// Caches the users `inner` loads, each for `ttl` after it was loaded (at most 1000 years), at
-    /// most `capacity` at a time. With a `ttl` or `capacity` of zero nothing is kept, but
-    /// concurrent requests for one user still share one load.
+    /// Caches the users `inner` loads, each for `ttl` after it was loaded, at most `capacity` at a
+    /// time. With a `ttl` or `capacity` of zero nothing is kept, but concurrent requests for one
+    /// user still share one load.
     pub fn new(inner: L, ttl: Duration, capacity: usize) -> Self {
-        let users = Cache::builder()
-            .max_capacity(u64::try_from(capacity).unwrap_or(u64::MAX))
-            .time_to_live(ttl.min(MAX_TTL))
-            .build();
         Self {
-            shared: Arc::new(Shared {
-                inner,
-                users,
-                epoch: AtomicU64::new(0),
-                keep: !ttl.is_zero() && capacity > 0,
+            inner,
+            cache: Arc::new(Cache {
                 ttl,
                 capacity,
+                state: Mutex::new(State {
+                    users: HashMap::new(),
+                    order: VecDeque::new(),
+                    next_seq: 0,
+                }),
             }),
         }
     }
 
     /// Drops the user with this id from the cache (this instance's only), so that the next
     /// request loads it again; a load under way when this is called is not cached either.
-    pub async fn invalidate(&self, user_id: &str) {
-        // First the epoch, then the entry: see `Shared::load`.
-        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
-        self.shared.users.invalidate(user_id).await;
+    pub fn invalidate(&self, user_id: &str) {
+        self.cache.lock().users.remove(user_id);
     }
 
-    /// Drops every cached user; loads under way are not cached either.
+    /// Drops every cached user.
     pub fn clear(&self) {
-        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
-        self.shared.users.invalidate_all();
+        let mut state = self.cache.lock();
+        state.users.clear();
+        state.order.clear();
+    }
+
+    /// A cached user; else a load under way for this id to wait for; else a new load, led by
+    /// the caller.
+    fn start(&self, user_id: &str) -> LoadState<L> {
+        let mut state = self.cache.lock();
+        let now = Instant::now();
+        if let Some(user) = self.cache.cached(&state, user_id, now) {
+            return LoadState::Done {
+                answer: Some(Ok(Some(user))),
+            };
+        }
+        if let Some(Entry::Loading(slot)) = state.users.get(user_id) {
+            return LoadState::Wait {
+                loader: self.clone(),
+                user_id: user_id.into(),
+                slot: slot.clone(),
+            };
+        }
+        let slot = Arc::new(Slot::default());
+        self.cache.make_room(&mut state, now);
+        state
+            .users
+            .insert(user_id.into(), Entry::Loading(slot.clone()));
+        drop(state);
+        LoadState::Lead {
+            fut: self.inner.load_user(user_id),
+            loader: self.clone(),
+            user_id: user_id.into(),
+            slot,
+        }
     }
 }
 
 impl<L: UserLoader> UserLoader for CachedLoader<L> {
     type User = L::User;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Option<L::User>, BoxError>> + Send>>;
+    type Future = CachedLoad<L>;
 
-    fn load_user(&self, user_id: &str) -> Self::Future {
-        let shared = self.shared.clone();
-        let user_id = user_id.to_owned();
-        Box::pin(async move { shared.load(&user_id).await })
-    }
-}
-
-/// Why a load gives no user to cache: moka caches only `Ok`, and hands the same `Arc<Miss>` to
-/// every request that waited for the load.
-enum Miss<U> {
-    /// The user, to answer but not to keep (an invalidation while it loaded, or nothing is kept).
-    Uncached(U),
-    NotFound,
-    Failed(Arc<dyn Error + Send + Sync>),
-}
-
-impl<L: UserLoader> Shared<L> {
-    async fn load(&self, user_id: &str) -> Result<Option<L::User>, BoxError> {
-        // The epoch at the start of the load this request leads, if it leads one.
-        let mut led = None;
-        let load = async {
-            let epoch = self.epoch.load(Ordering::SeqCst);
-            led = Some(epoch);
-            match self.inner.load_user(user_id).await {
-                Ok(Some(user)) if self.keep && self.epoch.load(Ordering::SeqCst) == epoch => {
-                    Ok(user)
-                }
-                Ok(Some(user)) => Err(Miss::Uncached(user)),
-                Ok(None) => Err(Miss::NotFound),
-                Err(e) => Err(Miss::Failed(Arc::from(e.into()))),
-            }
-        };
-        let result = self.users.try_get_with_by_ref(user_id, load).await;
-        match result {
-            Ok(user) => {
-                if let Some(epoch) = led {
-                    self.cached(user_id, epoch).await;
-                }
-                Ok(Some(user))
-            }
-            Err(miss) => match &*miss {
-                Miss::Uncached(user) => Ok(Some(user.clone())),
-                Miss::NotFound => Ok(None),
-                Miss::Failed(e) => Err(Box::new(SharedError(e.clone()))),
-            },
+    fn load_user(&self, user_id: &str) -> CachedLoad<L> {
+        CachedLoad {
+            state: self.start(user_id),
         }
     }
 
-    /// After this request's load, begun at `epoch`, was cached.
-    async fn cached(&self, user_id: &str, epoch: u64) {
-        if self.epoch.load(Ordering::SeqCst) != epoch {
-            // An invalidation came between the load's last look at the epoch and moka's insertion,
-            // too late for the load to see it and maybe before the entry it should have dropped:
-            // drop it now. (The requests that waited for this load still get the user: they
-            // began before the invalidation.)
-            self.users.invalidate(user_id).await;
-        } else {
-            // moka evicts in its maintenance, run on its own only now and then: run it now, so
-            // that the cache holds at most `capacity` users between loads.
-            self.users.run_pending_tasks().await;
+    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<L::User>, BoxError>> {
+        let user = self
+            .cache
+            .cached(&self.cache.lock(), user_id, Instant::now())?;
+        Some(Ok(Some(user)))
+    }
+}
+
+struct Cache<U> {
+    ttl: Duration,
+    capacity: usize,
+    state: Mutex<State<U>>,
+}
+
+struct State<U> {
+    users: HashMap<Box<str>, Entry<U>>,
+    /// Cached users in the order they were cached, oldest first, with the `seq` of their entry: an
+    /// entry replaced or removed since leaves a stale pair here, skipped when met.
+    order: VecDeque<(Box<str>, u64)>,
+    next_seq: u64,
+}
+
+enum Entry<U> {
+    /// `loaded`: when the load that gave `user` ended. Kept rather than an expiry time, which
+    /// `loaded + ttl` could overflow (a `ttl` of `Duration::MAX`).
+    Cached {
+        user: U,
+        loaded: Instant,
+        seq: u64,
+    },
+    Loading(Arc<Slot<U>>),
+}
+
+impl<U: Clone> Cache<U> {
+    fn lock(&self) -> MutexGuard<'_, State<U>> {
+        // Nothing here panics while holding the lock; if something did, the map is still whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A cached user loaded less than `ttl` ago; never a load under way.
+    fn fresh(&self, entry: &Entry<U>, now: Instant) -> bool {
+        match entry {
+            Entry::Cached { loaded, .. } => now.saturating_duration_since(*loaded) < self.ttl,
+            Entry::Loading(_) => false,
+        }
+    }
+
+    /// The user with this id, if it is cached and fresh.
+    fn cached(&self, state: &State<U>, user_id: &str, now: Instant) -> Option<U> {
+        match state.users.get(user_id) {
+            Some(entry @ Entry::Cached { user, .. }) if self.fresh(entry, now) => {
+                Some(user.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Before a new entry: drops the users cached longest ago until there is room for one more.
+    /// Loads under way are not dropped, so there can be more of them than `capacity`.
+    fn make_room(&self, state: &mut State<U>, now: Instant) {
+        while state.users.len() >= self.capacity.max(1) {
+            let Some((id, seq)) = state.order.pop_front() else {
+                return;
+            };
+            if let Some(Entry::Cached { seq: s, .. }) = state.users.get(&id)
+                && *s == seq
+            {
+                state.users.remove(&id);
+            }
+        }
+        // `order` gains a pair for every user cached; when the cache does not fill, nothing else
+        // takes them out. Now and then, drop the expired users and the pairs no entry matches.
+        if state.order.len() > self.capacity.max(16).saturating_mul(2) {
+            let State { users, order, .. } = state;
+            users.retain(|_, e| !matches!(e, Entry::Cached { .. }) || self.fresh(e, now));
+            order.retain(
+                |(id, seq)| matches!(users.get(id), Some(Entry::Cached { seq: s, .. }) if s == seq),
+            );
+        }
+    }
+
+    /// The load led by `slot` ended with `outcome`: cache the user, unless the entry was
+    /// invalidated or replaced meanwhile, then wake every request waiting for it.
+    fn finish(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: Outcome<U>) {
+        self.record(user_id, slot, &outcome);
+        slot.settle(outcome);
+    }
+
+    fn record(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: &Outcome<U>) {
+        let mut state = self.lock();
+        let ours =
+            matches!(state.users.get(user_id), Some(Entry::Loading(s)) if Arc::ptr_eq(s, slot));
+        if !ours {
+            return;
+        }
+        match outcome {
+            Outcome::Loaded(Some(user)) if !self.ttl.is_zero() && self.capacity > 0 => {
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                let entry = Entry::Cached {
+                    user: user.clone(),
+                    loaded: Instant::now(),
+                    seq,
+                };
+                state.users.insert(user_id.into(), entry);
+                state.order.push_back((user_id.into(), seq));
+            }
+            _ => {
+                state.users.remove(user_id);
+            }
+        }
+    }
+}
+
+/// Where the requests waiting for one load find its outcome.
+struct Slot<U> {
+    inner: Mutex<SlotState<U>>,
+}
+
+impl<U> Default for Slot<U> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(SlotState {
+                outcome: None,
+                waiters: Vec::new(),
+            }),
+        }
+    }
+}
+
+struct SlotState<U> {
+    outcome: Option<Outcome<U>>,
+    waiters: Vec<Waker>,
+}
+
+enum Outcome<U> {
+    Loaded(Option<U>),
+    Failed(Arc<dyn Error + Send + Sync>),
+    /// The leading request went away before its load ended.
+    Abandoned,
+}
+
+impl<U> Slot<U> {
+    fn lock(&self) -> MutexGuard<'_, SlotState<U>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the outcome and wakes every request waiting for it.
+    fn settle(&self, outcome: Outcome<U>) {
+        let waiters = {
+            let mut slot = self.lock();
+            slot.outcome = Some(outcome);
+            std::mem::take(&mut slot.waiters)
+        };
+        for waker in waiters {
+            waker.wake();
         }
     }
 }
@@ -242,5 +341,125 @@ impl fmt::Display for SharedError {
 impl Error for SharedError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&*self.0)
+    }
+}
+
+/// What a request that waited gets from `outcome`; `None`: the leader went away.
+fn waiter_answer<U: Clone>(outcome: &Outcome<U>) -> Option<Result<Option<U>, BoxError>> {
+    match outcome {
+        Outcome::Loaded(user) => Some(Ok(user.clone())),
+        Outcome::Failed(e) => Some(Err(Box::new(SharedError(e.clone())))),
+        Outcome::Abandoned => None,
+    }
+}
+
+pin_project! {
+    /// The future of [`CachedLoader::load_user`]: a cached user, the inner loader's load, or
+    /// waiting for a load another request started.
+    pub struct CachedLoad<L: UserLoader> {
+        #[pin]
+        state: LoadState<L>,
+    }
+
+    impl<L: UserLoader> PinnedDrop for CachedLoad<L> {
+        fn drop(this: Pin<&mut Self>) {
+            // A leader that goes away before its load ends hands the load to the next waiter.
+            let state = this.project().state.project();
+            if let LoadStateProj::Lead { loader, user_id, slot, .. } = state {
+                loader.cache.finish(user_id, slot, Outcome::Abandoned);
+            }
+        }
+    }
+}
+
+pin_project! {
+    #[project = LoadStateProj]
+    enum LoadState<L: UserLoader> {
+        Done { answer: Option<Result<Option<L::User>, BoxError>> },
+        Lead {
+            #[pin]
+            fut: L::Future,
+            loader: CachedLoader<L>,
+            user_id: Box<str>,
+            slot: Arc<Slot<L::User>>,
+        },
+        Wait {
+            loader: CachedLoader<L>,
+            user_id: Box<str>,
+            slot: Arc<Slot<L::User>>,
+        },
+    }
+}
+
+impl<L: UserLoader> fmt::Debug for CachedLoad<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            LoadState::Done { .. } => "done",
+            LoadState::Lead { .. } => "loading",
+            LoadState::Wait { .. } => "waiting for a load under way",
+        };
+        f.debug_tuple("CachedLoad").field(&state).finish()
+    }
+}
+
+impl<L: UserLoader> Future for CachedLoad<L> {
+    type Output = Result<Option<L::User>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                LoadStateProj::Done { answer } => {
+                    return Poll::Ready(answer.take().expect("CachedLoad polled after completion"));
+                }
+                LoadStateProj::Lead {
+                    fut,
+                    loader,
+                    user_id,
+                    slot,
+                } => {
+                    let result = std::task::ready!(fut.poll(cx));
+                    let (outcome, answer) = match result {
+                        Ok(user) => (Outcome::Loaded(user.clone()), Ok(user)),
+                        Err(e) => {
+                            let shared: Arc<dyn Error + Send + Sync> = Arc::from(e.into());
+                            let answer: BoxError = Box::new(SharedError(shared.clone()));
+                            (Outcome::Failed(shared), Err(answer))
+                        }
+                    };
+                    loader.cache.finish(user_id, slot, outcome);
+                    // Settled: leaving this state must not count as going away.
+                    state.set(LoadState::Done {
+                        answer: Some(answer),
+                    });
+                }
+                LoadStateProj::Wait {
+                    loader,
+                    user_id,
+                    slot,
+                } => {
+                    let answer = {
+                        let mut s = slot.lock();
+                        match &s.outcome {
+                            Some(outcome) => waiter_answer(outcome),
+                            None => {
+                                if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                                    s.waiters.push(cx.waker().clone());
+                                }
+                                return Poll::Pending;
+                            }
+                        }
+                    };
+                    let next = match answer {
+                        Some(answer) => LoadState::Done {
+                            answer: Some(answer),
+                        },
+                        // The leader went away: load again, or wait for whoever does.
+                        None => loader.start(user_id),
+                    };
+                    state.set(next);
+                }
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@
 //! | let anonymous requests through | [`LoginLayer::optional`], [`LoginLayer::skip_if`] | |
 //! | keep the tokens in browser cookies | [`SessionCookies`] (`Set-Cookie` to log in, to log out) | |
 //! | take the token from a cookie | [`LoginLayer::token_locations`] with [`TokenLocation::Cookie`]; cross-origin requests are refused unless [`LoginLayer::trusted_origins`] | |
-//! | cache loaded users | [`CachedLoader`] (feature `cache`) | |
+//! | cache loaded users | [`CachedLoader`] | |
 //! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
 //!
 //! Each row's link leads to a runnable example (the hyper server below runs as
@@ -323,7 +323,6 @@
 //! |---|---|
 //! | *(none)* | everything above; no framework dependency |
 //! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] |
-//! | `cache` | [`CachedLoader`]: a short-lived, bounded cache of loaded users (moka) |
 //! | `redis` | [`RedisRevocations`]: revocations shared by several instances through Redis (Tokio) |
 //! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
 //!
@@ -380,7 +379,6 @@
 #[cfg(feature = "axum")]
 mod axum;
 mod body;
-#[cfg(feature = "cache")]
 mod cache;
 mod cookies;
 mod cross_origin;
@@ -401,9 +399,7 @@ mod token;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::{CurrentUser, MissingLoginLayer};
 pub use body::ResponseBody;
-#[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
-pub use cache::CachedLoader;
+pub use cache::{CachedLoad, CachedLoader};
 pub use cookies::{SameSite, SessionCookies};
 pub use error::{BoxError, ConfigError, Rejection, TokenError};
 pub use extract::TokenLocation;

@@ -66,7 +66,7 @@ pub trait UserLoader: Clone + Send + Sync + 'static {
     fn load_user(&self, user_id: &str) -> Self::Future;
 
     /// The answer [`load_user`](UserLoader::load_user) would give, if this loader has it at hand
-    /// without waiting (an in-memory map); `None` otherwise, the default.
+    /// without waiting (an in-memory map, a cache hit); `None` otherwise, the default.
     ///
     /// With `Some`, the layer calls the inner service at once, from its `call`, and skips the
     /// machinery of waiting for a future: on a busy server that is a good part of what the layer

@@ -129,7 +129,7 @@ async fn run() -> Result<(), String> {
         }
         secs => {
             eprintln!("users: cached for {secs} s after loading (USER_CACHE_SECS)");
-            // At most this many users are kept (moka's policy decides which).
+            // At most this many users are kept; the ones cached longest ago make room.
             const CACHED_USERS: usize = 10_000;
             Loader::Cached(CachedLoader::new(
                 users.clone(),
