@@ -14,6 +14,13 @@ use pin_project_lite::pin_project;
 use crate::error::BoxError;
 use crate::loader::UserLoader;
 
+// Hand-written rather than on `moka::future::Cache`, on a benchmark's evidence: a cached user
+// answered at hand, through the layer, saves 508 ns (criterion) to 967 ns (interleaved) per
+// request over the same cache on moka, whose hit must go through a boxed future (its `get` is
+// async): `layer_valid_moka - layer_valid_cached` in `cargo bench --bench decode` (an earlier
+// run: 960 and 572 ns). That is 3.6% to 8.8% of a bare axum request here (11 to 14 µs of server
+// CPU), above the 2% a hand-written piece must buy. BENCHMARKS.md has the run.
+
 /// A [`UserLoader`] that keeps the users it loads for a short time, so that a hot user does not
 /// cost a database query per request.
 ///
