@@ -291,18 +291,14 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
             // The same user, from a loader that answers only through its future (no
             // `load_user_now`): the path of every loader whose answer is not at hand, such as a
             // cache built on `moka::future::Cache`, which has no synchronous `get`.
-            let mut svc =
-                LoginLayer::new(fx.manager.clone(), loader("42").async_only()).layer(noop());
-            let authorization = Some(fx.valid.clone());
-            Box::new(move || {
-                black_box(one_request(&mut svc, black_box(authorization.as_ref())));
-            })
+            let waiting = LoginLayer::new(fx.manager.clone(), loader("42").async_only());
+            valid_requests(waiting, &fx.valid)
         }),
         // The same user from a cache, a hit: the crate's hand-written `CachedLoader` (answered
         // at hand), and the same cache on moka (answered through its future).
         ("layer_valid_cached", {
             let cached = CachedLoader::new(loader("42").async_only(), FAR_FUTURE, 10_000);
-            layer_hit(LoginLayer::new(fx.manager.clone(), cached), &fx.valid)
+            valid_requests(LoginLayer::new(fx.manager.clone(), cached), &fx.valid)
         }),
         ("layer_valid_moka", {
             let moka = MokaLoader {
@@ -312,7 +308,7 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
                     .time_to_live(FAR_FUTURE)
                     .build(),
             };
-            layer_hit(LoginLayer::new(fx.manager.clone(), moka), &fx.valid)
+            valid_requests(LoginLayer::new(fx.manager.clone(), moka), &fx.valid)
         }),
         ("layer_missing", layer(None)),
         (
@@ -345,9 +341,9 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
     ]
 }
 
-/// A request through `layer` with `authorization`, once before the timing (the cache's one load)
-/// and then timed: every timed request is a hit.
-fn layer_hit<'a, L: UserLoader>(layer: LoginLayer<L>, authorization: &HeaderValue) -> Run<'a> {
+/// Requests through `layer` with a valid `authorization`: one before the timing, which must be
+/// let through (for a cache, its one load: every timed request is then a hit), then the timed ones.
+fn valid_requests<'a, L: UserLoader>(layer: LoginLayer<L>, authorization: &HeaderValue) -> Run<'a> {
     let mut svc = layer.layer(noop());
     let authorization = Some(authorization.clone());
     assert_eq!(
