@@ -107,6 +107,7 @@ impl<L: UserLoader> CachedLoader<L> {
                 capacity,
                 state: Mutex::new(State {
                     users: HashMap::new(),
+                    loading: HashMap::new(),
                     order: VecDeque::new(),
                     next_seq: 0,
                 }),
@@ -117,13 +118,16 @@ impl<L: UserLoader> CachedLoader<L> {
     /// Drops the user with this id from the cache (this instance's only), so that the next
     /// request loads it again; a load under way when this is called is not cached either.
     pub fn invalidate(&self, user_id: &str) {
-        self.cache.lock().users.remove(user_id);
+        let mut state = self.cache.lock();
+        state.users.remove(user_id);
+        state.loading.remove(user_id);
     }
 
-    /// Drops every cached user.
+    /// Drops every cached user; the loads under way are not cached either.
     pub fn clear(&self) {
         let mut state = self.cache.lock();
         state.users.clear();
+        state.loading.clear();
         state.order.clear();
     }
 
@@ -131,13 +135,12 @@ impl<L: UserLoader> CachedLoader<L> {
     /// the caller.
     fn start(&self, user_id: &str) -> LoadState<L> {
         let mut state = self.cache.lock();
-        let now = Instant::now();
-        if let Some(user) = self.cache.cached(&state, user_id, now) {
+        if let Some(user) = self.cache.cached(&state, user_id, Instant::now()) {
             return LoadState::Done {
                 answer: Some(Ok(Some(user))),
             };
         }
-        if let Some(Entry::Loading(slot)) = state.users.get(user_id) {
+        if let Some(slot) = state.loading.get(user_id) {
             return LoadState::Wait {
                 loader: self.clone(),
                 user_id: user_id.into(),
@@ -145,10 +148,7 @@ impl<L: UserLoader> CachedLoader<L> {
             };
         }
         let slot = Arc::new(Slot::default());
-        self.cache.make_room(&mut state, now);
-        state
-            .users
-            .insert(user_id.into(), Entry::Loading(slot.clone()));
+        state.loading.insert(user_id.into(), slot.clone());
         drop(state);
         LoadState::Lead {
             fut: self.inner.load_user(user_id),
@@ -185,22 +185,23 @@ struct Cache<U> {
 }
 
 struct State<U> {
-    users: HashMap<Box<str>, Entry<U>>,
+    /// The users kept: at most `capacity`.
+    users: HashMap<Box<str>, Cached<U>>,
+    /// The loads under way, one per id, which the requests for that id wait for. Not users kept:
+    /// there are as many as ids requested at once, whatever the capacity.
+    loading: HashMap<Box<str>, Arc<Slot<U>>>,
     /// Cached users in the order they were cached, oldest first, with the `seq` of their entry: an
     /// entry replaced or removed since leaves a stale pair here, skipped when met.
     order: VecDeque<(Box<str>, u64)>,
     next_seq: u64,
 }
 
-enum Entry<U> {
-    /// `loaded`: when the load that gave `user` ended. Kept rather than an expiry time, which
+struct Cached<U> {
+    user: U,
+    /// When the load that gave `user` ended. Kept rather than an expiry time, which
     /// `loaded + ttl` could overflow (a `ttl` of `Duration::MAX`).
-    Cached {
-        user: U,
-        loaded: Instant,
-        seq: u64,
-    },
-    Loading(Arc<Slot<U>>),
+    loaded: Instant,
+    seq: u64,
 }
 
 impl<U: Clone> Cache<U> {
@@ -209,34 +210,25 @@ impl<U: Clone> Cache<U> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A cached user loaded less than `ttl` ago; never a load under way.
-    fn fresh(&self, entry: &Entry<U>, now: Instant) -> bool {
-        match entry {
-            Entry::Cached { loaded, .. } => now.saturating_duration_since(*loaded) < self.ttl,
-            Entry::Loading(_) => false,
-        }
+    /// Loaded less than `ttl` ago.
+    fn fresh(&self, cached: &Cached<U>, now: Instant) -> bool {
+        now.saturating_duration_since(cached.loaded) < self.ttl
     }
 
     /// The user with this id, if it is cached and fresh.
     fn cached(&self, state: &State<U>, user_id: &str, now: Instant) -> Option<U> {
-        match state.users.get(user_id) {
-            Some(entry @ Entry::Cached { user, .. }) if self.fresh(entry, now) => {
-                Some(user.clone())
-            }
-            _ => None,
-        }
+        let cached = state.users.get(user_id)?;
+        self.fresh(cached, now).then(|| cached.user.clone())
     }
 
-    /// Before a new entry: drops the users cached longest ago until there is room for one more.
-    /// Loads under way are not dropped, so there can be more of them than `capacity`.
+    /// Before a user is cached: drops the users cached longest ago until there is room for one
+    /// more.
     fn make_room(&self, state: &mut State<U>, now: Instant) {
-        while state.users.len() >= self.capacity.max(1) {
+        while state.users.len() >= self.capacity {
             let Some((id, seq)) = state.order.pop_front() else {
                 return;
             };
-            if let Some(Entry::Cached { seq: s, .. }) = state.users.get(&id)
-                && *s == seq
-            {
+            if state.users.get(&id).is_some_and(|cached| cached.seq == seq) {
                 state.users.remove(&id);
             }
         }
@@ -244,10 +236,8 @@ impl<U: Clone> Cache<U> {
         // takes them out. Now and then, drop the expired users and the pairs no entry matches.
         if state.order.len() > self.capacity.max(16).saturating_mul(2) {
             let State { users, order, .. } = state;
-            users.retain(|_, e| !matches!(e, Entry::Cached { .. }) || self.fresh(e, now));
-            order.retain(
-                |(id, seq)| matches!(users.get(id), Some(Entry::Cached { seq: s, .. }) if s == seq),
-            );
+            users.retain(|_, cached| self.fresh(cached, now));
+            order.retain(|(id, seq)| users.get(id).is_some_and(|cached| cached.seq == *seq));
         }
     }
 
@@ -260,26 +250,31 @@ impl<U: Clone> Cache<U> {
 
     fn record(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: &Outcome<U>) {
         let mut state = self.lock();
-        let ours =
-            matches!(state.users.get(user_id), Some(Entry::Loading(s)) if Arc::ptr_eq(s, slot));
+        let ours = state
+            .loading
+            .get(user_id)
+            .is_some_and(|s| Arc::ptr_eq(s, slot));
         if !ours {
             return;
         }
-        match outcome {
-            Outcome::Loaded(Some(user)) if !self.ttl.is_zero() && self.capacity > 0 => {
-                let seq = state.next_seq;
-                state.next_seq += 1;
-                let entry = Entry::Cached {
-                    user: user.clone(),
-                    loaded: Instant::now(),
-                    seq,
-                };
-                state.users.insert(user_id.into(), entry);
-                state.order.push_back((user_id.into(), seq));
-            }
-            _ => {
-                state.users.remove(user_id);
-            }
+        state.loading.remove(user_id);
+        // An entry still here is one that expired before this load started.
+        state.users.remove(user_id);
+        if let Outcome::Loaded(Some(user)) = outcome
+            && !self.ttl.is_zero()
+            && self.capacity > 0
+        {
+            let now = Instant::now();
+            self.make_room(&mut state, now);
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            let cached = Cached {
+                user: user.clone(),
+                loaded: now,
+                seq,
+            };
+            state.users.insert(user_id.into(), cached);
+            state.order.push_back((user_id.into(), seq));
         }
     }
 }

@@ -275,6 +275,30 @@ async fn the_cache_holds_at_most_capacity_users_dropping_the_oldest() {
     assert_eq!(cached, 2);
 }
 
+/// Loads under way when the cache is full are not users kept: when they end, the cache still
+/// holds at most `capacity` users (the bound once held only when a load started).
+#[tokio::test]
+async fn loads_that_end_together_still_leave_at_most_capacity_users() {
+    let backend = Backend::gated();
+    let loader = backend.cached(Store::Found, LONG, 1);
+    let mut loads: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|id| Box::pin(loader.load_user(id)))
+        .collect();
+    for load in &mut loads {
+        assert!(poll_once(load).is_pending());
+    }
+    backend.open();
+    for load in loads {
+        assert!(load.await.unwrap().is_some());
+    }
+    let cached: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .filter(|id| loader.load_user_now(id).is_some())
+        .collect();
+    assert_eq!(cached, ["c"], "capacity 1: the user cached last stays");
+}
+
 #[tokio::test]
 async fn invalidate_drops_a_cached_user_and_a_load_under_way() {
     let backend = Backend::new();
