@@ -8,6 +8,7 @@ use cookie::Cookie;
 use http::HeaderValue;
 
 use crate::manager::TokenPair;
+use crate::token::whole_secs;
 
 /// The `SameSite` attribute of the session cookies (RFC 6265bis section 4.1.2.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +132,7 @@ impl SessionCookies {
     /// If `token` holds a character a cookie value cannot (RFC 6265 section 4.1.1: controls,
     /// whitespace, `"`, `,`, `;`, `\`): never for a token this crate issues (base64url and dots).
     pub fn set_access(&self, token: &str, lifetime: Duration) -> HeaderValue {
-        let secs = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
-        self.header(&self.access, token, "/", secs)
+        self.header(&self.access, token, "/", whole_secs(lifetime))
     }
 
     /// `Set-Cookie` for both tokens of `pair`, access first.
@@ -230,6 +230,14 @@ mod tests {
             access,
             "access_token=a.b.c; HttpOnly; SameSite=None; Secure; Path=/; Max-Age=2"
         );
+    }
+
+    /// The longest lifetime rounds as the token's own does (saturating), not over to zero.
+    #[test]
+    fn the_longest_lifetime_does_not_overflow() {
+        let access = SessionCookies::new().set_access("a.b.c", Duration::MAX);
+        let max_age = format!("; Max-Age={}", i64::MAX);
+        assert!(access.to_str().unwrap().ends_with(&max_age), "{access:?}");
     }
 
     #[test]
