@@ -9,7 +9,7 @@
 //! on another origin cannot make the browser send one.
 
 use http::header::{HOST, ORIGIN};
-use http::uri::{Authority, Scheme};
+use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
@@ -37,7 +37,7 @@ impl Origin {
             return None;
         }
         Some(Self {
-            port: port_of(authority, scheme)?,
+            port: port_of(authority, scheme.as_str())?,
             scheme: scheme.as_str().to_ascii_lowercase(),
             host: authority.host().to_ascii_lowercase(),
         })
@@ -46,8 +46,8 @@ impl Origin {
     /// Whether this origin names the host the request was sent to: host and port, the port
     /// defaulting to this origin's scheme's when the `Host` leaves it out.
     fn is_host(&self, host: &Authority) -> bool {
-        let port = host.port_u16().or(default_port(&self.scheme));
-        host.host().eq_ignore_ascii_case(&self.host) && port == Some(self.port)
+        host.host().eq_ignore_ascii_case(&self.host)
+            && port_of(host, &self.scheme) == Some(self.port)
     }
 }
 
@@ -104,10 +104,20 @@ fn host<B>(req: &Request<B>) -> Option<Authority> {
     req.headers().get(HOST)?.to_str().ok()?.parse().ok()
 }
 
-fn port_of(authority: &Authority, scheme: &Scheme) -> Option<u16> {
-    authority
-        .port_u16()
-        .or_else(|| default_port(scheme.as_str()))
+/// The authority's port, or the scheme's default when it names none; `None` when it names one
+/// that is not a port (above 65535, or empty), which `port_u16` alone reads as naming none.
+fn port_of(authority: &Authority, scheme: &str) -> Option<u16> {
+    // After an IPv6 literal's `]`, or in the whole authority: a `:` starts the port.
+    let names_port = authority
+        .as_str()
+        .rsplit(']')
+        .next()
+        .is_some_and(|rest| rest.contains(':'));
+    match authority.port_u16() {
+        Some(port) => Some(port),
+        None if names_port => None,
+        None => default_port(scheme),
+    }
 }
 
 fn default_port(scheme: &str) -> Option<u16> {
@@ -353,6 +363,27 @@ mod tests {
             .body(())
             .unwrap();
         assert!(!allows(&req, &[]));
+    }
+
+    /// A port above 65535 is no port (the URL Standard, port state: "failure"), never the
+    /// scheme's default: `trusted_origins` refuses such an origin, and a `Host` with one does not
+    /// name the origin's host.
+    #[test]
+    fn a_port_above_65535_is_not_the_default_port() {
+        assert_eq!(Origin::parse("https://app.example.com:99999"), None);
+        assert_eq!(Origin::parse("https://app.example.com:"), None);
+        let req = Request::post("/logout")
+            .header(HOST, "app.example.com:65979")
+            .header(ORIGIN, "https://app.example.com")
+            .body(())
+            .unwrap();
+        assert!(!allows(&req, &[]));
+        let req = Request::post("/logout")
+            .header(HOST, "[::1]:8080")
+            .header(ORIGIN, "http://[::1]:8080")
+            .body(())
+            .unwrap();
+        assert!(allows(&req, &[]));
     }
 
     #[test]

@@ -178,7 +178,8 @@ impl<L, R> LoginLayer<L, R> {
     ///
     /// # Panics
     ///
-    /// If an origin is not `scheme://host[:port]` (with `http` or `https`), as a route that does
+    /// If an origin is not `scheme://host[:port]` (with `http` or `https`, and a port up to
+    /// 65535), as a route that does
     /// not parse panics in axum: it is a mistake in the program, found at its start.
     ///
     /// ```
