@@ -1,7 +1,6 @@
 //! axum extractors: [`CurrentUser`], `Option<CurrentUser<U>>` and [`Claims`].
 
 use std::any::type_name;
-use std::convert::Infallible;
 use std::fmt;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -45,8 +44,9 @@ pub(crate) struct PassedWithoutUser;
 #[derive(Debug, Clone)]
 pub struct CurrentUser<U>(pub U);
 
-/// Rejection of [`CurrentUser`] and [`Claims`] on a route without [`LoginLayer`](crate::LoginLayer):
-/// a programming error, answered with 500 and a message naming the layer.
+/// Rejection of [`CurrentUser`] and [`Claims`], and of `Option<CurrentUser<U>>` and
+/// `Option<Claims>`, on a route without [`LoginLayer`](crate::LoginLayer): a programming error,
+/// answered with 500 and a message naming the layer.
 #[derive(Debug, Clone)]
 pub struct MissingLoginLayer {
     extractor: &'static str,
@@ -92,6 +92,18 @@ fn missing<T>() -> MissingLoginLayer {
     }
 }
 
+/// The `T` the layer put into the extensions; `None` when it let the request through without a
+/// user; the rejection `E` names when the layer does not cover the route.
+fn optional<T: Clone + Send + Sync + 'static, E>(
+    parts: &Parts,
+) -> Result<Option<T>, MissingLoginLayer> {
+    match parts.extensions.get::<T>() {
+        Some(found) => Ok(Some(found.clone())),
+        None if parts.extensions.get::<PassedWithoutUser>().is_some() => Ok(None),
+        None => Err(missing::<Option<E>>()),
+    }
+}
+
 impl<U, S> FromRequestParts<S> for CurrentUser<U>
 where
     U: Clone + Send + Sync + 'static,
@@ -117,11 +129,7 @@ where
     type Rejection = MissingLoginLayer;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        match parts.extensions.get::<U>() {
-            Some(user) => Ok(Some(CurrentUser(user.clone()))),
-            None if parts.extensions.get::<PassedWithoutUser>().is_some() => Ok(None),
-            None => Err(missing::<Option<Self>>()),
-        }
+        Ok(optional::<U, Self>(parts)?.map(CurrentUser))
     }
 }
 
@@ -138,9 +146,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
-    type Rejection = Infallible;
+    type Rejection = MissingLoginLayer;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Claims>().cloned())
+        optional::<Claims, Self>(parts)
     }
 }

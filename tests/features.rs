@@ -282,6 +282,12 @@ mod axum_extractors {
                     user.map_or("stranger".to_owned(), |CurrentUser(User(id))| id)
                 }),
             )
+            .route(
+                "/home-claims",
+                route(|claims: Option<Claims>| async move {
+                    claims.map_or("stranger".to_owned(), |c| c.user_id().to_owned())
+                }),
+            )
             .route_layer(layer().optional(true));
         let unprotected = Router::new()
             .route(
@@ -291,6 +297,14 @@ mod axum_extractors {
             .route(
                 "/oops-optional",
                 route(|u: Option<CurrentUser<User>>| async move { u.is_some().to_string() }),
+            )
+            .route(
+                "/oops-claims",
+                route(|c: Claims| async move { c.user_id().to_owned() }),
+            )
+            .route(
+                "/oops-optional-claims",
+                route(|c: Option<Claims>| async move { c.is_some().to_string() }),
             );
         protected.merge(optional).merge(unprotected)
     }
@@ -310,11 +324,25 @@ mod axum_extractors {
             call(app(), req("/home", None)).await,
             (StatusCode::OK, "stranger".into())
         );
+        assert_eq!(
+            call(app(), req("/home-claims", Some(&t))).await,
+            (StatusCode::OK, "3".into())
+        );
+        assert_eq!(
+            call(app(), req("/home-claims", None)).await,
+            (StatusCode::OK, "stranger".into())
+        );
     }
 
     #[tokio::test]
     async fn without_the_layer_the_extractors_answer_500_naming_it() {
-        for path in ["/oops", "/oops-optional"] {
+        let paths = [
+            "/oops",
+            "/oops-optional",
+            "/oops-claims",
+            "/oops-optional-claims",
+        ];
+        for path in paths {
             let (status, body) = call(app(), req(path, Some(&token("3")))).await;
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
             assert!(body.contains("LoginLayer does not cover"), "{path}: {body}");
