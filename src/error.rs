@@ -73,12 +73,14 @@ pub enum TokenError {
     UnsupportedCritical,
     /// The MAC does not match (RFC 7515 section 5.2, step 8).
     BadSignature,
-    /// The MAC is right but the claims are not a JSON object, or repeat a claim this crate reads
-    /// (RFC 7519 section 7.2, steps 9 and 10).
+    /// The MAC is right but the claims are not a JSON object, or repeat a claim, whichever it is
+    /// (RFC 7519 section 4; section 7.2, steps 9 and 10).
     InvalidClaims,
     /// A required claim is absent: `"exp"`, `"user id"`, `"iss"` or `"aud"`.
     MissingClaim(&'static str),
-    /// A claim has the wrong type or value: `"exp"`, `"nbf"`, `"iat"`, `"user id"`, `"iss"` or `"aud"`.
+    /// A claim has the wrong type or value: `"exp"`, `"nbf"`, `"iat"`, `"user id"`, `"iss"`,
+    /// `"aud"`, `"jti"` or `"type"`; or, when a token is issued, `"extra claims"` (see
+    /// [`LoginManager::with_claims`](crate::LoginManager::with_claims)).
     InvalidClaim(&'static str),
     /// The `iss` claim is not the configured issuer (RFC 7519 section 4.1.1).
     InvalidIssuer,
