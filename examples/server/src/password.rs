@@ -69,14 +69,18 @@ impl Passwords {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| HashError("the hashing semaphore is closed".to_owned()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|error| HashError(format!("the hashing task failed: {error}")))
+        // The permit goes with the run: a request that goes away does not stop the run, and
+        // must not let another start beside it.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|error| HashError(format!("the hashing task failed: {error}")))
     }
 }
 
@@ -85,4 +89,40 @@ fn hash(password: &[u8]) -> Result<String, HashError> {
         .hash_password(password)
         .map(|hash| hash.to_string())
         .map_err(|error| HashError(format!("Argon2 failed: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A request that goes away (its client hung up) while its Argon2 run goes on in the blocking
+    /// pool must hold its permit until the run ends: else hung-up requests run any number of
+    /// hashes at once, 19 MiB each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_that_goes_away_keeps_its_permit_until_its_run_ends() {
+        let passwords = Passwords {
+            dummy_hash: Arc::from(""),
+            permits: Arc::new(Semaphore::new(1)),
+        };
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        for _ in 0..4 {
+            let (running, most) = (running.clone(), most.clone());
+            let run = passwords.run(move || {
+                most.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+                running.fetch_sub(1, SeqCst);
+            });
+            // The client hangs up before the answer.
+            let _ = tokio::time::timeout(Duration::from_millis(20), run).await;
+        }
+        // Every run that started has ended.
+        while passwords.permits.available_permits() == 0 || running.load(SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(most.load(SeqCst), 1, "runs at once, with one permit");
+    }
 }
