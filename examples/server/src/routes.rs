@@ -143,10 +143,8 @@ async fn register(
     credentials: Credentials,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let Credentials { username, password } = credentials;
-    if username.chars().count() > MAX_USERNAME_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "username must be at most {MAX_USERNAME_CHARS} characters"
-        )));
+    if let Some(why) = impossible_username(&username) {
+        return Err(ApiError::bad_request(why));
     }
     let hash = state
         .passwords
@@ -196,9 +194,10 @@ async fn authenticate(
 ) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
     let address = client.ip();
-    // No account has a longer name (`/register` refuses them): counted for the address only,
-    // and answered as a wrong password, so that such names cannot fill the throttle's memory.
-    let possible = username.chars().count() <= MAX_USERNAME_CHARS;
+    // No account has such a name: counted for the address only, and answered as a wrong
+    // password without asking the database, so that such names cannot fill the throttle's
+    // memory.
+    let possible = impossible_username(&username).is_none();
     let counted = possible.then_some(username.as_str());
     if let Err(wait) = state.throttle.attempt(counted, address).await {
         return Err(ApiError::too_many_attempts(wait));
@@ -495,6 +494,21 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
         }
         Ok(Self { username, password })
     }
+}
+
+/// Why no account can have this username, if none can: too long, or with a control character
+/// (PostgreSQL's `text` cannot even hold U+0000). `/register` answers this; a login with such a
+/// username is a wrong password.
+fn impossible_username(username: &str) -> Option<String> {
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Some(format!(
+            "username must be at most {MAX_USERNAME_CHARS} characters"
+        ));
+    }
+    username
+        .chars()
+        .any(char::is_control)
+        .then(|| "username must not contain control characters".to_owned())
 }
 
 fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, ApiError> {

@@ -78,6 +78,25 @@ async fn walk_register_login_me_and_every_refusal() {
     let reply = server.login("ada", ADA_PASSWORD).await;
     assert_eq!(reply.status, StatusCode::OK, "ada keeps her password");
 
+    // A control character (U+0000, which PostgreSQL's `text` cannot hold, or any other) is in no
+    // username: refused at registration, and a login with one is a wrong password, on every
+    // database alike (PostgreSQL answered 500 to both).
+    for username in ["ada\u{0}", "ada\n", "\u{7f}"] {
+        assert_eq!(
+            server.register(username, "a password").await.pair(),
+            error(
+                StatusCode::BAD_REQUEST,
+                "username must not contain control characters"
+            ),
+            "register {username:?}"
+        );
+        assert_eq!(
+            server.login(username, ADA_PASSWORD).await.pair(),
+            error(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS),
+            "login {username:?}"
+        );
+    }
+
     // (case, Content-Type, body, message)
     let json_ct = Some("application/json");
     let form_ct = Some("application/x-www-form-urlencoded");
