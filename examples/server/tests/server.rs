@@ -81,13 +81,19 @@ async fn walk_register_login_me_and_every_refusal() {
     // A control character (U+0000, which PostgreSQL's `text` cannot hold, or any other) is in no
     // username: refused at registration, and a login with one is a wrong password, on every
     // database alike (PostgreSQL answered 500 to both).
-    for username in ["ada\u{0}", "ada\n", "\u{7f}"] {
+    // Nor has any a username over 64 characters.
+    let long = "é".repeat(65);
+    let control = "username must not contain control characters";
+    let too_long = "username must be at most 64 characters";
+    for (username, why) in [
+        ("ada\u{0}", control),
+        ("ada\n", control),
+        ("\u{7f}", control),
+        (long.as_str(), too_long),
+    ] {
         assert_eq!(
             server.register(username, "a password").await.pair(),
-            error(
-                StatusCode::BAD_REQUEST,
-                "username must not contain control characters"
-            ),
+            error(StatusCode::BAD_REQUEST, why),
             "register {username:?}"
         );
         assert_eq!(
