@@ -32,8 +32,11 @@ pub struct Config {
 
 impl Config {
     /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL`, `USER_CACHE_SECS` and
-    /// the login limits (empty counts as unset). The secret's length is checked by the `LoginManager` builder, not
-    /// here, so that the message is the crate's.
+    /// the login limits. Empty counts as unset for `REDIS_URL`, `USER_CACHE_SECS` and the login
+    /// limits only: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
+    /// `SECRET_KEY` is refused as too short rather than replaced by a generated one. The secret's
+    /// length is checked by the `LoginManager` builder, not here, so that the message is the
+    /// crate's.
     pub fn from_env() -> Result<Self, String> {
         let host = var("HOST")?.unwrap_or_else(|| "127.0.0.1".to_owned());
         let port = match var("PORT")? {
