@@ -104,15 +104,17 @@ fn host<B>(req: &Request<B>) -> Option<Authority> {
     req.headers().get(HOST)?.to_str().ok()?.parse().ok()
 }
 
-/// The authority's port, or the scheme's default when it names none; `None` when it names one
-/// that is not a port (above 65535, or empty), which `port_u16` alone reads as naming none.
+/// The authority's port, or the scheme's default when it names none (or an empty one, RFC 3986
+/// section 3.2.3); `None` when it names one above 65535, which `port_u16` alone reads as naming
+/// none.
 fn port_of(authority: &Authority, scheme: &str) -> Option<u16> {
     // After an IPv6 literal's `]`, or in the whole authority: a `:` starts the port.
     let names_port = authority
         .as_str()
         .rsplit(']')
         .next()
-        .is_some_and(|rest| rest.contains(':'));
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(_, port)| !port.is_empty());
     match authority.port_u16() {
         Some(port) => Some(port),
         None if names_port => None,
@@ -371,7 +373,11 @@ mod tests {
     #[test]
     fn a_port_above_65535_is_not_the_default_port() {
         assert_eq!(Origin::parse("https://app.example.com:99999"), None);
-        assert_eq!(Origin::parse("https://app.example.com:"), None);
+        // An empty port is the default one (RFC 3986 section 3.2.3).
+        assert_eq!(
+            Origin::parse("https://app.example.com:"),
+            Origin::parse("https://app.example.com")
+        );
         let req = Request::post("/logout")
             .header(HOST, "app.example.com:65979")
             .header(ORIGIN, "https://app.example.com")
