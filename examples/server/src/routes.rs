@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER,
+    SET_COOKIE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
@@ -45,6 +46,10 @@ pub struct AppState {
     pub cookies: SessionCookies,
 }
 
+/// The names of the browser's cookies, as `SessionCookies::new()` sets them.
+const ACCESS_COOKIE: &str = "access_token";
+const REFRESH_COOKIE: &str = "refresh_token";
+
 /// The browser page, served by the server itself: plain HTML and JavaScript, no build step.
 const PAGE: &str = include_str!("../static/index.html");
 const SCRIPT: &str = include_str!("../static/app.js");
@@ -53,8 +58,8 @@ const STYLE: &str = include_str!("../static/app.css");
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
 /// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser page); `GET /me`
 /// and `POST /logout` behind the login layer (access tokens, from the `Authorization` header or
-/// the `access_token` cookie); `POST /refresh` behind a second one that takes only refresh tokens
-/// (header, or the `refresh_token` cookie). Both layers check the revocation store, and refuse a
+/// the `access_token` cookie); `POST /refresh` and `DELETE /refresh` (the end of the session)
+/// behind a second one that takes only refresh tokens (header, or the `refresh_token` cookie). Both layers check the revocation store, and refuse a
 /// cookie's token on a cross-origin `POST` (the layer's default).
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
@@ -66,19 +71,21 @@ pub fn app(state: AppState) -> Router {
             LoginLayer::new(state.manager.clone(), state.loader.clone())
                 .token_locations([
                     TokenLocation::Header,
-                    TokenLocation::Cookie("access_token".into()),
+                    TokenLocation::Cookie(ACCESS_COOKIE.into()),
                 ])
                 .revocations(state.revocations.clone()),
         );
-    let refresh = Router::new().route("/refresh", post(refresh)).route_layer(
-        LoginLayer::new(state.manager.clone(), state.loader.clone())
-            .token_kind(TokenKind::Refresh)
-            .token_locations([
-                TokenLocation::Header,
-                TokenLocation::Cookie("refresh_token".into()),
-            ])
-            .revocations(state.revocations.clone()),
-    );
+    let refresh = Router::new()
+        .route("/refresh", post(refresh).delete(end_session))
+        .route_layer(
+            LoginLayer::new(state.manager.clone(), state.loader.clone())
+                .token_kind(TokenKind::Refresh)
+                .token_locations([
+                    TokenLocation::Header,
+                    TokenLocation::Cookie(REFRESH_COOKIE.into()),
+                ])
+                .revocations(state.revocations.clone()),
+        );
 
     // The forms of the page carry no token for the login layer's check to guard, so tower-http's
     // `CsrfLayer` (the same Go 1.25 rules) refuses cross-origin posts to them: otherwise another
@@ -259,7 +266,7 @@ async fn refresh(
 
 /// `POST /logout` with the access token (header or cookie): that token is revoked until it
 /// expires, on every instance that shares the revocation store. A browser's cookies are cleared
-/// as well.
+/// as well. The session's refresh token lives on: `DELETE /refresh` ends it.
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -267,16 +274,57 @@ async fn logout(
 ) -> Result<Response, ApiError> {
     // `false`: a concurrent logout with the same token revoked it first; logged out all the same.
     let _revoked_here = revoke(&state, &claims).await?;
+    Ok(logged_out(&state, &headers))
+}
+
+/// `DELETE /refresh` with the refresh token (header, or the browser's `refresh_token` cookie,
+/// which the browser sends to `/refresh` only): ends the session. The refresh token is revoked
+/// until it expires, and so is this user's access token in the `access_token` cookie, which the
+/// browser sends with every request; a browser's cookies are cleared. An API client revokes its
+/// access token at `/logout`, or lets it expire.
+async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Extension(claims): Extension<Claims>,
+) -> Result<Response, ApiError> {
+    // `false`: a concurrent request revoked it first; ended all the same.
+    let _revoked_here = revoke(&state, &claims).await?;
+    for access in cookie_values(&headers, ACCESS_COOKIE) {
+        let Ok(access) = state.manager.decode_token(access) else {
+            continue; // expired, or not a token: nothing to revoke
+        };
+        let own = access.kind() == TokenKind::Access && access.user_id() == claims.user_id();
+        if own && access.revocation().is_some() {
+            revoke(&state, &access).await?;
+        }
+    }
+    Ok(logged_out(&state, &headers))
+}
+
+/// The values of the cookies named `name` in the request's `Cookie` headers.
+fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(move |c| c.name() == name)
+        .filter_map(|c| c.value_raw())
+}
+
+/// The answer of `/logout` and `DELETE /refresh`; a browser's cookies are cleared.
+fn logged_out(state: &AppState, headers: &HeaderMap) -> Response {
     let body = Json(json!({ "status": 200, "message": "Logged out" }));
-    let cleared = match from_cookie(&headers) {
+    let cleared = match from_cookie(headers) {
         true => state.cookies.clear().to_vec(),
         false => Vec::new(),
     };
-    Ok((
+    (
         AppendHeaders(cleared.into_iter().map(|c| (SET_COOKIE, c))),
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Whether the layer took the token from a cookie: its locations put the header first, and it

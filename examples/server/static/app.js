@@ -1,6 +1,6 @@
 // The example page: log in with POST /session (the server sets HttpOnly cookies), see the user
-// with GET /me, log out with POST /logout. Same-origin fetches send the cookies by themselves;
-// no token ever reaches this script.
+// with GET /me, log out with DELETE /refresh (the end of the session: both tokens revoked).
+// Same-origin fetches send the cookies by themselves; no token ever reaches this script.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -18,14 +18,16 @@ function say(text) {
   $("message").textContent = text;
 }
 
-async function post(path, body) {
+async function send(method, path, body) {
   const response = await fetch(path, {
-    method: "POST",
+    method,
     headers: { "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { ok: response.ok, status: response.status, body: await response.json().catch(() => ({})) };
 }
+
+const post = (path, body) => send("POST", path, body);
 
 // The current user: /me, and once more after /refresh if the access token has expired.
 async function current() {
@@ -58,7 +60,11 @@ $("register").addEventListener("click", async () => {
 });
 
 $("log-out").addEventListener("click", async () => {
-  await post("/logout");
+  // The refresh cookie is sent to /refresh only, so the session ends there; without one (it
+  // expired), the access token is revoked at /logout.
+  if (!(await send("DELETE", "/refresh")).ok) {
+    await post("/logout");
+  }
   say("Logged out.");
   show(null);
 });

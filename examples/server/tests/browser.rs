@@ -101,6 +101,7 @@ async fn the_page_and_its_script_are_served_by_the_server() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[CONTENT_TYPE], "text/javascript; charset=utf-8");
     assert!(script.contains(r#"post("/session""#));
+    assert!(script.contains(r#"send("DELETE", "/refresh")"#));
     let (status, headers, _) = server.get_text("/app.css").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[CONTENT_TYPE], "text/css; charset=utf-8");
@@ -140,13 +141,48 @@ async fn a_browser_session_lives_in_httponly_cookies() {
         .await;
     assert_eq!(refreshed.status, StatusCode::OK);
     assert_eq!(refreshed.body, json!({ "id": 1, "username": "ada" }));
-    let (new_access, _new_refresh) = cookies(&refreshed);
+    let (new_access, new_refresh) = cookies(&refreshed);
     let again = server
         .request_with(Method::POST, "/refresh", &same_origin(Some(&refresh)), "")
         .await;
     assert_eq!(again.pair(), error(StatusCode::UNAUTHORIZED, REVOKED));
 
-    // /logout with the cookie: the token is revoked and both cookies are cleared.
+    // The page logs out with `DELETE /refresh`, where the browser sends both cookies: the
+    // session ends (both tokens revoked) and both cookies are cleared.
+    let both = format!("{new_access}; {new_refresh}");
+    let out = server
+        .request_with(Method::DELETE, "/refresh", &same_origin(Some(&both)), "")
+        .await;
+    assert_eq!(
+        (out.status, out.body.clone()),
+        (
+            StatusCode::OK,
+            json!({ "status": 200, "message": "Logged out" })
+        )
+    );
+    assert_eq!(
+        set_cookies(&out),
+        [
+            "access_token=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0",
+            "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=0",
+        ]
+    );
+    for (method, path, cookie) in [
+        (Method::GET, "/me", &new_access),
+        (Method::POST, "/refresh", &new_refresh),
+    ] {
+        let reply = server
+            .request_with(method, path, &same_origin(Some(cookie)), "")
+            .await;
+        assert_eq!(
+            reply.pair(),
+            error(StatusCode::UNAUTHORIZED, REVOKED),
+            "{path}"
+        );
+    }
+
+    // /logout with the access cookie: that token is revoked and both cookies are cleared.
+    let (_, new_access, _) = log_in(&server).await;
     let out = server
         .request_with(Method::POST, "/logout", &same_origin(Some(&new_access)), "")
         .await;
@@ -192,14 +228,20 @@ async fn a_cross_origin_post_cannot_use_the_cookies() {
         &[("origin", "null")],
     ];
     for attack in attacks {
-        for (path, cookie) in [("/logout", &access), ("/refresh", &refresh)] {
+        for (method, path, cookie) in [
+            (Method::POST, "/logout", &access),
+            (Method::POST, "/refresh", &refresh),
+            (Method::DELETE, "/refresh", &refresh),
+        ] {
             let mut headers = attack.to_vec();
             headers.push(("cookie", cookie));
-            let reply = server.request_with(Method::POST, path, &headers, "").await;
+            let reply = server
+                .request_with(method.clone(), path, &headers, "")
+                .await;
             assert_eq!(
                 reply.pair(),
                 error(StatusCode::FORBIDDEN, CROSS_ORIGIN),
-                "{path} {attack:?}"
+                "{method} {path} {attack:?}"
             );
         }
     }

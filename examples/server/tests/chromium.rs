@@ -229,9 +229,13 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     std::fs::write(screenshot_path(), &png).unwrap();
     eprintln!("screenshot: {}", screenshot_path().display());
 
-    // Log out, and the login form is back.
+    // Log out, and the login form is back: the page ended the session where the browser sends
+    // its refresh cookie (both tokens revoked).
     click(&browser, "log-out").await;
     logged_out(&browser).await;
+    server
+        .wait_for_log(|lines| lines.iter().any(|l| l.contains("DELETE /refresh 200")))
+        .await;
     browser.refresh().await.unwrap();
     logged_out(&browser).await;
 

@@ -593,6 +593,54 @@ async fn logout_revokes_the_access_token_at_once() {
     );
 }
 
+/// `DELETE /refresh` with the refresh token ends the session: its refresh token is refused from
+/// then on. Before, no route could end one, so a logged-out login's refresh token bought new
+/// pairs for 30 days (RFC 9700 section 4.14.2: refresh tokens must be revocable). The user's
+/// other sessions go on.
+#[tokio::test]
+async fn ending_the_session_refuses_its_refresh_token() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    let (access, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    let (_, other_refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    let end = |token: &str| {
+        let (server, auth) = (&server, bearer(token));
+        async move {
+            server
+                .request(Method::DELETE, "/refresh", None, Some(&auth), "")
+                .await
+                .pair()
+        }
+    };
+
+    refused(
+        end(&access).await,
+        INVALID_TOKEN,
+        "a session ends with its refresh token",
+    );
+    assert_eq!(
+        end(&refresh).await,
+        (
+            StatusCode::OK,
+            json!({ "status": 200, "message": "Logged out" })
+        )
+    );
+    refused(
+        server.post_token("/refresh", &refresh).await,
+        REVOKED_TOKEN,
+        "/refresh after the session ended",
+    );
+    refused(end(&refresh).await, REVOKED_TOKEN, "a session ends once");
+
+    // The access token an API client holds lives on until `/logout` revokes it (a browser's is
+    // revoked with the session: see browser.rs); the other session is untouched.
+    assert_eq!(server.me(&access).await, ada());
+    assert_eq!(
+        server.post_token("/refresh", &other_refresh).await.0,
+        StatusCode::OK
+    );
+}
+
 /// In memory, revocations die with the process (the scale-out test covers Redis).
 #[tokio::test]
 async fn in_memory_revocations_do_not_survive_a_restart() {
