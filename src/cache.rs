@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -150,8 +151,16 @@ impl<L: UserLoader> CachedLoader<L> {
         let slot = Arc::new(Slot::default());
         state.loading.insert(user_id.into(), slot.clone());
         drop(state);
+        // A loader that panics making its future leaves no load for the id's requests to wait
+        // on forever: it ends as a leader that went away does, and the panic goes on.
+        let fut = catch_unwind(AssertUnwindSafe(|| self.inner.load_user(user_id))).unwrap_or_else(
+            |panic| {
+                self.cache.finish(user_id, &slot, Outcome::Abandoned);
+                resume_unwind(panic)
+            },
+        );
         LoadState::Lead {
-            fut: self.inner.load_user(user_id),
+            fut,
             loader: self.clone(),
             user_id: user_id.into(),
             slot,

@@ -299,6 +299,35 @@ async fn loads_that_end_together_still_leave_at_most_capacity_users() {
     assert_eq!(cached, ["c"], "capacity 1: the user cached last stays");
 }
 
+/// A loader that panics while making its future (before any future exists to go away) leaves no
+/// load behind for later requests to wait on forever: the next request for the id loads it.
+#[tokio::test]
+async fn a_loader_that_panics_making_its_future_leaves_no_load_to_wait_for() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let loader = CachedLoader::new(
+        loader_fn(move |id: String| {
+            assert!(
+                counted.fetch_add(1, Ordering::SeqCst) > 0,
+                "the first load panics"
+            );
+            async move { Ok::<_, io::Error>(Some(User(id))) }
+        }),
+        LONG,
+        10,
+    );
+    let first = tokio::spawn({
+        let loader = loader.clone();
+        async move { loader.load_user("a").await }
+    });
+    assert!(first.await.unwrap_err().is_panic());
+    let second = tokio::time::timeout(Duration::from_secs(10), loader.load_user("a"))
+        .await
+        .expect("the next request is not left waiting for the load that panicked");
+    assert_eq!(second.unwrap(), Some(User("a".into())));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test]
 async fn invalidate_drops_a_cached_user_and_a_load_under_way() {
     let backend = Backend::new();
