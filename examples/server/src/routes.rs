@@ -287,8 +287,11 @@ async fn end_session(
     headers: HeaderMap,
     Extension(claims): Extension<Claims>,
 ) -> Result<Response, ApiError> {
-    // `false`: a concurrent request revoked it first; ended all the same.
-    let _revoked_here = revoke(&state, &claims).await?;
+    // `false`: a concurrent request spent the token first, perhaps a `/refresh` whose new pair
+    // goes on: this request ended nothing, and says so as `/refresh` would.
+    if !revoke(&state, &claims).await? {
+        return Err(ApiError::login(&state.manager, Rejection::Revoked));
+    }
     for access in cookie_values(&headers, ACCESS_COOKIE) {
         let Ok(access) = state.manager.decode_token(access) else {
             continue; // expired, or not a token: nothing to revoke

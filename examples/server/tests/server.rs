@@ -593,6 +593,36 @@ async fn logout_revokes_the_access_token_at_once() {
     );
 }
 
+/// `DELETE /refresh` and `POST /refresh` with one refresh token at the same moment: both may pass
+/// the layer's check before either spends the token. Exactly one is answered 200: a session
+/// said to be ended has no new pair, and a new pair comes from a session not ended.
+#[tokio::test]
+async fn ending_a_session_and_refreshing_it_at_once_let_exactly_one_through() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    for round in 0..16 {
+        let (_, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+        let auth = bearer(&refresh);
+        let (ended, refreshed) = tokio::join!(
+            server.request(Method::DELETE, "/refresh", None, Some(&auth), ""),
+            server.post("/refresh", Some(&auth)),
+        );
+        let (ended, refreshed) = (ended.pair(), refreshed.pair());
+        // Statuses and messages only: a new pair's tokens stay out of the output.
+        let (a, b) = (
+            (ended.0, &ended.1["message"]),
+            (refreshed.0, &refreshed.1["message"]),
+        );
+        let through = [a.0, b.0].iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(through, 1, "round {round}: DELETE {a:?}, POST {b:?}");
+        for loser in [ended, refreshed] {
+            if loser.0 != StatusCode::OK {
+                refused(loser, REVOKED_TOKEN, "the one that came second");
+            }
+        }
+    }
+}
+
 /// `DELETE /refresh` with the refresh token ends the session: its refresh token is refused from
 /// then on. Before, no route could end one, so a logged-out login's refresh token bought new
 /// pairs for 30 days (RFC 9700 section 4.14.2: refresh tokens must be revocable). The user's
