@@ -7,13 +7,17 @@
 //! goes down by one.
 //!
 //! With `REDIS_URL` the counts are shared by every instance (and kept in this process while Redis
-//! cannot be reached); without, they live in this process, in a bounded cache (the `moka` crate).
-//! Keys are short (usernames are at most 64 characters, longer ones never reach the throttle;
-//! IPv6 addresses count per /64, what one host is usually given), so memory stays bounded.
+//! cannot be reached); without, they live in this process, in a bounded cache (the `moka` crate)
+//! that keeps every new count, the least recently used making room. Keys are short (usernames are
+//! at most 64 characters, longer ones never reach the throttle; IPv6 addresses count per /64, what
+//! one host is usually given), so memory stays bounded. The address is counted first, and an
+//! address past its limit is refused before its username is counted: a client already refused
+//! cannot push other usernames' counts out of the cache.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use redis::aio::ConnectionManager;
 
@@ -72,6 +76,10 @@ impl Throttle {
             limits,
             memory: Cache::builder()
                 .max_capacity(MAX_COUNTED)
+                // A full cache keeps every new count (the least recently used makes room): the
+                // default policy may refuse a new key, and a refused key is an attempt not
+                // counted.
+                .eviction_policy(EvictionPolicy::lru())
                 // Every update restarts an entry's time to live, so an entry may outlive its
                 // window by up to one window; its `ends` decides, and a stale window is ignored.
                 .time_to_live(limits.window)
@@ -91,18 +99,19 @@ impl Throttle {
     /// when either has gone past its limit in the current window. `None`: a username no account
     /// can have (too long), counted for the address only.
     pub async fn attempt(&self, username: Option<&str>, address: IpAddr) -> Result<(), RetryAfter> {
-        let keys = [
-            username.map(|username| (user_key(username), self.limits.per_username)),
-            Some((address_key(address), self.limits.per_address)),
-        ];
-        let mut wait = None;
-        for (key, limit) in keys.iter().flatten() {
-            let (attempts, left) = self.count(key).await;
-            if attempts > *limit {
-                wait = wait.max(Some(left));
+        // The address first: a client already refused adds no count for a username, so that it
+        // cannot push other usernames' counts out of the cache.
+        let (attempts, left) = self.count(&address_key(address)).await;
+        if attempts > self.limits.per_address {
+            return Err(RetryAfter(left));
+        }
+        if let Some(username) = username {
+            let (attempts, left) = self.count(&user_key(username)).await;
+            if attempts > self.limits.per_username {
+                return Err(RetryAfter(left));
             }
         }
-        wait.map_or(Ok(()), |left| Err(RetryAfter(left)))
+        Ok(())
     }
 
     /// A successful login takes its attempt back: the username starts afresh, and the address's
@@ -318,17 +327,65 @@ mod tests {
         assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
     }
 
-    #[tokio::test]
-    async fn a_flood_of_usernames_stays_bounded() {
-        let throttle = memory();
+    /// The `n`th of a flood's addresses, each its own (from 10.0.0.0).
+    fn flood_address(n: u64) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n as u32))
+    }
+
+    /// A flood of usernames from as many addresses: more keys than the cache holds.
+    async fn flood(throttle: &Throttle) {
         for i in 0..(MAX_COUNTED + 20_000) {
             let _ = throttle
-                .attempt(Some(&format!("user{i}")), "10.9.9.9".parse().unwrap())
+                .attempt(Some(&format!("user{i}")), flood_address(i))
                 .await;
         }
         throttle.memory.run_pending_tasks();
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_usernames_stays_bounded() {
+        let throttle = memory();
+        flood(&throttle).await;
         let entries = throttle.memory.entry_count();
         assert!(entries <= MAX_COUNTED, "{entries} entries");
+    }
+
+    /// A full cache still counts a username under attack: a new key is always kept (the oldest
+    /// makes room), never refused by the cache's admission policy, which lost its count.
+    #[tokio::test]
+    async fn after_a_flood_a_username_is_still_refused_past_its_attempts() {
+        let throttle = memory();
+        flood(&throttle).await;
+        let mut let_through = 0;
+        for i in 0..10 {
+            let fresh = flood_address(MAX_COUNTED + 20_000 + i);
+            if throttle.attempt(Some("ada"), fresh).await.is_ok() {
+                let_through += 1;
+            }
+            throttle.memory.run_pending_tasks();
+        }
+        assert_eq!(let_through, LIMITS.per_username);
+    }
+
+    /// An address past its limit is refused before its username is counted: a client already
+    /// refused cannot add keys to push another username's count out of the cache.
+    #[tokio::test]
+    async fn a_refused_address_cannot_push_a_usernames_count_out() {
+        let throttle = memory();
+        for i in 0..3 {
+            let elsewhere = flood_address(MAX_COUNTED * 2 + i);
+            assert_eq!(throttle.attempt(Some("ada"), elsewhere).await, Ok(()));
+        }
+        let flooder = "10.9.9.9".parse().unwrap();
+        for i in 0..(MAX_COUNTED + 20_000) {
+            let _ = throttle.attempt(Some(&format!("u{i}")), flooder).await;
+        }
+        throttle.memory.run_pending_tasks();
+        let fresh = flood_address(MAX_COUNTED * 3);
+        assert!(
+            throttle.attempt(Some("ada"), fresh).await.is_err(),
+            "ada's fourth attempt in the window"
+        );
     }
 
     #[test]
