@@ -34,10 +34,13 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// The connection is a [`ConnectionManager`]: one multiplexed connection shared by all clones,
 /// opened on first use and opened again by itself after Redis went away. So a service whose
 /// Redis is down still starts; while Redis is unreachable, every check fails within about two
-/// seconds (connection and response timeouts of one second each, no retry inside a request) and
-/// the [`LoginLayer`](crate::LoginLayer) answers 503 "Service temporarily unavailable" (gRPC
-/// `UNAVAILABLE`), never a pass; the first request after Redis is back is served again, with no
-/// restart. Each failed request triggers one reconnection attempt.
+/// seconds (connection and response timeouts of one second each; a command is sent once more
+/// only when the connection was refused, which is immediate) and the
+/// [`LoginLayer`](crate::LoginLayer) answers 503 "Service temporarily unavailable" (gRPC
+/// `UNAVAILABLE`), never a pass. Each failed request triggers one reconnection attempt. Once
+/// Redis is back, requests are served again with no restart: the first one already when Redis
+/// had refused connections (stopped, restarting); when it had not answered at all (a network
+/// partition), the first one may still get the 503 of an attempt made before it came back.
 ///
 /// Unlike the rest of the crate, the futures here are boxed (one allocation per check, on the
 /// revocation path only): the `redis` crate's futures cannot be named.
@@ -166,7 +169,7 @@ impl Revocations for RedisRevocations {
         let mut connection = self.connection.clone();
         let mut cmd = redis::cmd("EXISTS");
         cmd.arg(self.key(jti));
-        Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
+        Box::pin(async move { query(&mut connection, &cmd).await })
     }
 
     /// `SET <prefix><jti> 1 EX <refused_from - verified_at, at least 1> NX`: `true` when the key
@@ -175,7 +178,19 @@ impl Revocations for RedisRevocations {
         let mut connection = self.connection.clone();
         let cmd = self.revoke_cmd(token);
         // The reply is `OK` when the key was set and nil when `NX` refused it: `true` and `false`.
-        Box::pin(async move { cmd.query_async::<bool>(&mut connection).await })
+        Box::pin(async move { query(&mut connection, &cmd).await })
+    }
+}
+
+/// Sends `cmd`, and once more if the connection was refused. A failed request starts a
+/// reconnection attempt without waiting for it, and the connection manager keeps that attempt's
+/// outcome for the next request: an attempt made while Redis was down would answer the first
+/// request after it is back with a stale refusal. A refused connection sent nothing, so sending
+/// again is safe (even `SET .. NX`), and it waits for the fresh attempt the refusal started.
+async fn query(connection: &mut ConnectionManager, cmd: &redis::Cmd) -> Result<bool, RedisError> {
+    match cmd.query_async::<bool>(connection).await {
+        Err(error) if error.is_connection_refusal() => cmd.query_async::<bool>(connection).await,
+        answer => answer,
     }
 }
 

@@ -100,3 +100,32 @@ fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// The type's docs: "the first request after Redis is back is served again". Each failed request
+/// starts a reconnection attempt without waiting for it; the one started while Redis was still
+/// down must not answer the first request after it is back with its stale refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_request_after_redis_is_back_is_served() {
+    let Some(services) = Services::new() else {
+        return;
+    };
+    let port = free_port();
+    let store = RedisRevocations::new(services.start_redis(port)).unwrap();
+    assert!(!store.is_revoked("jti").await.unwrap(), "Redis up");
+    services.stop_redis();
+    for _ in 0..3 {
+        assert!(
+            store.is_revoked("jti").await.is_err(),
+            "Redis down: an error, never a pass"
+        );
+    }
+    // A server is not idle during an outage: the reconnection attempt the last failed request
+    // started gets to run (and fails: Redis is still down).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    services.start_redis(port); // returns once Redis answers
+    let first = store.is_revoked("jti").await;
+    assert!(
+        first.is_ok(),
+        "the first request after Redis is back: {first:?}"
+    );
+}
