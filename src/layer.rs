@@ -179,8 +179,8 @@ impl<L, R> LoginLayer<L, R> {
     /// # Panics
     ///
     /// If an origin is not `scheme://host[:port]` (with `http` or `https`, and a port up to
-    /// 65535), as a route that does
-    /// not parse panics in axum: it is a mistake in the program, found at its start.
+    /// 65535), as a route that does not parse panics in axum: it is a mistake in the program,
+    /// found at its start.
     ///
     /// ```
     /// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};

@@ -128,11 +128,11 @@ impl Revocations for () {
 
 /// Revoked token ids in this process's memory, each kept until the verifier would refuse its
 /// token anyway (`exp` plus the leeway): the ids of refused tokens are pruned whenever the set
-/// has doubled since the last pruning (at 64 ids first), so it stays within twice what the
-/// last pruning left, or 64. Cheap to clone (shared). [`revoke`](Revocations::revoke) tests and inserts under one lock, so exactly one of
-/// the calls with an id gets `true`. Entries go by the manager's clock: the store prunes, as it
-/// grows, the ids whose tokens are refused at the [`verified_at`](Revocation::verified_at) time
-/// of the token being revoked.
+/// has doubled since the last pruning (at 64 ids first), so it stays within twice what the last
+/// pruning left, or 64. Cheap to clone (shared). [`revoke`](Revocations::revoke) tests and
+/// inserts under one lock, so exactly one of the calls with an id gets `true`. Entries go by the
+/// manager's clock: the store prunes, as it grows, the ids whose tokens are refused at the
+/// [`verified_at`](Revocation::verified_at) time of the token being revoked.
 ///
 /// ```
 /// use std::time::Duration;

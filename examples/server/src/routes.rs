@@ -56,11 +56,12 @@ const SCRIPT: &str = include_str!("../static/app.js");
 const STYLE: &str = include_str!("../static/app.css");
 
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
-/// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser page); `GET /me`
-/// and `POST /logout` behind the login layer (access tokens, from the `Authorization` header or
-/// the `access_token` cookie); `POST /refresh` and `DELETE /refresh` (the end of the session)
-/// behind a second one that takes only refresh tokens (header, or the `refresh_token` cookie). Both layers check the revocation store, and refuse a
-/// cookie's token on a cross-origin `POST` (the layer's default).
+/// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser
+/// page); `GET /me` and `POST /logout` behind the login layer (access tokens, from the
+/// `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
+/// (the end of the session) behind a second one that takes only refresh tokens (header, or the
+/// `refresh_token` cookie). Both layers check the revocation store, and refuse a cookie's token
+/// on a cross-origin `POST` or `DELETE` (the layer's default).
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
     // and not a "You need to login".
