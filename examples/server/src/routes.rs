@@ -346,8 +346,9 @@ fn from_cookie(headers: &HeaderMap) -> bool {
 
 /// Revokes the token of `claims` for as long as the layer would accept it: `true` when this call
 /// revoked it, `false` when it was already revoked (a concurrent request was first). A store that
-/// cannot be reached is a 503 with the login layer's message; the token stays valid then, and the
-/// client may retry.
+/// cannot be reached is a 503 with the login layer's message, and the client may retry: the
+/// token may or may not be revoked then (a store that timed out may still have applied it), so a
+/// retry may get 401 "Token has been revoked".
 async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
     // Every token this server issues has an id; a token minted elsewhere with the same secret
     // may lack a `jti`.
