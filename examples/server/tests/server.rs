@@ -602,12 +602,10 @@ async fn ending_a_session_and_refreshing_it_at_once_let_exactly_one_through() {
     let server = with_ada(Some(SECRET), &dir, &[]).await;
     for round in 0..16 {
         let (_, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
-        let auth = bearer(&refresh);
         let (ended, refreshed) = tokio::join!(
-            server.request(Method::DELETE, "/refresh", None, Some(&auth), ""),
-            server.post("/refresh", Some(&auth)),
+            server.end_session(&refresh),
+            server.post_token("/refresh", &refresh),
         );
-        let (ended, refreshed) = (ended.pair(), refreshed.pair());
         // Statuses and messages only: a new pair's tokens stay out of the output.
         let (a, b) = (
             (ended.0, &ended.1["message"]),
@@ -633,23 +631,13 @@ async fn ending_the_session_refuses_its_refresh_token() {
     let server = with_ada(Some(SECRET), &dir, &[]).await;
     let (access, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
     let (_, other_refresh) = server.login_pair("ada", ADA_PASSWORD).await;
-    let end = |token: &str| {
-        let (server, auth) = (&server, bearer(token));
-        async move {
-            server
-                .request(Method::DELETE, "/refresh", None, Some(&auth), "")
-                .await
-                .pair()
-        }
-    };
-
     refused(
-        end(&access).await,
+        server.end_session(&access).await,
         INVALID_TOKEN,
         "a session ends with its refresh token",
     );
     assert_eq!(
-        end(&refresh).await,
+        server.end_session(&refresh).await,
         (
             StatusCode::OK,
             json!({ "status": 200, "message": "Logged out" })
@@ -660,7 +648,11 @@ async fn ending_the_session_refuses_its_refresh_token() {
         REVOKED_TOKEN,
         "/refresh after the session ended",
     );
-    refused(end(&refresh).await, REVOKED_TOKEN, "a session ends once");
+    refused(
+        server.end_session(&refresh).await,
+        REVOKED_TOKEN,
+        "a session ends once",
+    );
 
     // The access token an API client holds lives on until `/logout` revokes it (a browser's is
     // revoked with the session: see browser.rs); the other session is untouched.

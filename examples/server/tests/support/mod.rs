@@ -375,6 +375,15 @@ impl Server {
         self.post(path, Some(&bearer(token))).await.pair()
     }
 
+    /// `DELETE /refresh` with the refresh token `token`, which ends its session: the status and
+    /// the body.
+    pub async fn end_session(&self, token: &str) -> (StatusCode, Value) {
+        let auth = bearer(token);
+        self.request(Method::DELETE, "/refresh", None, Some(&auth), "")
+            .await
+            .pair()
+    }
+
     pub async fn post_credentials(&self, path: &str, username: &str, password: &str) -> Reply {
         let body = json!({ "username": username, "password": password }).to_string();
         self.request(Method::POST, path, Some("application/json"), None, &body)
