@@ -59,8 +59,8 @@ pub enum TokenError {
     /// The `nbf` claim (RFC 7519 section 4.1.5) or the `iat` claim is in the future, leeway
     /// included.
     NotYetValid,
-    /// The token is longer than 8 KiB (a cookie holds at most 4 KiB; browsers and proxies cap
-    /// headers at 8 to 16 KiB).
+    /// The token is longer than 8 KiB (browsers and proxies cap headers at 8 to 16 KiB), or,
+    /// when one is issued, would be.
     TooLarge,
     /// Not a compact JWS: not three strict base64url segments, or a header that is not a JSON
     /// object (RFC 7515 sections 3.1 and 5.2).

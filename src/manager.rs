@@ -11,7 +11,7 @@ use http::Response;
 use crate::error::{ConfigError, Rejection, TokenError};
 use crate::response::{Messages, Responses};
 use crate::token::{
-    CRATE_CLAIMS, Claims, Issue, KeySet, Rules, TokenKind, valid_user_id, whole_secs,
+    CRATE_CLAIMS, Claims, Issue, KeySet, MAX_TOKEN_LEN, Rules, TokenKind, valid_user_id, whole_secs,
 };
 
 /// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
@@ -94,8 +94,10 @@ impl LoginManager {
     ///
     /// The original's `get_token_for(user)` is `issue_token(&user.id.to_string(), ttl)`.
     ///
-    /// Fails with [`TokenError::InvalidClaim`] if `user_id` is empty or has control characters,
-    /// since such a token would be refused.
+    /// Fails, since the token would be refused, with [`TokenError::InvalidClaim`] if `user_id`
+    /// is empty or has control characters, and with [`TokenError::TooLarge`] if the token would
+    /// be longer than the 8 KiB the layer accepts (a very long user id, or many
+    /// [extra claims](Self::with_claims)).
     #[doc(alias = "encode_token", alias = "get_token_for")]
     pub fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<String, TokenError> {
         self.issue(user_id, ttl, None)
@@ -105,7 +107,8 @@ impl LoginManager {
     /// refresh token (lifetime: [`refresh_ttl`](LoginManagerBuilder::refresh_ttl)) for `user_id`,
     /// told apart by their `type` claim and each carrying a `jti` for revocation. Routes behind a
     /// default [`LoginLayer`](crate::LoginLayer) accept only the access token; a layer set to
-    /// [`TokenKind::Refresh`] accepts only the refresh token.
+    /// [`TokenKind::Refresh`] accepts only the refresh token. Fails as
+    /// [`issue_token`](Self::issue_token) does.
     ///
     /// ```
     /// use tower_login_manager::{LoginManager, TokenError};
@@ -176,9 +179,13 @@ impl LoginManager {
             jti: jti.as_deref(),
             extra: self.extra.as_deref(),
         };
-        Ok(inner
+        let token = inner
             .keys
-            .issue(&inner.rules, user_id, self.now(), whole_secs(ttl), &more))
+            .issue(&inner.rules, user_id, self.now(), whole_secs(ttl), &more);
+        match token.len() {
+            0..=MAX_TOKEN_LEN => Ok(token),
+            _ => Err(TokenError::TooLarge),
+        }
     }
 
     fn extra_claims<T: serde::Serialize + ?Sized>(

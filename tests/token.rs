@@ -622,6 +622,34 @@ fn tokens_over_the_size_cap_are_refused_before_decoding() {
 }
 
 #[test]
+fn tokens_are_never_issued_over_the_size_cap_the_manager_refuses() {
+    // Found by review: a long user id or many extra claims gave `Ok` with a token that every
+    // request then had refused as `TooLarge`. The largest token issued is still accepted.
+    let manager = manager();
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        manager.issue_token(&"u".repeat(9_000), ttl),
+        Err(TokenError::TooLarge)
+    );
+    assert_eq!(
+        manager.issue_token_pair(&"u".repeat(9_000)),
+        Err(TokenError::TooLarge)
+    );
+    let roles = |n: usize| json!({ "roles": vec!["r"; n] });
+    let issued = |n: usize| {
+        manager
+            .with_claims(&roles(n))
+            .unwrap()
+            .issue_token("1", ttl)
+    };
+    let over = (1000..).find(|&n| issued(n).is_err()).unwrap();
+    assert_eq!(issued(over), Err(TokenError::TooLarge));
+    let largest = issued(over - 1).unwrap();
+    assert!(largest.len() > 8 * 1024 - 8, "{}", largest.len());
+    assert_eq!(manager.decode_token(&largest).unwrap().user_id(), "1");
+}
+
+#[test]
 fn unknown_claims_and_header_members_are_ignored() {
     let exp = NOW + 60;
     let token = sign_raw(

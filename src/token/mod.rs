@@ -41,10 +41,11 @@ const KNOWN_HEADERS: [&str; 3] = [
 /// be the user id claim: `exp`, `iat`, `nbf`, `iss`, `aud` and `jti` (RFC 7519 section 4.1) and
 /// `type` (access or refresh, see [`TokenKind`]).
 pub(crate) const CRATE_CLAIMS: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "jti", "type"];
-/// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
-/// The longest token accepted, in bytes; longer ones are refused before any decoding.
-const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The longest token accepted, in bytes; longer ones are refused before any decoding, and
+/// never issued.
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// An HS256 MAC is 32 bytes, 43 characters of unpadded base64url.
 const MAC_LEN: usize = 32;
 const MAC_B64_LEN: usize = 43;
 /// Decoded claims up to this size stay on the stack.
