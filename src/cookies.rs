@@ -7,8 +7,12 @@ use std::time::Duration;
 use cookie::Cookie;
 use http::HeaderValue;
 
+use crate::error::TokenError;
 use crate::manager::TokenPair;
 use crate::token::whole_secs;
+
+/// The longest name and value a browser keeps together, in octets (RFC 6265bis section 5.6).
+const MAX_NAME_AND_VALUE: usize = 4096;
 
 /// The `SameSite` attribute of the session cookies (RFC 6265bis section 4.1.2.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,7 @@ pub enum SameSite {
 ///
 /// let manager = LoginManager::new([7u8; 32])?;
 /// let cookies = SessionCookies::new();
-/// let [access, refresh] = cookies.set_pair(&manager.issue_token_pair("1")?);
+/// let [access, refresh] = cookies.set_pair(&manager.issue_token_pair("1")?)?;
 /// assert!(access.to_str()?.starts_with("access_token=ey"));
 /// assert!(access.to_str()?.ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600"));
 /// assert!(refresh.to_str()?.ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=2592000"));
@@ -127,42 +131,58 @@ impl SessionCookies {
     /// `Set-Cookie` for an access token that lives `lifetime` (whole seconds, rounded up, as
     /// the token's own).
     ///
-    /// # Panics
-    ///
-    /// If `token` holds a character a cookie value cannot (RFC 6265 section 4.1.1: controls,
-    /// whitespace, `"`, `,`, `;`, `\`): never for a token this crate issues (base64url and dots).
-    pub fn set_access(&self, token: &str, lifetime: Duration) -> HeaderValue {
+    /// Fails with [`TokenError::TooLarge`] when the cookie's name and the token are together
+    /// longer than the 4096 octets a browser keeps (RFC 6265bis section 5.6): the browser would
+    /// drop the cookie, so the login would seem to work and every request after it be refused.
+    /// A token of this crate reaches that with many [extra claims](crate::LoginManager::with_claims).
+    /// Fails with [`TokenError::Malformed`] when `token` holds a character a cookie value cannot
+    /// (RFC 6265 section 4.1.1: controls, whitespace, `"`, `,`, `;`, `\`), never the case for a
+    /// token this crate issues (base64url and dots).
+    pub fn set_access(&self, token: &str, lifetime: Duration) -> Result<HeaderValue, TokenError> {
         self.header(&self.access, token, "/", whole_secs(lifetime))
     }
 
-    /// `Set-Cookie` for both tokens of `pair`, access first.
-    pub fn set_pair(&self, pair: &TokenPair) -> [HeaderValue; 2] {
-        [
-            self.header(&self.access, &pair.access_token, "/", pair.expires_in),
+    /// `Set-Cookie` for both tokens of `pair`, access first. Fails as
+    /// [`set_access`](Self::set_access) does, for either token.
+    pub fn set_pair(&self, pair: &TokenPair) -> Result<[HeaderValue; 2], TokenError> {
+        Ok([
+            self.header(&self.access, &pair.access_token, "/", pair.expires_in)?,
             self.header(
                 &self.refresh,
                 &pair.refresh_token,
                 &self.refresh_path,
                 pair.refresh_expires_in,
-            ),
-        ]
+            )?,
+        ])
     }
 
     /// `Set-Cookie` headers that remove both cookies (empty, `Max-Age=0`), access first.
     pub fn clear(&self) -> [HeaderValue; 2] {
+        let clear = |name, path| {
+            self.header(name, "", path, 0)
+                .expect("a valid name and an empty value always make a cookie")
+        };
         [
-            self.header(&self.access, "", "/", 0),
-            self.header(&self.refresh, "", &self.refresh_path, 0),
+            clear(&self.access, "/"),
+            clear(&self.refresh, &self.refresh_path),
         ]
     }
 
-    fn header(&self, name: &str, value: &str, path: &str, max_age: u64) -> HeaderValue {
+    fn header(
+        &self,
+        name: &str,
+        value: &str,
+        path: &str,
+        max_age: u64,
+    ) -> Result<HeaderValue, TokenError> {
         let cookie_octet =
             |b: u8| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E);
-        assert!(
-            value.bytes().all(cookie_octet),
-            "a token for a cookie holds a character a cookie value cannot (RFC 6265 section 4.1.1)"
-        );
+        if !value.bytes().all(cookie_octet) {
+            return Err(TokenError::Malformed);
+        }
+        if name.len() + value.len() > MAX_NAME_AND_VALUE {
+            return Err(TokenError::TooLarge);
+        }
         let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
         let cookie = Cookie::build((name, value))
             .http_only(true)
@@ -175,9 +195,9 @@ impl SessionCookies {
             .path(path)
             .max_age(cookie::time::Duration::seconds(max_age))
             .build();
-        // Names are tokens, the path has no `;` or control character, and tokens are base64url
-        // and dots: always a valid header value.
-        HeaderValue::try_from(cookie.to_string()).expect("a Set-Cookie of checked parts")
+        // Names are tokens, the path has no `;` or control character, and the value is cookie
+        // octets: always a valid header value.
+        Ok(HeaderValue::try_from(cookie.to_string()).expect("a Set-Cookie of checked parts"))
     }
 }
 
@@ -209,7 +229,8 @@ mod tests {
             .same_site(SameSite::Strict)
             .refresh_path("/auth/refresh")
             .names("sid", "rid")
-            .set_pair(&pair());
+            .set_pair(&pair())
+            .unwrap();
         assert_eq!(
             access,
             "sid=a.b.c; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=900"
@@ -225,7 +246,8 @@ mod tests {
     fn same_site_none_is_secure() {
         let access = SessionCookies::new()
             .same_site(SameSite::None)
-            .set_access("a.b.c", Duration::from_millis(1_500));
+            .set_access("a.b.c", Duration::from_millis(1_500))
+            .unwrap();
         assert_eq!(
             access,
             "access_token=a.b.c; HttpOnly; SameSite=None; Secure; Path=/; Max-Age=2"
@@ -235,15 +257,48 @@ mod tests {
     /// The longest lifetime rounds as the token's own does (saturating), not over to zero.
     #[test]
     fn the_longest_lifetime_does_not_overflow() {
-        let access = SessionCookies::new().set_access("a.b.c", Duration::MAX);
+        let access = SessionCookies::new()
+            .set_access("a.b.c", Duration::MAX)
+            .unwrap();
         let max_age = format!("; Max-Age={}", i64::MAX);
         assert!(access.to_str().unwrap().ends_with(&max_age), "{access:?}");
     }
 
     #[test]
-    #[should_panic(expected = "a character a cookie value cannot")]
     fn a_value_cannot_add_attributes() {
-        let _ = SessionCookies::new().set_access("x; Domain=evil.example", Duration::from_secs(1));
+        let set =
+            SessionCookies::new().set_access("x; Domain=evil.example", Duration::from_secs(1));
+        assert_eq!(set, Err(TokenError::Malformed));
+    }
+
+    /// RFC 6265bis section 5.6: a browser ignores a cookie whose name and value together are
+    /// longer than 4096 octets, so such a token would seem to log in and then never be sent.
+    #[test]
+    fn rfc6265bis_section5_6_a_cookie_over_4096_octets_is_refused() {
+        let cookies = SessionCookies::new();
+        let fits = "t".repeat(4096 - "access_token".len());
+        let over = format!("{fits}t");
+        let lifetime = Duration::from_secs(60);
+        assert!(cookies.set_access(&fits, lifetime).is_ok());
+        assert_eq!(
+            cookies.set_access(&over, lifetime),
+            Err(TokenError::TooLarge)
+        );
+        let refresh_fits = "t".repeat(4096 - "refresh_token".len());
+        let pair = |access: &str, refresh: &str| TokenPair {
+            access_token: access.into(),
+            refresh_token: refresh.into(),
+            ..pair()
+        };
+        assert!(cookies.set_pair(&pair(&fits, &refresh_fits)).is_ok());
+        assert_eq!(
+            cookies.set_pair(&pair(&over, "d.e.f")),
+            Err(TokenError::TooLarge)
+        );
+        assert_eq!(
+            cookies.set_pair(&pair("a.b.c", &format!("{refresh_fits}t"))),
+            Err(TokenError::TooLarge)
+        );
     }
 
     #[test]

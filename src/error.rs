@@ -60,7 +60,8 @@ pub enum TokenError {
     /// included.
     NotYetValid,
     /// The token is longer than 8 KiB (browsers and proxies cap headers at 8 to 16 KiB), or,
-    /// when one is issued, would be.
+    /// when one is issued, would be; or, for a [`SessionCookies`](crate::SessionCookies)
+    /// cookie, it is longer than the 4 KiB a browser keeps.
     TooLarge,
     /// Not a compact JWS: not three strict base64url segments, or a header that is not a JSON
     /// object (RFC 7515 sections 3.1 and 5.2).
@@ -97,7 +98,7 @@ impl fmt::Display for TokenError {
         match self {
             Self::Expired => f.write_str("token expired"),
             Self::NotYetValid => f.write_str("token not yet valid"),
-            Self::TooLarge => f.write_str("token longer than 8 KiB"),
+            Self::TooLarge => f.write_str("token too long (over 8 KiB, or 4 KiB in a cookie)"),
             Self::Malformed => f.write_str("token is not a well-formed compact JWS"),
             Self::WrongAlgorithm => f.write_str("token algorithm is not accepted"),
             Self::UnsupportedCritical => f.write_str("token header has critical extensions"),

@@ -193,7 +193,7 @@
 //! async fn session(State(manager): State<LoginManager>) -> Result<impl IntoResponse, String> {
 //!     let user_id = "1"; // once the username and password are checked
 //!     let pair = manager.issue_token_pair(user_id).map_err(|e| e.to_string())?;
-//!     let [access, refresh] = SessionCookies::new().set_pair(&pair); // HttpOnly, Secure, SameSite=Lax
+//!     let [access, refresh] = SessionCookies::new().set_pair(&pair).map_err(|e| e.to_string())?; // HttpOnly, Secure, SameSite=Lax
 //!     Ok((AppendHeaders([(SET_COOKIE, access), (SET_COOKIE, refresh)]), Json(user_id)))
 //! }
 //!

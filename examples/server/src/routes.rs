@@ -370,7 +370,10 @@ fn session_cookies(state: &AppState, user: &User) -> Result<Response, ApiError> 
         .manager
         .issue_token_pair(&user.id.to_string())
         .map_err(|error| ApiError::internal("issuing a token", error))?;
-    let [access, refresh] = state.cookies.set_pair(&pair);
+    let [access, refresh] = state
+        .cookies
+        .set_pair(&pair)
+        .map_err(|error| ApiError::internal("setting the session cookies", error))?;
     // `AppendHeaders`: two `Set-Cookie` headers (an array of headers would keep only the last).
     Ok((
         AppendHeaders([
