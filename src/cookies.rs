@@ -93,8 +93,9 @@ impl SessionCookies {
     ///
     /// # Panics
     ///
-    /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), a
-    /// mistake in the program found at its start.
+    /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), or
+    /// the refresh cookie's has the `__Host-` prefix while its path is not `/` (browsers refuse
+    /// such a cookie): a mistake in the program found at its start.
     pub fn names(
         mut self,
         access: impl Into<Cow<'static, str>>,
@@ -102,7 +103,7 @@ impl SessionCookies {
     ) -> Self {
         self.access = valid_name(access.into());
         self.refresh = valid_name(refresh.into());
-        self
+        self.check_host_prefix()
     }
 
     /// The path of the refresh route, the only one the refresh cookie is sent to. Default:
@@ -110,7 +111,8 @@ impl SessionCookies {
     ///
     /// # Panics
     ///
-    /// If `path` does not start with `/` or holds a `;` or a control character.
+    /// If `path` does not start with `/` or holds a `;` or a control character, or is not `/`
+    /// while the refresh cookie's name has the `__Host-` prefix.
     pub fn refresh_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
         let path = path.into();
         assert!(
@@ -118,6 +120,23 @@ impl SessionCookies {
             "refresh path {path:?} must start with `/` and hold no `;` or control character"
         );
         self.refresh_path = path;
+        self.check_host_prefix()
+    }
+
+    /// RFC 6265bis section 4.1.3.2: a browser keeps a `__Host-` cookie (the prefix matched
+    /// without regard to case) only with `Path=/`.
+    fn check_host_prefix(self) -> Self {
+        let host_prefixed = self
+            .refresh
+            .get(..7)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"));
+        assert!(
+            !host_prefixed || self.refresh_path == "/",
+            "the refresh cookie {:?} has the __Host- prefix, which browsers accept only with \
+             Path=/, but its path is {:?}: use the __Secure- prefix, or refresh_path(\"/\")",
+            self.refresh,
+            self.refresh_path
+        );
         self
     }
 
@@ -305,6 +324,30 @@ mod tests {
     #[should_panic(expected = "is not an RFC 9110 token")]
     fn a_cookie_name_must_be_a_token() {
         let _ = SessionCookies::new().names("access token", "refresh_token");
+    }
+
+    /// RFC 6265bis section 4.1.3.2: a browser refuses a `__Host-` cookie whose path is not `/`,
+    /// so a refresh cookie of that name would never be kept.
+    #[test]
+    fn rfc6265bis_section4_1_3_2_a_host_refresh_cookie_needs_the_root_path() {
+        fn names(cookies: SessionCookies) -> SessionCookies {
+            cookies.names("__Host-a", "__host-r")
+        }
+        let refused = |make: fn() -> SessionCookies| {
+            let panic = std::panic::catch_unwind(make).unwrap_err();
+            let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(message.contains("__Host-"), "{message}");
+        };
+        refused(|| names(SessionCookies::new()));
+        refused(|| names(SessionCookies::new().refresh_path("/")).refresh_path("/refresh"));
+        let [access, refresh] = names(SessionCookies::new().refresh_path("/"))
+            .set_pair(&pair())
+            .unwrap();
+        assert!(access.to_str().unwrap().contains("; Path=/;"), "{access:?}");
+        assert!(
+            refresh.to_str().unwrap().contains("; Path=/;"),
+            "{refresh:?}"
+        );
     }
 
     #[test]
