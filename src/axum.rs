@@ -1,26 +1,46 @@
 //! axum extractors: [`CurrentUser`], `Option<CurrentUser<U>>` and [`Claims`].
 
 use std::any::type_name;
-use std::fmt;
+use std::sync::Arc;
 
+use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{StatusCode, header};
 
+use crate::error::Rejection;
+use crate::layer::Settings;
+use crate::response::{is_grpc, reject};
 use crate::token::Claims;
 
 /// Put into the extensions of a request the layer let through *without* a user (optional login,
-/// skipped requests), so that `Option<CurrentUser<U>>` can tell "no user" from "no layer".
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PassedWithoutUser;
+/// skipped requests), so that the extractors can tell "no user" from "no layer", and answer a
+/// required user's absence as the layer would have.
+#[derive(Clone)]
+pub(crate) struct PassedWithoutUser {
+    settings: Arc<Settings>,
+    /// The layer's answer had login been required.
+    rejection: Rejection,
+}
+
+impl PassedWithoutUser {
+    pub(crate) fn new(settings: &Arc<Settings>, rejection: Rejection) -> Self {
+        Self {
+            settings: settings.clone(),
+            rejection,
+        }
+    }
+}
 
 /// The user the [`LoginLayer`](crate::LoginLayer) loaded, as an axum extractor.
 ///
-/// `CurrentUser<U>` requires a user; `Option<CurrentUser<U>>` accepts requests let through
-/// without one ([`optional`](crate::LoginLayer::optional) login, skipped requests). On a route
-/// the layer does not cover, both answer 500 with a message naming the missing layer, instead of
-/// silently treating everyone as anonymous.
+/// `CurrentUser<U>` requires a user: on a request the layer let through without one
+/// ([`optional`](crate::LoginLayer::optional) login, skipped requests) it answers as the layer
+/// would have, had login been required ("You need to login", or the expired token's answer).
+/// `Option<CurrentUser<U>>` accepts such requests. On a route the layer does not cover, both
+/// answer 500 with a message naming the missing layer, instead of silently treating everyone as
+/// anonymous. [`Claims`] and `Option<Claims>` extract the same way.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -44,63 +64,61 @@ pub(crate) struct PassedWithoutUser;
 #[derive(Debug, Clone)]
 pub struct CurrentUser<U>(pub U);
 
-/// Rejection of [`CurrentUser`] and [`Claims`], and of `Option<CurrentUser<U>>` and
-/// `Option<Claims>`, on a route without [`LoginLayer`](crate::LoginLayer): a programming error,
-/// answered with 500 and a message naming the layer.
-#[derive(Debug, Clone)]
-pub struct MissingLoginLayer {
-    extractor: &'static str,
-}
-
-impl fmt::Display for MissingLoginLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} was used on a route that tower_login_manager::LoginLayer does not cover \
-             (or whose loader yields another user type): add the layer to this route",
-            self.extractor
-        )
+/// The answer on a route without [`LoginLayer`](crate::LoginLayer), a programming error: 500,
+/// with a message naming the extractor and the layer.
+fn missing_layer<T>() -> Response {
+    #[derive(serde::Serialize)]
+    struct Answer {
+        status: u16,
+        message: String,
     }
+    let message = format!(
+        "{} was used on a route that tower_login_manager::LoginLayer does not cover \
+         (or whose loader yields another user type): add the layer to this route",
+        type_name::<T>()
+    );
+    let body = serde_json::to_vec(&Answer {
+        status: 500,
+        message,
+    })
+    .expect("a JSON object always serializes");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
-impl std::error::Error for MissingLoginLayer {}
-
-impl IntoResponse for MissingLoginLayer {
-    fn into_response(self) -> Response {
-        #[derive(serde::Serialize)]
-        struct Body {
-            status: u16,
-            message: String,
+/// The `T` the layer put into the extensions; otherwise, when the layer let the request through
+/// without a user, the layer's answer had login been required; otherwise (no layer) 500.
+#[expect(
+    clippy::result_large_err,
+    reason = "axum's rejection, a response, as is"
+)]
+fn required<T: Clone + Send + Sync + 'static, E>(parts: &Parts) -> Result<T, Response> {
+    if let Some(found) = parts.extensions.get::<T>() {
+        return Ok(found.clone());
+    }
+    match parts.extensions.get::<PassedWithoutUser>() {
+        Some(passed) => {
+            Err(reject(&passed.settings, passed.rejection, is_grpc(&parts.headers)).map(Body::from))
         }
-        let body = serde_json::to_vec(&Body {
-            status: 500,
-            message: self.to_string(),
-        })
-        .expect("a JSON object always serializes");
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response()
-    }
-}
-
-fn missing<T>() -> MissingLoginLayer {
-    MissingLoginLayer {
-        extractor: type_name::<T>(),
+        None => Err(missing_layer::<E>()),
     }
 }
 
 /// The `T` the layer put into the extensions; `None` when it let the request through without a
-/// user; the rejection `E` names when the layer does not cover the route.
-fn optional<T: Clone + Send + Sync + 'static, E>(
-    parts: &Parts,
-) -> Result<Option<T>, MissingLoginLayer> {
+/// user; 500 when the layer does not cover the route.
+#[expect(
+    clippy::result_large_err,
+    reason = "axum's rejection, a response, as is"
+)]
+fn optional<T: Clone + Send + Sync + 'static, E>(parts: &Parts) -> Result<Option<T>, Response> {
     match parts.extensions.get::<T>() {
         Some(found) => Ok(Some(found.clone())),
         None if parts.extensions.get::<PassedWithoutUser>().is_some() => Ok(None),
-        None => Err(missing::<Option<E>>()),
+        None => Err(missing_layer::<Option<E>>()),
     }
 }
 
@@ -109,15 +127,10 @@ where
     U: Clone + Send + Sync + 'static,
     S: Send + Sync,
 {
-    type Rejection = MissingLoginLayer;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<U>()
-            .cloned()
-            .map(CurrentUser)
-            .ok_or_else(missing::<Self>)
+        required::<U, Self>(parts).map(CurrentUser)
     }
 }
 
@@ -126,7 +139,7 @@ where
     U: Clone + Send + Sync + 'static,
     S: Send + Sync,
 {
-    type Rejection = MissingLoginLayer;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(optional::<U, Self>(parts)?.map(CurrentUser))
@@ -134,19 +147,15 @@ where
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Claims {
-    type Rejection = MissingLoginLayer;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Claims>()
-            .cloned()
-            .ok_or_else(missing::<Self>)
+        required::<Claims, Self>(parts)
     }
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
-    type Rejection = MissingLoginLayer;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         optional::<Claims, Self>(parts)

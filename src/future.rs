@@ -51,7 +51,7 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         settings: Arc<Settings>,
     ) -> Self {
         Self {
-            grpc: is_grpc(&req),
+            grpc: is_grpc(req.headers()),
             inner,
             req,
             claims,

@@ -7,6 +7,7 @@ use http::{HeaderMap, Method, Request, Uri};
 use tower_layer::Layer;
 
 use crate::cross_origin::{self, Origin};
+use crate::error::Rejection;
 use crate::extract::TokenLocation;
 use crate::manager::LoginManager;
 use crate::response::Responder;
@@ -65,6 +66,16 @@ impl Settings {
         self.skip
             .as_ref()
             .is_some_and(|skip| skip(req.method(), req.uri(), req.headers()))
+    }
+
+    /// Whether a request refused with `rejection` goes on without a user instead: with
+    /// optional login, one that sent no token, or (if so set) an expired one.
+    pub(crate) fn lets_through(&self, rejection: Rejection) -> bool {
+        match rejection {
+            Rejection::MissingToken => self.optional,
+            Rejection::ExpiredToken => self.optional && self.expired_as_anonymous,
+            _ => false,
+        }
     }
 
     /// Whether a request may use the token it sent in a cookie: see [`cross_origin::allows`].

@@ -397,7 +397,7 @@ mod token;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use axum::{CurrentUser, MissingLoginLayer};
+pub use axum::CurrentUser;
 pub use body::ResponseBody;
 pub use cache::{CachedLoad, CachedLoader};
 pub use cookies::{SameSite, SessionCookies};

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use crate::error::{BoxError, ConfigError, Rejection};
 use crate::layer::Settings;
@@ -265,8 +265,8 @@ pub(crate) fn backend_failed(
 
 /// `true` when the request is gRPC (`content-type: application/grpc...`), to be answered with a
 /// gRPC status rather than JSON.
-pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
         .get(CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
 }

@@ -85,11 +85,13 @@ where
     /// be, and the rest left to the response future.
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if self.settings.skips(&req) {
-            return self.pass(req);
+            return self.pass(req, Rejection::MissingToken);
         }
         let claims = match self.verify(&req) {
-            Ok(Some(claims)) => claims,
-            Ok(None) => return self.pass(req),
+            Ok(claims) => claims,
+            Err(rejection) if self.settings.lets_through(rejection) => {
+                return self.pass(req, rejection);
+            }
             Err(rejection) => return self.reject(rejection, &req),
         };
         let check = match self.revocation_at_hand(&claims) {
@@ -112,17 +114,11 @@ where
 
 /// The steps of [`LoginService::call`], in order.
 impl<S, L, R> LoginService<S, L, R> {
-    /// The claims of a valid token of the layer's kind; `Ok(None)` lets the request through
-    /// without a user (optional login). A token from a cookie must pass the cross-origin check
-    /// first.
-    fn verify<B>(&self, req: &Request<B>) -> Result<Option<Claims>, Rejection> {
+    /// The claims of a valid token of the layer's kind. A token from a cookie must pass the
+    /// cross-origin check first.
+    fn verify<B>(&self, req: &Request<B>) -> Result<Claims, Rejection> {
         let settings = &*self.settings;
-        let Some(found) = find_token(req, &settings.locations)? else {
-            return match settings.optional {
-                true => Ok(None),
-                false => Err(Rejection::MissingToken),
-            };
-        };
+        let found = find_token(req, &settings.locations)?.ok_or(Rejection::MissingToken)?;
         if found.from_cookie && !settings.cookie_allowed(req) {
             return Err(Rejection::CrossOrigin);
         }
@@ -130,10 +126,7 @@ impl<S, L, R> LoginService<S, L, R> {
             Ok(claims) if claims.kind() != settings.kind => {
                 Err(Rejection::InvalidToken(TokenError::WrongTokenType))
             }
-            Ok(claims) => Ok(Some(claims)),
-            Err(TokenError::Expired) if settings.optional && settings.expired_as_anonymous => {
-                Ok(None)
-            }
+            Ok(claims) => Ok(claims),
             Err(error) => Err(Rejection::from_token_error(error)),
         }
     }
@@ -201,15 +194,21 @@ impl<S, L, R> LoginService<S, L, R> {
         }
     }
 
-    /// Hands the request to the inner service with no user.
-    fn pass<B>(&mut self, #[allow(unused_mut)] mut req: Request<B>) -> ResponseFuture<S, L, R, B>
+    /// Hands the request to the inner service with no user; `rejection` is the answer had
+    /// login been required, which the axum extractors that require a user give.
+    #[cfg_attr(not(feature = "axum"), allow(unused_mut, unused_variables))]
+    fn pass<B>(&mut self, mut req: Request<B>, rejection: Rejection) -> ResponseFuture<S, L, R, B>
     where
         S: Service<Request<B>>,
         L: UserLoader,
         R: Revocations,
     {
         #[cfg(feature = "axum")]
-        req.extensions_mut().insert(crate::axum::PassedWithoutUser);
+        req.extensions_mut()
+            .insert(crate::axum::PassedWithoutUser::new(
+                &self.settings,
+                rejection,
+            ));
         ResponseFuture::call(self.inner.call(req))
     }
 
@@ -221,7 +220,7 @@ impl<S, L, R> LoginService<S, L, R> {
         L: UserLoader,
         R: Revocations,
     {
-        ResponseFuture::answer(reject(&self.settings, rejection, is_grpc(req)))
+        ResponseFuture::answer(reject(&self.settings, rejection, is_grpc(req.headers())))
     }
 
     /// A store failed: see [`backend_failed`].
@@ -236,7 +235,7 @@ impl<S, L, R> LoginService<S, L, R> {
         L: UserLoader,
         R: Revocations,
     {
-        let grpc = is_grpc(req);
+        let grpc = is_grpc(req.headers());
         ResponseFuture::answer(backend_failed(&self.settings, error, rejection, grpc))
     }
 }

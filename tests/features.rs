@@ -334,6 +334,61 @@ mod axum_extractors {
         );
     }
 
+    /// Found by review: a route the layer lets through without a user (optional login, an
+    /// expired token read as anonymous, a skipped request) answered `CurrentUser<U>` and `Claims`
+    /// with the 500 meant for a route without the layer. They now get the answer the layer gives
+    /// when login is required: the same status, `WWW-Authenticate` (RFC 6750 section 3) and body.
+    #[tokio::test]
+    async fn required_extractors_on_a_route_let_through_without_a_user_answer_as_the_layer() {
+        let me = || route(|CurrentUser(User(id)): CurrentUser<User>| async move { id });
+        let claims = || route(|c: Claims| async move { c.user_id().to_owned() });
+        let app = |layer: LoginLayer<_>| {
+            Router::new()
+                .route("/me", me())
+                .route("/claims", claims())
+                .route_layer(layer)
+        };
+        let answer = |res: axum::response::Response| async move {
+            let status = res.status();
+            let challenge = res.headers().get(header::WWW_AUTHENTICATE).cloned();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (status, challenge, String::from_utf8(body.to_vec()).unwrap())
+        };
+        let required = |req| async {
+            let res = app(layer()).oneshot(req).await.unwrap();
+            answer(res).await
+        };
+        let no_token = required(req("/me", None)).await;
+        let expired_token = required(req("/me", Some(&expired("3")))).await;
+        assert_eq!(
+            (no_token.0, no_token.2.as_str()),
+            (StatusCode::UNAUTHORIZED, LOGIN)
+        );
+        assert_eq!(expired_token.2, EXPIRED);
+
+        let optional = || layer().optional(true);
+        let expired_anonymous = || layer().optional(true).expired_as_anonymous(true);
+        let skipped = || layer().skip_if(|_, _, _| true);
+        for path in ["/me", "/claims"] {
+            for (name, layer, bearer, want) in [
+                ("optional", optional(), None, &no_token),
+                (
+                    "expired",
+                    expired_anonymous(),
+                    Some(expired("3")),
+                    &expired_token,
+                ),
+                ("skipped", skipped(), None, &no_token),
+            ] {
+                let res = app(layer)
+                    .oneshot(req(path, bearer.as_deref()))
+                    .await
+                    .unwrap();
+                assert_eq!(&answer(res).await, want, "{name} {path}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn without_the_layer_the_extractors_answer_500_naming_it() {
         let paths = [
