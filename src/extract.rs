@@ -14,8 +14,8 @@ pub enum TokenLocation {
     /// `Authorization: Bearer <token>` (RFC 6750 section 2.1). The default, and the only place the
     /// Flask original looks.
     Header,
-    /// A cookie with this name (e.g. `access_token`), parsed by the `cookie` crate; two cookies of
-    /// the name are refused as ambiguous (400). A request whose token comes from a cookie passes
+    /// A cookie with this name (e.g. `access_token`), the `Cookie` header split as the `cookie`
+    /// crate splits it; two cookies of the name are refused as ambiguous (400). A request whose token comes from a cookie passes
     /// the cross-origin check first: see
     /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
     Cookie(Cow<'static, str>),

@@ -200,10 +200,12 @@ impl Prepared {
 /// # let manager = LoginManager::new([1u8; 32]).unwrap();
 /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
 /// let layer = LoginLayer::new(manager, loader).responder(|rejection: &Rejection| {
-///     // RFC 7807 problem details instead of the Flask body, for invalid and expired tokens only.
+///     // RFC 9457 problem details instead of the Flask body, for invalid and expired tokens only.
 ///     matches!(rejection, Rejection::InvalidToken(_) | Rejection::ExpiredToken).then(|| {
 ///         Response::builder()
 ///             .status(StatusCode::UNAUTHORIZED)
+///             // A 401 names its challenge (RFC 9110 section 11.6.1; RFC 6750 section 3).
+///             .header(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)
 ///             .header(header::CONTENT_TYPE, "application/problem+json")
 ///             .body(Bytes::from(format!(r#"{{"title":"{}"}}"#, rejection.kind())))
 ///             .unwrap()
