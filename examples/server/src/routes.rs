@@ -294,7 +294,7 @@ async fn end_session(
         return Err(ApiError::login(&state.manager, Rejection::Revoked));
     }
     for access in cookie_values(&headers, ACCESS_COOKIE) {
-        let Ok(access) = state.manager.decode_token(access) else {
+        let Ok(access) = state.manager.decode_token(&access) else {
             continue; // expired, or not a token: nothing to revoke
         };
         let own = access.kind() == TokenKind::Access && access.user_id() == claims.user_id();
@@ -305,16 +305,18 @@ async fn end_session(
     Ok(logged_out(&state, &headers))
 }
 
-/// The values of the cookies named `name` in the request's `Cookie` headers.
-fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h str> {
+/// The values of the cookies named `name` in the request's `Cookie` headers, as the login layer
+/// reads them: the header as bytes, split on `;` (a browser sends every cookie of the host, and
+/// another site's may hold UTF-8), each value without its quotes (RFC 6265 section 4.1.1).
+fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = String> + 'h {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
+        .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
+        .filter_map(|pair| cookie::Cookie::parse(pair).ok())
         .filter(move |c| c.name() == name)
-        .filter_map(|c| c.value_raw())
+        .map(|c| c.value_trimmed().to_owned())
 }
 
 /// The answer of `/logout` and `DELETE /refresh`; a browser's cookies are cleared.

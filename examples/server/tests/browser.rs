@@ -207,6 +207,44 @@ async fn a_browser_session_lives_in_httponly_cookies() {
     assert!(out.headers.get(SET_COOKIE).is_none());
 }
 
+/// Found by review: the page's logout revoked the access cookie's token only when the whole
+/// `Cookie` header was ASCII. A browser sends every cookie of the host (other apps on other ports
+/// included) in that header, and one UTF-8 value hid the access token, while the answer still
+/// said "Logged out". The layer reads cookies as bytes, and takes a quoted value (RFC 6265
+/// section 4.1.1) without its quotes; so must the logout.
+#[tokio::test]
+async fn ending_a_session_revokes_the_access_cookie_whatever_the_other_cookies_hold() {
+    let dir = TempDir::new("browser");
+    let server = start(&dir, &[]).await;
+    let others: [(&[u8], &str); 2] = [(b"name=Jos\xc3\xa9; ", ""), (b"", "\"")];
+    for (other, quote) in others {
+        let (_, access, refresh) = log_in(&server).await;
+        let access_token = access.strip_prefix("access_token=").unwrap();
+        let mut request =
+            b"DELETE /refresh HTTP/1.1\r\nHost: x\r\nSec-Fetch-Site: same-origin\r\n".to_vec();
+        request.extend_from_slice(b"Cookie: ");
+        request.extend_from_slice(other);
+        request.extend_from_slice(
+            format!(
+                "access_token={quote}{access_token}{quote}; {refresh}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let answer = String::from_utf8_lossy(&server.raw(&request).await).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let me = server
+            .request_with(Method::GET, "/me", &same_origin(Some(&access)), "")
+            .await;
+        assert_eq!(
+            me.pair(),
+            error(StatusCode::UNAUTHORIZED, REVOKED),
+            "{:?} {quote:?}: the access token still works after the session ended",
+            String::from_utf8_lossy(other)
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_cross_origin_post_cannot_use_the_cookies() {
     let dir = TempDir::new("browser-test");

@@ -355,6 +355,21 @@ impl Server {
         self.addr
     }
 
+    /// `request`, bytes as they are (for headers a client library will not send), on a new
+    /// connection, and everything the server sends back until it closes the connection.
+    pub async fn raw(&self, request: &[u8]) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (name, timeout) = (self.name, self.timing.request);
+        let mut socket = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        socket.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(timeout, socket.read_to_end(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: no answer to a raw request within {timeout:?}"))
+            .unwrap();
+        answer
+    }
+
     pub async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
         self.request(Method::GET, path, None, authorization, "")
             .await
