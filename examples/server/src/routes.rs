@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_login_manager::{
     Claims, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies, TokenKind,
@@ -538,13 +538,25 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
                 ApiError::bad_request("The request body could not be read")
             }
         })?;
-        let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+        let Ok(Value::Object(_)) = serde_json::from_slice::<Value>(&body) else {
             return Err(ApiError::bad_request(
                 "The request body must be a JSON object with a username and a password",
             ));
         };
-        let username = string_field(&fields, "username")?;
-        let password = string_field(&fields, "password")?;
+        /// The two members. Read from the object again: a `Value` keeps the last of a repeated
+        /// member silently, serde's derive refuses it.
+        #[derive(Deserialize)]
+        struct Fields {
+            username: Option<Value>,
+            password: Option<Value>,
+        }
+        let fields = serde_json::from_slice::<Fields>(&body).map_err(|_| {
+            ApiError::bad_request(
+                "The request body must give the username and the password once each",
+            )
+        })?;
+        let username = string_field(fields.username, "username")?;
+        let password = string_field(fields.password, "password")?;
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(ApiError::bad_request(format!(
                 "password must be at most {MAX_PASSWORD_BYTES} bytes"
@@ -569,13 +581,13 @@ fn impossible_username(username: &str) -> Option<String> {
         .then(|| "username must not contain control characters".to_owned())
 }
 
-fn string_field(fields: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
-    match fields.get(name) {
+fn string_field(field: Option<Value>, name: &str) -> Result<String, ApiError> {
+    match field {
         None | Some(Value::Null) => Err(ApiError::bad_request(format!("Missing {name}"))),
         Some(Value::String(value)) if value.is_empty() => {
             Err(ApiError::bad_request(format!("{name} must not be empty")))
         }
-        Some(Value::String(value)) => Ok(value.clone()),
+        Some(Value::String(value)) => Ok(value),
         Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
     }
 }

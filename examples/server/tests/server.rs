@@ -30,6 +30,7 @@ const REVOKED_TOKEN: &str = "Token has been revoked";
 const UNAVAILABLE: &str = "Service temporarily unavailable. Please try again";
 const NOT_A_JSON_OBJECT: &str =
     "The request body must be a JSON object with a username and a password";
+const REPEATED: &str = "The request body must give the username and the password once each";
 
 // ---------------------------------------------------------------------------------------------
 // The tests.
@@ -162,6 +163,20 @@ async fn walk_register_login_me_and_every_refusal() {
             json_ct,
             r#"{"username":7,"password":"pw"}"#,
             "username must be a string",
+        ),
+        // Found by review: the last of a repeated member won silently, so a proxy or a log that
+        // reads the first saw another user (RFC 8259 section 4: names SHOULD be unique).
+        (
+            "repeated username",
+            json_ct,
+            r#"{"username":"eve","username":"mallory","password":"pw"}"#,
+            REPEATED,
+        ),
+        (
+            "repeated password",
+            json_ct,
+            r#"{"username":"dan","password":"a","password":"b"}"#,
+            REPEATED,
         ),
     ];
     for path in ["/register", "/login"] {
