@@ -321,7 +321,7 @@ fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Ite
 
 /// The answer of `/logout` and `DELETE /refresh`; a browser's cookies are cleared.
 fn logged_out(state: &AppState, headers: &HeaderMap) -> Response {
-    let body = Json(json!({ "status": 200, "message": "Logged out" }));
+    let body = status_message(StatusCode::OK, "Logged out");
     let cleared = match from_cookie(headers) {
         true => state.cookies.clear().to_vec(),
         false => Vec::new(),
@@ -492,24 +492,25 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        /// Fields in the order the login layer writes them.
-        #[derive(Serialize)]
-        struct Fields<'a> {
-            status: u16,
-            message: &'a str,
-        }
         match self {
-            Self::Message { status, message } => (
-                status,
-                Json(Fields {
-                    status: status.as_u16(),
-                    message: &message,
-                }),
-            )
-                .into_response(),
+            Self::Message { status, message } => status_message(status, &message),
             Self::Login(response) => *response,
         }
     }
+}
+
+/// `{"status": .., "message": ..}`, the fields in the order the login layer writes them.
+fn status_message(status: StatusCode, message: &str) -> Response {
+    #[derive(Serialize)]
+    struct Fields<'a> {
+        status: u16,
+        message: &'a str,
+    }
+    let fields = Fields {
+        status: status.as_u16(),
+        message,
+    };
+    (status, Json(fields)).into_response()
 }
 
 /// The body of `/register` and `/login`: `{"username": "..", "password": ".."}`, both non-empty

@@ -569,6 +569,19 @@ async fn logout_revokes_the_access_token_at_once() {
     let server = with_ada(Some(SECRET), &dir, &[]).await;
     let (access, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
     let (other_access, _) = server.login_pair("ada", ADA_PASSWORD).await;
+    let (third_access, _) = server.login_pair("ada", ADA_PASSWORD).await;
+
+    // The body as the README shows it, `status` first as in every other answer (found by review:
+    // `json!` sorted the keys).
+    let request = format!(
+        "POST /logout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {third_access}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let answer = String::from_utf8(server.raw(request.as_bytes()).await).unwrap();
+    assert!(
+        answer.ends_with(r#"{"status":200,"message":"Logged out"}"#),
+        "{answer}"
+    );
 
     refused(
         server.post("/logout", None).await.pair(),
