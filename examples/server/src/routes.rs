@@ -193,8 +193,9 @@ async fn session(
 /// The user these credentials are the password of, or the answer to give: 429 while the username
 /// or the client address has used up its attempts (each attempt is counted before its password
 /// is checked, and the password is not checked then, so the answer's time tells nothing), 401 for
-/// a wrong password or an unknown username. A success takes its attempt back. Neither the
-/// password nor its hash is ever logged.
+/// a wrong password or an unknown username. A success takes its attempt back, and so does a
+/// failure of the database (500), which checked no password. Neither the password nor its hash
+/// is ever logged.
 async fn authenticate(
     state: &AppState,
     client: SocketAddr,
@@ -210,10 +211,34 @@ async fn authenticate(
     if let Err(wait) = state.throttle.attempt(counted, address).await {
         return Err(ApiError::too_many_attempts(wait));
     }
+    match check_password(state, &username, possible, password).await {
+        Ok(Some(user)) => {
+            state.throttle.succeeded(&username, address).await;
+            Ok(user)
+        }
+        Ok(None) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password",
+        )),
+        Err(error) => {
+            state.throttle.unchecked(counted, address).await;
+            Err(error)
+        }
+    }
+}
+
+/// The user whose password this is; `None` for a wrong password or an unknown username (or one
+/// no account can have, `possible` false); `Err` when the database or the hashing failed.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    possible: bool,
+    password: String,
+) -> Result<Option<User>, ApiError> {
     let found = match possible {
         true => state
             .users
-            .find_with_hash(&username)
+            .find_with_hash(username)
             .await
             .map_err(|error| ApiError::internal("looking up a user", error))?,
         false => None,
@@ -229,16 +254,7 @@ async fn authenticate(
         .verify(password, hash)
         .await
         .map_err(|error| ApiError::internal("verifying a password", error))?;
-    match user.filter(|_| matches) {
-        Some(user) => {
-            state.throttle.succeeded(&username, address).await;
-            Ok(user)
-        }
-        None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password",
-        )),
-    }
+    Ok(user.filter(|_| matches))
 }
 
 /// `POST /refresh` with `Authorization: Bearer <refresh token>`: the presented refresh token is

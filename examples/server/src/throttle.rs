@@ -118,10 +118,38 @@ impl Throttle {
     /// count goes down by one (so that the users behind one address are not throttled for
     /// logging in).
     pub async fn succeeded(&self, username: &str, address: IpAddr) {
-        let (user, address) = (user_key(username), address_key(address));
-        self.memory.invalidate(&user);
+        self.forget(&user_key(username)).await;
+        self.take_back(&address_key(address)).await;
+    }
+
+    /// An attempt whose password was never checked (the database failed) is no guess: taken back
+    /// from both counts, so that an outage locks no one out once it is over.
+    pub async fn unchecked(&self, username: Option<&str>, address: IpAddr) {
+        if let Some(username) = username {
+            self.take_back(&user_key(username)).await;
+        }
+        self.take_back(&address_key(address)).await;
+    }
+
+    /// Drops the count of `key`.
+    async fn forget(&self, key: &str) {
+        self.memory.invalidate(key);
+        if let Some(connection) = &self.redis {
+            let mut connection = connection.clone();
+            let result = redis::cmd("DEL")
+                .arg(key)
+                .query_async::<()>(&mut connection)
+                .await;
+            if let Err(error) = result {
+                eprintln!("warning: taking back login attempts in Redis failed: {error}");
+            }
+        }
+    }
+
+    /// One attempt fewer for `key`, if it has any in its window.
+    async fn take_back(&self, key: &str) {
         self.memory
-            .entry(address.clone())
+            .entry(key.to_owned())
             .and_compute_with(|entry| match entry {
                 Some(entry) => {
                     let w = entry.into_value();
@@ -134,17 +162,10 @@ impl Throttle {
             });
         if let Some(connection) = &self.redis {
             let mut connection = connection.clone();
-            let result = async {
-                redis::cmd("DEL")
-                    .arg(&user)
-                    .query_async::<()>(&mut connection)
-                    .await?;
-                redis::Script::new(UNCOUNT_SCRIPT)
-                    .key(&address)
-                    .invoke_async::<()>(&mut connection)
-                    .await
-            }
-            .await;
+            let result = redis::Script::new(UNCOUNT_SCRIPT)
+                .key(key)
+                .invoke_async::<()>(&mut connection)
+                .await;
             if let Err(error) = result {
                 eprintln!("warning: taking back a login attempt in Redis failed: {error}");
             }

@@ -391,6 +391,52 @@ async fn failed_logins_are_throttled_per_username_until_the_window_ends() {
     assert_eq!(server.login("ada", PASSWORD).await.status, StatusCode::OK);
 }
 
+/// Found by review: a login the database failed (500) checked no password, yet it was counted as
+/// a guess, so an outage locked its users out (429) for the rest of the window once the database
+/// was back, and 20 such logins the whole address. Such an attempt is taken back.
+#[tokio::test]
+async fn logins_the_database_failed_do_not_count_against_the_user() {
+    let dir = TempDir::new("browser-test");
+    let server = start(
+        &dir,
+        &[
+            ("LOGIN_MAX_FAILURES", "3"),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "4"),
+        ],
+    )
+    .await;
+    // The outage: the users table goes away, and comes back.
+    let db = sqlx::SqlitePool::connect(&dir.database_url())
+        .await
+        .unwrap();
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    sqlx::query(&rename("users", "users_away"))
+        .execute(&db)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            server.login("ada", PASSWORD).await.pair(),
+            error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        );
+    }
+    sqlx::query(&rename("users_away", "users"))
+        .execute(&db)
+        .await
+        .unwrap();
+    let reply = server.login("ada", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // Guesses still count, for the username and for the address.
+    for _ in 0..3 {
+        let reply = server.login("ada", "wrong").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        server.login("ada", PASSWORD).await.pair(),
+        error(StatusCode::TOO_MANY_REQUESTS, THROTTLED)
+    );
+}
+
 #[tokio::test]
 async fn failed_logins_are_throttled_per_client_address() {
     let dir = TempDir::new("browser-test");
