@@ -45,6 +45,10 @@
 //! 429 with `Retry-After`, without checking the password. The counts are shared through
 //! `REDIS_URL` when it is set.
 //!
+//! A client has 10 s to send a request's headers (a connection that sends nothing is closed), and
+//! a request is answered within 20 s (408 otherwise); on Ctrl-C or SIGTERM the server stops
+//! taking connections and finishes the requests in flight.
+//!
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader
 
@@ -54,9 +58,9 @@ mod password;
 mod request_log;
 mod revocations;
 mod routes;
+mod serve;
 mod throttle;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::middleware;
@@ -149,6 +153,7 @@ async fn run() -> Result<(), String> {
         throttle,
         cookies: SessionCookies::new(),
     })
+    .layer(middleware::from_fn(serve::request_timeout))
     .layer(middleware::from_fn(request_log::log_request));
 
     let listener = TcpListener::bind((config.host.as_str(), config.port))
@@ -159,48 +164,9 @@ async fn run() -> Result<(), String> {
         .map_err(|error| format!("cannot read the listening address: {error}"))?;
     eprintln!("listening on http://{addr}");
 
-    // The client's address, for counting failed logins per address.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|error| format!("the server failed: {error}"))?;
+    serve::serve(listener, app).await;
 
     database.close().await;
     eprintln!("stopped");
     Ok(())
-}
-
-/// Resolves on Ctrl-C, or on SIGTERM on Unix (what `docker stop` and `systemctl stop` send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            eprintln!("warning: cannot listen for Ctrl-C: {error}");
-            std::future::pending::<()>().await;
-        }
-    };
-
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(error) => {
-                eprintln!("warning: cannot listen for SIGTERM: {error}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    eprintln!("shutting down: finishing requests in flight");
 }

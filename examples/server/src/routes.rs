@@ -516,7 +516,7 @@ impl IntoResponse for ApiError {
 }
 
 /// `{"status": .., "message": ..}`, the fields in the order the login layer writes them.
-fn status_message(status: StatusCode, message: &str) -> Response {
+pub fn status_message(status: StatusCode, message: &str) -> Response {
     #[derive(Serialize)]
     struct Fields<'a> {
         status: u16,

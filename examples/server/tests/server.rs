@@ -275,6 +275,86 @@ async fn walk_register_login_me_and_every_refusal() {
     );
 }
 
+/// Found by review: the server had no timeouts, so a client that sent its request slowly, or
+/// nothing, held its connection (and a file descriptor) for as long as it liked, and held up a
+/// graceful shutdown (SIGTERM) as well. The headers must come within 10 s, the whole request be
+/// answered within 20 s (408 otherwise), and a connection that sends nothing is closed.
+#[tokio::test]
+async fn slow_and_silent_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = TempDir::new(SCRATCH);
+    let server = start(Some(SECRET), &dir, &[]).await;
+    let started = Instant::now();
+    // Whatever the server sends until it closes the connection, and when it closed it.
+    async fn until_closed(
+        mut socket: impl tokio::io::AsyncRead + Unpin,
+        started: Instant,
+    ) -> (String, Duration) {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(40), socket.read_to_end(&mut answer));
+        assert!(read.await.is_ok(), "a connection is still open after 40 s");
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        (answer, started.elapsed())
+    }
+    let silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let silent = tokio::spawn(until_closed(silent, started));
+    // A body of 100 bytes, sent a byte a second.
+    let mut slow_body = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow_body
+        .write_all(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let (reader, mut writer) = slow_body.into_split();
+    let trickle_body = tokio::spawn(async move {
+        while writer.write_all(b" ").await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let slow_body = tokio::spawn(until_closed(reader, started));
+
+    let (answer, after) = silent.await.unwrap();
+    assert_eq!(answer, "", "a silent connection gets no answer");
+    assert!(
+        after < Duration::from_secs(15),
+        "silent: closed after {after:?}"
+    );
+    let (answer, after) = slow_body.await.unwrap();
+    trickle_body.abort();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"status":408,"message":"The request took too long"}"#),
+        "{answer}"
+    );
+    assert!(
+        after < Duration::from_secs(25),
+        "slow body: answered after {after:?}"
+    );
+
+    // Headers sent a line a second hold up no shutdown past the headers' 10 s.
+    let mut slow_headers = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow_headers
+        .write_all(b"POST /login HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let trickle_headers = tokio::spawn(async move {
+        while slow_headers.write_all(b"X-Slow: 1\r\n").await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    trickle_headers.abort();
+    assert!(status.success(), "{status}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        sent.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn users_and_tokens_survive_a_restart() {
     let dir = TempDir::new(SCRATCH);

@@ -1,0 +1,126 @@
+//! Serving connections: hyper with a timer, so that slow or silent clients are cut off, and a
+//! graceful shutdown on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::Service;
+
+use crate::routes::status_message;
+
+/// How long a client has to send a request's headers; a connection that sends nothing (a new
+/// one, or one kept alive between requests) is closed after it. `axum::serve` sets no timer, so
+/// its connections waited for ever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request may take, its body included (a body sent a byte a second), before it is
+/// answered 408. A shutdown waits for requests in flight, so at most this long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM, then lets the requests in flight finish
+/// (each within [`REQUEST_TIMEOUT`], with [`request_timeout`] in `app`) and returns. The handlers see the client's address
+/// (`ConnectInfo<SocketAddr>`).
+pub async fn serve(listener: TcpListener, app: Router) {
+    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HEADER_READ_TIMEOUT)
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, or a connection reset before it was accepted: the
+                // listener is still good; wait a moment rather than spin.
+                Err(error) => {
+                    eprintln!("warning: accepting a connection failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let service = match make_service.call(client).await {
+            Ok(service) => service,
+            Err(never) => match never {},
+        };
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            // hyper's header timer starts once it knows the protocol (HTTP/1 or 2), from the
+            // first bytes: until they come, a client that sends nothing is cut off here.
+            // (`peek`, not `readable`, which answers at once for a new socket.)
+            let mut first_byte = [0; 1];
+            if tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first_byte))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let service = TowerToHyperService::new(service);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            // A client that went away, or was cut off: nothing to tell anyone.
+            let _ = watcher.watch(connection).await;
+        });
+    }
+    drop(listener);
+    eprintln!("shutting down: finishing requests in flight");
+    graceful.shutdown().await;
+}
+
+/// Answers 408 to a request not answered within [`REQUEST_TIMEOUT`].
+pub async fn request_timeout(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => status_message(StatusCode::REQUEST_TIMEOUT, "The request took too long"),
+    }
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM on Unix (what `docker stop` and `systemctl stop` send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            eprintln!("warning: cannot listen for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                eprintln!("warning: cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
