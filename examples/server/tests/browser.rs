@@ -96,7 +96,23 @@ async fn the_page_and_its_script_are_served_by_the_server() {
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
     );
     assert!(page.contains(r#"<script src="/app.js"></script>"#));
-    assert!(page.contains(r#"<form id="login">"#));
+    // Found by review: without `method`, a form sent before the script ran (or with scripts
+    // off) was a `GET`, the password in the URL, the history and proxies' logs. As a `POST` to
+    // `/session` it gets a JSON 400 (the body is a form, not JSON), and the password stays out of
+    // every URL.
+    assert!(page.contains(r#"<form id="login" method="post" action="/session">"#));
+    let form = server
+        .request_with(
+            Method::POST,
+            "/session",
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            &format!("username=ada&password={PASSWORD}"),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::BAD_REQUEST);
     let (status, headers, script) = server.get_text("/app.js").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[CONTENT_TYPE], "text/javascript; charset=utf-8");
