@@ -505,3 +505,20 @@ fn under_random_concurrent_loads_cancellations_and_invalidations_nothing_hangs_o
         })
         .unwrap();
 }
+
+/// `clear` documents that "the loads under way are not cached either", as `invalidate` does for
+/// one id: a user loaded before the cache was cleared must not land in it afterwards.
+#[tokio::test]
+async fn clear_drops_a_load_under_way_too() {
+    let gated = Backend::gated();
+    let loader = gated.cached(Store::Found, LONG, 100);
+    let mut load = Box::pin(loader.load_user("1"));
+    assert!(poll_once(&mut load).is_pending());
+    loader.clear();
+    gated.open();
+    assert_eq!(load.await.unwrap(), Some(User("1".into())));
+    assert!(
+        loader.load_user_now("1").is_none(),
+        "a user loaded before clear() is not cached"
+    );
+}

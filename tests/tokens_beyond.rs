@@ -608,3 +608,27 @@ async fn grpc_clients_get_unavailable_when_the_store_is_down_and_unauthenticated
         ("16".into(), "Token has been revoked".into())
     );
 }
+
+/// RFC 7519 section 4.1.7: token ids are unique across instances and restarts, so 128 random
+/// bits: every one of the 16 bytes varies, and no two ids of many repeat.
+#[test]
+fn token_ids_are_128_random_bits() {
+    let m = LoginManager::builder(SECRET)
+        .token_ids(true)
+        .build()
+        .unwrap();
+    let ids: Vec<Vec<u8>> = (0..256)
+        .map(|_| {
+            let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
+            unb64(claims_of(&token)["jti"].as_str().unwrap())
+        })
+        .collect();
+    assert!(ids.iter().all(|id| id.len() == 16));
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "a token id repeated");
+    for i in 0..16 {
+        let values: std::collections::HashSet<u8> = ids.iter().map(|id| id[i]).collect();
+        // A random byte takes one value 256 times in a row with probability 2^-2040.
+        assert!(values.len() > 1, "byte {i} of the token id never changes");
+    }
+}

@@ -312,6 +312,25 @@ mod tests {
         assert_eq!(throttle.attempt(Some("someone-new"), other).await, Ok(()));
     }
 
+    /// A success takes back its own attempt only: the address's failures stay counted, so an
+    /// attacker cannot wipe them by logging in to an account of their own now and then.
+    #[tokio::test]
+    async fn a_success_takes_back_one_attempt_from_the_address_not_all() {
+        let throttle = memory();
+        for i in 0..4 {
+            let guess = format!("victim{i}");
+            assert_eq!(throttle.attempt(Some(&guess), HOME).await, Ok(()));
+        }
+        assert_eq!(throttle.attempt(Some("mallory"), HOME).await, Ok(()));
+        throttle.succeeded("mallory", HOME).await;
+        // 4 failures left counted: one more attempt (the 5th) passes, the 6th is refused.
+        assert_eq!(throttle.attempt(Some("victim4"), HOME).await, Ok(()));
+        assert!(
+            throttle.attempt(Some("victim5"), HOME).await.is_err(),
+            "a success wiped the address's failed attempts"
+        );
+    }
+
     /// The burst a check-then-count design lets through: every concurrent guess is counted
     /// before any password is checked, so exactly the limit gets through.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

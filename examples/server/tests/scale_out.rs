@@ -89,8 +89,25 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
         )
     );
 
+    // A success takes back its own attempt from the address's count in Redis, and no more: an
+    // attacker logging in to an account of their own now and then could otherwise wipe it.
+    let redis = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let address = "tlm:login-attempts:address:127.0.0.1";
+    let before: u32 = redis::cmd("GET")
+        .arg(address)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(before >= 6, "{before}: bob's six attempts");
     // A token issued by A works on B, and the other way round.
     let (from_a, from_a_refresh) = a.login_pair("ada", "ada's password").await;
+    let after: u32 = redis::cmd("GET")
+        .arg(address)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "counted, then taken back: the failures stay");
     assert_eq!(b.me(&from_a).await, ada, "A's token on B");
     assert_eq!(a.me(&from_b).await, ada, "B's token on A");
 
