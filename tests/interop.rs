@@ -329,7 +329,8 @@ fn live_tampered_signature_is_refused_by_pyjwt() {
 
 /// The `pyjwt` outcomes recorded in the fixture file (including every documented divergence)
 /// still hold for the installed PyJWT. Enforced for the PyJWT version the file was generated
-/// with; for another version the differences are only reported.
+/// with, and on CI for any version (a new PyJWT that answers otherwise is for a person to
+/// review); elsewhere, for another version, the differences are only reported.
 #[test]
 fn live_pyjwt_still_answers_fixtures_as_recorded() {
     if !have_pyjwt() {
@@ -359,7 +360,7 @@ fn live_pyjwt_still_answers_fixtures_as_recorded() {
          `python3 scripts/pyjwt_fixtures.py` and review the divergences it lists.",
         mismatches.len()
     );
-    if installed == recorded {
+    if installed == recorded || std::env::var_os("CI").is_some_and(|ci| !ci.is_empty()) {
         panic!("{message}");
     }
     eprintln!("WARNING: {message}");

@@ -2,7 +2,7 @@
 //! sections 5.5 and 11.4; every hostile shape gets the exact status and body, and a 1 MB token is
 //! refused by its size alone.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, header};
 use tower::{Layer, ServiceExt, service_fn};
@@ -237,25 +237,28 @@ async fn rfc6750_section2_1_hostile_authorization_headers() {
 }
 
 #[tokio::test]
-async fn a_1_mb_token_is_refused_quickly_by_size() {
+async fn a_1_mb_token_is_refused_by_size_before_decoding() {
     let huge = format!(
         "{}.{}.{}",
         "a".repeat(1 << 19),
         "b".repeat(1 << 19),
         "c".repeat(43)
     );
+    // Decoded, its header would be bytes that are not JSON (`Malformed`): `TooLarge` shows the
+    // size is checked first. (How fast is for the benches, not for a timed test.)
     assert_eq!(manager().decode_token(&huge), Err(TokenError::TooLarge));
-    let started = Instant::now();
+    let unsized_token = format!("{}.{}.{}", "a".repeat(16), "b".repeat(16), "c".repeat(43));
+    assert_eq!(
+        manager().decode_token(&unsized_token),
+        Err(TokenError::Malformed)
+    );
     let res = LoginLayer::new(manager(), loader())
         .layer(service_fn(echo))
         .oneshot(request(vec![hv(&format!("Bearer {huge}"))]))
         .await
         .unwrap();
-    let elapsed = started.elapsed();
     assert_eq!(
         body_text(res).await,
         (StatusCode::UNAUTHORIZED, INVALID.to_owned())
     );
-    // Refused before any decoding: far below a second even in a debug build.
-    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
 }
