@@ -38,6 +38,10 @@ async function current() {
   return response.ok ? response.json() : null;
 }
 
+const NO_COOKIES =
+  "Your password was right, but this browser did not keep the session cookies: they are " +
+  "Secure, so open this page over HTTPS, or at localhost.";
+
 function credentials() {
   return { username: $("username").value, password: $("password").value };
 }
@@ -47,8 +51,11 @@ $("login").addEventListener("submit", async (event) => {
   const answer = await post("/session", credentials());
   if (answer.ok) {
     $("password").value = "";
-    say("");
-    show(answer.body);
+    // The session is the cookies: a browser keeps `Secure` ones only over HTTPS or at
+    // localhost, so ask the server who this browser is before saying it is logged in.
+    const user = await current();
+    say(user === null ? NO_COOKIES : "");
+    show(user);
   } else {
     say(answer.body.message || `Login failed (${answer.status})`);
   }

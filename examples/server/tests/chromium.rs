@@ -84,6 +84,9 @@ impl ChromeDriver {
                     "--disable-dev-shm-usage",
                     "--disable-gpu",
                     "--window-size=800,600",
+                    // A name for the server that is not localhost: a plain-HTTP origin where the
+                    // browser refuses `Secure` cookies.
+                    "--host-resolver-rules=MAP app.test 127.0.0.1",
                 ],
             }),
         );
@@ -268,6 +271,23 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     }
     // No attack logged anyone out.
     assert_eq!(server.log().matches("POST /logout 200").count(), logouts);
+
+    // Found by review: where the browser keeps no `Secure` cookie (plain HTTP, not localhost),
+    // the page showed the user as logged in until the next reload. It now asks `/me` first, and
+    // says why the login did not hold.
+    let port = server.addr().port();
+    browser.goto(&format!("http://app.test:{port}/")).await.unwrap();
+    logged_out(&browser).await;
+    fill(&browser, "username", "ada").await;
+    fill(&browser, "password", "ada's browser password").await;
+    click(&browser, "log-in").await;
+    until(
+        &browser,
+        "the page to say the cookies were not kept",
+        "return document.getElementById('message').textContent.includes('did not keep')",
+    )
+    .await;
+    logged_out(&browser).await;
 
     browser.close().await.unwrap();
     assert!(server.stop().success());
