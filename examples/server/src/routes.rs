@@ -151,9 +151,7 @@ async fn register(
     credentials: Credentials,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let Credentials { username, password } = credentials;
-    if let Some(why) = impossible_username(&username) {
-        return Err(ApiError::bad_request(why));
-    }
+    let username = username_form(&username).map_err(ApiError::bad_request)?;
     let hash = state
         .passwords
         .hash(password)
@@ -203,17 +201,17 @@ async fn authenticate(
 ) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
     let address = client.ip();
-    // No account has such a name: counted for the address only, and answered as a wrong
-    // password without asking the database, so that such names cannot fill the throttle's
-    // memory.
-    let possible = impossible_username(&username).is_none();
-    let counted = possible.then_some(username.as_str());
+    // The username in its one form, as `/register` stored it. `None`: no account has such a
+    // name; counted for the address only, and answered as a wrong password without asking the
+    // database, so that such names cannot fill the throttle's memory.
+    let username = username_form(&username).ok();
+    let counted = username.as_deref();
     if let Err(wait) = state.throttle.attempt(counted, address).await {
         return Err(ApiError::too_many_attempts(wait));
     }
-    match check_password(state, &username, possible, password).await {
+    match check_password(state, counted, password).await {
         Ok(Some(user)) => {
-            state.throttle.succeeded(&username, address).await;
+            state.throttle.succeeded(&user.username, address).await;
             Ok(user)
         }
         Ok(None) => Err(ApiError::new(
@@ -227,21 +225,20 @@ async fn authenticate(
     }
 }
 
-/// The user whose password this is; `None` for a wrong password or an unknown username (or one
-/// no account can have, `possible` false); `Err` when the database or the hashing failed.
+/// The user whose password this is; `None` for a wrong password or an unknown username (or
+/// none, for a name no account can have); `Err` when the database or the hashing failed.
 async fn check_password(
     state: &AppState,
-    username: &str,
-    possible: bool,
+    username: Option<&str>,
     password: String,
 ) -> Result<Option<User>, ApiError> {
-    let found = match possible {
-        true => state
+    let found = match username {
+        Some(username) => state
             .users
             .find_with_hash(username)
             .await
             .map_err(|error| ApiError::internal("looking up a user", error))?,
-        false => None,
+        None => None,
     };
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -583,19 +580,25 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     }
 }
 
-/// Why no account can have this username, if none can: too long, or with a control character
-/// (PostgreSQL's `text` cannot even hold U+0000). `/register` answers this; a login with such a
-/// username is a wrong password.
-fn impossible_username(username: &str) -> Option<String> {
-    if username.chars().count() > MAX_USERNAME_CHARS {
-        return Some(format!(
+/// The one form of a username, or why no account can have it. RFC 8265's UsernameCasePreserved
+/// profile: full-width letters become their usual forms and the whole is NFC (so "josé" is one
+/// account however its "é" is typed), and a character that would let two names look alike or
+/// hide part of one is refused: spaces, controls (PostgreSQL's `text` cannot even hold U+0000),
+/// format characters such as U+200B or U+202E, symbols. At most 64 characters. `/register`
+/// answers why; a login with such a username is a wrong password.
+fn username_form(username: &str) -> Result<String, String> {
+    use precis_core::{Error, profile::PrecisFastInvocation};
+    let form =
+        precis_profiles::UsernameCasePreserved::enforce(username).map_err(|error| match error {
+            Error::BadCodepoint(bad) => format!("username must not contain U+{:04X}", bad.cp),
+            _ => "username must be letters, digits and punctuation, without spaces".to_owned(),
+        })?;
+    if form.chars().count() > MAX_USERNAME_CHARS {
+        return Err(format!(
             "username must be at most {MAX_USERNAME_CHARS} characters"
         ));
     }
-    username
-        .chars()
-        .any(char::is_control)
-        .then(|| "username must not contain control characters".to_owned())
+    Ok(form.into_owned())
 }
 
 fn string_field(field: Option<Value>, name: &str) -> Result<String, ApiError> {

@@ -276,7 +276,10 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     // the page showed the user as logged in until the next reload. It now asks `/me` first, and
     // says why the login did not hold.
     let port = server.addr().port();
-    browser.goto(&format!("http://app.test:{port}/")).await.unwrap();
+    browser
+        .goto(&format!("http://app.test:{port}/"))
+        .await
+        .unwrap();
     logged_out(&browser).await;
     fill(&browser, "username", "ada").await;
     fill(&browser, "password", "ada's browser password").await;
