@@ -7,13 +7,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tower_login_manager::{BoxError, CachedLoader, UserLoader};
+
+/// How long a request waits for a database connection before it is answered 500.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One migration, embedded in the binary so that the server runs from any directory.
 #[derive(Debug)]
@@ -106,11 +110,23 @@ impl Database {
             Backend::Sqlite => url.to_owned(),
             Backend::Postgres => "PostgreSQL (from DATABASE_URL)".to_owned(),
         };
+        let cannot_open = |error| format!("cannot open the database {description}: {error}");
+        // One connection first, whose error says why (refused, wrong password): the pool would
+        // retry until its timeout and then say only that it timed out.
+        AnyConnection::connect(url)
+            .await
+            .map_err(cannot_open)?
+            .close()
+            .await
+            .map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(5)
+            // A request waits at most this long for a connection (sqlx's default: 30 s), then
+            // gets a 500: during an outage, clients are answered rather than kept waiting.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await
-            .map_err(|error| format!("cannot open the database {description}: {error}"))?;
+            .map_err(cannot_open)?;
         let migrator = Migrator::new(EmbeddedMigrations(backend.migrations()))
             .await
             .map_err(|error| format!("cannot read the migrations: {error}"))?;

@@ -440,6 +440,29 @@ async fn tokens_interoperate_with_the_flask_original() {
     );
 }
 
+/// Found by review: with its database unreachable, the server said nothing for 30 s (sqlx's
+/// default wait for a connection), then "pool timed out", which hides the cause; a request during
+/// an outage waited as long. It now says why within seconds.
+#[tokio::test]
+async fn a_database_that_cannot_be_reached_stops_the_server_at_once_saying_why() {
+    let url = format!("postgres://nobody@127.0.0.1:{}/none", support::free_port());
+    let mut server = Server::spawn(&launch(Some(SECRET), &url, &[]));
+    let started = Instant::now();
+    let status = server.wait_exit();
+    assert!(!status.success(), "exit status {status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let (_, stderr) = server.output();
+    assert!(
+        stderr.contains("cannot open the database"),
+        "stderr: {stderr}"
+    );
+    assert!(stderr.contains("refused"), "the cause: {stderr}");
+}
+
 #[tokio::test]
 async fn a_secret_key_under_32_bytes_stops_the_server() {
     let dir = TempDir::new(SCRATCH);
