@@ -29,13 +29,21 @@ async function send(method, path, body) {
 
 const post = (path, body) => send("POST", path, body);
 
-// The current user: /me, and once more after /refresh if the access token has expired.
+// The current user: /me, and once more after /refresh if the access token has expired; null
+// when this browser is not logged in (401). Any other failure (the server cannot tell now, a
+// 503) is thrown.
 async function current() {
   let response = await fetch("/me");
   if (response.status === 401 && (await post("/refresh")).ok) {
     response = await fetch("/me");
   }
-  return response.ok ? response.json() : null;
+  if (response.status === 401) {
+    return null;
+  }
+  if (!response.ok) {
+    throw new Error(`The server cannot tell who you are now (${response.status}): reload later.`);
+  }
+  return response.json();
 }
 
 const NO_COOKIES =
@@ -53,9 +61,13 @@ $("login").addEventListener("submit", async (event) => {
     $("password").value = "";
     // The session is the cookies: a browser keeps `Secure` ones only over HTTPS or at
     // localhost, so ask the server who this browser is before saying it is logged in.
-    const user = await current();
-    say(user === null ? NO_COOKIES : "");
-    show(user);
+    try {
+      const user = await current();
+      say(user === null ? NO_COOKIES : "");
+      show(user);
+    } catch (error) {
+      say(error.message);
+    }
   } else {
     say(answer.body.message || `Login failed (${answer.status})`);
   }
@@ -76,4 +88,7 @@ $("log-out").addEventListener("click", async () => {
   show(null);
 });
 
-current().then(show, () => show(null));
+current().then(show, (error) => {
+  say(error.message);
+  show(null);
+});
