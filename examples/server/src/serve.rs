@@ -9,8 +9,8 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -19,29 +19,26 @@ use tower::Service;
 use crate::routes::status_message;
 
 /// How long a client has to send a request's headers; a connection that sends nothing (a new
-/// one, or one kept alive between requests) is closed after it. `axum::serve` sets no timer, so
-/// its connections waited for ever.
+/// one, or one kept alive between requests) is closed after it (hyper starts the timer when it
+/// starts reading a request). `axum::serve` sets no timer, so its connections waited for ever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request may take, its body included (a body sent a byte a second), before it is
 /// answered 408. A shutdown waits for requests in flight, so at most this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Serves `app` on `listener` until Ctrl-C or SIGTERM, then lets the requests in flight finish
-/// (each within [`REQUEST_TIMEOUT`], with [`request_timeout`] in `app`) and returns. The handlers see the client's address
+/// Serves `app` on `listener` (HTTP/1.1) until Ctrl-C or SIGTERM, then closes the idle
+/// connections, lets the requests in flight finish (each within [`REQUEST_TIMEOUT`], with
+/// [`request_timeout`] in `app`) and returns. Handlers see the client's address
 /// (`ConnectInfo<SocketAddr>`).
 pub async fn serve(listener: TcpListener, app: Router) {
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only, as `axum::serve` without its `http2` feature: an HTTP/2 connection has no
+    // header timer, and hyper-util's sniffing of the protocol none either.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(HEADER_READ_TIMEOUT)
-        .keep_alive_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -63,22 +60,12 @@ pub async fn serve(listener: TcpListener, app: Router) {
             Ok(service) => service,
             Err(never) => match never {},
         };
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let service = TowerToHyperService::new(service);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            // hyper's header timer starts once it knows the protocol (HTTP/1 or 2), from the
-            // first bytes: until they come, a client that sends nothing is cut off here.
-            // (`peek`, not `readable`, which answers at once for a new socket.)
-            let mut first_byte = [0; 1];
-            if tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first_byte))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let service = TowerToHyperService::new(service);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
             // A client that went away, or was cut off: nothing to tell anyone.
-            let _ = watcher.watch(connection).await;
+            let _ = connection.await;
         });
     }
     drop(listener);

@@ -341,12 +341,38 @@ async fn slow_and_silent_clients_are_cut_off() {
         }
     });
     let slow_body = tokio::spawn(until_closed(reader, started));
+    // Found by review: the first bytes of HTTP/2's preface held a connection for ever (the
+    // protocol was being sniffed, without a timer), and the whole preface got HTTP/2 with no
+    // idle limit. HTTP/1 only: both are an HTTP/1 request that must come within 10 s.
+    let mut prefix = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    prefix.write_all(b"PRI").await.unwrap();
+    let prefix = tokio::spawn(until_closed(prefix, started));
+    let mut preface = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let preface = tokio::spawn(until_closed(preface, started));
 
     let (answer, after) = silent.await.unwrap();
     assert_eq!(answer, "", "a silent connection gets no answer");
     assert!(
         after < Duration::from_secs(15),
         "silent: closed after {after:?}"
+    );
+    let (answer, after) = prefix.await.unwrap();
+    assert!(
+        after < Duration::from_secs(15),
+        "{answer:?}: closed after {after:?}"
+    );
+    let (answer, after) = preface.await.unwrap();
+    assert!(
+        after < Duration::from_secs(15),
+        "{answer:?}: closed after {after:?}"
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 "),
+        "HTTP/2 is not served: {answer:?}"
     );
     let (answer, after) = slow_body.await.unwrap();
     trickle_body.abort();
@@ -380,6 +406,26 @@ async fn slow_and_silent_clients_are_cut_off() {
     assert!(status.success(), "{status}");
     assert!(
         sent.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        sent.elapsed()
+    );
+}
+
+/// Found by review: a connection that had sent nothing held up a graceful shutdown until its
+/// first-byte wait ran out (10 s), where an idle connection must be closed at once.
+#[tokio::test]
+async fn a_silent_connection_does_not_hold_up_a_shutdown() {
+    let dir = TempDir::new(SCRATCH);
+    let server = start(Some(SECRET), &dir, &[]).await;
+    let _silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
         "{:?}",
         sent.elapsed()
     );
