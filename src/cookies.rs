@@ -68,7 +68,9 @@ pub enum SameSite {
 pub struct SessionCookies {
     access: Cow<'static, str>,
     refresh: Cow<'static, str>,
-    refresh_path: Cow<'static, str>,
+    /// `None` until [`refresh_path`](Self::refresh_path) says one: `/refresh`, or `/` for a
+    /// `__Host-` refresh cookie.
+    refresh_path: Option<Cow<'static, str>>,
     same_site: SameSite,
 }
 
@@ -84,7 +86,7 @@ impl SessionCookies {
         Self {
             access: Cow::Borrowed("access_token"),
             refresh: Cow::Borrowed("refresh_token"),
-            refresh_path: Cow::Borrowed("/refresh"),
+            refresh_path: None,
             same_site: SameSite::Lax,
         }
     }
@@ -94,8 +96,9 @@ impl SessionCookies {
     /// # Panics
     ///
     /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), or
-    /// the refresh cookie's has the `__Host-` prefix while its path is not `/` (browsers refuse
-    /// such a cookie): a mistake in the program found at its start.
+    /// the refresh cookie's has the `__Host-` prefix while [`refresh_path`](Self::refresh_path)
+    /// said a path other than `/` (browsers refuse such a cookie): a mistake in the program
+    /// found at its start.
     pub fn names(
         mut self,
         access: impl Into<Cow<'static, str>>,
@@ -107,7 +110,8 @@ impl SessionCookies {
     }
 
     /// The path of the refresh route, the only one the refresh cookie is sent to. Default:
-    /// `/refresh`.
+    /// `/refresh`; `/` for a refresh cookie named with the `__Host-` prefix, which browsers
+    /// accept only with `Path=/` (RFC 6265bis section 4.1.3.2).
     ///
     /// # Panics
     ///
@@ -119,23 +123,34 @@ impl SessionCookies {
             path.starts_with('/') && !path.contains(';') && !path.chars().any(char::is_control),
             "refresh path {path:?} must start with `/` and hold no `;` or control character"
         );
-        self.refresh_path = path;
+        self.refresh_path = Some(path);
         self.check_host_prefix()
     }
 
-    /// RFC 6265bis section 4.1.3.2: a browser keeps a `__Host-` cookie (the prefix matched
-    /// without regard to case) only with `Path=/`.
-    fn check_host_prefix(self) -> Self {
-        let host_prefixed = self
-            .refresh
+    /// The refresh cookie's path: the one said, else the default.
+    fn refresh_path_or_default(&self) -> &str {
+        match &self.refresh_path {
+            Some(path) => path,
+            None if self.refresh_is_host_prefixed() => "/",
+            None => "/refresh",
+        }
+    }
+
+    /// RFC 6265bis section 4.1.3.2: the `__Host-` prefix, matched without regard to case.
+    fn refresh_is_host_prefixed(&self) -> bool {
+        self.refresh
             .get(..7)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"));
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"))
+    }
+
+    /// A browser keeps a `__Host-` cookie only with `Path=/`.
+    fn check_host_prefix(self) -> Self {
+        let path = self.refresh_path_or_default();
         assert!(
-            !host_prefixed || self.refresh_path == "/",
+            !self.refresh_is_host_prefixed() || path == "/",
             "the refresh cookie {:?} has the __Host- prefix, which browsers accept only with \
-             Path=/, but its path is {:?}: use the __Secure- prefix, or refresh_path(\"/\")",
+             Path=/, but its path is {path:?}: use the __Secure- prefix, or refresh_path(\"/\")",
             self.refresh,
-            self.refresh_path
         );
         self
     }
@@ -169,7 +184,7 @@ impl SessionCookies {
             self.header(
                 &self.refresh,
                 &pair.refresh_token,
-                &self.refresh_path,
+                self.refresh_path_or_default(),
                 pair.refresh_expires_in,
             )?,
         ])
@@ -183,7 +198,7 @@ impl SessionCookies {
         };
         [
             clear(&self.access, "/"),
-            clear(&self.refresh, &self.refresh_path),
+            clear(&self.refresh, self.refresh_path_or_default()),
         ]
     }
 
@@ -338,16 +353,22 @@ mod tests {
             let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
             assert!(message.contains("__Host-"), "{message}");
         };
-        refused(|| names(SessionCookies::new()));
+        refused(|| names(SessionCookies::new().refresh_path("/refresh")));
         refused(|| names(SessionCookies::new().refresh_path("/")).refresh_path("/refresh"));
-        let [access, refresh] = names(SessionCookies::new().refresh_path("/"))
-            .set_pair(&pair())
-            .unwrap();
-        assert!(access.to_str().unwrap().contains("; Path=/;"), "{access:?}");
-        assert!(
-            refresh.to_str().unwrap().contains("; Path=/;"),
-            "{refresh:?}"
-        );
+        // Found by review: the check depended on the order of the calls, `names` first meeting
+        // the default path. A `__Host-` refresh cookie whose path is not said is on `/`, in
+        // either order, and `/` said after the names is accepted.
+        let on_root = |cookies: SessionCookies| {
+            let [access, refresh] = cookies.set_pair(&pair()).unwrap();
+            assert!(access.to_str().unwrap().contains("; Path=/;"), "{access:?}");
+            assert!(
+                refresh.to_str().unwrap().contains("; Path=/;"),
+                "{refresh:?}"
+            );
+        };
+        on_root(names(SessionCookies::new().refresh_path("/")));
+        on_root(names(SessionCookies::new()).refresh_path("/"));
+        on_root(names(SessionCookies::new()));
     }
 
     #[test]
