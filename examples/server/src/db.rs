@@ -16,8 +16,11 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tower_login_manager::{BoxError, CachedLoader, UserLoader};
 
-/// How long a request waits for a database connection before it is answered 500.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a database connection, and for a query (a lock waited for
+/// included: PostgreSQL's `statement_timeout`; SQLite's `busy_timeout` is sqlx's 5 s), before it
+/// is answered 500: well within the server's request timeout, so a stalled database is a failure
+/// the routes see (a login's attempt is then taken back), not a request cut off.
+const DATABASE_WAIT: Duration = Duration::from_secs(5);
 
 /// One migration, embedded in the binary so that the server runs from any directory.
 #[derive(Debug)]
@@ -65,7 +68,7 @@ impl MigrationSource<'static> for EmbeddedMigrations {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
     Sqlite,
     Postgres,
@@ -121,9 +124,19 @@ impl Database {
             .map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(5)
-            // A request waits at most this long for a connection (sqlx's default: 30 s), then
-            // gets a 500: during an outage, clients are answered rather than kept waiting.
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // sqlx's default is 30 s: during an outage, clients are answered rather than kept
+            // waiting.
+            .acquire_timeout(DATABASE_WAIT)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres {
+                        let timeout =
+                            format!("SET statement_timeout = {}", DATABASE_WAIT.as_millis());
+                        sqlx::query(&timeout).execute(connection).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .map_err(cannot_open)?;

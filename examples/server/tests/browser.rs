@@ -491,7 +491,7 @@ async fn a_burst_of_concurrent_guesses_gets_only_the_limit_through() {
         let server = &server;
         async move { server.login("ada", &format!("guess {i}")).await.status }
     });
-    let statuses = futures_join_all(guesses).await;
+    let statuses = futures_util::future::join_all(guesses).await;
     let count = |status| statuses.iter().filter(|s| **s == status).count();
     assert_eq!(count(StatusCode::UNAUTHORIZED), 3, "{statuses:?}");
     assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 9, "{statuses:?}");
@@ -569,37 +569,6 @@ async fn a_non_bearer_authorization_header_does_not_turn_a_cookie_into_tokens() 
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, json!({ "id": 1, "username": "ada" }));
     assert_eq!(set_cookies(&reply).len(), 2);
-}
-
-/// `join_all` without a dependency: every future polled together, answers in order.
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(Box::pin(future));
-    }
-    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, future) in set.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => out[i] = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter()
-        .map(|value| value.expect("every future answered"))
-        .collect()
 }
 
 #[tokio::test]

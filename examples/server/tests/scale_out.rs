@@ -221,6 +221,55 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
 // The example server: an instance on the shared database and Redis.
 
 /// Starts an instance and waits until `/health` answers.
+/// Found by review: a database that stalls (a lock held, rather than down) kept each login
+/// waiting until the server's 20 s request timeout (408), and the attempt, its password never
+/// checked, stayed counted: once the stall was over, the user was locked out (429). Every query
+/// now ends within 5 s (PostgreSQL's `statement_timeout`), so such a login is a failure of the
+/// database (500) and is taken back.
+#[tokio::test]
+async fn a_stalled_database_answers_at_once_and_locks_no_one_out() {
+    use sqlx::Connection;
+    let Some(services) = Services::new() else {
+        return;
+    };
+    let database_url = services.start_postgres();
+    let server = Server::start(&Launch {
+        name: "stalled",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &database_url,
+        env: &[("LOGIN_MAX_FAILURES", "2")],
+    })
+    .await;
+    assert_eq!(
+        server.register("ada", "ada's password").await.status,
+        StatusCode::CREATED
+    );
+    let mut lock = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    // As many as the username's limit, at once: without their attempts taken back, the next
+    // login is refused.
+    let logins = (0..2).map(|_| async {
+        let sent = Instant::now();
+        let reply = server.login("ada", "ada's password").await;
+        (reply.pair(), sent.elapsed())
+    });
+    for (reply, took) in futures_util::future::join_all(logins).await {
+        assert_eq!(
+            reply,
+            error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        );
+        assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    }
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    let reply = server.login("ada", "ada's password").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
 async fn start(name: &'static str, database_url: &str, redis_url: &str) -> Server {
     Server::start(&Launch {
         name,
