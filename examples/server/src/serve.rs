@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use hyper::server::conn::http1;
@@ -73,11 +74,20 @@ pub async fn serve(listener: TcpListener, app: Router) {
     graceful.shutdown().await;
 }
 
-/// Answers 408 to a request not answered within [`REQUEST_TIMEOUT`].
+/// Answers 408 to a request not answered within [`REQUEST_TIMEOUT`], and closes its connection
+/// (RFC 9110 section 15.5.9). Every wait of the server itself (a database query or connection,
+/// Redis) ends well within it, so this is a client that sends slowly.
 pub async fn request_timeout(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => status_message(StatusCode::REQUEST_TIMEOUT, "The request took too long"),
+        Err(_) => {
+            let mut response =
+                status_message(StatusCode::REQUEST_TIMEOUT, "The request took too long");
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
     }
 }
 

@@ -377,6 +377,8 @@ async fn slow_and_silent_clients_are_cut_off() {
     let (answer, after) = slow_body.await.unwrap();
     trickle_body.abort();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // RFC 9110 section 15.5.9: the server closes the connection rather than wait on.
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
     assert!(
         answer.ends_with(r#"{"status":408,"message":"The request took too long"}"#),
         "{answer}"
