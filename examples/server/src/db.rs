@@ -114,14 +114,26 @@ impl Database {
             Backend::Postgres => "PostgreSQL (from DATABASE_URL)".to_owned(),
         };
         let cannot_open = |error| format!("cannot open the database {description}: {error}");
-        // One connection first, whose error says why (refused, wrong password): the pool would
-        // retry until its timeout and then say only that it timed out.
-        AnyConnection::connect(url)
+        // One connection first, whose error says why (refused, wrong password), where the pool
+        // would retry until its timeout and then say only that it timed out; bounded, for a
+        // server that takes the connection and never answers.
+        let mut connection = tokio::time::timeout(DATABASE_WAIT, AnyConnection::connect(url))
             .await
-            .map_err(cannot_open)?
-            .close()
-            .await
+            .map_err(|_| {
+                let secs = DATABASE_WAIT.as_secs();
+                format!("cannot open the database {description}: no answer within {secs} s")
+            })?
             .map_err(cannot_open)?;
+        // On this connection, without the pool's query timeout: another instance may hold the
+        // migration lock for as long as its migrations take.
+        let migrator = Migrator::new(EmbeddedMigrations(backend.migrations()))
+            .await
+            .map_err(|error| format!("cannot read the migrations: {error}"))?;
+        migrator
+            .run(&mut connection)
+            .await
+            .map_err(|error| format!("cannot migrate the database {description}: {error}"))?;
+        connection.close().await.map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(5)
             // sqlx's default is 30 s: during an outage, clients are answered rather than kept
@@ -140,13 +152,6 @@ impl Database {
             .connect(url)
             .await
             .map_err(cannot_open)?;
-        let migrator = Migrator::new(EmbeddedMigrations(backend.migrations()))
-            .await
-            .map_err(|error| format!("cannot read the migrations: {error}"))?;
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|error| format!("cannot migrate the database {description}: {error}"))?;
         Ok(Self {
             pool,
             backend,

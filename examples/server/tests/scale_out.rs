@@ -270,6 +270,57 @@ async fn a_stalled_database_answers_at_once_and_locks_no_one_out() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
 
+/// Found by review: the migrations ran on the pool, whose queries end after 5 s, so an instance
+/// that started while another held the migration lock (migrating a large table, say) gave up
+/// after 5 s and did not start. It waits for the lock.
+#[tokio::test]
+async fn an_instance_waits_for_another_one_migrating() {
+    use sqlx::Connection;
+    let Some(services) = Services::new() else {
+        return;
+    };
+    let database_url = services.start_postgres();
+    let mut other = sqlx::PgConnection::connect(&database_url).await.unwrap();
+    // sqlx's migration lock: `0x3d32ad9e * crc32(database name)`, a session's advisory lock.
+    let (database,): (String,) = sqlx::query_as("SELECT current_database()")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    let lock = 0x3d32_ad9e_i64 * i64::from(crc32(database.as_bytes()));
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let mut server = Server::spawn(&Launch {
+        name: "waiting",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &database_url,
+        env: &[],
+    });
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    server.wait_healthy().await;
+    assert!(server.stop().success());
+}
+
+/// CRC-32 (IEEE), as sqlx's migration lock computes it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & 0u32.wrapping_sub(crc & 1));
+        }
+    }
+    !crc
+}
+
 async fn start(name: &'static str, database_url: &str, redis_url: &str) -> Server {
     Server::start(&Launch {
         name,

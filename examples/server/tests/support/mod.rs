@@ -172,7 +172,8 @@ impl Server {
         }
     }
 
-    async fn wait_healthy(&mut self) {
+    /// Waits until `/health` answers (bounded by the timing's `startup`).
+    pub async fn wait_healthy(&mut self) {
         let Timing {
             startup,
             health_check,
