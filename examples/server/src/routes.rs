@@ -206,20 +206,26 @@ async fn authenticate(
     // database, so that such names cannot fill the throttle's memory.
     let username = username_form(&username).ok();
     let counted = username.as_deref();
-    if let Err(wait) = state.throttle.attempt(counted, address).await {
-        return Err(ApiError::too_many_attempts(wait));
-    }
+    let attempt = state
+        .throttle
+        .attempt(counted, address)
+        .await
+        .map_err(ApiError::too_many_attempts)?;
+    // Cut off before its end (the request timed out), the attempt is taken back.
     match check_password(state, counted, password).await {
         Ok(Some(user)) => {
-            state.throttle.succeeded(&user.username, address).await;
+            attempt.succeeded().await;
             Ok(user)
         }
-        Ok(None) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password",
-        )),
+        Ok(None) => {
+            attempt.failed();
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Invalid username or password",
+            ))
+        }
         Err(error) => {
-            state.throttle.unchecked(counted, address).await;
+            attempt.unchecked().await;
             Err(error)
         }
     }

@@ -97,8 +97,12 @@ impl Throttle {
 
     /// Counts an attempt for `username` from `address`, before its password is checked: `Err`
     /// when either has gone past its limit in the current window. `None`: a username no account
-    /// can have (too long), counted for the address only.
-    pub async fn attempt(&self, username: Option<&str>, address: IpAddr) -> Result<(), RetryAfter> {
+    /// can have, counted for the address only. The [`Attempt`] must then be told how it ended.
+    pub async fn attempt(
+        &self,
+        username: Option<&str>,
+        address: IpAddr,
+    ) -> Result<Attempt, RetryAfter> {
         // The address first: a client already refused adds no count for a username, so that it
         // cannot push other usernames' counts out of the cache.
         let (attempts, left) = self.count(&address_key(address)).await;
@@ -111,20 +115,16 @@ impl Throttle {
                 return Err(RetryAfter(left));
             }
         }
-        Ok(())
+        Ok(Attempt {
+            throttle: self.clone(),
+            username: username.map(str::to_owned),
+            address,
+            ended: false,
+        })
     }
 
-    /// A successful login takes its attempt back: the username starts afresh, and the address's
-    /// count goes down by one (so that the users behind one address are not throttled for
-    /// logging in).
-    pub async fn succeeded(&self, username: &str, address: IpAddr) {
-        self.forget(&user_key(username)).await;
-        self.take_back(&address_key(address)).await;
-    }
-
-    /// An attempt whose password was never checked (the database failed) is no guess: taken back
-    /// from both counts, so that an outage locks no one out once it is over.
-    pub async fn unchecked(&self, username: Option<&str>, address: IpAddr) {
+    /// Takes an attempt whose password was never checked back from both counts.
+    async fn take_back_attempt(&self, username: Option<&str>, address: IpAddr) {
         if let Some(username) = username {
             self.take_back(&user_key(username)).await;
         }
@@ -216,6 +216,63 @@ impl Throttle {
     }
 }
 
+/// A login attempt, counted: say how it ended. One dropped unsaid (its request timed out, or its
+/// client went away, before the password was checked) is taken back, as no guess.
+#[derive(Debug)]
+#[must_use = "an attempt dropped is taken back: say how it ended"]
+pub struct Attempt {
+    throttle: Throttle,
+    username: Option<String>,
+    address: IpAddr,
+    ended: bool,
+}
+
+impl Attempt {
+    /// The password was right: the username starts afresh, and the address's count goes down by
+    /// one (so that the users behind one address are not throttled for logging in).
+    pub async fn succeeded(mut self) {
+        self.ended = true;
+        if let Some(username) = &self.username {
+            self.throttle.forget(&user_key(username)).await;
+        }
+        self.throttle.take_back(&address_key(self.address)).await;
+    }
+
+    /// The password was wrong: the attempt stays counted.
+    pub fn failed(mut self) {
+        self.ended = true;
+    }
+
+    /// No password was checked (the database failed): no guess, so taken back from both counts,
+    /// and an outage locks no one out once it is over.
+    pub async fn unchecked(mut self) {
+        self.ended = true;
+        let username = self.username.take();
+        let throttle = &self.throttle;
+        throttle
+            .take_back_attempt(username.as_deref(), self.address)
+            .await;
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        // `drop` cannot wait: the counts are taken back on the runtime, at once.
+        let (throttle, username, address) =
+            (self.throttle.clone(), self.username.take(), self.address);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                throttle
+                    .take_back_attempt(username.as_deref(), address)
+                    .await;
+            });
+        }
+    }
+}
+
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.describe())
@@ -269,20 +326,49 @@ mod tests {
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
+    /// An attempt with a wrong password.
+    async fn guess(
+        throttle: &Throttle,
+        username: Option<&str>,
+        address: IpAddr,
+    ) -> Result<(), RetryAfter> {
+        throttle
+            .attempt(username, address)
+            .await
+            .map(Attempt::failed)
+    }
+
+    /// Found by review: a login cut off before its password was checked (the server's request
+    /// timeout, a client that went away) left its attempt counted, so that a slow moment locked
+    /// the user out. An attempt dropped without being told how it ended is taken back.
+    #[tokio::test]
+    async fn an_attempt_dropped_before_its_check_is_taken_back() {
+        let throttle = memory();
+        for _ in 0..2 * LIMITS.per_address {
+            drop(throttle.attempt(Some("ada"), HOME).await);
+            // The counts are taken back on the runtime.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for _ in 0..LIMITS.per_username {
+            assert_eq!(guess(&throttle, Some("ada"), HOME).await, Ok(()));
+        }
+        assert!(guess(&throttle, Some("ada"), HOME).await.is_err());
+    }
+
     #[tokio::test]
     async fn a_username_is_blocked_past_its_attempts_and_a_success_resets_it() {
         let throttle = memory();
         for _ in 0..2 {
-            assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
+            assert_eq!(guess(&throttle, Some("ada"), HOME).await, Ok(()));
         }
         // The third attempt succeeds: it is taken back, and ada starts afresh.
-        assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
-        throttle.succeeded("ada", HOME).await;
+        let attempt = throttle.attempt(Some("ada"), HOME).await;
+        attempt.expect("the third attempt").succeeded().await;
         for _ in 0..3 {
             let elsewhere = "10.0.0.1".parse().unwrap();
-            assert_eq!(throttle.attempt(Some("ada"), elsewhere).await, Ok(()));
+            assert_eq!(guess(&throttle, Some("ada"), elsewhere).await, Ok(()));
         }
-        let Err(RetryAfter(wait)) = throttle.attempt(Some("ada"), HOME).await else {
+        let Err(RetryAfter(wait)) = guess(&throttle, Some("ada"), HOME).await else {
             panic!("refused past three attempts");
         };
         assert!(
@@ -291,9 +377,7 @@ mod tests {
         );
         // Others are not.
         assert_eq!(
-            throttle
-                .attempt(Some("bob"), "10.0.0.3".parse().unwrap())
-                .await,
+            guess(&throttle, Some("bob"), "10.0.0.3".parse().unwrap()).await,
             Ok(())
         );
     }
@@ -303,13 +387,13 @@ mod tests {
         let throttle = memory();
         for i in 0..5 {
             assert_eq!(
-                throttle.attempt(Some(&format!("user{i}")), HOME).await,
+                guess(&throttle, Some(&format!("user{i}")), HOME).await,
                 Ok(())
             );
         }
-        assert!(throttle.attempt(Some("someone-new"), HOME).await.is_err());
+        assert!(guess(&throttle, Some("someone-new"), HOME).await.is_err());
         let other = "10.0.0.2".parse().unwrap();
-        assert_eq!(throttle.attempt(Some("someone-new"), other).await, Ok(()));
+        assert_eq!(guess(&throttle, Some("someone-new"), other).await, Ok(()));
     }
 
     /// A success takes back its own attempt only: the address's failures stay counted, so an
@@ -318,15 +402,15 @@ mod tests {
     async fn a_success_takes_back_one_attempt_from_the_address_not_all() {
         let throttle = memory();
         for i in 0..4 {
-            let guess = format!("victim{i}");
-            assert_eq!(throttle.attempt(Some(&guess), HOME).await, Ok(()));
+            let victim = format!("victim{i}");
+            assert_eq!(guess(&throttle, Some(&victim), HOME).await, Ok(()));
         }
-        assert_eq!(throttle.attempt(Some("mallory"), HOME).await, Ok(()));
-        throttle.succeeded("mallory", HOME).await;
+        let attempt = throttle.attempt(Some("mallory"), HOME).await;
+        attempt.expect("mallory's attempt").succeeded().await;
         // 4 failures left counted: one more attempt (the 5th) passes, the 6th is refused.
-        assert_eq!(throttle.attempt(Some("victim4"), HOME).await, Ok(()));
+        assert_eq!(guess(&throttle, Some("victim4"), HOME).await, Ok(()));
         assert!(
-            throttle.attempt(Some("victim5"), HOME).await.is_err(),
+            guess(&throttle, Some("victim5"), HOME).await.is_err(),
             "a success wiped the address's failed attempts"
         );
     }
@@ -340,7 +424,7 @@ mod tests {
             .map(|i| {
                 let throttle = throttle.clone();
                 let address = IpAddr::V4(std::net::Ipv4Addr::new(10, 1, 0, i));
-                tokio::spawn(async move { throttle.attempt(Some("ada"), address).await })
+                tokio::spawn(async move { guess(&throttle, Some("ada"), address).await })
             })
             .collect();
         let mut allowed = 0;
@@ -361,13 +445,13 @@ mod tests {
             None,
         );
         for _ in 0..3 {
-            assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
+            assert_eq!(guess(&throttle, Some("ada"), HOME).await, Ok(()));
         }
-        let Err(RetryAfter(wait)) = throttle.attempt(Some("ada"), HOME).await else {
+        let Err(RetryAfter(wait)) = guess(&throttle, Some("ada"), HOME).await else {
             panic!("the fourth attempt in the window is refused");
         };
         tokio::time::sleep(wait + Duration::from_millis(50)).await;
-        assert_eq!(throttle.attempt(Some("ada"), HOME).await, Ok(()));
+        assert_eq!(guess(&throttle, Some("ada"), HOME).await, Ok(()));
     }
 
     /// The `n`th of a flood's addresses, each its own (from 10.0.0.0).
@@ -378,9 +462,7 @@ mod tests {
     /// A flood of usernames from as many addresses: more keys than the cache holds.
     async fn flood(throttle: &Throttle) {
         for i in 0..(MAX_COUNTED + 20_000) {
-            let _ = throttle
-                .attempt(Some(&format!("user{i}")), flood_address(i))
-                .await;
+            let _ = guess(throttle, Some(&format!("user{i}")), flood_address(i)).await;
         }
         throttle.memory.run_pending_tasks();
     }
@@ -402,7 +484,7 @@ mod tests {
         let mut let_through = 0;
         for i in 0..10 {
             let fresh = flood_address(MAX_COUNTED + 20_000 + i);
-            if throttle.attempt(Some("ada"), fresh).await.is_ok() {
+            if guess(&throttle, Some("ada"), fresh).await.is_ok() {
                 let_through += 1;
             }
             throttle.memory.run_pending_tasks();
@@ -417,16 +499,16 @@ mod tests {
         let throttle = memory();
         for i in 0..3 {
             let elsewhere = flood_address(MAX_COUNTED * 2 + i);
-            assert_eq!(throttle.attempt(Some("ada"), elsewhere).await, Ok(()));
+            assert_eq!(guess(&throttle, Some("ada"), elsewhere).await, Ok(()));
         }
         let flooder = "10.9.9.9".parse().unwrap();
         for i in 0..(MAX_COUNTED + 20_000) {
-            let _ = throttle.attempt(Some(&format!("u{i}")), flooder).await;
+            let _ = guess(&throttle, Some(&format!("u{i}")), flooder).await;
         }
         throttle.memory.run_pending_tasks();
         let fresh = flood_address(MAX_COUNTED * 3);
         assert!(
-            throttle.attempt(Some("ada"), fresh).await.is_err(),
+            guess(&throttle, Some("ada"), fresh).await.is_err(),
             "ada's fourth attempt in the window"
         );
     }
