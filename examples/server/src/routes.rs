@@ -597,7 +597,12 @@ fn username_form(username: &str) -> Result<String, String> {
     let form =
         precis_profiles::UsernameCasePreserved::enforce(username).map_err(|error| match error {
             Error::BadCodepoint(bad) => format!("username must not contain U+{:04X}", bad.cp),
-            _ => "username must be letters, digits and punctuation, without spaces".to_owned(),
+            // What is left of the profile's rules once every character is allowed (and the
+            // name is not empty): RFC 5893's Bidi Rule.
+            Error::Invalid => "username must not mix right-to-left letters with left-to-right \
+                               ones (RFC 5893)"
+                .to_owned(),
+            Error::Unexpected(_) => "username is refused by RFC 8265's rules".to_owned(),
         })?;
     if form.chars().count() > MAX_USERNAME_CHARS {
         return Err(format!(

@@ -30,6 +30,7 @@ const REVOKED_TOKEN: &str = "Token has been revoked";
 const UNAVAILABLE: &str = "Service temporarily unavailable. Please try again";
 const NOT_A_JSON_OBJECT: &str =
     "The request body must be a JSON object with a username and a password";
+const BIDI: &str = "username must not mix right-to-left letters with left-to-right ones (RFC 5893)";
 const REPEATED: &str = "The request body must give the username and the password once each";
 
 // ---------------------------------------------------------------------------------------------
@@ -97,6 +98,9 @@ async fn walk_register_login_me_and_every_refusal() {
         ("\u{202e}ada", "username must not contain U+202E"),
         (" ", "username must not contain U+0020"),
         ("ada lovelace", "username must not contain U+0020"),
+        // RFC 5893's Bidi Rule, which the profile applies: no right-to-left letter beside a
+        // left-to-right one.
+        ("a\u{5d0}", BIDI),
     ] {
         assert_eq!(
             server.register(username, "a password").await.pair(),
