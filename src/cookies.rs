@@ -34,7 +34,8 @@ pub enum SameSite {
 ///   switch), `SameSite=Lax`, `Path=/`, `Max-Age` its lifetime;
 /// - the refresh token: cookie `refresh_token`, the same, but `Path` only the refresh route
 ///   (`/refresh` unless [`refresh_path`](Self::refresh_path) says otherwise), so the browser
-///   sends it nowhere else.
+///   sends it nowhere else; a refresh cookie named with the `__Host-` prefix must have
+///   `Path=/`, and is then sent with every request.
 ///
 /// The layer reads the access cookie with [`TokenLocation::Cookie`](crate::TokenLocation::Cookie)
 /// of the same name, and then refuses cross-origin requests that would use it (see

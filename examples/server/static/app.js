@@ -33,22 +33,30 @@ const post = (path, body) => send("POST", path, body);
 // when this browser is not logged in (401). Any other failure (the server cannot tell now, a
 // 503) is thrown.
 async function current() {
+  const unknown = (status) =>
+    new Error(`The server cannot tell who you are now (${status}): reload later.`);
   let response = await fetch("/me");
-  if (response.status === 401 && (await post("/refresh")).ok) {
-    response = await fetch("/me");
+  if (response.status === 401) {
+    const refreshed = await post("/refresh");
+    if (!refreshed.ok && refreshed.status !== 401) {
+      throw unknown(refreshed.status);
+    }
+    if (refreshed.ok) {
+      response = await fetch("/me");
+    }
   }
   if (response.status === 401) {
     return null;
   }
   if (!response.ok) {
-    throw new Error(`The server cannot tell who you are now (${response.status}): reload later.`);
+    throw unknown(response.status);
   }
   return response.json();
 }
 
 const NO_COOKIES =
-  "Your password was right, but this browser did not keep the session cookies: they are " +
-  "Secure, so open this page over HTTPS, or at localhost.";
+  "Your password was right, but this browser did not keep the session cookies. They are " +
+  "Secure: browsers keep them over HTTPS, or at localhost, unless their settings block cookies.";
 
 function credentials() {
   return { username: $("username").value, password: $("password").value };
