@@ -1,6 +1,7 @@
 //! Argon2id password hashes (PHC strings), computed off the async threads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -19,13 +20,25 @@ pub struct Passwords {
     permits: Arc<Semaphore>,
 }
 
-/// Hashing failed or its task panicked; the cause is for the log only.
+/// How long a request waits for its turn to hash. A burst of hashing (registrations, which
+/// anyone may send) must not keep a login waiting past the server's request timeout.
+const PERMIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Why no hash was computed.
 #[derive(Debug)]
-pub struct HashError(String);
+pub enum HashError {
+    /// Every CPU stayed busy hashing for [`PERMIT_WAIT`]: the server is overloaded.
+    Busy,
+    /// Hashing failed or its task panicked; the cause is for the log only.
+    Failed(String),
+}
 
 impl std::fmt::Display for HashError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Self::Busy => write!(f, "no CPU free to hash within {PERMIT_WAIT:?}"),
+            Self::Failed(why) => f.write_str(why),
+        }
     }
 }
 
@@ -69,10 +82,11 @@ impl Passwords {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
+        let permit = Arc::clone(&self.permits).acquire_owned();
+        let permit = tokio::time::timeout(PERMIT_WAIT, permit)
             .await
-            .map_err(|_| HashError("the hashing semaphore is closed".to_owned()))?;
+            .map_err(|_| HashError::Busy)?
+            .map_err(|_| HashError::Failed("the hashing semaphore is closed".to_owned()))?;
         // The permit goes with the run: a request that goes away does not stop the run, and
         // must not let another start beside it.
         tokio::task::spawn_blocking(move || {
@@ -80,7 +94,7 @@ impl Passwords {
             f()
         })
         .await
-        .map_err(|error| HashError(format!("the hashing task failed: {error}")))
+        .map_err(|error| HashError::Failed(format!("the hashing task failed: {error}")))
     }
 }
 
@@ -88,7 +102,7 @@ fn hash(password: &[u8]) -> Result<String, HashError> {
     Argon2::default()
         .hash_password(password)
         .map(|hash| hash.to_string())
-        .map_err(|error| HashError(format!("Argon2 failed: {error}")))
+        .map_err(|error| HashError::Failed(format!("Argon2 failed: {error}")))
 }
 
 #[cfg(test)]
@@ -124,5 +138,21 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(most.load(SeqCst), 1, "runs at once, with one permit");
+    }
+
+    /// Found by review: the wait for a turn to hash had no bound, so a burst of registrations
+    /// kept logins waiting past the server's request timeout (408). A request waits at most
+    /// `PERMIT_WAIT`, then is told the server is busy.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waits_its_turn_for_a_bounded_time() {
+        let passwords = Passwords {
+            dummy_hash: Arc::from(""),
+            permits: Arc::new(Semaphore::new(1)),
+        };
+        let _busy = Arc::clone(&passwords.permits).acquire_owned().await;
+        let started = tokio::time::Instant::now();
+        let outcome = passwords.run(|| ()).await;
+        assert!(matches!(outcome, Err(HashError::Busy)), "{outcome:?}");
+        assert_eq!(started.elapsed(), PERMIT_WAIT);
     }
 }

@@ -22,7 +22,7 @@ use tower_login_manager::{
 };
 
 use crate::db::{CreateError, Loader, User, Users};
-use crate::password::Passwords;
+use crate::password::{HashError, Passwords};
 use crate::revocations::Store;
 use crate::throttle::{RetryAfter, Throttle, retry_after_secs};
 
@@ -156,7 +156,7 @@ async fn register(
         .passwords
         .hash(password)
         .await
-        .map_err(|error| ApiError::internal("hashing a password", error))?;
+        .map_err(|error| ApiError::hashing("hashing a password", error))?;
     match state.users.create(&username, &hash).await {
         Ok(user) => Ok((StatusCode::CREATED, Json(user))),
         Err(CreateError::Taken) => Err(ApiError::new(
@@ -256,7 +256,7 @@ async fn check_password(
         .passwords
         .verify(password, hash)
         .await
-        .map_err(|error| ApiError::internal("verifying a password", error))?;
+        .map_err(|error| ApiError::hashing("verifying a password", error))?;
     Ok(user.filter(|_| matches))
 }
 
@@ -507,6 +507,17 @@ impl ApiError {
         eprintln!("error: {doing} failed: {error}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
+
+    /// A 503 when every CPU is busy hashing (the client may try again), else a 500.
+    fn hashing(doing: &str, error: HashError) -> Self {
+        match error {
+            HashError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service temporarily unavailable. Please try again",
+            ),
+            HashError::Failed(_) => Self::internal(doing, error),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -586,6 +597,11 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     }
 }
 
+/// RFC 5893 section 2, which RFC 8265 applies to a username with right-to-left characters.
+const BIDI_RULE: &str = "username breaks RFC 5893's Bidi Rule: a name with right-to-left \
+                         characters starts with a letter, ends with a letter or digit, and \
+                         mixes neither directions nor kinds of digits";
+
 /// The one form of a username, or why no account can have it. RFC 8265's UsernameCasePreserved
 /// profile: full-width letters become their usual forms and the whole is NFC (so "josé" is one
 /// account however its "é" is typed), and a character that would let two names look alike or
@@ -599,9 +615,7 @@ fn username_form(username: &str) -> Result<String, String> {
             Error::BadCodepoint(bad) => format!("username must not contain U+{:04X}", bad.cp),
             // What is left of the profile's rules once every character is allowed (and the
             // name is not empty): RFC 5893's Bidi Rule.
-            Error::Invalid => "username must not mix right-to-left letters with left-to-right \
-                               ones (RFC 5893)"
-                .to_owned(),
+            Error::Invalid => BIDI_RULE.to_owned(),
             Error::Unexpected(_) => "username is refused by RFC 8265's rules".to_owned(),
         })?;
     if form.chars().count() > MAX_USERNAME_CHARS {

@@ -30,7 +30,9 @@ const REVOKED_TOKEN: &str = "Token has been revoked";
 const UNAVAILABLE: &str = "Service temporarily unavailable. Please try again";
 const NOT_A_JSON_OBJECT: &str =
     "The request body must be a JSON object with a username and a password";
-const BIDI: &str = "username must not mix right-to-left letters with left-to-right ones (RFC 5893)";
+const BIDI: &str = "username breaks RFC 5893's Bidi Rule: a name with right-to-left \
+                    characters starts with a letter, ends with a letter or digit, and mixes \
+                    neither directions nor kinds of digits";
 const REPEATED: &str = "The request body must give the username and the password once each";
 
 // ---------------------------------------------------------------------------------------------
@@ -98,9 +100,9 @@ async fn walk_register_login_me_and_every_refusal() {
         ("\u{202e}ada", "username must not contain U+202E"),
         (" ", "username must not contain U+0020"),
         ("ada lovelace", "username must not contain U+0020"),
-        // RFC 5893's Bidi Rule, which the profile applies: no right-to-left letter beside a
-        // left-to-right one.
+        // RFC 5893's Bidi Rule, which the profile applies.
         ("a\u{5d0}", BIDI),
+        ("1\u{5d0}", BIDI),
     ] {
         assert_eq!(
             server.register(username, "a password").await.pair(),
