@@ -133,9 +133,11 @@ impl Database {
             .run(&mut connection)
             .await
             .map_err(|error| format!("cannot migrate the database {description}: {error}"))?;
-        connection.close().await.map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(5)
+            // Always one connection open: a shared in-memory SQLite database lives as long as
+            // one does.
+            .min_connections(1)
             // sqlx's default is 30 s: during an outage, clients are answered rather than kept
             // waiting.
             .acquire_timeout(DATABASE_WAIT)
@@ -152,6 +154,8 @@ impl Database {
             .connect(url)
             .await
             .map_err(cannot_open)?;
+        // Closed once the pool has one of its own, for the same reason.
+        connection.close().await.map_err(cannot_open)?;
         Ok(Self {
             pool,
             backend,

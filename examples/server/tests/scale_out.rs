@@ -300,6 +300,17 @@ async fn an_instance_waits_for_another_one_migrating() {
         env: &[],
     });
     tokio::time::sleep(Duration::from_secs(7)).await;
+    // Still waiting for the lock (this is sqlx's lock, and the instance has not given up).
+    assert!(
+        !server.log().contains("listening on"),
+        "the instance did not wait for the migration lock:\n{}",
+        server.log()
+    );
+    assert!(
+        server.child_running(),
+        "the instance gave up waiting:\n{}",
+        server.log()
+    );
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(lock)
         .execute(&mut other)

@@ -526,6 +526,18 @@ async fn a_database_that_cannot_be_reached_stops_the_server_at_once_saying_why()
     }
 }
 
+/// Found by review: with the migrations on a first connection closed before the pool opened, a
+/// shared in-memory SQLite database (`mode=memory&cache=shared`) was gone by then, and the
+/// pool's had no `users` table.
+#[tokio::test]
+async fn a_shared_in_memory_database_keeps_its_tables() {
+    let name = format!("tlm-memory-{}", std::process::id());
+    let url = format!("sqlite:file:{name}?mode=memory&cache=shared");
+    let server = Server::start(&launch(Some(SECRET), &url, &[])).await;
+    let reply = server.register("ada", ADA_PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
 #[tokio::test]
 async fn a_secret_key_under_32_bytes_stops_the_server() {
     let dir = TempDir::new(SCRATCH);

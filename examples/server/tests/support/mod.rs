@@ -251,6 +251,11 @@ impl Server {
         (self.stdout.join(), self.stderr.join())
     }
 
+    /// Whether the process is still running.
+    pub fn child_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     /// The stderr lines so far.
     pub fn log(&self) -> String {
         self.stderr.snapshot().join("\n")
