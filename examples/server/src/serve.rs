@@ -75,10 +75,9 @@ pub async fn serve(listener: TcpListener, app: Router) {
 }
 
 /// Answers 408 to a request not answered within [`REQUEST_TIMEOUT`], and closes its connection
-/// (RFC 9110 section 15.5.9). The server's own waits on its stores end well within it (a
-/// database connection or query 5 s, Redis 1 s), so this is mostly a client that sends slowly;
-/// but a server too busy hashing passwords can be cut off too, and a login cut off so has its
-/// attempt taken back (`throttle::Attempt`).
+/// (RFC 9110 section 15.5.9). The server's own waits end well within it (a database connection
+/// or query 5 s, a turn to hash a password 5 s, Redis 1 s), so this is a client that sends
+/// slowly.
 pub async fn request_timeout(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
