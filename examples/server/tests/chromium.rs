@@ -155,10 +155,15 @@ async fn click(browser: &Client, id: &str) {
     button.click().await.expect("click");
 }
 
-async fn log_in(browser: &Client) {
+/// ada's username and password in the form, and `button` pressed.
+async fn submit(browser: &Client, button: &str) {
     fill(browser, "username", "ada").await;
     fill(browser, "password", "ada's browser password").await;
-    click(browser, "log-in").await;
+    click(browser, button).await;
+}
+
+async fn log_in(browser: &Client) {
+    submit(browser, "log-in").await;
     logged_in_as_ada(browser).await;
 }
 
@@ -201,9 +206,7 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     // Register and log in through the page.
     browser.goto(&format!("{app}/")).await.unwrap();
     logged_out(&browser).await;
-    fill(&browser, "username", "ada").await;
-    fill(&browser, "password", "ada's browser password").await;
-    click(&browser, "register").await;
+    submit(&browser, "register").await;
     until(
         &browser,
         "the registration",
@@ -281,9 +284,7 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
         .await
         .unwrap();
     logged_out(&browser).await;
-    fill(&browser, "username", "ada").await;
-    fill(&browser, "password", "ada's browser password").await;
-    click(&browser, "log-in").await;
+    submit(&browser, "log-in").await;
     until(
         &browser,
         "the page to say the cookies were not kept",
