@@ -88,9 +88,20 @@ $("register").addEventListener("click", async () => {
 
 $("log-out").addEventListener("click", async () => {
   // The refresh cookie is sent to /refresh only, so the session ends there; without one (it
-  // expired), the access token is revoked at /logout.
-  if (!(await send("DELETE", "/refresh")).ok) {
-    await post("/logout");
+  // expired: 401), the access token is revoked at /logout. A 401 there too: no token is left to
+  // end. Any other failure (a 503) ended nothing: the user stays, told to try again.
+  let answer;
+  try {
+    answer = await send("DELETE", "/refresh");
+    if (answer.status === 401) {
+      answer = await post("/logout");
+    }
+  } catch {
+    answer = { ok: false, status: 0, body: {} };
+  }
+  if (!answer.ok && answer.status !== 401) {
+    say(answer.body.message || "Could not log out: try again.");
+    return;
   }
   say("Logged out.");
   show(null);

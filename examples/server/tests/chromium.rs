@@ -4,7 +4,9 @@
 //! out of `document.cookie`, logs out; then two attacker pages submit a form `POST` to `/logout`,
 //! one same-site (another port of `127.0.0.1`: the browser sends the cookies, and the layer's
 //! cross-origin check must refuse them) and one cross-site (`localhost` against `127.0.0.1`), and
-//! the user is still logged in after each. The logged-in page is saved as a screenshot.
+//! the user is still logged in after each. The logged-in page is saved as a screenshot. A second
+//! test stops its Redis (the revocation store) and checks that a logout the server cannot carry
+//! out is said to have failed, the user still shown.
 //!
 //! Without Chromium the test is skipped with a message, unless `CI` is set: then it fails.
 
@@ -22,7 +24,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-use support::{Launch, Server, TIMING, TempDir, free_port};
+use support::{Launch, Server, Services, TIMING, TempDir, free_port};
 
 const SECRET: &str = "the Chromium test's secret, at least 32 bytes long";
 /// How long the browser may take for one step (a page load, an answer to show).
@@ -162,6 +164,20 @@ async fn submit(browser: &Client, button: &str) {
     click(browser, button).await;
 }
 
+/// The page at `app`, logged out; ada registers and logs in through it.
+async fn register_and_log_in(browser: &Client, app: &str) {
+    browser.goto(&format!("{app}/")).await.unwrap();
+    logged_out(browser).await;
+    submit(browser, "register").await;
+    until(
+        browser,
+        "the registration",
+        "return document.getElementById('message').textContent === 'Registered: now log in.'",
+    )
+    .await;
+    log_in(browser).await;
+}
+
 async fn log_in(browser: &Client) {
     submit(browser, "log-in").await;
     logged_in_as_ada(browser).await;
@@ -203,17 +219,7 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     let app = format!("http://{}", server.addr());
     let browser = driver.browser().await;
 
-    // Register and log in through the page.
-    browser.goto(&format!("{app}/")).await.unwrap();
-    logged_out(&browser).await;
-    submit(&browser, "register").await;
-    until(
-        &browser,
-        "the registration",
-        "return document.getElementById('message').textContent === 'Registered: now log in.'",
-    )
-    .await;
-    log_in(&browser).await;
+    register_and_log_in(&browser, &app).await;
 
     // A reload keeps the session: the cookies are sent by themselves.
     browser.refresh().await.unwrap();
@@ -291,6 +297,52 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
         "return document.getElementById('message').textContent.includes('did not keep')",
     )
     .await;
+    logged_out(&browser).await;
+
+    browser.close().await.unwrap();
+    assert!(server.stop().success());
+}
+
+/// Found by review: the page said "Logged out." and showed the login form whatever the server
+/// answered; with the revocation store down (503) nothing was revoked and no cookie cleared, so a
+/// reload showed the user logged in. It now says the logout failed, and keeps the user shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_the_server_cannot_carry_out_is_said_so() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let Some(services) = Services::new() else {
+        return;
+    };
+    let redis_url = services.start_redis(free_port());
+    let dir = TempDir::new("chromium-test");
+    let server = Server::start(&Launch {
+        name: "chromium-redis",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env: &[("REDIS_URL", &redis_url)],
+    })
+    .await;
+    let browser = driver.browser().await;
+    register_and_log_in(&browser, &format!("http://{}", server.addr())).await;
+
+    // Redis stops answering: the revocation store cannot be asked, and the logout is a 503.
+    services.signal_redis("STOP");
+    click(&browser, "log-out").await;
+    until(
+        &browser,
+        "the page to say the logout failed",
+        "return document.getElementById('message').textContent.includes('try again')",
+    )
+    .await;
+    logged_in_as_ada(&browser).await;
+
+    // Redis is back: the logout goes through.
+    services.signal_redis("CONT");
+    click(&browser, "log-out").await;
+    logged_out(&browser).await;
+    browser.refresh().await.unwrap();
     logged_out(&browser).await;
 
     browser.close().await.unwrap();
