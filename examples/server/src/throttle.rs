@@ -119,16 +119,7 @@ impl Throttle {
             throttle: self.clone(),
             username: username.map(str::to_owned),
             address,
-            ended: false,
         })
-    }
-
-    /// Takes an attempt whose password was never checked back from both counts.
-    async fn take_back_attempt(&self, username: Option<&str>, address: IpAddr) {
-        if let Some(username) = username {
-            self.take_back(&user_key(username)).await;
-        }
-        self.take_back(&address_key(address)).await;
     }
 
     /// Drops the count of `key`.
@@ -225,14 +216,12 @@ pub struct Attempt {
     throttle: Throttle,
     username: Option<String>,
     address: IpAddr,
-    ended: bool,
 }
 
 impl Attempt {
     /// The password was right: the username starts afresh, and the address's count goes down by
     /// one (so that the users behind one address are not throttled for logging in).
-    pub async fn succeeded(mut self) {
-        self.ended = true;
+    pub async fn succeeded(self) {
         if let Some(username) = &self.username {
             self.throttle.forget(&user_key(username)).await;
         }
@@ -240,19 +229,15 @@ impl Attempt {
     }
 
     /// The password was wrong: the attempt stays counted.
-    pub fn failed(mut self) {
-        self.ended = true;
-    }
+    pub fn failed(self) {}
 
     /// No password was checked (the database failed): no guess, so taken back from both counts,
     /// and an outage locks no one out once it is over.
-    pub async fn unchecked(mut self) {
-        self.ended = true;
-        let username = self.username.take();
-        let throttle = &self.throttle;
-        throttle
-            .take_back_attempt(username.as_deref(), self.address)
-            .await;
+    pub async fn unchecked(self) {
+        if let Some(username) = &self.username {
+            self.throttle.take_back(&user_key(username)).await;
+        }
+        self.throttle.take_back(&address_key(self.address)).await;
     }
 }
 
