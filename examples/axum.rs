@@ -1,8 +1,8 @@
 //! axum: `LoginLayer` on some routes, the user in the handler, optional login on others.
 //!
 //! ```sh
-//! cargo run --example axum            # runs a few calls against itself, then exits
-//! cargo run --example axum -- --serve # and keeps serving on 127.0.0.1:3000 (PORT)
+//! cargo run --example axum --features axum            # a few calls against itself, then exits
+//! cargo run --example axum --features axum -- --serve # and keeps serving on 127.0.0.1:3000 (PORT)
 //! ```
 //!
 //! Tokens are minted in-process and never printed; `SECRET_KEY` (32+ bytes) sets the secret.
@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use http::{Request, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+use tower_login_manager::{Anonymous, CurrentUser, LoginLayer, LoginManager, loader_fn};
 
 #[derive(Clone, Debug)]
 struct User {
@@ -26,13 +26,13 @@ struct User {
     name: String,
 }
 
-async fn me(Extension(user): Extension<User>) -> String {
+async fn me(CurrentUser(user): CurrentUser<User>) -> String {
     format!("hello {} (user {})", user.name, user.id)
 }
 
-async fn home(user: Option<Extension<User>>) -> String {
+async fn home(user: Option<CurrentUser<User>>) -> String {
     match user {
-        Some(Extension(user)) => format!("welcome back, {}", user.name),
+        Some(CurrentUser(user)) => format!("welcome back, {}", user.name),
         None => "welcome, stranger".to_owned(),
     }
 }
@@ -49,7 +49,7 @@ fn app(manager: LoginManager, users: Arc<HashMap<String, User>>) -> Router {
         .merge(
             Router::new()
                 .route("/", get(home))
-                .route_layer(LoginLayer::new(manager, loader).optional(true)),
+                .route_layer(LoginLayer::new(manager, loader).anonymous(Anonymous::NoToken)),
         )
 }
 

@@ -1,7 +1,6 @@
 //! axum extractors: [`CurrentUser`], `Option<CurrentUser<U>>` and [`Claims`].
 
 use std::any::type_name;
-use std::sync::Arc;
 
 use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -9,34 +8,14 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{StatusCode, header};
 
-use crate::error::Rejection;
-use crate::layer::Settings;
-use crate::response::{is_grpc, reject};
+use crate::rejection::is_grpc;
+use crate::service::PassedWithoutUser;
 use crate::token::Claims;
-
-/// Put into the extensions of a request the layer let through *without* a user (optional login,
-/// skipped requests), so that the extractors can tell "no user" from "no layer", and answer a
-/// required user's absence as the layer would have.
-#[derive(Clone)]
-pub(crate) struct PassedWithoutUser {
-    settings: Arc<Settings>,
-    /// The layer's answer had login been required.
-    rejection: Rejection,
-}
-
-impl PassedWithoutUser {
-    pub(crate) fn new(settings: &Arc<Settings>, rejection: Rejection) -> Self {
-        Self {
-            settings: settings.clone(),
-            rejection,
-        }
-    }
-}
 
 /// The user the [`LoginLayer`](crate::LoginLayer) loaded, as an axum extractor.
 ///
 /// `CurrentUser<U>` requires a user: on a request the layer let through without one
-/// ([`optional`](crate::LoginLayer::optional) login, skipped requests) it answers as the layer
+/// ([`anonymous`](crate::LoginLayer::anonymous) requests, skipped requests) it answers as the layer
 /// would have, had login been required ("You need to login", or the expired token's answer).
 /// `Option<CurrentUser<U>>` accepts such requests. On a route the layer does not cover, both
 /// answer 500 with a message naming the missing layer, instead of silently treating everyone as
@@ -101,9 +80,7 @@ fn required<T: Clone + Send + Sync + 'static, E>(parts: &Parts) -> Result<T, Res
         return Ok(found.clone());
     }
     match parts.extensions.get::<PassedWithoutUser>() {
-        Some(passed) => {
-            Err(reject(&passed.settings, passed.rejection, is_grpc(&parts.headers)).map(Body::from))
-        }
+        Some(passed) => Err(passed.answer(is_grpc(&parts.headers)).map(Body::from)),
         None => Err(missing_layer::<E>()),
     }
 }

@@ -178,13 +178,6 @@ impl<L: UserLoader> UserLoader for CachedLoader<L> {
             state: self.start(user_id),
         }
     }
-
-    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<L::User>, BoxError>> {
-        let user = self
-            .cache
-            .cached(&self.cache.lock(), user_id, Instant::now())?;
-        Some(Ok(Some(user)))
-    }
 }
 
 struct Cache<U> {

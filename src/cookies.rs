@@ -9,7 +9,8 @@ use http::HeaderValue;
 
 use crate::error::TokenError;
 use crate::manager::TokenPair;
-use crate::token::whole_secs;
+use crate::source::TokenLocation;
+use crate::token::{TokenKind, whole_secs};
 
 /// The longest name and value a browser keeps together, in octets (RFC 6265bis section 5.6).
 const MAX_NAME_AND_VALUE: usize = 4096;
@@ -37,8 +38,8 @@ pub enum SameSite {
 ///   sends it nowhere else; a refresh cookie named with the `__Host-` prefix must have
 ///   `Path=/`, and is then sent with every request.
 ///
-/// The layer reads the access cookie with [`TokenLocation::Cookie`](crate::TokenLocation::Cookie)
-/// of the same name, and then refuses cross-origin requests that would use it (see
+/// The layer reads the access cookie at [`location`](Self::location)`(TokenKind::Access)`, and
+/// then refuses cross-origin requests that would use it (see
 /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins)); the refresh route's
 /// layer reads the refresh cookie.
 ///
@@ -47,7 +48,8 @@ pub enum SameSite {
 /// planted cookie alone is read, and one beside the real cookie locks the user out until it
 /// expires. Where subdomains are not all trusted, name the access cookie with the `__Host-`
 /// prefix, which browsers accept only from this host, `Secure`, with `Path=/` and no `Domain`
-/// (`names("__Host-access_token", "__Secure-refresh_token")`), and read that name in the layer.
+/// (`names("__Host-access_token", "__Secure-refresh_token")`); the layer reads the name it is
+/// given by [`location`](Self::location).
 ///
 /// ```
 /// use tower_login_manager::{LoginManager, SessionCookies};
@@ -161,6 +163,28 @@ impl SessionCookies {
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
         self
+    }
+
+    /// Where the layer finds the token of `kind` that these cookies hold: the access cookie
+    /// ([`TokenKind::Access`]) for the routes of the application, the refresh cookie
+    /// ([`TokenKind::Refresh`]) for the refresh route's layer. The cookie's name is written once,
+    /// here.
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginLayer, LoginManager, SessionCookies, TokenKind, TokenLocation};
+    ///
+    /// # let loader = tower_login_manager::loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+    /// let cookies = SessionCookies::new().names("__Host-access", "__Secure-refresh");
+    /// let layer = LoginLayer::new(LoginManager::new([7u8; 32])?, loader)
+    ///     .token_locations([TokenLocation::Header, cookies.location(TokenKind::Access)]);
+    /// assert_eq!(cookies.location(TokenKind::Access), TokenLocation::Cookie("__Host-access".into()));
+    /// # Ok::<(), tower_login_manager::ConfigError>(())
+    /// ```
+    pub fn location(&self, kind: TokenKind) -> TokenLocation {
+        TokenLocation::Cookie(match kind {
+            TokenKind::Access => self.access.clone(),
+            TokenKind::Refresh => self.refresh.clone(),
+        })
     }
 
     /// `Set-Cookie` for an access token that lives `lifetime` (whole seconds, rounded up, as

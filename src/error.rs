@@ -1,13 +1,13 @@
-//! The errors of this crate: configuration, token verification and the boxed loader error.
+//! The errors of this crate: configuration, token verification and the boxed store error. This
+//! module imports nothing from the rest of the crate.
 
 use std::{error::Error as StdError, fmt};
-
-use http::StatusCode;
 
 /// A type-erased error, as returned by a failing [`UserLoader`](crate::UserLoader).
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// A [`LoginManager`](crate::LoginManager) could not be built from the given settings.
+/// A setting was refused: a [`LoginManager`](crate::LoginManager) could not be built from it, or
+/// a [`LoginLayer`](crate::LoginLayer) could not take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -17,8 +17,12 @@ pub enum ConfigError {
         /// The length of the secret that was given, in bytes.
         len: usize,
     },
-    /// The realm cannot be sent in a `WWW-Authenticate` header (it contains control characters).
+    /// The realm cannot be sent in a `WWW-Authenticate` header (it contains control characters);
+    /// from [`LoginLayer::realm`](crate::LoginLayer::realm).
     InvalidRealm,
+    /// A trusted origin is not `scheme://host[:port]` (with `http` or `https`, and a port up to
+    /// 65535); from [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
+    InvalidOrigin(String),
     /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
     /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `type`).
     InvalidUserIdClaim(&'static str),
@@ -34,6 +38,10 @@ impl fmt::Display for ConfigError {
             ),
             Self::InvalidRealm => f.write_str(
                 "the realm contains characters that cannot be sent in a WWW-Authenticate header",
+            ),
+            Self::InvalidOrigin(origin) => write!(
+                f,
+                "trusted origin {origin:?} is not `scheme://host[:port]` (http or https)"
             ),
             Self::InvalidUserIdClaim("") => f.write_str("the user id claim name must not be empty"),
             Self::InvalidUserIdClaim(name) => write!(
@@ -114,78 +122,3 @@ impl fmt::Display for TokenError {
 }
 
 impl StdError for TokenError {}
-
-/// Why the layer did not let a request through; handed to a [`Responder`](crate::Responder) that
-/// wants to shape the answer itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// No token in any configured location (no `Authorization: Bearer <token>` by default).
-    MissingToken,
-    /// More than one `Authorization` header (RFC 6750 section 3.1, `invalid_request`).
-    AmbiguousCredentials,
-    /// A token was sent and is not valid; the [`TokenError`] says why.
-    InvalidToken(TokenError),
-    /// A token was sent and has expired.
-    ExpiredToken,
-    /// The token is valid but has been revoked (see [`Revocations`](crate::Revocations)).
-    Revoked,
-    /// The revocation store could not be asked (e.g. Redis is down): 503, never let through.
-    RevocationUnavailable,
-    /// The token is valid but the loader found no such user.
-    UserNotFound,
-    /// A token from a cookie on a cross-origin request whose method is not `GET`, `HEAD` or
-    /// `OPTIONS`: 403, refused before the token is looked at. See
-    /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
-    CrossOrigin,
-    /// The loader failed; its error went to
-    /// [`on_backend_error`](crate::LoginManagerBuilder::on_backend_error).
-    LoaderFailed,
-}
-
-impl Rejection {
-    pub(crate) fn from_token_error(error: TokenError) -> Self {
-        match error {
-            TokenError::Expired => Self::ExpiredToken,
-            other => Self::InvalidToken(other),
-        }
-    }
-
-    /// The HTTP status of the default answer: 401, 400 for ambiguous credentials, 403 for a
-    /// cross-origin request, 500 when the loader failed, 503 when the revocation store did.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
-            Self::LoaderFailed => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::CrossOrigin => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNAUTHORIZED,
-        }
-    }
-
-    /// A short, stable name for logs and metrics: `missing_token`, `ambiguous_credentials`,
-    /// `invalid_token`, `expired_token`, `revoked_token`, `revocation_unavailable`,
-    /// `user_not_found`, `cross_origin`, `loader_failed`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::MissingToken => "missing_token",
-            Self::AmbiguousCredentials => "ambiguous_credentials",
-            Self::InvalidToken(_) => "invalid_token",
-            Self::ExpiredToken => "expired_token",
-            Self::Revoked => "revoked_token",
-            Self::RevocationUnavailable => "revocation_unavailable",
-            Self::UserNotFound => "user_not_found",
-            Self::CrossOrigin => "cross_origin",
-            Self::LoaderFailed => "loader_failed",
-        }
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidToken(e) => write!(f, "invalid_token: {e}"),
-            other => f.write_str(other.kind()),
-        }
-    }
-}

@@ -1,4 +1,7 @@
 //! The response future of [`LoginService`](crate::LoginService).
+//!
+//! Its own module, as in tower-http: the type is named in `LoginService`'s `Service` impl, and
+//! seldom by users.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,12 +14,10 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::error::{BoxError, Rejection};
-use crate::layer::Settings;
+use crate::error::BoxError;
 use crate::loader::UserLoader;
-use crate::response::{backend_failed, is_grpc, reject};
+use crate::rejection::{Answers, Rejection, is_grpc};
 use crate::revocation::Revocations;
-use crate::service::admit;
 use crate::token::Claims;
 
 pin_project! {
@@ -39,7 +40,7 @@ pub(crate) struct Pending<S, ReqBody> {
     inner: S,
     req: Request<ReqBody>,
     claims: Claims,
-    settings: Arc<Settings>,
+    answers: Arc<Answers>,
     grpc: bool,
 }
 
@@ -48,23 +49,23 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         inner: S,
         req: Request<ReqBody>,
         claims: Claims,
-        settings: Arc<Settings>,
+        answers: Arc<Answers>,
     ) -> Self {
         Self {
             grpc: is_grpc(req.headers()),
             inner,
             req,
             claims,
-            settings,
+            answers,
         }
     }
 
     fn reject(self, rejection: Rejection) -> Response<Bytes> {
-        reject(&self.settings, rejection, self.grpc)
+        self.answers.reject(rejection, self.grpc)
     }
 
     fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
-        backend_failed(&self.settings, error.into(), rejection, self.grpc)
+        self.answers.backend_failed(error.into(), rejection, self.grpc)
     }
 }
 
@@ -202,4 +203,15 @@ where
             return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
         }
     }
+}
+
+/// Lets the request in: the user and the token's claims go into its extensions.
+pub(crate) fn admit<B, U: Clone + Send + Sync + 'static>(
+    req: &mut Request<B>,
+    user: U,
+    claims: Claims,
+) {
+    let extensions = req.extensions_mut();
+    extensions.insert(user);
+    extensions.insert(claims);
 }

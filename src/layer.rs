@@ -1,21 +1,21 @@
-//! [`LoginLayer`]: applies [`LoginService`] to a service, with the per-route settings.
+//! [`LoginLayer`]: applies [`LoginService`] to a service, with the per-route settings and the
+//! answers it gives.
 
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Request, Uri};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
-use crate::cross_origin::{self, Origin};
-use crate::error::Rejection;
-use crate::extract::TokenLocation;
+use crate::error::ConfigError;
 use crate::manager::LoginManager;
-use crate::response::Responder;
+use crate::rejection::{Anonymous, Answers, Rejection, Responder};
 use crate::revocation::Revocations;
-use crate::service::LoginService;
+use crate::service::{LoginService, Settings};
+use crate::source::TokenLocation;
+use crate::source::cross_origin::Origin;
 use crate::token::TokenKind;
-
-type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 
 /// Applies [`LoginService`] to the services it wraps: bearer-token login for any
 /// `Service<http::Request<B>>`.
@@ -25,13 +25,13 @@ type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 /// changes one of them. Clone it freely: it holds the loader and one `Arc`.
 ///
 /// ```
-/// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};
+/// use tower_login_manager::{Anonymous, LoginLayer, LoginManager, TokenLocation, loader_fn};
 ///
 /// # let manager = LoginManager::new([1u8; 32]).unwrap();
 /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
 /// let layer = LoginLayer::new(manager, loader)
 ///     // Handlers run without a user when no token is sent (a bad token is still refused).
-///     .optional(true)
+///     .anonymous(Anonymous::NoToken)
 ///     // Look in the header first, then in the `access_token` cookie.
 ///     .token_locations([TokenLocation::Header, TokenLocation::Cookie("access_token".into())])
 ///     // Let health checks through as well as CORS preflight.
@@ -45,47 +45,6 @@ pub struct LoginLayer<L, R = ()> {
     settings: Arc<Settings>,
 }
 
-/// What every request handled by one layer shares: the manager and the layer's settings.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) manager: LoginManager,
-    pub(crate) optional: bool,
-    pub(crate) expired_as_anonymous: bool,
-    pub(crate) skip: Option<SkipFn>,
-    pub(crate) locations: Vec<TokenLocation>,
-    pub(crate) responder: Option<Arc<dyn Responder>>,
-    pub(crate) kind: TokenKind,
-    /// The origins trusted to send cross-origin requests with a cookie's token; `None` when
-    /// the check is off.
-    pub(crate) trusted_origins: Option<Vec<Origin>>,
-}
-
-impl Settings {
-    /// `true` when the request passes untouched (by default: CORS preflight).
-    pub(crate) fn skips<B>(&self, req: &Request<B>) -> bool {
-        self.skip
-            .as_ref()
-            .is_some_and(|skip| skip(req.method(), req.uri(), req.headers()))
-    }
-
-    /// Whether a request refused with `rejection` goes on without a user instead: with
-    /// optional login, one that sent no token, or (if so set) an expired one.
-    pub(crate) fn lets_through(&self, rejection: Rejection) -> bool {
-        match rejection {
-            Rejection::MissingToken => self.optional,
-            Rejection::ExpiredToken => self.optional && self.expired_as_anonymous,
-            _ => false,
-        }
-    }
-
-    /// Whether a request may use the token it sent in a cookie: see [`cross_origin::allows`].
-    pub(crate) fn cookie_allowed<B>(&self, req: &Request<B>) -> bool {
-        self.trusted_origins
-            .as_deref()
-            .is_none_or(|trusted| cross_origin::allows(req, trusted))
-    }
-}
-
 impl<L> LoginLayer<L> {
     /// A layer checking tokens with `manager` and loading users with `loader`.
     pub fn new(manager: LoginManager, loader: L) -> Self {
@@ -94,11 +53,10 @@ impl<L> LoginLayer<L> {
             revocations: (),
             settings: Arc::new(Settings {
                 manager,
-                optional: false,
-                expired_as_anonymous: false,
+                answers: Arc::new(Answers::default()),
+                anonymous: Anonymous::Refused,
                 skip: Some(Arc::new(|method, _, _| method == Method::OPTIONS)),
                 locations: vec![TokenLocation::Header],
-                responder: None,
                 kind: TokenKind::Access,
                 trusted_origins: Some(Vec::new()),
             }),
@@ -135,18 +93,14 @@ impl<L, R> LoginLayer<L, R> {
         self
     }
 
-    /// Optional login (Flask-JWT-Extended's `optional=True`): a request with no token goes
-    /// through with no user in its extensions (axum handlers take `Option<Extension<User>>`);
-    /// a token that is present but invalid or expired is still refused. Default: `false`.
-    pub fn optional(mut self, optional: bool) -> Self {
-        Arc::make_mut(&mut self.settings).optional = optional;
-        self
-    }
-
-    /// With [`optional`](Self::optional), let an *expired* token through as anonymous instead of
-    /// refusing it. Invalid tokens are still refused. Default: `false`.
-    pub fn expired_as_anonymous(mut self, allow: bool) -> Self {
-        Arc::make_mut(&mut self.settings).expired_as_anonymous = allow;
+    /// Which requests go on without a user instead of being refused: none by default (login
+    /// required); [`Anonymous::NoToken`] for optional login (Flask-JWT-Extended's
+    /// `optional=True`); [`Anonymous::NoTokenOrExpired`] to treat an expired token as none. A
+    /// token that is present but invalid is refused whatever this says. Handlers read the user
+    /// as an `Option` (`Option<CurrentUser<U>>` in axum).
+    #[doc(alias = "optional")]
+    pub fn anonymous(mut self, anonymous: Anonymous) -> Self {
+        Arc::make_mut(&mut self.settings).anonymous = anonymous;
         self
     }
 
@@ -187,11 +141,8 @@ impl<L, R> LoginLayer<L, R> {
     /// send one. On by default, with no trusted origin; see
     /// [`disable_cross_origin_protection`](Self::disable_cross_origin_protection).
     ///
-    /// # Panics
-    ///
-    /// If an origin is not `scheme://host[:port]` (with `http` or `https`, and a port up to
-    /// 65535), as a route that does not parse panics in axum: it is a mistake in the program,
-    /// found at its start.
+    /// Fails with [`ConfigError::InvalidOrigin`] if an origin is not `scheme://host[:port]`
+    /// (with `http` or `https`, and a port up to 65535).
     ///
     /// ```
     /// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};
@@ -203,7 +154,7 @@ impl<L, R> LoginLayer<L, R> {
     /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
     /// let layer = LoginLayer::new(manager, loader)
     ///     .token_locations([TokenLocation::Cookie("access_token".into())])
-    ///     .trusted_origins(["https://app.example.com"]);
+    ///     .trusted_origins(["https://app.example.com"])?;
     /// let svc = layer.layer(service_fn(|_req: http::Request<()>| async {
     ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
     /// }));
@@ -224,7 +175,7 @@ impl<L, R> LoginLayer<L, R> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn trusted_origins<I>(mut self, origins: I) -> Self
+    pub fn trusted_origins<I>(mut self, origins: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
@@ -233,15 +184,11 @@ impl<L, R> LoginLayer<L, R> {
             .into_iter()
             .map(|origin| {
                 let origin = origin.as_ref();
-                Origin::parse(origin).unwrap_or_else(|| {
-                    panic!(
-                        "trusted origin {origin:?} is not `scheme://host[:port]` (http or https)"
-                    )
-                })
+                Origin::parse(origin).ok_or_else(|| ConfigError::InvalidOrigin(origin.to_owned()))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         Arc::make_mut(&mut self.settings).trusted_origins = Some(origins);
-        self
+        Ok(self)
     }
 
     /// Let cross-origin requests use a token from a cookie: turns off the check described at
@@ -253,11 +200,104 @@ impl<L, R> LoginLayer<L, R> {
         self
     }
 
+    /// The `message` of the answer to `rejection` (the Flask original's `login_message` is
+    /// `message(Rejection::MissingToken, ..)`). Every [`Rejection::InvalidToken`] shares one
+    /// message, whatever its reason: clients never learn why a token was refused. The defaults
+    /// are in the [README's table](https://github.com/tower-login-manager/tower-login-manager#what-the-client-sees).
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginLayer, LoginManager, Rejection, loader_fn};
+    ///
+    /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+    /// let layer = LoginLayer::new(LoginManager::new([7u8; 32])?, loader)
+    ///     .message(Rejection::MissingToken, "Please log in first");
+    /// let res = layer.rejection_response(&Rejection::MissingToken);
+    /// assert_eq!(res.body(), r#"{"status":401,"message":"Please log in first"}"#);
+    /// # Ok::<(), tower_login_manager::ConfigError>(())
+    /// ```
+    #[doc(alias = "login_message")]
+    pub fn message(mut self, rejection: Rejection, message: impl Into<String>) -> Self {
+        self.answers_mut().set_message(rejection, message.into());
+        self
+    }
+
+    /// The realm of the `WWW-Authenticate: Bearer realm="..."` challenge (RFC 6750 section 3).
+    /// Default: `api`. Fails with [`ConfigError::InvalidRealm`] if it cannot be sent in a header
+    /// (control characters).
+    pub fn realm(mut self, realm: &str) -> Result<Self, ConfigError> {
+        self.answers_mut().set_realm(realm)?;
+        Ok(self)
+    }
+
     /// Shape the answers to rejections yourself; see [`Responder`]. gRPC requests keep the
     /// automatic gRPC status.
     pub fn responder(mut self, responder: impl Responder) -> Self {
-        Arc::make_mut(&mut self.settings).responder = Some(Arc::new(responder));
+        self.answers_mut().set_responder(Arc::new(responder));
         self
+    }
+
+    /// Called with the error whenever the [`UserLoader`](crate::UserLoader) or the
+    /// [`Revocations`] store fails. The client only ever sees 500 "Internal server error" (503
+    /// for the store); this is where the application logs the cause.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use tower::{Layer, ServiceExt, service_fn};
+    /// use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let logged = Arc::new(Mutex::new(Vec::new()));
+    /// let log = logged.clone();
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let token = manager.issue_token("1", std::time::Duration::from_secs(60))?;
+    /// let database_down = loader_fn(|_id: String| async {
+    ///     Err::<Option<String>, _>(std::io::Error::other("connection refused"))
+    /// });
+    /// let layer = LoginLayer::new(manager, database_down)
+    ///     .on_backend_error(move |error| log.lock().unwrap().push(error.to_string()));
+    /// let svc = layer.layer(service_fn(|_req: http::Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// }));
+    /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
+    /// let res = svc.oneshot(req).await?;
+    /// assert_eq!(res.status(), 500); // "Internal server error", and nothing more
+    /// assert_eq!(*logged.lock().unwrap(), ["connection refused"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn on_backend_error(
+        mut self,
+        hook: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync + 'static,
+    ) -> Self {
+        self.answers_mut().set_backend_error_hook(Arc::new(hook));
+        self
+    }
+
+    /// The answer this layer gives to `rejection` (over HTTP, not gRPC): its
+    /// [`responder`](Self::responder)'s, else the `{"status", "message"}` JSON with its status
+    /// code and RFC 6750 challenge, with this layer's messages and realm. For a handler that must
+    /// refuse a request exactly as the layer would, such as a refresh whose token a concurrent
+    /// refresh has just spent:
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginLayer, LoginManager, Rejection, loader_fn};
+    ///
+    /// # let loader = loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
+    /// let layer = LoginLayer::new(LoginManager::new([7u8; 32]).unwrap(), loader);
+    /// let res = layer.rejection_response(&Rejection::Revoked);
+    /// assert_eq!(res.status(), 401);
+    /// assert_eq!(res.body(), r#"{"status":401,"message":"Token has been revoked"}"#);
+    /// assert_eq!(
+    ///     res.headers()["www-authenticate"],
+    ///     r#"Bearer realm="api", error="invalid_token", error_description="Token has been revoked""#
+    /// );
+    /// ```
+    pub fn rejection_response(&self, rejection: &Rejection) -> Response<Bytes> {
+        self.settings.answers.reject(*rejection, false)
+    }
+
+    fn answers_mut(&mut self) -> &mut Answers {
+        Arc::make_mut(&mut Arc::make_mut(&mut self.settings).answers)
     }
 }
 
@@ -267,21 +307,6 @@ impl<L: fmt::Debug, R: fmt::Debug> fmt::Debug for LoginLayer<L, R> {
             .field("loader", &self.loader)
             .field("revocations", &self.revocations)
             .field("settings", &self.settings)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("manager", &self.manager)
-            .field("optional", &self.optional)
-            .field("expired_as_anonymous", &self.expired_as_anonymous)
-            .field("skip", &self.skip.as_ref().map(|_| "Fn"))
-            .field("locations", &self.locations)
-            .field("responder", &self.responder.as_ref().map(|_| "Responder"))
-            .field("kind", &self.kind)
-            .field("trusted_origins", &self.trusted_origins)
             .finish()
     }
 }

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | protect routes | [`LoginLayer::new`]`(manager, loader)` ([axum](#axum), [hyper](#hyper), [tonic](#tonic)) | `@login_required` |
 //! | load the user a token names | a [`UserLoader`], or [`loader_fn`] around an async closure | `@user_loader` |
-//! | read the user in axum | [`CurrentUser<U>`](CurrentUser) (feature `axum`), or `Extension<U>` | `g.user` |
+//! | read the user in axum | [`CurrentUser<U>`](CurrentUser) and [`Claims`] (feature `axum`) | `g.user` |
 //! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic); `cargo run --example hyper`, `--example tonic`) | `g.user` |
 //! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
 //! | issue an access and a refresh token | [`LoginManager::issue_token_pair`] | |
@@ -24,13 +24,16 @@
 //! | refresh | a route behind [`LoginLayer::token_kind`]`(`[`TokenKind::Refresh`]`)` ([example](#beyond-the-original)) | |
 //! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`()?)`, with [`LoginLayer::revocations`] | |
 //! | rotate keys | [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`] | |
-//! | change the messages | [`LoginManagerBuilder::message`]`(`[`Rejection`]`, text)` | `login_message` |
-//! | change the response | [`LoginLayer::responder`] with a [`Responder`]; [`LoginManager::rejection_response`] in a handler | |
-//! | let anonymous requests through | [`LoginLayer::optional`], [`LoginLayer::skip_if`] | |
+//! | change the messages | [`LoginLayer::message`]`(`[`Rejection`]`, text)` | `login_message` |
+//! | change the response | [`LoginLayer::responder`] with a [`Responder`] | |
+//! | refuse in a handler as the layer would | [`LoginLayer::rejection_response`] | |
+//! | let anonymous requests through | [`LoginLayer::anonymous`] with [`Anonymous`] | |
+//! | leave some requests unchecked (CORS preflight by default, health checks) | [`LoginLayer::skip_if`] | |
 //! | keep the tokens in browser cookies | [`SessionCookies`] (`Set-Cookie` to log in, to log out) | |
-//! | take the token from a cookie | [`LoginLayer::token_locations`] with [`TokenLocation::Cookie`]; cross-origin requests are refused unless [`LoginLayer::trusted_origins`] | |
+//! | take the token from a cookie | [`LoginLayer::token_locations`] with [`SessionCookies::location`]; cross-origin requests are refused unless [`LoginLayer::trusted_origins`] | |
+//! | tell where the token came from | [`Claims::token_location`] | |
 //! | cache loaded users | [`CachedLoader`] | |
-//! | log store failures | [`LoginManagerBuilder::on_backend_error`] | |
+//! | log store failures | [`LoginLayer::on_backend_error`] | |
 //!
 //! Each row's link leads to a runnable example (the hyper server below runs as
 //! `cargo run --example hyper`, and `tests/hyper.rs` drives it over a real connection). The names of the Flask original find their
@@ -40,10 +43,10 @@
 //!
 //! ```
 //! use std::{convert::Infallible, time::Duration};
-//! use axum::{Extension, Router, body::Body, routing::get};
+//! use axum::{Router, body::Body, routing::get};
 //! use http::{Request, StatusCode, header};
 //! use tower::ServiceExt;
-//! use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
+//! use tower_login_manager::{CurrentUser, LoginLayer, LoginManager, loader_fn};
 //!
 //! #[derive(Clone)]
 //! struct User { name: String }
@@ -57,7 +60,7 @@
 //! });
 //!
 //! let app = Router::new()
-//!     .route("/me", get(|Extension(user): Extension<User>| async move { user.name }))
+//!     .route("/me", get(|CurrentUser(user): CurrentUser<User>| async move { user.name }))
 //!     .route_layer(LoginLayer::new(manager.clone(), loader));
 //!
 //! // Without a token: 401 and the Flask original's body.
@@ -184,7 +187,7 @@
 //!
 //! ```
 //! use axum::{Json, Router, extract::State, http::header::SET_COOKIE, response::{AppendHeaders, IntoResponse}, routing::{get, post}};
-//! use tower_login_manager::{LoginLayer, LoginManager, SessionCookies, TokenLocation};
+//! use tower_login_manager::{LoginLayer, LoginManager, SessionCookies, TokenKind};
 //! # use tower::ServiceExt;
 //! # let manager = LoginManager::new([7u8; 32]).unwrap();
 //! # let loader = tower_login_manager::loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
@@ -200,7 +203,7 @@
 //! let app = Router::new()
 //!     .route("/me", get(me))
 //!     .route_layer(LoginLayer::new(manager.clone(), loader)
-//!         .token_locations([TokenLocation::Cookie("access_token".into())]))
+//!         .token_locations([SessionCookies::new().location(TokenKind::Access)]))
 //!     .route("/session", post(session))
 //!     .with_state(manager);
 //! # tokio_test::block_on(async {
@@ -217,22 +220,13 @@
 //!
 //! # What the client sees
 //!
-//! | situation | HTTP | body `message` (configurable) | `WWW-Authenticate` (RFC 6750 section 3) | gRPC |
-//! |---|---|---|---|---|
-//! | no `Authorization`, another scheme, `Bearer` alone | 401 | You need to login | `Bearer realm="api"` | 16 |
-//! | two `Authorization` headers, or two cookies of the token's name | 400 | Send exactly one Authorization header | `..., error="invalid_request"` | 16 |
-//! | a token from a cookie on a cross-origin `POST` (or other unsafe method) | 403 | Cross-origin request refused | none | 7 |
-//! | invalid token (any [`TokenError`] but `Expired`) | 401 | Invalid token. Please register or login | `..., error="invalid_token"` | 16 |
-//! | expired token | 401 | Expired token. Please login to get a new token | `..., error="invalid_token"` | 16 |
-//! | loader returns `Ok(None)` | 401 | User not found. Please register or login | `..., error="invalid_token"` | 16 |
-//! | loader returns `Err(_)` | 500 | Internal server error | none | 13 |
-//! | revoked token (with [`LoginLayer::revocations`]) | 401 | Token has been revoked | `..., error="invalid_token"` | 16 |
-//! | the revocation store cannot be asked | 503 | Service temporarily unavailable. Please try again | none | 14 |
-//!
-//! Every JSON body is exactly `{"status": <code>, "message": "..."}` with
-//! `content-type: application/json`. Each message is set with [`LoginManagerBuilder::message`].
-//! The loader's (or the store's) error never reaches the client; see
-//! [`LoginManagerBuilder::on_backend_error`].
+//! Every failure is answered with `{"status": <code>, "message": "..."}` (`content-type:
+//! application/json`), an RFC 6750 `WWW-Authenticate` challenge on 401 and 400, and a gRPC
+//! status for gRPC requests; each situation's answer is in the [README's
+//! table](https://github.com/tower-login-manager/tower-login-manager#what-the-client-sees),
+//! which `tests/answers.rs` holds the layer to. Each message is set with
+//! [`LoginLayer::message`]. The loader's (or the store's) error never reaches the client; see
+//! [`LoginLayer::on_backend_error`].
 //!
 //! # Validation defaults
 //!
@@ -251,13 +245,14 @@
 //!
 //! Each off by default, so the defaults stay the Flask original's behaviour:
 //!
-//! - optional login and skipping: [`LoginLayer::optional`], [`LoginLayer::skip_if`] (CORS
-//!   preflight `OPTIONS` requests pass untouched unless [`LoginLayer::skip_if`] says otherwise);
+//! - optional login: [`LoginLayer::anonymous`]; unchecked requests: [`LoginLayer::skip_if`]
+//!   (CORS preflight `OPTIONS` requests pass untouched unless it says otherwise);
 //! - token locations: [`LoginLayer::token_locations`] with [`TokenLocation`] (header, cookie,
 //!   query parameter);
 //! - access and refresh tokens: [`LoginManager::issue_token_pair`], [`LoginLayer::token_kind`];
 //! - revocation: [`LoginLayer::revocations`] with a [`Revocations`] store such as
-//!   [`MemoryRevocations`], fed by [`Claims::revocation`] (which covers the leeway);
+//!   [`MemoryRevocations`], fed by [`Claims::revocation`] (which covers the leeway; every issued
+//!   token carries the `jti` it names);
 //! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
 //! - the application's own claims: [`LoginManager::with_claims`], [`Claims::extra`];
 //! - custom rejections: [`LoginLayer::responder`] with a [`Responder`];
@@ -266,7 +261,7 @@
 //!
 //! ```
 //! use std::convert::Infallible;
-//! use axum::{Extension, Router, body::Body, routing::{get, post}};
+//! use axum::{Router, body::Body, routing::{get, post}};
 //! use http::{Request, StatusCode, header};
 //! use tower::ServiceExt;
 //! use tower_login_manager::{
@@ -282,7 +277,7 @@
 //! // The refresh route spends each refresh token once (RFC 9700 section 4.14.2): its layer
 //! // refuses revoked tokens too, and the handler revokes the token it was given.
 //! let store = revocations.clone();
-//! let refresh = move |Extension(claims): Extension<Claims>| async move {
+//! let refresh = move |claims: Claims| async move {
 //!     let spent_here = store.revoke(claims.revocation().expect("pairs carry a jti")).await;
 //!     if spent_here == Ok(true) { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
 //! };
@@ -322,7 +317,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | *(none)* | everything above; no framework dependency |
-//! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] |
+//! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] (the examples above use them) |
 //! | `redis` | [`RedisRevocations`]: revocations shared by several instances through Redis (Tokio) |
 //! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
 //!
@@ -378,38 +373,36 @@
 
 #[cfg(feature = "axum")]
 mod axum;
-mod body;
+pub mod body;
 mod cache;
 mod cookies;
-mod cross_origin;
 mod error;
-mod extract;
 pub mod future;
 mod layer;
 mod loader;
 mod manager;
 #[cfg(feature = "redis")]
 mod redis;
-mod response;
+mod rejection;
 mod revocation;
 mod service;
+mod source;
 mod token;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use axum::CurrentUser;
-pub use body::ResponseBody;
 pub use cache::{CachedLoad, CachedLoader};
 pub use cookies::{SameSite, SessionCookies};
-pub use error::{BoxError, ConfigError, Rejection, TokenError};
-pub use extract::TokenLocation;
+pub use error::{BoxError, ConfigError, TokenError};
 pub use layer::LoginLayer;
 pub use loader::{UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisRevocations;
-pub use response::Responder;
+pub use rejection::{Anonymous, Rejection, Responder};
 pub use revocation::{MemoryRevocations, Revocation, Revocations};
 pub use service::LoginService;
+pub use source::TokenLocation;
 pub use token::{Claims, TokenKind};

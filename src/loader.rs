@@ -10,8 +10,7 @@ use crate::error::BoxError;
 /// `Ok(Some(user))` lets the request through with the user (and the token's
 /// [`Claims`](crate::Claims)) in its extensions; `Ok(None)` is answered with 401 "User not found.
 /// Please register or login"; `Err(_)` with 500 "Internal server error" (the error itself goes to
-/// [`LoginManagerBuilder::on_backend_error`](crate::LoginManagerBuilder::on_backend_error), never to
-/// the client).
+/// [`LoginLayer::on_backend_error`](crate::LoginLayer::on_backend_error), never to the client).
 ///
 /// The future is a named associated type so that the layer's response future needs no box. For a
 /// closure, use [`loader_fn`]:
@@ -33,8 +32,8 @@ use crate::error::BoxError;
 /// # check(&loader);
 /// ```
 ///
-/// A store that answers without waiting can implement the trait directly, avoid copying the id,
-/// and answer through [`UserLoader::load_user_now`] as well (see there).
+/// A store that answers without waiting can implement the trait directly, with a ready future,
+/// and avoid copying the id:
 ///
 /// ```
 /// use std::{collections::HashMap, convert::Infallible, future::{ready, Ready}, sync::Arc};
@@ -57,47 +56,14 @@ use crate::error::BoxError;
 pub trait UserLoader: Clone + Send + Sync + 'static {
     /// The user, cloned into the request's extensions.
     type User: Clone + Send + Sync + 'static;
-    /// Why loading failed (the store is down, ...). Answered with 500, never 401.
+    /// Why loading failed (the store is down, ...). Answered with 500, never 401; the error goes
+    /// to [`LoginLayer::on_backend_error`](crate::LoginLayer::on_backend_error).
     type Error: Into<BoxError>;
     /// The future returned by [`UserLoader::load_user`].
     type Future: Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
 
     /// Loads the user with this id (the token's `user_id` claim, a non-empty string).
     fn load_user(&self, user_id: &str) -> Self::Future;
-
-    /// The answer [`load_user`](UserLoader::load_user) would give, if this loader has it at hand
-    /// without waiting (an in-memory map, a cache hit); `None` otherwise, the default.
-    ///
-    /// With `Some`, the layer calls the inner service at once, from its `call`, and skips the
-    /// machinery of waiting for a future: on a busy server that is a good part of what the layer
-    /// costs. It must agree with `load_user`, and it must not block: a loader that would have to
-    /// wait for anything returns `None`.
-    ///
-    /// ```
-    /// use std::{collections::HashMap, convert::Infallible, future::{ready, Ready}, sync::Arc};
-    /// use tower_login_manager::UserLoader;
-    ///
-    /// #[derive(Clone)]
-    /// struct InMemory(Arc<HashMap<String, Arc<str>>>);
-    ///
-    /// impl UserLoader for InMemory {
-    ///     type User = Arc<str>;
-    ///     type Error = Infallible;
-    ///     type Future = Ready<Result<Option<Arc<str>>, Infallible>>;
-    ///
-    ///     fn load_user(&self, user_id: &str) -> Self::Future {
-    ///         ready(Ok(self.0.get(user_id).cloned()))
-    ///     }
-    ///
-    ///     fn load_user_now(&self, user_id: &str) -> Option<Result<Option<Arc<str>>, Infallible>> {
-    ///         Some(Ok(self.0.get(user_id).cloned()))
-    ///     }
-    /// }
-    /// ```
-    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<Self::User>, Self::Error>> {
-        let _ = user_id;
-        None
-    }
 }
 
 /// Builds a [`UserLoader`] from an async closure taking the user id as a `String`.

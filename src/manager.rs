@@ -1,15 +1,12 @@
-//! [`LoginManager`]: the secret, the rules a token must meet, and the answers to give.
+//! [`LoginManager`]: the token authority. It issues and verifies tokens (keys, claim rules,
+//! clock) and knows nothing of HTTP answers, which belong to the layer.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::Response;
-
-use crate::error::{ConfigError, Rejection, TokenError};
-use crate::response::{Messages, Responses};
+use crate::error::{ConfigError, TokenError};
 use crate::token::{
     CRATE_CLAIMS, Claims, Issue, KeySet, MAX_TOKEN_LEN, Rules, TokenKind, valid_user_id, whole_secs,
 };
@@ -18,7 +15,6 @@ use crate::token::{
 const MIN_SECRET_LEN: usize = 32;
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-type ErrorHook = Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync>;
 
 /// Issues and verifies HS256 login tokens: the `APILoginManager` of the Flask original.
 ///
@@ -46,21 +42,18 @@ type ErrorHook = Arc<dyn Fn(&(dyn std::error::Error + Send + Sync + 'static)) + 
 #[derive(Clone)]
 #[doc(alias = "APILoginManager")]
 pub struct LoginManager {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
     /// The application's own claims, written into every issued token; see
     /// [`LoginManager::with_claims`].
     extra: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
-pub(crate) struct Inner {
+struct Inner {
     keys: KeySet,
-    token_ids: bool,
     refresh_ttl: Duration,
     rules: Rules,
     access_ttl: Duration,
     clock: Option<Clock>,
-    on_backend_error: Option<ErrorHook>,
-    pub(crate) responses: Responses,
 }
 
 impl LoginManager {
@@ -76,21 +69,19 @@ impl LoginManager {
             secret: secret.as_ref().to_vec(),
             key_id: None,
             previous: Vec::new(),
-            token_ids: false,
             refresh_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             rules: Rules::default(),
             access_ttl: Duration::from_secs(60 * 60),
             clock: None,
-            on_backend_error: None,
-            messages: Messages::default(),
         }
     }
 
     /// Issues a token for `user_id` that expires after `ttl` (whole seconds, rounded up, so that
     /// 500 ms lives one second rather than none): an HS256 JWT with
     /// the claims `exp`, `iat` and `user_id` (a string), exactly as the Flask original's
-    /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's (plus a
-    /// `jti` when [`token_ids`](LoginManagerBuilder::token_ids) is on).
+    /// `encode_token` writes them, so that PyJWT reads it and this crate reads PyJWT's, plus a
+    /// random 128-bit `jti` (RFC 7519 section 4.1.7), so that any token can be revoked (PyJWT
+    /// ignores it).
     ///
     /// The original's `get_token_for(user)` is `issue_token(&user.id.to_string(), ttl)`.
     ///
@@ -173,10 +164,10 @@ impl LoginManager {
             return Err(TokenError::InvalidClaim("user id"));
         }
         let inner = &*self.inner;
-        let jti = (inner.token_ids || kind.is_some()).then(new_token_id);
+        let jti = new_token_id();
         let more = Issue {
             kind,
-            jti: jti.as_deref(),
+            jti: Some(&jti),
             extra: self.extra.as_deref(),
         };
         let token = inner
@@ -218,28 +209,6 @@ impl LoginManager {
         inner.keys.verify_token(&inner.rules, token, self.now())
     }
 
-    /// The answer the layer gives to `rejection` (without a
-    /// [`responder`](crate::LoginLayer::responder)): the `{"status", "message"}` JSON with its
-    /// status code and RFC 6750 challenge, with this manager's messages and realm, prepared when
-    /// it was built. For a handler that must refuse a request exactly as the layer would, such as
-    /// a refresh whose token a concurrent refresh has just spent:
-    ///
-    /// ```
-    /// use tower_login_manager::{LoginManager, Rejection};
-    ///
-    /// let manager = LoginManager::new([7u8; 32]).unwrap();
-    /// let res = manager.rejection_response(&Rejection::Revoked);
-    /// assert_eq!(res.status(), 401);
-    /// assert_eq!(res.body(), r#"{"status":401,"message":"Token has been revoked"}"#);
-    /// assert_eq!(
-    ///     res.headers()["www-authenticate"],
-    ///     r#"Bearer realm="api", error="invalid_token", error_description="Token has been revoked""#
-    /// );
-    /// ```
-    pub fn rejection_response(&self, rejection: &Rejection) -> Response<Bytes> {
-        self.inner.responses.get(rejection).to_response(false)
-    }
-
     /// The current time in seconds since the Unix epoch, from the configured clock.
     pub(crate) fn now(&self) -> u64 {
         match &self.inner.clock {
@@ -247,12 +216,6 @@ impl LoginManager {
             None => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-        }
-    }
-
-    pub(crate) fn backend_failed(&self, error: &(dyn std::error::Error + Send + Sync + 'static)) {
-        if let Some(hook) = &self.inner.on_backend_error {
-            hook(error);
         }
     }
 }
@@ -269,7 +232,6 @@ impl fmt::Debug for LoginManager {
             .field("audience", &inner.rules.audience)
             .field("access_ttl", &inner.access_ttl)
             .field("refresh_ttl", &inner.refresh_ttl)
-            .field("token_ids", &inner.token_ids)
             .field("keys", &inner.keys)
             .field(
                 "extra_claims",
@@ -315,15 +277,13 @@ fn new_token_id() -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_login_manager::{LoginManager, Rejection};
+/// use tower_login_manager::LoginManager;
 ///
 /// let manager = LoginManager::builder(std::env::var("SECRET_KEY").unwrap_or("x".repeat(32)))
 ///     .access_ttl(Duration::from_secs(15 * 60))
 ///     .leeway(Duration::from_secs(30))
 ///     .issuer("https://auth.example.com")
 ///     .audience("orders-api")
-///     .message(Rejection::MissingToken, "Please log in first")
-///     .realm("orders")
 ///     .build()?;
 /// # Ok::<(), tower_login_manager::ConfigError>(())
 /// ```
@@ -331,13 +291,10 @@ pub struct LoginManagerBuilder {
     secret: Vec<u8>,
     key_id: Option<String>,
     previous: Vec<(Option<String>, Vec<u8>)>,
-    token_ids: bool,
     refresh_ttl: Duration,
     rules: Rules,
     access_ttl: Duration,
     clock: Option<Clock>,
-    on_backend_error: Option<ErrorHook>,
-    messages: Messages,
 }
 
 impl LoginManagerBuilder {
@@ -352,14 +309,6 @@ impl LoginManagerBuilder {
     /// Whole seconds, rounded up.
     pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
-        self
-    }
-
-    /// Write a random `jti` (RFC 7519 section 4.1.7, 128 bits) into every issued token, so that
-    /// any token can be revoked. Default: `false`, to write exactly the Flask original's claim
-    /// set; token pairs always carry one.
-    pub fn token_ids(mut self, on: bool) -> Self {
-        self.token_ids = on;
         self
     }
 
@@ -433,81 +382,6 @@ impl LoginManagerBuilder {
         self
     }
 
-    /// Called with the error whenever a [`UserLoader`](crate::UserLoader) or a
-    /// [`Revocations`](crate::Revocations) store fails. The client only ever sees 500 "Internal
-    /// server error" (503 for the store); this is where the application logs the cause.
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use tower::{Layer, ServiceExt, service_fn};
-    /// use tower_login_manager::{LoginLayer, LoginManager, loader_fn};
-    ///
-    /// # tokio_test::block_on(async {
-    /// let logged = Arc::new(Mutex::new(Vec::new()));
-    /// let log = logged.clone();
-    /// let manager = LoginManager::builder([7u8; 32])
-    ///     .on_backend_error(move |error| log.lock().unwrap().push(error.to_string()))
-    ///     .build()?;
-    /// let token = manager.issue_token("1", std::time::Duration::from_secs(60))?;
-    /// let database_down = loader_fn(|_id: String| async {
-    ///     Err::<Option<String>, _>(std::io::Error::other("connection refused"))
-    /// });
-    /// let svc = LoginLayer::new(manager, database_down).layer(service_fn(|_req: http::Request<()>| async {
-    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-    /// }));
-    /// let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
-    /// let res = svc.oneshot(req).await?;
-    /// assert_eq!(res.status(), 500); // "Internal server error", and nothing more
-    /// assert_eq!(*logged.lock().unwrap(), ["connection refused"]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn on_backend_error(
-        mut self,
-        hook: impl Fn(&(dyn std::error::Error + Send + Sync + 'static)) + Send + Sync + 'static,
-    ) -> Self {
-        self.on_backend_error = Some(Arc::new(hook));
-        self
-    }
-
-    /// The `message` of the answer to `rejection`. Every [`Rejection::InvalidToken`] shares one
-    /// message, whatever its reason: clients never learn why a token was refused. The defaults:
-    ///
-    /// | rejection | status | default message |
-    /// |---|---|---|
-    /// | [`MissingToken`](Rejection::MissingToken) | 401 | You need to login |
-    /// | [`AmbiguousCredentials`](Rejection::AmbiguousCredentials) | 400 | Send exactly one Authorization header |
-    /// | [`InvalidToken`](Rejection::InvalidToken) | 401 | Invalid token. Please register or login |
-    /// | [`ExpiredToken`](Rejection::ExpiredToken) | 401 | Expired token. Please login to get a new token |
-    /// | [`Revoked`](Rejection::Revoked) | 401 | Token has been revoked |
-    /// | [`UserNotFound`](Rejection::UserNotFound) | 401 | User not found. Please register or login |
-    /// | [`LoaderFailed`](Rejection::LoaderFailed) | 500 | Internal server error |
-    /// | [`RevocationUnavailable`](Rejection::RevocationUnavailable) | 503 | Service temporarily unavailable. Please try again |
-    /// | [`CrossOrigin`](Rejection::CrossOrigin) | 403 | Cross-origin request refused |
-    ///
-    /// ```
-    /// use tower_login_manager::{LoginManager, Rejection};
-    ///
-    /// let manager = LoginManager::builder([7u8; 32])
-    ///     .message(Rejection::MissingToken, "Please log in first")
-    ///     .build()?;
-    /// let res = manager.rejection_response(&Rejection::MissingToken);
-    /// assert_eq!(res.body(), r#"{"status":401,"message":"Please log in first"}"#);
-    /// # Ok::<(), tower_login_manager::ConfigError>(())
-    /// ```
-    #[doc(alias = "login_message")]
-    pub fn message(mut self, rejection: Rejection, message: impl Into<String>) -> Self {
-        *self.messages.get_mut(rejection) = message.into();
-        self
-    }
-
-    /// The realm of the `WWW-Authenticate: Bearer realm="..."` challenge (RFC 6750 section 3).
-    /// Default: `api`.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.messages.realm = realm.into();
-        self
-    }
-
     /// Checks the settings and builds the manager.
     pub fn build(self) -> Result<LoginManager, ConfigError> {
         if self.secret.len() < MIN_SECRET_LEN {
@@ -525,19 +399,15 @@ impl LoginManagerBuilder {
         if let Some((_, secret)) = self.previous.iter().find(|(_, s)| s.len() < MIN_SECRET_LEN) {
             return Err(ConfigError::SecretTooShort { len: secret.len() });
         }
-        let responses = Responses::new(&self.messages)?;
         let keys = KeySet::new(&self.secret, self.key_id, &self.previous);
         Ok(LoginManager {
             extra: None,
             inner: Arc::new(Inner {
                 keys,
-                token_ids: self.token_ids,
                 refresh_ttl: self.refresh_ttl,
                 rules: self.rules,
                 access_ttl: self.access_ttl,
                 clock: self.clock,
-                on_backend_error: self.on_backend_error,
-                responses,
             }),
         })
     }

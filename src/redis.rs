@@ -54,10 +54,8 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// // Token ids are needed to revoke single tokens (token pairs always carry one).
-/// let manager = LoginManager::builder(std::env::var("SECRET_KEY")?)
-///     .token_ids(true)
-///     .build()?;
+/// // Every issued token carries the id (`jti`) a revocation names.
+/// let manager = LoginManager::new(std::env::var("SECRET_KEY")?)?;
 /// // Fails only for a malformed URL: nothing is connected yet.
 /// let revocations =
 ///     RedisRevocations::new("redis://127.0.0.1:6379/")?.key_prefix("orders:revoked:");
@@ -69,7 +67,7 @@ type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send 
 /// // POST /logout (the handler finds the token's `Claims` in the request's extensions):
 /// let token = manager.issue_token("1", std::time::Duration::from_secs(3600))?;
 /// let claims = manager.decode_token(&token)?;
-/// let revocation = claims.revocation().expect("token_ids(true)");
+/// let revocation = claims.revocation().expect("issued tokens carry a jti");
 /// assert!(revocations.revoke(revocation).await?, "revoked by this call");
 /// assert!(revocations.is_revoked(revocation.token_id()).await?);
 /// assert!(!revocations.revoke(revocation).await?, "already revoked");
@@ -93,8 +91,9 @@ impl RedisRevocations {
     /// seconds before its 503. Nothing is connected until the first check or revocation, so this
     /// succeeds while Redis is down; it fails only for a malformed URL.
     ///
-    /// For other settings, or to share a connection, build the `ConnectionManager` yourself and
-    /// use [`from_connection`](Self::from_connection).
+    /// To share this connection with other uses (a login throttle, a cache), take it from
+    /// [`connection`](Self::connection); for other settings, build the `ConnectionManager`
+    /// yourself and use [`from_connection`](Self::from_connection).
     ///
     /// # Panics
     ///
@@ -116,6 +115,12 @@ impl RedisRevocations {
             connection,
             prefix: Arc::from(DEFAULT_KEY_PREFIX),
         }
+    }
+
+    /// The connection this store uses, to share it: a clone of the `ConnectionManager`, which
+    /// multiplexes every clone's commands over one connection, and reconnects for all of them.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
     }
 
     /// The prefix of every key, so that several applications can share one Redis database.

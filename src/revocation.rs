@@ -54,8 +54,8 @@ impl<'a> Revocation<'a> {
 /// has been revoked"; a store that fails is answered with 503 (gRPC `UNAVAILABLE`), never by
 /// letting the request through.
 ///
-/// Tokens without a `jti` cannot be revoked and are not checked: turn on
-/// [`token_ids`](crate::LoginManagerBuilder::token_ids) (token pairs always carry one).
+/// Tokens without a `jti` cannot be revoked and are not checked: every token this crate issues
+/// carries one, but a token minted elsewhere (the Flask original, PyJWT) may not.
 /// [`MemoryRevocations`] serves one process; several instances need a shared store.
 ///
 /// A token is revoked with what [`Claims::revocation`](crate::Claims::revocation) gives: the
@@ -76,15 +76,6 @@ pub trait Revocations: Clone + Send + Sync + 'static {
 
     /// Whether the token with this id has been revoked.
     fn is_revoked(&self, jti: &str) -> Self::CheckFuture;
-
-    /// The answer of [`is_revoked`](Revocations::is_revoked), if the store has it at hand without
-    /// waiting (in this process's memory); `None` otherwise, the default. With `Some`, the layer
-    /// goes on at once instead of waiting for a future. It must agree with `is_revoked` and must
-    /// not block.
-    fn is_revoked_now(&self, jti: &str) -> Option<Result<bool, Self::Error>> {
-        let _ = jti;
-        None
-    }
 
     /// Revokes a token: keeps its id at least until [`Revocation::refused_from`], when the
     /// verifier refuses the token as expired anyway and the entry can go. Counting time from
@@ -116,10 +107,6 @@ impl Revocations for () {
         ready(Ok(false))
     }
 
-    fn is_revoked_now(&self, _: &str) -> Option<Result<bool, Infallible>> {
-        Some(Ok(false))
-    }
-
     /// Always `Ok(true)`, and nothing is stored.
     fn revoke(&self, _: Revocation<'_>) -> Self::RevokeFuture {
         ready(Ok(true))
@@ -139,12 +126,12 @@ impl Revocations for () {
 /// use tower_login_manager::{LoginManager, MemoryRevocations, Revocations};
 ///
 /// # tokio_test::block_on(async {
-/// let manager = LoginManager::builder([7u8; 32]).token_ids(true).build()?;
+/// let manager = LoginManager::new([7u8; 32])?;
 /// let revocations = MemoryRevocations::new();
 /// let claims = manager.decode_token(&manager.issue_token("1", Duration::from_secs(60))?)?;
 ///
 /// // POST /logout: revoke the presented token for as long as it would be accepted.
-/// let revocation = claims.revocation().expect("token_ids(true)");
+/// let revocation = claims.revocation().expect("issued tokens carry a jti");
 /// assert!(revocations.revoke(revocation).await?, "revoked by this call");
 /// assert!(revocations.is_revoked(revocation.token_id()).await?);
 /// // A second revocation of the same token: it was already revoked.
@@ -212,10 +199,6 @@ impl Revocations for MemoryRevocations {
 
     fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
         ready(Ok(self.holds(jti)))
-    }
-
-    fn is_revoked_now(&self, jti: &str) -> Option<Result<bool, Infallible>> {
-        Some(Ok(self.holds(jti)))
     }
 
     /// `true` when the id was not held; an id already held keeps its entry. The test and the

@@ -1,21 +1,88 @@
-//! [`LoginService`]: the middleware itself.
+//! [`LoginService`]: the middleware itself, and the settings every request of one layer shares.
 
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{HeaderMap, Method, Request, Response, Uri};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::error::{BoxError, Rejection, TokenError};
-use crate::extract::find_token;
+use crate::error::TokenError;
 use crate::future::{Pending, ResponseFuture};
-use crate::layer::Settings;
 use crate::loader::UserLoader;
-use crate::response::{backend_failed, is_grpc, reject};
+use crate::manager::LoginManager;
+use crate::rejection::{Anonymous, Answers, Rejection, is_grpc};
 use crate::revocation::Revocations;
-use crate::token::Claims;
+use crate::source::cross_origin::{self, Origin};
+use crate::source::{TokenLocation, find_token};
+use crate::token::{Claims, TokenKind};
+
+pub(crate) type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
+
+/// What every request handled by one layer shares: the manager, the answers and the layer's
+/// settings. Built by [`LoginLayer`](crate::LoginLayer).
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) manager: LoginManager,
+    pub(crate) answers: Arc<Answers>,
+    pub(crate) anonymous: Anonymous,
+    pub(crate) skip: Option<SkipFn>,
+    pub(crate) locations: Vec<TokenLocation>,
+    pub(crate) kind: TokenKind,
+    /// The origins trusted to send cross-origin requests with a cookie's token; `None` when
+    /// the check is off.
+    pub(crate) trusted_origins: Option<Vec<Origin>>,
+}
+
+impl Settings {
+    /// `true` when the request passes untouched (by default: CORS preflight).
+    fn skips<B>(&self, req: &Request<B>) -> bool {
+        self.skip
+            .as_ref()
+            .is_some_and(|skip| skip(req.method(), req.uri(), req.headers()))
+    }
+
+    /// Whether a request may use the token it sent in a cookie: see [`cross_origin::allows`].
+    fn cookie_allowed<B>(&self, req: &Request<B>) -> bool {
+        self.trusted_origins
+            .as_deref()
+            .is_none_or(|trusted| cross_origin::allows(req, trusted))
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("manager", &self.manager)
+            .field("answers", &self.answers)
+            .field("anonymous", &self.anonymous)
+            .field("skip", &self.skip.as_ref().map(|_| "Fn"))
+            .field("locations", &self.locations)
+            .field("kind", &self.kind)
+            .field("trusted_origins", &self.trusted_origins)
+            .finish()
+    }
+}
+
+/// Put into the extensions of a request the layer let through *without* a user (anonymous
+/// requests, skipped requests), so that the axum extractors can tell "no user" from "no layer",
+/// and answer a required user's absence as the layer would have.
+#[cfg(feature = "axum")]
+#[derive(Clone)]
+pub(crate) struct PassedWithoutUser {
+    answers: Arc<Answers>,
+    /// The layer's answer had login been required.
+    rejection: Rejection,
+}
+
+#[cfg(feature = "axum")]
+impl PassedWithoutUser {
+    /// The layer's answer to this request, had login been required.
+    pub(crate) fn answer(&self, grpc: bool) -> Response<bytes::Bytes> {
+        self.answers.reject(self.rejection, grpc)
+    }
+}
 
 /// Middleware that lets a request through only with a valid bearer token for a known user.
 ///
@@ -81,34 +148,21 @@ where
         self.inner.poll_ready(cx)
     }
 
-    /// The token, then its revocation, then the user: each step answered at once when it can
-    /// be, and the rest left to the response future.
+    /// The token at once; its revocation and the user in the response future.
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if self.settings.skips(&req) {
             return self.pass(req, Rejection::MissingToken);
         }
-        let claims = match self.verify(&req) {
-            Ok(claims) => claims,
-            Err(rejection) if self.settings.lets_through(rejection) => {
-                return self.pass(req, rejection);
+        match self.verify(&req) {
+            Ok(claims) => self.wait(req, claims),
+            Err(rejection) if self.settings.anonymous.lets_through(rejection) => {
+                self.pass(req, rejection)
             }
-            Err(rejection) => return self.reject(rejection, &req),
-        };
-        let check = match self.revocation_at_hand(&claims) {
-            AtHand::NotRevoked => None,
-            AtHand::Wait(check) => Some(check),
-            AtHand::Revoked => return self.reject(Rejection::Revoked, &req),
-            AtHand::Failed(e) => return self.fail(Rejection::RevocationUnavailable, e, &req),
-        };
-        if check.is_none() {
-            match self.loader.load_user_now(claims.user_id()) {
-                Some(Ok(Some(user))) => return self.admit(req, user, claims),
-                Some(Ok(None)) => return self.reject(Rejection::UserNotFound, &req),
-                Some(Err(e)) => return self.fail(Rejection::LoaderFailed, e.into(), &req),
-                None => {}
+            Err(rejection) => {
+                let answer = self.settings.answers.reject(rejection, is_grpc(req.headers()));
+                ResponseFuture::answer(answer)
             }
         }
-        self.wait(check, req, claims)
     }
 }
 
@@ -119,61 +173,26 @@ impl<S, L, R> LoginService<S, L, R> {
     fn verify<B>(&self, req: &Request<B>) -> Result<Claims, Rejection> {
         let settings = &*self.settings;
         let found = find_token(req, &settings.locations)?.ok_or(Rejection::MissingToken)?;
-        if found.from_cookie && !settings.cookie_allowed(req) {
+        if found.in_cookie() && !settings.cookie_allowed(req) {
             return Err(Rejection::CrossOrigin);
         }
         match settings.manager.decode_bytes(found.token) {
             Ok(claims) if claims.kind() != settings.kind => {
                 Err(Rejection::InvalidToken(TokenError::WrongTokenType))
             }
-            Ok(claims) => Ok(claims),
+            Ok(mut claims) => {
+                claims.location = Some(found.location.clone());
+                Ok(claims)
+            }
             Err(error) => Err(Rejection::from_token_error(error)),
         }
     }
 
-    /// Whether the token's `jti` (RFC 7519 section 4.1.7) is revoked, if the store knows at
-    /// once; a token without `jti` cannot be revoked.
-    fn revocation_at_hand(&self, claims: &Claims) -> AtHand<R::CheckFuture>
-    where
-        R: Revocations,
-    {
-        let Some(jti) = claims.token_id() else {
-            return AtHand::NotRevoked;
-        };
-        match self.revocations.is_revoked_now(jti) {
-            Some(Ok(false)) => AtHand::NotRevoked,
-            Some(Ok(true)) => AtHand::Revoked,
-            Some(Err(e)) => AtHand::Failed(e.into()),
-            None => AtHand::Wait(self.revocations.is_revoked(jti)),
-        }
-    }
-
-    /// Lets the request in now: the user and the claims go into its extensions.
-    fn admit<B, U>(
-        &mut self,
-        mut req: Request<B>,
-        user: U,
-        claims: Claims,
-    ) -> ResponseFuture<S, L, R, B>
-    where
-        S: Service<Request<B>>,
-        L: UserLoader,
-        R: Revocations,
-        U: Clone + Send + Sync + 'static,
-    {
-        admit(&mut req, user, claims);
-        ResponseFuture::call(self.inner.call(req))
-    }
-
-    /// Leaves the revocation check, or the loading of the user, to the response future. The
+    /// Leaves the revocation check (of a token with a `jti`, RFC 7519 section 4.1.7; one
+    /// without cannot be revoked) and the loading of the user to the response future. The
     /// instance `poll_ready` readied goes with it; the clone stays here and is readied by the
     /// next `poll_ready` (tower-service: "Be careful when cloning inner services").
-    fn wait<B>(
-        &mut self,
-        check: Option<R::CheckFuture>,
-        req: Request<B>,
-        claims: Claims,
-    ) -> ResponseFuture<S, L, R, B>
+    fn wait<B>(&mut self, req: Request<B>, claims: Claims) -> ResponseFuture<S, L, R, B>
     where
         S: Service<Request<B>> + Clone,
         L: UserLoader,
@@ -181,15 +200,15 @@ impl<S, L, R> LoginService<S, L, R> {
     {
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        match check {
+        let answers = self.settings.answers.clone();
+        match claims.token_id().map(|jti| self.revocations.is_revoked(jti)) {
             Some(check) => {
-                let pending = Pending::new(inner, req, claims, self.settings.clone());
+                let pending = Pending::new(inner, req, claims, answers);
                 ResponseFuture::check(check, self.loader.clone(), pending)
             }
             None => {
                 let load = self.loader.load_user(claims.user_id());
-                let pending = Pending::new(inner, req, claims, self.settings.clone());
-                ResponseFuture::load(load, pending)
+                ResponseFuture::load(load, Pending::new(inner, req, claims, answers))
             }
         }
     }
@@ -204,58 +223,10 @@ impl<S, L, R> LoginService<S, L, R> {
         R: Revocations,
     {
         #[cfg(feature = "axum")]
-        req.extensions_mut()
-            .insert(crate::axum::PassedWithoutUser::new(
-                &self.settings,
-                rejection,
-            ));
+        req.extensions_mut().insert(PassedWithoutUser {
+            answers: self.settings.answers.clone(),
+            rejection,
+        });
         ResponseFuture::call(self.inner.call(req))
     }
-
-    /// Answers `rejection` without calling the inner service, in HTTP or gRPC as the request is
-    /// (looked up only here, off the path of a request that is let through).
-    fn reject<B>(&self, rejection: Rejection, req: &Request<B>) -> ResponseFuture<S, L, R, B>
-    where
-        S: Service<Request<B>>,
-        L: UserLoader,
-        R: Revocations,
-    {
-        ResponseFuture::answer(reject(&self.settings, rejection, is_grpc(req.headers())))
-    }
-
-    /// A store failed: see [`backend_failed`].
-    fn fail<B>(
-        &self,
-        rejection: Rejection,
-        error: BoxError,
-        req: &Request<B>,
-    ) -> ResponseFuture<S, L, R, B>
-    where
-        S: Service<Request<B>>,
-        L: UserLoader,
-        R: Revocations,
-    {
-        let grpc = is_grpc(req.headers());
-        ResponseFuture::answer(backend_failed(&self.settings, error, rejection, grpc))
-    }
-}
-
-/// What the revocation store answers at once about a token.
-enum AtHand<F> {
-    NotRevoked,
-    Revoked,
-    /// The store must be waited for.
-    Wait(F),
-    Failed(BoxError),
-}
-
-/// Lets the request in: the user and the token's claims go into its extensions.
-pub(crate) fn admit<B, U: Clone + Send + Sync + 'static>(
-    req: &mut Request<B>,
-    user: U,
-    claims: Claims,
-) {
-    let extensions = req.extensions_mut();
-    extensions.insert(user);
-    extensions.insert(claims);
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::revocation::Revocation;
+use crate::source::TokenLocation;
 
 /// Access or refresh: the `type` claim of a token (Flask-JWT-Extended's convention).
 ///
@@ -41,6 +42,10 @@ pub struct Claims {
     pub(crate) verified_at: u64,
     /// The decoded claims JSON, kept only when it has claims this crate does not read.
     pub(crate) raw: Option<Box<[u8]>>,
+    /// Where the layer found the token; `None` from [`LoginManager::decode_token`].
+    ///
+    /// [`LoginManager::decode_token`]: crate::LoginManager::decode_token
+    pub(crate) location: Option<TokenLocation>,
 }
 
 impl Claims {
@@ -72,8 +77,8 @@ impl Claims {
     /// What a [`Revocations`](crate::Revocations) store needs to refuse this token for as long
     /// as the verifier would otherwise accept it (its `exp` plus the manager's leeway): hand it
     /// to [`Revocations::revoke`](crate::Revocations::revoke). `None` when the token has no id
-    /// (`jti`) and so cannot be revoked; see
-    /// [`token_ids`](crate::LoginManagerBuilder::token_ids).
+    /// (`jti`) and so cannot be revoked: every token this crate issues has one, but a token
+    /// issued elsewhere (the Flask original, PyJWT) may not.
     pub fn revocation(&self) -> Option<Revocation<'_>> {
         let jti = self.jti.as_deref()?;
         Some(Revocation::new(jti, self.refused_from, self.verified_at))
@@ -82,6 +87,18 @@ impl Claims {
     /// Access or refresh token.
     pub fn kind(&self) -> TokenKind {
         self.kind
+    }
+
+    /// Where the [`LoginLayer`](crate::LoginLayer) found the token: the `Authorization` header,
+    /// a cookie, or a query parameter, as listed in its
+    /// [`token_locations`](crate::LoginLayer::token_locations). A handler that answers a browser
+    /// (one whose token came from a cookie) with cookies reads it here. `None` for claims from
+    /// [`LoginManager::decode_token`](crate::LoginManager::decode_token).
+    ///
+    /// The layer puts in a clone of its location: no allocation, unless a name was given as an
+    /// owned `String`.
+    pub fn token_location(&self) -> Option<&TokenLocation> {
+        self.location.as_ref()
     }
 
     /// The application's own claims, typed: deserializes `T` from the claims object, so `T`
@@ -118,6 +135,7 @@ impl fmt::Debug for Claims {
             .field("kind", &self.kind)
             .field("refused_from", &self.refused_from)
             .field("extra", &self.raw.is_some())
+            .field("location", &self.location)
             .finish()
     }
 }

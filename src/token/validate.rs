@@ -94,6 +94,7 @@ impl RawClaims<'_> {
             refused_from,
             verified_at: now,
             raw: None,
+            location: None,
         })
     }
 }

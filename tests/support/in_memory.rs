@@ -42,20 +42,17 @@ enum Entry<U> {
 }
 
 /// Users in memory: loading one costs a hash lookup and a clone (of an `Arc` for the bench's
-/// users), so the measurement is the layer's, not a database's. The answer is at hand, so the
-/// loader gives it through `load_user_now` too, as any in-memory store or cache would.
+/// users), so the measurement is the layer's, not a database's. Its future is ready at its first
+/// poll, as any in-memory store's or cache's would be.
 ///
-/// Built with [`InMemory::new`] (nobody) and [`user`](InMemory::user); for the tests of faults and
-/// of the waiting path: [`fails`](InMemory::fails), [`panics`](InMemory::panics),
-/// [`others`](InMemory::others) (who an id not in the map is) and
-/// [`async_only`](InMemory::async_only) (no `load_user_now`, as with `loader_fn`).
+/// Built with [`InMemory::new`] (nobody) and [`user`](InMemory::user); for the tests of faults:
+/// [`fails`](InMemory::fails), [`panics`](InMemory::panics) and [`others`](InMemory::others) (who
+/// an id not in the map is).
 #[derive(Clone)]
 pub struct InMemory<U = Arc<User>> {
     users: Arc<HashMap<String, Entry<U>>>,
     /// Who an id that is not in the map is.
     others: fn(&str) -> Option<U>,
-    /// Whether `load_user_now` answers.
-    at_once: bool,
 }
 
 impl<U: Clone> Default for InMemory<U> {
@@ -63,7 +60,6 @@ impl<U: Clone> Default for InMemory<U> {
         Self {
             users: Arc::default(),
             others: |_| None,
-            at_once: true,
         }
     }
 }
@@ -86,7 +82,7 @@ impl<U: Clone> InMemory<U> {
     }
 
     /// Loading `user_id` panics with `message` (a `&'static str` payload) when the future is
-    /// polled, not when `load_user` is called; `load_user_now` leaves it to the future.
+    /// polled, not when `load_user` is called.
     pub fn panics(self, user_id: &str, message: &'static str) -> Self {
         self.entry(user_id, Entry::Panics(message))
     }
@@ -95,13 +91,6 @@ impl<U: Clone> InMemory<U> {
     /// default). For loaders that know everyone, or everyone but some.
     pub fn others(mut self, others: fn(&str) -> Option<U>) -> Self {
         self.others = others;
-        self
-    }
-
-    /// Answers through the future only (`load_user_now` is `None`, the trait's default, as with
-    /// `loader_fn`): the layer takes the path of a loader it has to wait for.
-    pub fn async_only(mut self) -> Self {
-        self.at_once = false;
         self
     }
 
@@ -131,15 +120,6 @@ impl<U: Clone + Send + Sync + 'static> UserLoader for InMemory<U> {
             Ok(answer) => Load::Ready(Some(answer)),
             Err(message) => Load::Panics(message),
         }
-    }
-
-    /// At hand: the layer calls the inner service at once (`UserLoader::load_user_now`), unless
-    /// `async_only`, or the loader is to panic (then the future does).
-    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<U>, io::Error>> {
-        if !self.at_once {
-            return None;
-        }
-        self.answer(user_id).ok()
     }
 }
 

@@ -295,12 +295,4 @@ impl UserLoader for Loader {
             Loader::Cached(cache) => Box::pin(cache.load_user(user_id)),
         }
     }
-
-    /// A cached user, at hand.
-    fn load_user_now(&self, user_id: &str) -> Option<Result<Option<User>, BoxError>> {
-        match self {
-            Loader::Direct(_) => None,
-            Loader::Cached(cache) => cache.load_user_now(user_id),
-        }
-    }
 }

@@ -65,7 +65,7 @@ use std::process::ExitCode;
 
 use axum::middleware;
 use tokio::net::TcpListener;
-use tower_login_manager::{CachedLoader, LoginManager, SessionCookies};
+use tower_login_manager::{CachedLoader, LoginLayer, LoginManager, SessionCookies};
 
 use crate::config::Config;
 use crate::db::{Database, Loader};
@@ -97,21 +97,13 @@ async fn run() -> Result<(), String> {
 
     // The secret and REDIS_URL are checked before anything else is touched (no database file is
     // created for a server that cannot start).
-    let manager = LoginManager::builder(&config.secret)
-        // A `jti` in every token, so that any token can be revoked (`/logout`).
-        .token_ids(true)
-        .on_backend_error(|error| {
-            eprintln!("error: loading a token's user or checking its revocation failed: {error}")
-        })
-        .build()
+    let manager = LoginManager::new(&config.secret)
         .map_err(|error| format!("SECRET_KEY cannot be used: {error}"))?;
     drop(config.secret);
-    let redis = config
-        .redis_url
-        .as_deref()
-        .map(revocations::redis_connection)
-        .transpose()?;
-    let revocations = Store::new(redis.clone());
+    // One Redis connection, made by the crate's store with its settings, shared with the
+    // login throttle so that both recover together when Redis comes back.
+    let revocations = Store::new(config.redis_url.as_deref())?;
+    let redis = revocations.redis_connection();
     let throttle = Throttle::new(config.login_limits, redis);
 
     let database = Database::connect(&config.database_url).await?;
@@ -144,9 +136,14 @@ async fn run() -> Result<(), String> {
     };
     let passwords = Passwords::new().await?;
 
+    let login = LoginLayer::new(manager.clone(), loader)
+        .revocations(revocations.clone())
+        .on_backend_error(|error| {
+            eprintln!("error: loading a token's user or checking its revocation failed: {error}")
+        });
     let app = routes::app(AppState {
         users,
-        loader,
+        login,
         manager,
         passwords,
         revocations,

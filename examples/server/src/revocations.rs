@@ -4,23 +4,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tower_login_manager::{BoxError, MemoryRevocations, Revocation, Revocations};
-
-/// The one connection to `REDIS_URL`, shared by the revocation store and the login throttle, so
-/// that both recover together when Redis comes back. Connected on first use, so a Redis that is
-/// down does not stop the start: requests get 503 until it is back. The settings of
-/// `RedisRevocations::new`: 1 s to connect, 1 s to answer, no retry inside a request (each failed
-/// request starts one new attempt).
-pub fn redis_connection(url: &str) -> Result<ConnectionManager, String> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(std::time::Duration::from_secs(1)))
-        .set_response_timeout(Some(std::time::Duration::from_secs(1)))
-        .set_number_of_retries(0);
-    redis::Client::open(url)
-        .and_then(|client| ConnectionManager::new_lazy_with_config(client, config))
-        .map_err(|error| format!("REDIS_URL cannot be used: {error}"))
-}
+use redis::aio::ConnectionManager;
+use tower_login_manager::{BoxError, MemoryRevocations, RedisRevocations, Revocation, Revocations};
 
 /// The store chosen at start. One type for both, so that the routes are built once; its futures
 /// are boxed (one allocation per check), which the example can afford.
@@ -29,17 +14,27 @@ pub enum Store {
     /// One process only: revocations die with it and are not seen by other instances.
     Memory(MemoryRevocations),
     /// Shared by all instances on the same Redis.
-    Redis(tower_login_manager::RedisRevocations),
+    Redis(RedisRevocations),
 }
 
 impl Store {
-    /// Redis when there is a connection to it (`REDIS_URL`), else memory.
-    pub fn new(redis: Option<ConnectionManager>) -> Self {
-        match redis {
-            None => Self::Memory(MemoryRevocations::new()),
-            Some(connection) => Self::Redis(
-                tower_login_manager::RedisRevocations::from_connection(connection),
-            ),
+    /// Redis at `REDIS_URL` when it is set, else memory. `RedisRevocations::new` connects on
+    /// first use, so a Redis that is down does not stop the start: requests get 503 until it is
+    /// back (1 s to connect, 1 s to answer, no retry inside a request).
+    pub fn new(redis_url: Option<&str>) -> Result<Self, String> {
+        match redis_url {
+            None => Ok(Self::Memory(MemoryRevocations::new())),
+            Some(url) => RedisRevocations::new(url)
+                .map(Self::Redis)
+                .map_err(|error| format!("REDIS_URL cannot be used: {error}")),
+        }
+    }
+
+    /// The Redis connection, to share with the login throttle; `None` in memory.
+    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+        match self {
+            Self::Memory(_) => None,
+            Self::Redis(store) => Some(store.connection()),
         }
     }
 

@@ -6,19 +6,19 @@ use std::net::SocketAddr;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER,
     SET_COOKIE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_login_manager::{
-    Claims, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies, TokenKind,
-    TokenLocation,
+    Claims, CurrentUser, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies,
+    TokenKind, TokenLocation,
 };
 
 use crate::db::{CreateError, Loader, User, Users};
@@ -36,8 +36,10 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub users: Users,
-    /// The login layers' loader: `users`, behind a cache when `USER_CACHE_SECS` is set.
-    pub loader: Loader,
+    /// The login layer: its loader (`users`, behind a cache when `USER_CACHE_SECS` is set), the
+    /// revocation store and the hook that logs their failures. The routes' layers are made from
+    /// it, and handlers refuse a request with its answers.
+    pub login: LoginLayer<Loader, Store>,
     pub manager: LoginManager,
     pub passwords: Passwords,
     pub revocations: Store,
@@ -45,10 +47,6 @@ pub struct AppState {
     /// The browser's cookies: `access_token` for every route, `refresh_token` for `/refresh`.
     pub cookies: SessionCookies,
 }
-
-/// The names of the browser's cookies, as `SessionCookies::new()` sets them.
-const ACCESS_COOKIE: &str = "access_token";
-const REFRESH_COOKIE: &str = "refresh_token";
 
 /// The browser page, served by the server itself: plain HTML and JavaScript, no build step.
 const PAGE: &str = include_str!("../static/index.html");
@@ -68,37 +66,34 @@ pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/me", get(me))
         .route("/logout", post(logout))
-        .route_layer(
-            LoginLayer::new(state.manager.clone(), state.loader.clone())
-                .token_locations([
-                    TokenLocation::Header,
-                    TokenLocation::Cookie(ACCESS_COOKIE.into()),
-                ])
-                .revocations(state.revocations.clone()),
-        );
+        .route_layer(state.login.clone().token_locations([
+            TokenLocation::Header,
+            state.cookies.location(TokenKind::Access),
+        ]));
     let refresh = Router::new()
         .route("/refresh", post(refresh).delete(end_session))
         .route_layer(
-            LoginLayer::new(state.manager.clone(), state.loader.clone())
+            state
+                .login
+                .clone()
                 .token_kind(TokenKind::Refresh)
                 .token_locations([
                     TokenLocation::Header,
-                    TokenLocation::Cookie(REFRESH_COOKIE.into()),
-                ])
-                .revocations(state.revocations.clone()),
+                    state.cookies.location(TokenKind::Refresh),
+                ]),
         );
 
     // The forms of the page carry no token for the login layer's check to guard, so tower-http's
     // `CsrfLayer` (the same Go 1.25 rules) refuses cross-origin posts to them: otherwise another
     // site could register accounts through the user's browser, or log the user into the
     // attacker's account (login CSRF). API clients send neither header and pass.
-    let manager = state.manager.clone();
+    let layer = state.login.clone();
     let forms = Router::new()
         .route("/register", post(register))
         .route("/session", post(session))
         .route_layer(
             CsrfLayer::new().with_rejection_response(move |_: ProtectionError| {
-                manager
+                layer
                     .rejection_response(&Rejection::CrossOrigin)
                     .map(Body::from)
             }),
@@ -271,14 +266,13 @@ async fn check_password(
 /// token.
 async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Extension(user): Extension<User>,
-    Extension(claims): Extension<Claims>,
+    CurrentUser(user): CurrentUser<User>,
+    claims: Claims,
 ) -> Result<Response, ApiError> {
     if !revoke(&state, &claims).await? {
-        return Err(ApiError::login(&state.manager, Rejection::Revoked));
+        return Err(ApiError::login(&state.login, Rejection::Revoked));
     }
-    match from_cookie(&headers) {
+    match from_cookie(&claims) {
         true => session_cookies(&state, &user),
         false => token_pair(&state.manager, &user),
     }
@@ -287,14 +281,10 @@ async fn refresh(
 /// `POST /logout` with the access token (header or cookie): that token is revoked until it
 /// expires, on every instance that shares the revocation store. A browser's cookies are cleared
 /// as well. The session's refresh token lives on: `DELETE /refresh` ends it.
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Extension(claims): Extension<Claims>,
-) -> Result<Response, ApiError> {
+async fn logout(State(state): State<AppState>, claims: Claims) -> Result<Response, ApiError> {
     // `false`: a concurrent logout with the same token revoked it first; logged out all the same.
     let _revoked_here = revoke(&state, &claims).await?;
-    Ok(logged_out(&state, &headers))
+    Ok(logged_out(&state, &claims))
 }
 
 /// `DELETE /refresh` with the refresh token (header, or the browser's `refresh_token` cookie,
@@ -305,14 +295,17 @@ async fn logout(
 async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Extension(claims): Extension<Claims>,
+    claims: Claims,
 ) -> Result<Response, ApiError> {
     // `false`: a concurrent request spent the token first, perhaps a `/refresh` whose new pair
     // goes on: this request ended nothing, and says so as `/refresh` would.
     if !revoke(&state, &claims).await? {
-        return Err(ApiError::login(&state.manager, Rejection::Revoked));
+        return Err(ApiError::login(&state.login, Rejection::Revoked));
     }
-    for access in cookie_values(&headers, ACCESS_COOKIE) {
+    let TokenLocation::Cookie(access_cookie) = state.cookies.location(TokenKind::Access) else {
+        unreachable!("SessionCookies locates its tokens in cookies");
+    };
+    for access in cookie_values(&headers, &access_cookie) {
         let Ok(access) = state.manager.decode_token(&access) else {
             continue; // expired, or not a token: nothing to revoke
         };
@@ -321,7 +314,7 @@ async fn end_session(
             revoke(&state, &access).await?;
         }
     }
-    Ok(logged_out(&state, &headers))
+    Ok(logged_out(&state, &claims))
 }
 
 /// The values of the cookies named `name` in the request's `Cookie` headers, as the login layer
@@ -339,9 +332,9 @@ fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Ite
 }
 
 /// The answer of `/logout` and `DELETE /refresh`; a browser's cookies are cleared.
-fn logged_out(state: &AppState, headers: &HeaderMap) -> Response {
+fn logged_out(state: &AppState, claims: &Claims) -> Response {
     let body = status_message(StatusCode::OK, "Logged out");
-    let cleared = match from_cookie(headers) {
+    let cleared = match from_cookie(claims) {
         true => state.cookies.clear().to_vec(),
         false => Vec::new(),
     };
@@ -352,17 +345,9 @@ fn logged_out(state: &AppState, headers: &HeaderMap) -> Response {
         .into_response()
 }
 
-/// Whether the layer took the token from a cookie: its locations put the header first, and it
-/// moves on to the cookie only when the header holds no bearer token (none, another scheme, or
-/// `Bearer` alone; RFC 6750 section 2.1), so the same rule tells which one it used.
-fn from_cookie(headers: &HeaderMap) -> bool {
-    let bearer = headers.get(AUTHORIZATION).is_some_and(|value| {
-        let value = value.as_bytes();
-        value.len() > 7
-            && value[..7].eq_ignore_ascii_case(b"bearer ")
-            && value[7..].iter().any(|b| *b != b' ')
-    });
-    !bearer
+/// Whether the layer took the token from a cookie (a browser's request, answered with cookies).
+fn from_cookie(claims: &Claims) -> bool {
+    matches!(claims.token_location(), Some(TokenLocation::Cookie(_)))
 }
 
 /// Revokes the token of `claims` for as long as the layer would accept it: `true` when this call
@@ -380,7 +365,7 @@ async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
     };
     state.revocations.revoke(revocation).await.map_err(|error| {
         eprintln!("error: revoking a token failed: {error}");
-        ApiError::login(&state.manager, Rejection::RevocationUnavailable)
+        ApiError::login(&state.login, Rejection::RevocationUnavailable)
     })
 }
 
@@ -443,7 +428,7 @@ struct TokenResponse {
 }
 
 /// The user the login layer loaded for the request's token.
-async fn me(Extension(user): Extension<User>) -> Json<User> {
+async fn me(CurrentUser(user): CurrentUser<User>) -> Json<User> {
     Json(user)
 }
 
@@ -463,7 +448,7 @@ pub enum ApiError {
         status: StatusCode,
         message: Cow<'static, str>,
     },
-    /// A prepared answer: the login layer's own (`LoginManager::rejection_response`), where a
+    /// A prepared answer: the login layer's own (`LoginLayer::rejection_response`), where a
     /// handler refuses a request as the layer would (same message, same challenge), or one with
     /// headers of its own (`Retry-After`). Boxed: it is rare, and an unboxed response would make
     /// every `Result<_, ApiError>` large.
@@ -478,11 +463,9 @@ impl ApiError {
         }
     }
 
-    /// The login layer's answer to `rejection`, with `manager`'s messages and realm.
-    fn login(manager: &LoginManager, rejection: Rejection) -> Self {
-        Self::Login(Box::new(
-            manager.rejection_response(&rejection).map(Body::from),
-        ))
+    /// The login layer's answer to `rejection`, with its messages and realm.
+    fn login(login: &LoginLayer<Loader, Store>, rejection: Rejection) -> Self {
+        Self::Login(Box::new(login.rejection_response(&rejection).map(Body::from)))
     }
 
     /// 429 with `Retry-After` (RFC 6585 section 4).

@@ -1,11 +1,14 @@
-//! Where tokens are found: the `Authorization` header, a cookie, a query parameter.
+//! Where tokens are found: the `Authorization` header, a cookie, a query parameter; and the
+//! cross-origin check that guards a cookie's token.
 
 use std::borrow::Cow;
 
 use http::Request;
 use http::header::{AUTHORIZATION, COOKIE};
 
-use crate::error::Rejection;
+use crate::rejection::Rejection;
+
+pub(crate) mod cross_origin;
 
 /// A place a token is looked for; see [`LoginLayer::token_locations`](crate::LoginLayer::token_locations).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,37 +18,47 @@ pub enum TokenLocation {
     /// Flask original looks.
     Header,
     /// A cookie with this name (e.g. `access_token`), the `Cookie` header split as the `cookie`
-    /// crate splits it; two cookies of the name are refused as ambiguous (400). A request whose token comes from a cookie passes
-    /// the cross-origin check first: see
-    /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
+    /// crate splits it; two cookies of the name are refused as ambiguous (400). A request whose
+    /// token comes from a cookie passes the cross-origin check first: see
+    /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins). Take it from the
+    /// [`SessionCookies`](crate::SessionCookies) that set the cookie, with
+    /// [`SessionCookies::location`](crate::SessionCookies::location), so that its name is
+    /// written once.
     Cookie(Cow<'static, str>),
     /// A query parameter with this name (RFC 6750 section 2.3). Off unless configured: URLs end
     /// up in server logs, proxy logs and browser history, and the token with them.
     Query(Cow<'static, str>),
 }
 
-/// A token and whether it came from a cookie, which a browser sends by itself (and which the
-/// cross-origin check therefore guards).
+/// A token and the location it was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Found<'r> {
     pub(crate) token: &'r [u8],
-    pub(crate) from_cookie: bool,
+    pub(crate) location: &'r TokenLocation,
+}
+
+impl Found<'_> {
+    /// Whether the token came from a cookie, which a browser sends by itself (and which the
+    /// cross-origin check therefore guards).
+    pub(crate) fn in_cookie(&self) -> bool {
+        matches!(self.location, TokenLocation::Cookie(_))
+    }
 }
 
 /// The token of the first location that has one, trying them in order: only a *missing* token
 /// moves on to the next location. `Ok(None)`: no token anywhere.
 pub(crate) fn find_token<'r, B>(
     req: &'r Request<B>,
-    locations: &[TokenLocation],
+    locations: &'r [TokenLocation],
 ) -> Result<Option<Found<'r>>, Rejection> {
     for location in locations {
-        let (token, from_cookie) = match location {
-            TokenLocation::Header => (bearer_token(req)?, false),
-            TokenLocation::Cookie(name) => (cookie(req, name)?, true),
-            TokenLocation::Query(name) => (query(req, name), false),
+        let token = match location {
+            TokenLocation::Header => bearer_token(req)?,
+            TokenLocation::Cookie(name) => cookie(req, name)?,
+            TokenLocation::Query(name) => query(req, name),
         };
         if let Some(token) = token {
-            return Ok(Some(Found { token, from_cookie }));
+            return Ok(Some(Found { token, location }));
         }
     }
     Ok(None)
@@ -279,7 +292,7 @@ mod tests {
             find_token(&r, &locations),
             Ok(Some(Found {
                 token: b"from.the.cookie",
-                from_cookie: true
+                location: &locations[1]
             }))
         );
         let mut r = req("/", &["access_token=from.the.cookie"]);
@@ -289,7 +302,7 @@ mod tests {
             find_token(&r, &locations),
             Ok(Some(Found {
                 token: b"from.the.header",
-                from_cookie: false
+                location: &locations[0]
             }))
         );
         assert_eq!(
