@@ -406,3 +406,8 @@ pub use revocation::{MemoryRevocations, Revocation, Revocations};
 pub use service::LoginService;
 pub use source::TokenLocation;
 pub use token::{Claims, TokenKind};
+
+/// The README's Rust blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
