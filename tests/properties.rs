@@ -17,15 +17,11 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use support::{InMemory, NOW, SECRET};
+use support::{InMemory, NOW, manager};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, LoginManager, TokenError};
+use tower_login_manager::{LoginLayer, TokenError};
 
 const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;
-
-fn manager() -> LoginManager {
-    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
-}
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
