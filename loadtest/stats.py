@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """Reads the output of one interleaved wrk run (loadtest/interleaved.lua) and prints, per
 route, the requests, the throughput, the server CPU per request and how busy the server was, and
-each route's throughput relative to the baseline route with a 95% bootstrap interval.
+each route's throughput relative to the baseline route with a 95% bootstrap interval; then the
+verdict on the budget.
 
 The routes take turns in short phases, so one "cycle" holds one phase of every route, next to each
 other in time; the first cycle is warm-up and is left out, as is the last, incomplete one. A
-route's throughput is its requests over its wall time, summed over the cycles; the interval comes
-from resampling whole cycles (2,000 resamples, fixed seed), so it shows how much the speed of a
-shared machine moved during the run.
+route's throughput is its requests over its wall time, and its server CPU per request its CPU time
+over its requests, summed over the cycles; the intervals come from resampling whole cycles (2,000
+resamples, fixed seed), so they show how much the speed of a shared machine moved during the run.
 
-    loadtest_stats.py OUTPUT --baseline /open --target-route /protected --target 0.92
+The budget: the server CPU per request that `--budget-route` adds over the baseline is at most
+what `--reference-route` adds over it plus `--budget-us` microseconds. PASS or FAIL is judged on
+the run's figures; the margin (the reference's added CPU plus the allowance, minus the budget
+route's) is printed with its interval.
 
-Exit status: 0 whatever the verdict, 1 if the run is void (errors, non-2xx answers, too few cycles).
+    stats.py OUTPUT --baseline /open --budget-route /protected --reference-route /by_hand --budget-us 0.3
+
+Exit status: 0 on PASS, 1 if the run is void (errors, non-2xx answers, too few cycles, a route of
+the budget not measured), 2 on FAIL.
 """
 import argparse
 import random
@@ -22,8 +29,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("output")
     ap.add_argument("--baseline", default="/open")
-    ap.add_argument("--target-route", default="/protected")
-    ap.add_argument("--target", type=float, default=0.92)
+    ap.add_argument("--budget-route", default="/protected")
+    ap.add_argument("--reference-route", default="/by_hand")
+    ap.add_argument("--budget-us", type=float, default=0.3)
     args = ap.parse_args()
 
     phases, errors = [], None
@@ -49,8 +57,9 @@ def main():
     cycles = [c for c in cycles if [p[0] for p in c] == routes]
     if len(cycles) < 10:
         sys.exit(f"loadtest_stats: only {len(cycles)} complete cycles: run longer")
-    if args.baseline not in routes:
-        sys.exit(f"loadtest_stats: the baseline {args.baseline} was not measured")
+    for route in (args.baseline, args.budget_route, args.reference_route):
+        if route not in routes:
+            sys.exit(f"loadtest_stats: {route} was not measured: no verdict on the budget")
     base = routes.index(args.baseline)
 
     def throughput(cs, j):
@@ -60,6 +69,18 @@ def main():
 
     def ratio(cs, j):
         return throughput(cs, j) / throughput(cs, base)
+
+    def cpu_us(cs, j):
+        """Server CPU per request, microseconds."""
+        return sum(c[j][3] for c in cs) / sum(c[j][1] for c in cs) / 1e3
+
+    def added_us(cs, j):
+        """Server CPU per request beyond the baseline's, microseconds."""
+        return cpu_us(cs, j) - cpu_us(cs, base)
+
+    def interval(stat):
+        boot = sorted(stat(s) for s in samples)
+        return boot[49], boot[1949]
 
     rng = random.Random(1)
     samples = [[rng.choice(cycles) for _ in cycles] for _ in range(2000)]
@@ -78,10 +99,9 @@ def main():
         if j == base:
             rel = "1"
         else:
-            boot = sorted(ratio(s, j) for s in samples)
             r = ratio(cycles, j)
-            lo, hi = boot[49], boot[1949]
-            result[route] = (r, lo, hi, (cpu / n - sum(c[base][3] for c in cycles) / sum(c[base][1] for c in cycles)) / 1e3)
+            lo, hi = interval(lambda cs: ratio(cs, j))
+            result[route] = (r, lo, hi, added_us(cycles, j))
             rel = f"{r:.3f} [{lo:.3f}, {hi:.3f}]"
         print(f"| `{route}` | {n} | {n / (wall / 1e9):.0f} | {cpu / n / 1e3:.2f} | {busy:.0%} | {rel} |")
     print()
@@ -90,10 +110,25 @@ def main():
         print(f"- `{route}` keeps {r:.1%} of `{args.baseline}`'s throughput (95% interval {lo:.1%} to {hi:.1%}), {cpu:+.2f} µs server CPU per request")
     if idle:
         print(f"- WARNING: the server was under 90% busy on {', '.join(idle)}: the load generator set the pace there, so those ratios understate the difference")
-    if args.target_route in result:
-        r, lo, hi, _ = result[args.target_route]
-        verdict = "meets" if r >= args.target else "misses"
-        print(f"- target: `{args.target_route}` keeps >= {args.target:.0%}: **{verdict}** ({r:.1%})")
+
+    # The budget, on the server CPU each route adds per request over the baseline.
+    b, ref = routes.index(args.budget_route), routes.index(args.reference_route)
+    print()
+    for j in (b, ref):
+        lo, hi = interval(lambda cs: added_us(cs, j))
+        print(f"- `{routes[j]}` adds {added_us(cycles, j):+.2f} µs server CPU per request over `{args.baseline}` (95% interval {lo:+.2f} to {hi:+.2f})")
+
+    def margin(cs):
+        return added_us(cs, ref) + args.budget_us - added_us(cs, b)
+
+    m = margin(cycles)
+    lo, hi = interval(margin)
+    verdict = "PASS" if m >= 0 else "FAIL"
+    print(f"- budget: `{args.budget_route}` adds at most `{args.reference_route}`'s + {args.budget_us:g} µs"
+          f" = {added_us(cycles, ref) + args.budget_us:.2f} µs: **{verdict}**, margin {m:+.2f} µs"
+          f" (95% interval {lo:+.2f} to {hi:+.2f})")
+    if verdict == "FAIL":
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -163,15 +163,10 @@ fn frames(bt: &Backtrace) -> String {
 // ---------------------------------------------------------------------------------------------
 // The services: `tests/support/in_memory.rs`, the very ones benches/decode.rs times.
 
-const SECRET: &str = "an allocation-test secret of at least thirty-two bytes";
-
 mod support;
 
+use support::SECRET;
 use support::in_memory::{User, bearer, loader, noop, now_or_never, one_request};
-
-fn manager() -> LoginManager {
-    LoginManager::new(SECRET).expect("a valid secret")
-}
 
 fn token(manager: &LoginManager) -> String {
     manager
@@ -184,7 +179,8 @@ fn token(manager: &LoginManager) -> String {
 
 #[test]
 fn valid_request_allocates_at_most_4_beyond_the_bare_service() {
-    let manager = manager();
+    // The real clock, as in production (not `support::manager()`'s pinned one).
+    let manager = LoginManager::new(SECRET).expect("a valid secret");
     let token = bearer(&token(&manager));
     let mut layered = LoginLayer::new(manager.clone(), loader("42")).layer(noop());
     let mut bare = noop();
@@ -227,7 +223,8 @@ fn valid_request_allocates_at_most_4_beyond_the_bare_service() {
 
 #[test]
 fn missing_header_allocates_nothing_beyond_the_response() {
-    let manager = manager();
+    // The real clock, as in production (not `support::manager()`'s pinned one).
+    let manager = LoginManager::new(SECRET).expect("a valid secret");
     let mut layered = LoginLayer::new(manager.clone(), loader("42")).layer(noop());
 
     // The rejection, once: its status, headers and body are what a service answering 401 itself

@@ -8,13 +8,9 @@ use std::time::Duration;
 
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
-use support::{InMemory, NOW, SECRET};
+use support::{InMemory, manager};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, LoginManager, TokenLocation};
-
-fn manager() -> LoginManager {
-    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
-}
+use tower_login_manager::{LoginLayer, TokenLocation};
 
 fn token(id: &str) -> String {
     manager().issue_token(id, Duration::from_secs(60)).unwrap()

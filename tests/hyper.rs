@@ -26,7 +26,8 @@ use tower_login_manager::{Claims, LoginLayer, LoginManager};
 
 mod support;
 
-use support::fixtures::{SECRET, User, expired_token, loader, other_secret_token, token};
+use support::SECRET;
+use support::fixtures::{User, expired_token, loader, other_secret_token, token};
 
 /// A hyper server on 127.0.0.1:0; the connections' tasks end with the test's runtime.
 struct TestServer {

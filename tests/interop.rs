@@ -8,6 +8,8 @@
 //!   case they fail: run `scripts/install-test-deps.sh`. `PYTHON` overrides the interpreter
 //!   (default `python3`).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::process::Command;
@@ -15,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use support::SECRET;
 use tower_login_manager::{LoginManager, TokenError};
 
 const FIXTURES: &str = include_str!("data/pyjwt_tokens.json");
@@ -22,17 +25,6 @@ const CHECK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pyjwt_c
 
 fn fixtures() -> Value {
     serde_json::from_str(FIXTURES).expect("tests/data/pyjwt_tokens.json is valid JSON")
-}
-
-fn secret() -> String {
-    fixtures()["secret"]
-        .as_str()
-        .expect("the fixture file has a secret")
-        .to_owned()
-}
-
-fn manager() -> LoginManager {
-    LoginManager::new(secret()).expect("the test secret is at least 32 bytes")
 }
 
 fn unix_now() -> u64 {
@@ -56,7 +48,12 @@ fn str_field<'a>(fixture: &'a Value, field: &str) -> &'a str {
 #[test]
 fn fixtures_decode_as_recorded() {
     let doc = fixtures();
-    let manager = manager();
+    assert_eq!(
+        doc["secret"], SECRET,
+        "scripts/pyjwt_fixtures.py mints the fixtures with support::SECRET"
+    );
+    // The real clock, not `support::manager()`'s: the fixtures were issued in 2024, after `NOW`.
+    let manager = LoginManager::new(SECRET).unwrap();
     let list = doc["fixtures"].as_array().expect("a `fixtures` array");
 
     // The file must keep the cases this test exists for, or it would pass vacuously.
@@ -224,7 +221,7 @@ fn pyjwt(args: &[&str]) -> Value {
 
 /// PyJWT's verdict on `token`, the Flask original's way: `jwt.decode(token, secret, ["HS256"])`.
 fn pyjwt_decode(token: &str) -> Value {
-    pyjwt(&["decode", &secret(), token])
+    pyjwt(&["decode", SECRET, token])
 }
 
 /// (i) A token minted by PyJWT exactly as the Flask original does is accepted.
@@ -234,11 +231,12 @@ fn live_flask_token_is_accepted() {
         return;
     }
     let before = unix_now();
-    let minted = pyjwt(&["mint", &secret(), "42", "60"]);
+    let minted = pyjwt(&["mint", SECRET, "42", "60"]);
     let after = unix_now();
     let token = minted["token"].as_str().expect("a token");
 
-    let claims = manager()
+    let claims = LoginManager::new(SECRET)
+        .unwrap()
         .decode_token(token)
         .expect("PyJWT's token decodes");
     assert_eq!(claims.user_id(), "42");
@@ -262,7 +260,8 @@ fn live_our_token_is_read_by_pyjwt() {
     if !have_pyjwt() {
         return;
     }
-    let token = manager()
+    let token = LoginManager::new(SECRET)
+        .unwrap()
         .issue_token("7", Duration::from_secs(60 * 60))
         .unwrap();
     let got = pyjwt_decode(&token);
@@ -284,12 +283,15 @@ fn live_our_expired_token_is_expired_for_pyjwt() {
     if !have_pyjwt() {
         return;
     }
-    let past = LoginManager::builder(secret())
+    let past = LoginManager::builder(SECRET)
         .clock(|| unix_now() - 2 * 60 * 60)
         .build()
         .unwrap();
     let token = past.issue_token("7", Duration::from_secs(60 * 60)).unwrap();
-    assert_eq!(manager().decode_token(&token), Err(TokenError::Expired));
+    assert_eq!(
+        LoginManager::new(SECRET).unwrap().decode_token(&token),
+        Err(TokenError::Expired)
+    );
 
     let got = pyjwt_decode(&token);
     assert_eq!(got["outcome"], "expired", "{got}");
@@ -306,7 +308,8 @@ fn live_tampered_signature_is_refused_by_pyjwt() {
     if !have_pyjwt() {
         return;
     }
-    let token = manager()
+    let token = LoginManager::new(SECRET)
+        .unwrap()
         .issue_token("7", Duration::from_secs(60 * 60))
         .unwrap();
     // The first character of the MAC: all six of its bits are MAC bits, unlike the last
@@ -317,7 +320,7 @@ fn live_tampered_signature_is_refused_by_pyjwt() {
     tampered.replace_range(at..=at, flipped);
     assert_ne!(tampered, token);
     assert_eq!(
-        manager().decode_token(&tampered),
+        LoginManager::new(SECRET).unwrap().decode_token(&tampered),
         Err(TokenError::BadSignature)
     );
 

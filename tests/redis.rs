@@ -12,13 +12,10 @@ use tower_login_manager::{RedisRevocations, Revocations};
 
 #[path = "support/services.rs"]
 mod services;
-#[path = "support/stores.rs"]
-mod stores;
+mod support;
 
 use services::{Services, free_port};
-
-/// The secret of every manager here.
-const SECRET: &str = "the Redis store test's secret, 32 bytes or more";
+use support::{SECRET, stores};
 
 /// `RedisRevocations::revoke` on a real Redis: `SET .. NX` answers `true` to exactly one caller.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,12 +5,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{NOW, SECRET, sign_claims, sign_raw, unb64};
+use support::{NOW, SECRET, manager, sign_claims, sign_raw, unb64};
 use tower_login_manager::{ConfigError, LoginManager, TokenError};
-
-fn manager() -> LoginManager {
-    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
-}
 
 fn decode(token: &str) -> Result<String, TokenError> {
     manager()

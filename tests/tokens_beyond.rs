@@ -15,16 +15,12 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use support::{InMemory, NOW, SECRET, stores, unb64};
+use support::{InMemory, NOW, SECRET, manager, stores, unb64};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
     LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, TokenError, TokenKind,
     UserLoader, loader_fn,
 };
-
-fn manager() -> LoginManager {
-    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
-}
 
 /// Every issued token carries a `jti`, so that it can be revoked.
 fn manager_with_token_ids() -> LoginManager {

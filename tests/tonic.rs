@@ -25,7 +25,8 @@ mod support;
 mod greeter;
 
 use greeter::{Greeter, SAY_HELLO};
-use support::fixtures::{SECRET, User, expired_token, loader, other_secret_token, token};
+use support::SECRET;
+use support::fixtures::{User, expired_token, loader, other_secret_token, token};
 
 /// The handler: tonic copies the HTTP request's extensions into the `tonic::Request`, so the
 /// user and claims the layer inserted are here.

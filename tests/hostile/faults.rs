@@ -12,10 +12,8 @@ use http_body_util::Empty;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_login_manager::{LoginLayer, LoginManager, TokenError, loader_fn};
 
-use crate::support::{InMemory, NOW, SECRET, sign_claims};
-use crate::{
-    EXPIRED, INTERNAL, INVALID, User, body_text, echo, hv, issue, loader, manager, request,
-};
+use crate::support::{InMemory, NOW, SECRET, manager, sign_claims};
+use crate::{EXPIRED, INTERNAL, INVALID, User, body_text, echo, hv, issue, loader, request};
 
 // ---------------------------------------------------------------------------------------------
 // Faults: the loader fails, panics or hangs; the clock moves.

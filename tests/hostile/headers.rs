@@ -8,10 +8,10 @@ use http::{HeaderValue, StatusCode, header};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{LoginLayer, LoginManager, TokenError};
 
-use crate::support::{NOW, SECRET, b64};
+use crate::support::{NOW, SECRET, b64, manager};
 use crate::{
     AMBIGUOUS, EXPIRED, INTERNAL, INVALID, LOGIN, NOT_FOUND, body_text, claims, echo, hv, issue,
-    loader, manager, request,
+    loader, request,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -31,14 +31,10 @@ use bytes::Bytes;
 use hmac::{KeyInit, Mac};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
-use support::{InMemory, NOW, SECRET, b64, mac, sign_raw};
+use support::{InMemory, NOW, SECRET, b64, mac, manager, sign_raw};
 use tower_login_manager::{LoginManager, TokenError, UserLoader};
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-fn manager() -> LoginManager {
-    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
-}
 
 /// Valid claims for user "1", with `extra` members appended (`,"k":v`).
 fn claims(extra: &str) -> String {

@@ -11,23 +11,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
-use support::InMemory;
+use support::{InMemory, NOW, SECRET, manager};
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, UserLoader};
 use tower_test::mock;
 
-const SECRET: &str = "layer-test-secret-of-at-least-32-bytes";
-const NOW: u64 = 1_700_000_000;
-
 #[derive(Clone, Debug, PartialEq)]
 struct User {
     id: u64,
     name: &'static str,
-}
-
-fn manager() -> LoginManager {
-    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
 }
 
 /// Users 1 ("ada") and 2 ("grace"); id "500" makes the store fail. Answered at once

@@ -1,15 +1,12 @@
 //! The user, the loader and the tokens of the tests that put the layer in front of a real server
 //! and call it over a loopback socket: `tests/hyper.rs` and `tests/tonic.rs`
-//! (`support::fixtures`).
+//! (`support::fixtures`). Tokens are signed with `support::SECRET`, on the real clock.
 
 use std::time::Duration;
 
 use tower_login_manager::LoginManager;
 
-use super::InMemory;
-
-/// The servers' secret.
-pub const SECRET: &str = "a test secret of at least thirty-two bytes";
+use super::{InMemory, SECRET};
 
 /// What the loader loads, and the handlers find in the request's extensions.
 #[derive(Clone, Debug, PartialEq)]

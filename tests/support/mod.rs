@@ -2,8 +2,8 @@
 //! `#[path = "../support/mod.rs"] mod support;` from a binary of its own directory
 //! (`tests/<name>/main.rs`).
 //!
-//! - Here: the secret and the pinned clock of most tests, and hand-made tokens with any header
-//!   and claims.
+//! - Here: the one secret of the library's tests, [`SECRET`], the pinned clock [`NOW`], the
+//!   manager of most tests ([`manager`]), and hand-made tokens with any header and claims.
 //! - [`in_memory`]: the one in-memory `UserLoader`, [`InMemory`], with its options for faults
 //!   (a failing or panicking id, everyone known, the waiting path), and the no-op service and
 //!   runtime-free request the bench and the allocation test measure with.
@@ -13,8 +13,8 @@
 //!   load test.
 //! - [`stores`]: what every `Revocations` store must do.
 //!
-//! `in_memory.rs`, `reference.rs` and `stores.rs` are also included on their own, with `#[path]`,
-//! by the benches, the load-test apps and `tests/redis.rs`, so they depend on nothing here.
+//! `in_memory.rs` and `reference.rs` are also included on their own, with `#[path]`, by the
+//! benches and the load-test apps, so they depend on nothing here.
 //! `services.rs` (real PostgreSQL and Redis) is not part of this module: only the tests that
 //! need those services include it.
 #![allow(dead_code)]
@@ -31,9 +31,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use tower_login_manager::LoginManager;
 
-pub const SECRET: &str = "integration-test-secret-of-32+-bytes";
+/// The secret of every library test. The PyJWT fixture tokens (`tests/data/pyjwt_tokens.json`,
+/// written by `scripts/pyjwt_fixtures.py`) are signed with it too: change both or neither.
+pub const SECRET: &str = "tower-login-manager interop test secret: never use in production";
+/// The pinned clock of [`manager`] (2023-11-14).
 pub const NOW: u64 = 1_700_000_000;
+
+/// The manager of most tests: [`SECRET`], defaults, the clock pinned at [`NOW`]. Tests that need
+/// another clock, a leeway or other options build theirs with `LoginManager::builder(SECRET)`.
+pub fn manager() -> LoginManager {
+    LoginManager::builder(SECRET).clock(|| NOW).build().unwrap()
+}
 
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

@@ -1,8 +1,5 @@
 //! What every `Revocations` store must do, run on each store by the test of that store:
 //! `tests/tokens_beyond.rs` (memory, as `support::stores`) and `tests/redis.rs` (a real Redis).
-//!
-//! `tests/redis.rs` includes this file on its own (`#[path = "support/stores.rs"] mod stores;`),
-//! so it uses nothing else of `tests/support/`.
 
 use std::convert::Infallible;
 use std::fmt::Debug;
