@@ -12,9 +12,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum::Router;
 use http::{Request, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;

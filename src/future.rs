@@ -65,7 +65,8 @@ impl<S, ReqBody> Pending<S, ReqBody> {
     }
 
     fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
-        self.answers.backend_failed(error.into(), rejection, self.grpc)
+        self.answers
+            .backend_failed(error.into(), rejection, self.grpc)
     }
 }
 

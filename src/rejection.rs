@@ -226,7 +226,9 @@ fn prepare(m: &Messages, realm: &HeaderValue) -> [Prepared; 9] {
     // `realm` is a valid header value and the description is reduced to the characters RFC 6750
     // allows, so the challenge is always a valid header value.
     let with_error = |error: &str, message: &str| {
-        let realm = realm.to_str().expect("the realm was checked when it was set");
+        let realm = realm
+            .to_str()
+            .expect("the realm was checked when it was set");
         let value = format!(
             "{realm}, error=\"{error}\", error_description=\"{}\"",
             description(message)
@@ -290,8 +292,7 @@ impl Answers {
             }
             _ => tracing::debug!(kind = rejection.as_str(), "login rejected the request"),
         }
-        if !grpc
-            && let Some(response) = self.responder.as_ref().and_then(|r| r.respond(&rejection))
+        if !grpc && let Some(response) = self.responder.as_ref().and_then(|r| r.respond(&rejection))
         {
             return response;
         }
@@ -320,7 +321,10 @@ impl fmt::Debug for Answers {
             .field("messages", &self.messages)
             .field("realm", &self.realm)
             .field("responder", &self.responder.as_ref().map(|_| "Responder"))
-            .field("on_backend_error", &self.on_backend_error.as_ref().map(|_| "Fn"))
+            .field(
+                "on_backend_error",
+                &self.on_backend_error.as_ref().map(|_| "Fn"),
+            )
             .finish()
     }
 }

@@ -159,7 +159,10 @@ where
                 self.pass(req, rejection)
             }
             Err(rejection) => {
-                let answer = self.settings.answers.reject(rejection, is_grpc(req.headers()));
+                let answer = self
+                    .settings
+                    .answers
+                    .reject(rejection, is_grpc(req.headers()));
                 ResponseFuture::answer(answer)
             }
         }
@@ -201,7 +204,10 @@ impl<S, L, R> LoginService<S, L, R> {
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let answers = self.settings.answers.clone();
-        match claims.token_id().map(|jti| self.revocations.is_revoked(jti)) {
+        match claims
+            .token_id()
+            .map(|jti| self.revocations.is_revoked(jti))
+        {
             Some(check) => {
                 let pending = Pending::new(inner, req, claims, answers);
                 ResponseFuture::check(check, self.loader.clone(), pending)

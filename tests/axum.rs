@@ -20,9 +20,7 @@ struct User {
 
 fn app() -> Router {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
-    let loader = InMemory::new()
-        .user("1", User { name: "ada".into() })
-        .async_only();
+    let loader = InMemory::new().user("1", User { name: "ada".into() });
     Router::new()
         .route(
             "/me",
@@ -78,9 +76,7 @@ async fn route_layer_protects_only_the_routes_before_it() {
 #[tokio::test]
 async fn router_layer_and_service_builder_compose() {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
-    let loader = InMemory::new()
-        .others(|_| Some(User { name: "x".into() }))
-        .async_only();
+    let loader = InMemory::new().others(|_| Some(User { name: "x".into() }));
     let app = Router::new()
         .route("/", get(|| async { "hi" }))
         .layer(tower::ServiceBuilder::new().layer(LoginLayer::new(manager, loader)));

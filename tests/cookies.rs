@@ -10,7 +10,7 @@ use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use support::{InMemory, manager};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_login_manager::{LoginLayer, TokenLocation};
+use tower_login_manager::{Anonymous, LoginLayer, TokenLocation};
 
 fn token(id: &str) -> String {
     manager().issue_token(id, Duration::from_secs(60)).unwrap()
@@ -182,7 +182,7 @@ async fn the_check_comes_before_the_token_and_holds_for_optional_login() {
     let cookie = format!("access_token={}", token("1"));
     let browser = Browser::post().cookie(&cookie).cross_site();
     assert_eq!(
-        send(cookie_layer().optional(true), &browser).await,
+        send(cookie_layer().anonymous(Anonymous::NoToken), &browser).await,
         refused()
     );
 }
@@ -223,7 +223,11 @@ async fn trusted_origins_and_turning_the_check_off() {
         .site("same-site")
         .origin("https://app.example.com");
     assert_eq!(send(cookie_layer(), &from_app).await, refused());
-    let trusting = || cookie_layer().trusted_origins(["https://app.example.com"]);
+    let trusting = || {
+        cookie_layer()
+            .trusted_origins(["https://app.example.com"])
+            .unwrap()
+    };
     assert_eq!(send(trusting(), &from_app).await, ok());
     // Trusting one origin trusts no other.
     let evil = Browser::post().cookie(&cookie).cross_site();
@@ -289,4 +293,77 @@ impl std::fmt::Debug for Browser {
             .field("origin", &self.origin)
             .finish()
     }
+}
+
+/// A trusted origin that is not `scheme://host[:port]` is a configuration error the program can
+/// report at its start, never a panic and never a silently trusted default.
+#[test]
+fn a_malformed_trusted_origin_is_an_error() {
+    for origin in [
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://app.example.com/path",
+        "https://app.example.com:99999",
+    ] {
+        let refused = cookie_layer().trusted_origins(["https://ok.example.com", origin]);
+        assert_eq!(
+            refused.err(),
+            Some(tower_login_manager::ConfigError::InvalidOrigin(
+                origin.to_owned()
+            )),
+            "{origin}"
+        );
+    }
+}
+
+/// A handler tells a browser's request (token from a cookie) from an API client's by the claims
+/// the layer inserted: the location the token was found in, of the layer's own list. The cookie
+/// location comes from the `SessionCookies` that set the cookie, so the name is written once.
+#[tokio::test]
+async fn the_claims_say_where_the_layer_found_the_token() {
+    use tower_login_manager::{Claims, SessionCookies, TokenKind};
+    let cookies = SessionCookies::new().names("__Host-access", "__Secure-refresh");
+    assert_eq!(
+        cookies.location(TokenKind::Access),
+        TokenLocation::Cookie("__Host-access".into())
+    );
+    assert_eq!(
+        cookies.location(TokenKind::Refresh),
+        TokenLocation::Cookie("__Secure-refresh".into())
+    );
+    let layer = layer([
+        TokenLocation::Header,
+        cookies.location(TokenKind::Access),
+        TokenLocation::Query("access_token".into()),
+    ]);
+    let svc = layer.layer(service_fn(|req: Request<Empty<bytes::Bytes>>| async move {
+        let location = req.extensions().get::<Claims>().unwrap().token_location();
+        let body = http_body_util::Full::from(format!("{location:?}"));
+        Ok::<_, std::convert::Infallible>(http::Response::new(body))
+    }));
+    let token = token("1");
+    let get = |uri: String| Request::get(uri);
+    for (req, want) in [
+        (
+            get("/".into()).header(header::AUTHORIZATION, format!("Bearer {token}")),
+            TokenLocation::Header,
+        ),
+        (
+            get("/".into()).header(header::COOKIE, format!("__Host-access={token}")),
+            TokenLocation::Cookie("__Host-access".into()),
+        ),
+        (
+            get(format!("/?access_token={token}")),
+            TokenLocation::Query("access_token".into()),
+        ),
+    ] {
+        let res = svc.clone().oneshot(req.body(Empty::new()).unwrap()).await;
+        let res = res.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, format!("{:?}", Some(&want)));
+    }
+    // Claims from `decode_token` were found by nobody.
+    let claims = manager().decode_token(&token).unwrap();
+    assert_eq!(claims.token_location(), None);
 }

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Empty, Full};
 use support::{InMemory, NOW, SECRET};
 use tower::{ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, Rejection, TokenError, TokenLocation, UserLoader,
+    Anonymous, LoginLayer, LoginManager, Rejection, TokenError, TokenLocation, UserLoader,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -27,9 +27,7 @@ fn manager_at(now: u64) -> LoginManager {
 
 fn loader() -> impl UserLoader<User = User> {
     // Everyone but "404", through the future.
-    InMemory::new()
-        .others(|id| (id != "404").then(|| User(id.to_owned())))
-        .async_only()
+    InMemory::new().others(|id| (id != "404").then(|| User(id.to_owned())))
 }
 
 fn token(id: &str) -> String {
@@ -89,34 +87,38 @@ async fn optional_login_lets_anonymous_requests_through_but_not_bad_tokens() {
     let ok = |s: &str| (StatusCode::OK, s.to_owned());
     let unauthorized = |s: &str| (StatusCode::UNAUTHORIZED, s.to_owned());
     assert_eq!(
-        send(layer().optional(true), get("/", None)).await,
+        send(layer().anonymous(Anonymous::NoToken), get("/", None)).await,
         ok("anonymous")
     );
     assert_eq!(
-        send(layer().optional(true), get("/", Some(&t))).await,
+        send(layer().anonymous(Anonymous::NoToken), get("/", Some(&t))).await,
         ok("user 1")
     );
     assert_eq!(
-        send(layer().optional(true), get("/", Some(bad))).await,
+        send(layer().anonymous(Anonymous::NoToken), get("/", Some(bad))).await,
         unauthorized(INVALID)
     );
     assert_eq!(
-        send(layer().optional(true), get("/", Some(&e))).await,
+        send(layer().anonymous(Anonymous::NoToken), get("/", Some(&e))).await,
         unauthorized(EXPIRED)
     );
-    // The second setting: expired tokens pass as anonymous; invalid ones still do not.
-    let lenient = || layer().optional(true).expired_as_anonymous(true);
+    // The third choice: expired tokens pass as anonymous too; invalid ones still do not.
+    let lenient = || layer().anonymous(Anonymous::NoTokenOrExpired);
+    assert_eq!(send(lenient(), get("/", None)).await, ok("anonymous"));
+    assert_eq!(send(lenient(), get("/", Some(&t))).await, ok("user 1"));
     assert_eq!(send(lenient(), get("/", Some(&e))).await, ok("anonymous"));
     assert_eq!(
         send(lenient(), get("/", Some(bad))).await,
         unauthorized(INVALID)
     );
-    // Without optional, expired_as_anonymous changes nothing.
-    assert_eq!(
-        send(layer().expired_as_anonymous(true), get("/", Some(&e))).await,
-        unauthorized(EXPIRED)
-    );
-    assert_eq!(send(layer(), get("/", None)).await, unauthorized(LOGIN));
+    // The default: login required, whatever the token.
+    for refused in [layer(), layer().anonymous(Anonymous::Refused)] {
+        assert_eq!(
+            send(refused.clone(), get("/", Some(&e))).await,
+            unauthorized(EXPIRED)
+        );
+        assert_eq!(send(refused, get("/", None)).await, unauthorized(LOGIN));
+    }
 }
 
 #[tokio::test]
@@ -199,7 +201,7 @@ async fn a_responder_shapes_rejections_but_grpc_stays_automatic() {
     let responder = |r: &Rejection| {
         let body = match r {
             Rejection::InvalidToken(TokenError::BadSignature) => "bad signature".to_owned(),
-            other => other.kind().to_owned(),
+            other => other.as_str().to_owned(),
         };
         (!matches!(r, Rejection::UserNotFound)).then(|| {
             Response::builder()
@@ -288,7 +290,7 @@ mod axum_extractors {
                     claims.map_or("stranger".to_owned(), |c| c.user_id().to_owned())
                 }),
             )
-            .route_layer(layer().optional(true));
+            .route_layer(layer().anonymous(Anonymous::NoToken));
         let unprotected = Router::new()
             .route(
                 "/oops",
@@ -366,8 +368,8 @@ mod axum_extractors {
         );
         assert_eq!(expired_token.2, EXPIRED);
 
-        let optional = || layer().optional(true);
-        let expired_anonymous = || layer().optional(true).expired_as_anonymous(true);
+        let optional = || layer().anonymous(Anonymous::NoToken);
+        let expired_anonymous = || layer().anonymous(Anonymous::NoTokenOrExpired);
         let skipped = || layer().skip_if(|_, _, _| true);
         for path in ["/me", "/claims"] {
             for (name, layer, bearer, want) in [

@@ -42,12 +42,9 @@ fn user_id() -> impl Strategy<Value = String> {
     .prop_map(String::from_iter)
 }
 
-/// Every id is a user, named by its id; loaded through the future (`async_only`): the layer's
-/// waiting path.
+/// Every id is a user, named by its id.
 fn everyone() -> InMemory<String> {
-    InMemory::new()
-        .others(|id| Some(id.to_owned()))
-        .async_only()
+    InMemory::new().others(|id| Some(id.to_owned()))
 }
 
 /// Sends `Authorization: <value>` through the layer; the status and the body.

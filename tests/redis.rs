@@ -27,7 +27,6 @@ async fn redis_revoke_is_true_for_exactly_one_of_concurrent_calls() {
     };
     let store = RedisRevocations::new(services.start_redis(free_port())).unwrap();
     let manager = tower_login_manager::LoginManager::builder(SECRET)
-        .token_ids(true)
         .build()
         .unwrap();
     let once = stores::token(&manager, Duration::from_secs(60));
@@ -70,7 +69,6 @@ async fn redis_counts_the_time_left_on_the_managers_clock() {
     let behind = unix_now() - 3600;
     let manager = tower_login_manager::LoginManager::builder(SECRET)
         .clock(move || behind)
-        .token_ids(true)
         .build()
         .unwrap();
     let token = manager.issue_token("1", Duration::from_secs(7200)).unwrap();

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Status};
-use tower_login_manager::{Claims, LoginLayer, LoginManager, LoginManagerBuilder, Rejection};
+use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection};
 
 mod support;
 // The service, its codec and the client call of `examples/tonic`.
@@ -25,6 +25,7 @@ mod support;
 mod greeter;
 
 use greeter::{Greeter, SAY_HELLO};
+use support::InMemory;
 use support::SECRET;
 use support::fixtures::{User, expired_token, loader, other_secret_token, token};
 
@@ -61,23 +62,24 @@ impl TestServer {
     /// Serves `Greeter` behind the layer. The loader knows user "1" (ada), fails for "down" and
     /// finds nobody else.
     async fn start() -> Self {
-        Self::start_with(LoginManager::builder(SECRET)).await
+        Self::start_with(|layer| layer).await
     }
 
-    async fn start_with(builder: LoginManagerBuilder) -> Self {
+    /// As [`start`](Self::start), with the layer's settings changed by `configure`.
+    async fn start_with(
+        configure: impl FnOnce(LoginLayer<InMemory<User>>) -> LoginLayer<InMemory<User>>,
+    ) -> Self {
         let loader_errors = Arc::new(Mutex::new(Vec::new()));
         let hook_errors = Arc::clone(&loader_errors);
-        let manager = builder
-            .on_backend_error(move |e| hook_errors.lock().unwrap().push(e.to_string()))
-            .build()
-            .unwrap();
-        let loader = loader();
+        let manager = LoginManager::new(SECRET).unwrap();
+        let layer = configure(LoginLayer::new(manager, loader()))
+            .on_backend_error(move |e| hook_errors.lock().unwrap().push(e.to_string()));
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let server = Server::builder()
-            .layer(LoginLayer::new(manager, loader))
+            .layer(layer)
             .add_service(Greeter(say_hello))
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                 rx.await.ok();
@@ -185,10 +187,8 @@ async fn rejections_reach_the_client_as_grpc_statuses() {
 #[tokio::test]
 async fn custom_message_survives_percent_encoding() {
     let message = "Bitte zuerst anmelden: 100% nötig";
-    let server = TestServer::start_with(
-        LoginManager::builder(SECRET).message(Rejection::MissingToken, message),
-    )
-    .await;
+    let server =
+        TestServer::start_with(|layer| layer.message(Rejection::MissingToken, message)).await;
 
     let status = server.say_hello(None).await.unwrap_err();
 

@@ -28,9 +28,7 @@ fn layer() -> LoginLayer<impl UserLoader<User = User>> {
     let manager = LoginManager::builder(SECRET).clock(|| NOW).build().unwrap();
     LoginLayer::new(
         manager,
-        InMemory::new()
-            .others(|id| Some(User(id.to_owned())))
-            .async_only(),
+        InMemory::new().others(|id| Some(User(id.to_owned()))),
     )
 }
 

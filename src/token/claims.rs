@@ -33,7 +33,7 @@ pub struct Claims {
     pub(crate) exp: u64,
     pub(crate) iat: Option<u64>,
     pub(crate) nbf: Option<u64>,
-    pub(crate) jti: Option<String>,
+    pub(crate) jti: Option<UserId>,
     pub(crate) kind: TokenKind,
     /// The first second at which the verifier refuses the token by itself: `exp` plus the
     /// leeway.
@@ -71,7 +71,7 @@ impl Claims {
 
     /// The token's id (`jti`, RFC 7519 section 4.1.7), which revocation works with, if it has one.
     pub(crate) fn token_id(&self) -> Option<&str> {
-        self.jti.as_deref()
+        self.jti.as_ref().map(UserId::as_str)
     }
 
     /// What a [`Revocations`](crate::Revocations) store needs to refuse this token for as long
@@ -80,7 +80,7 @@ impl Claims {
     /// (`jti`) and so cannot be revoked: every token this crate issues has one, but a token
     /// issued elsewhere (the Flask original, PyJWT) may not.
     pub fn revocation(&self) -> Option<Revocation<'_>> {
-        let jti = self.jti.as_deref()?;
+        let jti = self.token_id()?;
         Some(Revocation::new(jti, self.refused_from, self.verified_at))
     }
 
@@ -131,7 +131,7 @@ impl fmt::Debug for Claims {
             .field("exp", &self.exp)
             .field("iat", &self.iat)
             .field("nbf", &self.nbf)
-            .field("jti", &self.jti)
+            .field("jti", &self.token_id())
             .field("kind", &self.kind)
             .field("refused_from", &self.refused_from)
             .field("extra", &self.raw.is_some())
@@ -140,8 +140,9 @@ impl fmt::Debug for Claims {
     }
 }
 
-/// A user id, stored inline when it is short (every integer id, most string ids) so that the
-/// verified path does not allocate for it.
+/// A user id or a token id, stored inline when it is short (every integer id, most string ids,
+/// the 22 characters of this crate's token ids) so that the verified path does not allocate for
+/// it.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) enum UserId {
     Inline { len: u8, bytes: [u8; INLINE_ID] },

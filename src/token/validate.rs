@@ -76,7 +76,7 @@ impl RawClaims<'_> {
         };
         let jti = match self.jti {
             None => None,
-            Some(Value::Str(jti)) if !jti.is_empty() => Some(jti.into_owned()),
+            Some(Value::Str(jti)) if !jti.is_empty() => Some(UserId::new(&jti)),
             Some(_) => return Err(TokenError::InvalidClaim("jti")),
         };
         let user_id = match self.user_id {

@@ -119,9 +119,7 @@ async fn a_hanging_loader_is_released_when_the_client_goes_away() {
 
 // Not `loader()`: every id is a user, so that only the clock decides; loaded through the future.
 fn everyone() -> InMemory<User> {
-    InMemory::new()
-        .others(|id| Some(User(id.to_owned())))
-        .async_only()
+    InMemory::new().others(|id| Some(User(id.to_owned())))
 }
 
 #[tokio::test]

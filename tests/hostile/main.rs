@@ -136,7 +136,6 @@ fn loader() -> impl UserLoader<User = User> {
         .user("2", User("2".into()))
         .fails("500", "db down")
         .panics("panic", "the loader panicked")
-        .async_only()
 }
 
 async fn echo(req: Request<Empty<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {

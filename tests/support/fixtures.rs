@@ -15,8 +15,7 @@ pub struct User {
     pub name: String,
 }
 
-/// The servers' loader: knows user "1" (ada), fails for "down" and finds nobody else. The layer
-/// waits for it (`async_only`), as for a database.
+/// The servers' loader: knows user "1" (ada), fails for "down" and finds nobody else.
 pub fn loader() -> InMemory<User> {
     InMemory::new()
         .user(
@@ -27,7 +26,6 @@ pub fn loader() -> InMemory<User> {
             },
         )
         .fails("down", "database is down")
-        .async_only()
 }
 
 /// A token for `user_id`, good for an hour.

@@ -5,49 +5,8 @@
 //! cargo run -p example-server
 //! ```
 //!
-//! | variable          | default                                                    |
-//! | ----------------- | ---------------------------------------------------------- |
-//! | `HOST`            | `127.0.0.1`                                                |
-//! | `PORT`            | `3000`                                                     |
-//! | `SECRET_KEY`      | random at each start (tokens die with the process)         |
-//! | `DATABASE_URL`    | `sqlite://tower-login-manager-example.db?mode=rwc`         |
-//! | `REDIS_URL`       | unset: revoked tokens are kept in this process's memory    |
-//! | `USER_CACHE_SECS` | unset: users are loaded from the database on every request |
-//!
-//! `SECRET_KEY` must be at least 32 bytes (`openssl rand -base64 48`). `DATABASE_URL` may also
-//! name a PostgreSQL database (`postgres://user:password@host/db`): the queries are the same.
-//! `REDIS_URL` (`redis://host:port`) keeps revoked tokens in Redis, so
-//! that several instances behind a load balancer, with the same `SECRET_KEY` and a shared
-//! PostgreSQL, honour each other's logouts. While Redis is unreachable, protected routes answer
-//! 503 and recover by themselves when it is back.
-//!
-//! `USER_CACHE_SECS=N` keeps each loaded user in this process for N seconds ([`CachedLoader`]),
-//! so that a busy user costs one query per N seconds instead of one per request, and concurrent
-//! requests for one user share one query. A change to a user shows up to N seconds late; a logout
-//! does not wait: revocation is checked on every request, before the cache.
-//!
-//! Endpoints: `POST /register` and `POST /login` with `{"username": "..", "password": ".."}`
-//! (login answers an access `token` and a `refresh_token`), `GET /me` and `POST /logout` with
-//! `Authorization: Bearer <token>`, `POST /refresh` with `Authorization: Bearer <refresh_token>`
-//! (a new pair; the refresh token is spent), `GET /health`. Every error is
-//! `{"status": <code>, "message": ".."}`.
-//!
-//! For browsers: `GET /` serves a page to register, log in, see the current user and log out;
-//! `POST /session` logs in as `/login` does but puts the tokens into `HttpOnly` cookies
-//! (`SessionCookies`) and answers the user. `/me`, `/refresh` and `/logout` take the cookie when
-//! the `Authorization` header holds no bearer token; the layer refuses a cookie's token on a
-//! cross-origin `POST`, and tower-http's `CsrfLayer` refuses cross-origin posts to `/session` and
-//! `/register`. `/logout` clears the cookies.
-//!
-//! Login attempts (`/login`, `/session`) are limited per username (`LOGIN_MAX_FAILURES`, 5) and
-//! per client address (`LOGIN_MAX_FAILURES_PER_ADDRESS`, 20) in windows of `LOGIN_WINDOW_SECS`
-//! (900), each counted before its password is checked (a success takes it back): past the limit,
-//! 429 with `Retry-After`, without checking the password. The counts are shared through
-//! `REDIS_URL` when it is set.
-//!
-//! A client has 10 s to send a request's headers (a connection that sends nothing is closed), and
-//! a request is answered within 20 s (408 otherwise); on Ctrl-C or SIGTERM the server stops
-//! taking connections and finishes the requests in flight.
+//! Its settings (environment variables), routes, browser page, login limits and several
+//! instances behind a load balancer are described in `examples/server/README.md`, in one place.
 //!
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader

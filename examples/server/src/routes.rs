@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER,
-    SET_COOKIE,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
@@ -465,7 +464,9 @@ impl ApiError {
 
     /// The login layer's answer to `rejection`, with its messages and realm.
     fn login(login: &LoginLayer<Loader, Store>, rejection: Rejection) -> Self {
-        Self::Login(Box::new(login.rejection_response(&rejection).map(Body::from)))
+        Self::Login(Box::new(
+            login.rejection_response(&rejection).map(Body::from),
+        ))
     }
 
     /// 429 with `Retry-After` (RFC 6585 section 4).
