@@ -17,7 +17,7 @@ use crate::body::ResponseBody;
 use crate::error::BoxError;
 use crate::loader::UserLoader;
 use crate::rejection::{Answers, Rejection, is_grpc};
-use crate::revocation::Revocations;
+use crate::store::Revocations;
 use crate::token::Claims;
 
 pin_project! {

@@ -11,10 +11,10 @@ use tower_layer::Layer;
 use crate::error::ConfigError;
 use crate::manager::LoginManager;
 use crate::rejection::{Anonymous, Answers, Rejection, Responder};
-use crate::revocation::Revocations;
 use crate::service::{LoginService, Settings};
 use crate::source::TokenLocation;
 use crate::source::cross_origin::Origin;
+use crate::store::Revocations;
 use crate::token::TokenKind;
 
 /// Applies [`LoginService`] to the services it wraps: bearer-token login for any

@@ -381,12 +381,10 @@ pub mod future;
 mod layer;
 mod loader;
 mod manager;
-#[cfg(feature = "redis")]
-mod redis;
 mod rejection;
-mod revocation;
 mod service;
 mod source;
+mod store;
 mod token;
 
 #[cfg(feature = "axum")]
@@ -398,13 +396,13 @@ pub use error::{BoxError, ConfigError, TokenError};
 pub use layer::LoginLayer;
 pub use loader::{UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::RedisRevocations;
 pub use rejection::{Anonymous, Rejection, Responder};
-pub use revocation::{MemoryRevocations, Revocation, Revocations};
 pub use service::LoginService;
 pub use source::TokenLocation;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::RedisRevocations;
+pub use store::{MemoryRevocations, Revocation, Revocations};
 pub use token::{Claims, TokenKind};
 
 /// The README's Rust blocks, compiled and run as doc tests.

@@ -13,9 +13,9 @@ use crate::future::{Pending, ResponseFuture};
 use crate::loader::UserLoader;
 use crate::manager::LoginManager;
 use crate::rejection::{Anonymous, Answers, Rejection, is_grpc};
-use crate::revocation::Revocations;
 use crate::source::cross_origin::{self, Origin};
 use crate::source::{TokenLocation, find_token};
+use crate::store::Revocations;
 use crate::token::{Claims, TokenKind};
 
 pub(crate) type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;

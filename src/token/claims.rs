@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use crate::revocation::Revocation;
 use crate::source::TokenLocation;
+use crate::store::Revocation;
 
 /// Access or refresh: the `type` claim of a token (Flask-JWT-Extended's convention).
 ///

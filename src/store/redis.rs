@@ -9,7 +9,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisError};
 
-use crate::revocation::{Revocation, Revocations};
+use super::{Revocation, Revocations};
 
 /// The future of every Redis round trip: boxed, because the `redis` crate's futures have no name.
 type RedisFuture<T> = Pin<Box<dyn Future<Output = Result<T, RedisError>> + Send + 'static>>;
