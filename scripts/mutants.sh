@@ -47,14 +47,14 @@ run() {
 
 want=${1:-all}
 [[ $want == all || $want == revocation ]] && run revocation \
-    src/revocation.rs src/manager.rs -- --test=token --test=tokens_beyond
+    src/store/mod.rs src/store/memory.rs src/manager.rs -- --test=token --test=tokens_beyond
 [[ $want == all || $want == token ]] && run token \
     src/token/mod.rs src/token/keys.rs src/token/parse.rs src/token/validate.rs \
     src/token/claims.rs -- --test=hostile --test=token --test=tokens_beyond
 [[ $want == all || $want == flat ]] && run flat \
     src/token/flat.rs -- --lib --test=hostile
 [[ $want == all || $want == locations ]] && run locations \
-    src/extract.rs -- --test=features --test=layer
+    src/source/mod.rs -- --test=features --test=layer
 [[ $want == all || $want == redis ]] && run redis \
-    src/redis.rs -- --lib --test=redis -- redis:: redis_
+    src/store/redis.rs -- --lib --test=redis -- redis:: redis_
 true
