@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -28,6 +28,10 @@ enum Store {
     Found,
     NotFound,
     Fails,
+    /// Only these ids are found; the others do not exist.
+    Only(&'static [&'static str]),
+    /// Only these ids are found; loading the others fails.
+    FailsBut(&'static [&'static str]),
 }
 
 /// A store that counts its loads and holds each one until `gate` lets it finish.
@@ -35,6 +39,8 @@ enum Store {
 struct Backend {
     loads: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,
+    /// While set (by `at_hand`), loads are not counted and never end.
+    probing: Arc<AtomicBool>,
 }
 
 impl Backend {
@@ -42,6 +48,7 @@ impl Backend {
         Self {
             loads: Arc::default(),
             gate: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+            probing: Arc::default(),
         }
     }
 
@@ -50,6 +57,7 @@ impl Backend {
         Self {
             loads: Arc::default(),
             gate: Arc::new(Semaphore::new(0)),
+            probing: Arc::default(),
         }
     }
 
@@ -64,18 +72,46 @@ impl Backend {
     fn loader(&self, store: Store) -> impl UserLoader<User = User, Error = io::Error> {
         let loads = self.loads.clone();
         let gate = self.gate.clone();
+        let probing = self.probing.clone();
         loader_fn(move |id: String| {
-            loads.fetch_add(1, Ordering::SeqCst);
+            let probing = probing.load(Ordering::SeqCst);
+            if !probing {
+                loads.fetch_add(1, Ordering::SeqCst);
+            }
             let gate = gate.clone();
             async move {
+                if probing {
+                    std::future::pending::<()>().await;
+                }
                 let _permit = gate.acquire().await.expect("the gate is never closed");
                 match store {
                     Store::Found => Ok(Some(User(id))),
-                    Store::NotFound => Ok(None),
-                    Store::Fails => Err(io::Error::other("database is down")),
+                    Store::Only(found) | Store::FailsBut(found) if found.contains(&&*id) => {
+                        Ok(Some(User(id)))
+                    }
+                    Store::NotFound | Store::Only(_) => Ok(None),
+                    Store::Fails | Store::FailsBut(_) => Err(io::Error::other("database is down")),
                 }
             }
         })
+    }
+
+    /// Whether `loader` has `user_id` at hand: its future answers the user at the first poll,
+    /// without a load. Looking leaves the cache as it was: on a miss, the load it starts is not
+    /// counted, never ends, and is dropped (as a request that went away).
+    fn at_hand(&self, loader: &impl UserLoader<User = User>, user_id: &str) -> bool {
+        self.probing.store(true, Ordering::SeqCst);
+        let answer = poll_once(&mut Box::pin(loader.load_user(user_id)));
+        self.probing.store(false, Ordering::SeqCst);
+        match answer {
+            Poll::Ready(Ok(Some(user))) => {
+                assert_eq!(user, User(user_id.into()), "the user asked for");
+                true
+            }
+            Poll::Pending => false,
+            Poll::Ready(Ok(None)) => panic!("a cached {user_id} answered as nobody"),
+            Poll::Ready(Err(_)) => panic!("a cached {user_id} answered with an error"),
+        }
     }
 
     fn cached(
@@ -99,13 +135,12 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 async fn a_cached_user_is_answered_without_a_load_and_at_hand() {
     let backend = Backend::new();
     let loader = backend.cached(Store::Found, LONG, 100);
-    assert!(loader.load_user_now("1").is_none(), "nothing cached yet");
+    assert!(!backend.at_hand(&loader, "1"), "nothing cached yet");
 
     let user = loader.load_user("1").await.unwrap();
     assert_eq!(user, Some(User("1".into())));
     assert_eq!(loader.load_user("1").await.unwrap(), user);
-    let now = loader.load_user_now("1").expect("at hand once cached");
-    assert_eq!(now.unwrap(), user);
+    assert!(backend.at_hand(&loader, "1"), "at hand once cached");
     assert_eq!(backend.loads(), 1);
 
     // Clones share the cache; other ids are loaded on their own.
@@ -121,7 +156,7 @@ async fn a_user_is_loaded_again_once_its_ttl_is_over() {
     loader.load_user("1").await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        loader.load_user_now("1").is_none(),
+        !backend.at_hand(&loader, "1"),
         "expired users are never answered"
     );
     loader.load_user("1").await.unwrap();
@@ -133,7 +168,7 @@ async fn the_longest_ttl_keeps_a_user_without_overflowing_the_clock() {
     let backend = Backend::new();
     let loader = backend.cached(Store::Found, Duration::MAX, 100);
     loader.load_user("1").await.unwrap();
-    assert!(loader.load_user_now("1").is_some());
+    assert!(backend.at_hand(&loader, "1"));
     loader.load_user("1").await.unwrap();
     assert_eq!(backend.loads(), 1);
 }
@@ -145,7 +180,7 @@ async fn a_zero_ttl_or_capacity_keeps_nothing() {
         let loader = backend.cached(Store::Found, ttl, capacity);
         loader.load_user("1").await.unwrap();
         loader.load_user("1").await.unwrap();
-        assert!(loader.load_user_now("1").is_none());
+        assert!(!backend.at_hand(&loader, "1"));
         assert_eq!(backend.loads(), 2);
     }
 }
@@ -172,6 +207,14 @@ async fn at_once<L: UserLoader<Error = BoxError>>(
         answers.push(task.await.unwrap());
     }
     answers
+}
+
+/// The answer of a request that waited for another's load: it is not left hanging.
+async fn not_left_hanging<T>(waiter: tokio::task::JoinHandle<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the waiting request is not left hanging")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -206,8 +249,77 @@ async fn users_that_do_not_exist_are_not_cached() {
     let loader = backend.cached(Store::NotFound, LONG, 100);
     assert_eq!(loader.load_user("1").await.unwrap(), None);
     assert_eq!(loader.load_user("1").await.unwrap(), None);
-    assert!(loader.load_user_now("1").is_none());
+    assert!(!backend.at_hand(&loader, "1"));
     assert_eq!(backend.loads(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_a_user_that_does_not_exist_share_one_load() {
+    let backend = Backend::gated();
+    let loader = backend.cached(Store::NotFound, LONG, 100);
+    for answer in at_once(&backend, &loader, "1", 8).await {
+        assert_eq!(answer.unwrap(), None);
+    }
+    assert_eq!(backend.loads(), 1);
+}
+
+/// What a load that is not kept leaves (nobody, a failure) takes no room from cached users, and
+/// is not answered again.
+#[tokio::test]
+async fn loads_not_kept_make_no_room_in_a_full_cache() {
+    for store in [Store::Only(&["a", "c"]), Store::FailsBut(&["a", "c"])] {
+        let backend = Backend::new();
+        let loader = backend.cached(store, LONG, 2);
+        // Full.
+        for id in ["a", "c"] {
+            loader.load_user(id).await.unwrap();
+        }
+        for _ in 0..3 {
+            assert!(!matches!(loader.load_user("b").await, Ok(Some(_))));
+        }
+        assert_eq!(backend.loads(), 5, "b is loaded each time");
+        assert!(backend.at_hand(&loader, "a"), "a is still cached");
+        assert!(backend.at_hand(&loader, "c"), "c is still cached");
+    }
+}
+
+/// A load whose future panics, while other requests wait for it, leaves none of them waiting
+/// forever: the next one loads instead.
+#[tokio::test]
+async fn a_load_that_panics_hands_the_load_to_a_waiting_request() {
+    let gate = Arc::new(Semaphore::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let loader = CachedLoader::new(
+        loader_fn({
+            let (gate, calls) = (gate.clone(), calls.clone());
+            move |id: String| {
+                let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+                let gate = gate.clone();
+                async move {
+                    let _permit = gate.acquire().await.expect("the gate is never closed");
+                    assert!(!first, "the first load panics");
+                    Ok::<_, io::Error>(Some(User(id)))
+                }
+            }
+        }),
+        LONG,
+        10,
+    );
+    let load = |loader: &CachedLoader<_>| {
+        let loader = loader.clone();
+        tokio::spawn(async move { loader.load_user("a").await })
+    };
+    let leader = load(&loader);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiter = load(&loader);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the second request waits");
+
+    gate.add_permits(10);
+    assert!(leader.await.unwrap_err().is_panic());
+    let user = not_left_hanging(waiter).await.unwrap();
+    assert_eq!(user, Some(User("a".into())));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
@@ -229,14 +341,10 @@ async fn when_the_leading_request_goes_away_a_waiting_one_loads() {
 
     drop(leader);
     backend.open();
-    let user = tokio::time::timeout(Duration::from_secs(10), waiter)
-        .await
-        .expect("the waiting request is not left hanging")
-        .unwrap()
-        .unwrap();
+    let user = not_left_hanging(waiter).await.unwrap();
     assert_eq!(user, Some(User("1".into())));
     assert_eq!(backend.loads(), 2);
-    assert!(loader.load_user_now("1").is_some());
+    assert!(backend.at_hand(&loader, "1"));
 }
 
 #[tokio::test]
@@ -257,9 +365,9 @@ async fn the_cache_holds_at_most_capacity_users_dropping_the_oldest() {
     for id in ["a", "b", "c"] {
         loader.load_user(id).await.unwrap();
     }
-    assert!(loader.load_user_now("a").is_none(), "the oldest made room");
-    assert!(loader.load_user_now("b").is_some());
-    assert!(loader.load_user_now("c").is_some());
+    assert!(!backend.at_hand(&loader, "a"), "the oldest made room");
+    assert!(backend.at_hand(&loader, "b"));
+    assert!(backend.at_hand(&loader, "c"));
 
     // Many more users than the capacity, over and over: still bounded, and still answering.
     for round in 0..50 {
@@ -270,9 +378,25 @@ async fn the_cache_holds_at_most_capacity_users_dropping_the_oldest() {
     }
     let cached = (0..50)
         .flat_map(|round| (0..10).map(move |id| format!("{round}-{id}")))
-        .filter(|id| loader.load_user_now(id).is_some())
+        .filter(|id| backend.at_hand(&loader, id))
         .count();
     assert_eq!(cached, 2);
+}
+
+/// A capacity of 101 bounds the whole cache, filled.
+#[tokio::test]
+async fn a_capacity_split_among_shards_still_bounds_the_cache() {
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 101);
+    let ids: Vec<String> = (0..1000).map(|id| id.to_string()).collect();
+    for id in &ids {
+        loader.load_user(id).await.unwrap();
+    }
+    let cached = ids.iter().filter(|id| backend.at_hand(&loader, id)).count();
+    assert!(
+        (90..=101).contains(&cached),
+        "{cached} cached, capacity 101"
+    );
 }
 
 /// Loads under way when the cache is full are not users kept: when they end, the cache still
@@ -294,7 +418,7 @@ async fn loads_that_end_together_still_leave_at_most_capacity_users() {
     }
     let cached: Vec<_> = ["a", "b", "c"]
         .into_iter()
-        .filter(|id| loader.load_user_now(id).is_some())
+        .filter(|id| backend.at_hand(&loader, id))
         .collect();
     assert_eq!(cached, ["c"], "capacity 1: the user cached last stays");
 }
@@ -334,7 +458,7 @@ async fn invalidate_drops_a_cached_user_and_a_load_under_way() {
     let loader = backend.cached(Store::Found, LONG, 100);
     loader.load_user("1").await.unwrap();
     loader.invalidate("1");
-    assert!(loader.load_user_now("1").is_none());
+    assert!(!backend.at_hand(&loader, "1"));
 
     let gated = Backend::gated();
     let loader = gated.cached(Store::Found, LONG, 100);
@@ -344,13 +468,13 @@ async fn invalidate_drops_a_cached_user_and_a_load_under_way() {
     gated.open();
     assert_eq!(load.await.unwrap(), Some(User("1".into())));
     assert!(
-        loader.load_user_now("1").is_none(),
+        !gated.at_hand(&loader, "1"),
         "a user loaded before it was invalidated is not cached"
     );
 
     loader.load_user("1").await.unwrap();
     loader.clear();
-    assert!(loader.load_user_now("1").is_none());
+    assert!(!gated.at_hand(&loader, "1"));
 }
 
 fn request(token: &str) -> Request<Empty<Bytes>> {
@@ -518,7 +642,7 @@ async fn clear_drops_a_load_under_way_too() {
     gated.open();
     assert_eq!(load.await.unwrap(), Some(User("1".into())));
     assert!(
-        loader.load_user_now("1").is_none(),
+        !gated.at_hand(&loader, "1"),
         "a user loaded before clear() is not cached"
     );
 }
