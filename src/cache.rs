@@ -1,42 +1,47 @@
 //! [`CachedLoader`]: a short-lived, bounded cache of loaded users in front of any [`UserLoader`].
 
-use std::collections::{HashMap, VecDeque};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::num::NonZero;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use pin_project_lite::pin_project;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
 
 use crate::error::BoxError;
 use crate::loader::UserLoader;
 
-// Hand-written rather than on `moka::future::Cache`, on a benchmark's evidence: a cached user
-// answered at hand, through the layer, saves 508 ns (criterion) to 967 ns (interleaved) per
-// request over the same cache on moka, whose hit must go through a boxed future (its `get` is
-// async): `layer_valid_moka - layer_valid_cached` in `cargo bench --bench decode` (an earlier
-// run: 960 and 572 ns). That is 3.6% to 8.8% of a bare axum request here (11 to 14 µs of server
-// CPU), above the 2% a hand-written piece must buy. BENCHMARKS.md has the run.
+// On quick_cache, the first library whose hit costs within 2% of a request (~8.9 µs of server CPU
+// through axum, so 178 ns). `INTERLEAVED_ONLY=1 INTERLEAVED_ROUNDS=2000 cargo bench --bench
+// decode`, 2026-12-06, medians of per-round differences over the hand-written cache answering
+// through its future: moka +398 ns (4.5%; its `get` polled in place, unboxed: +203 ns, 2.3%),
+// quick_cache +32 ns (0.4%; +106 ns, 1.2%, over the hand-written cache answered at hand).
 
 /// A [`UserLoader`] that keeps the users it loads for a short time, so that a hot user does not
 /// cost a database query per request.
 ///
-/// - **Bounded:** at most `capacity` users are kept; when it is full, the one cached longest ago
-///   makes room. Expired users are never answered, whatever the capacity.
+/// - **Bounded:** at most `capacity` users are kept. When the cache is full, [quick_cache]'s
+///   policy (a CLOCK-PRO variant, close to S3-FIFO) picks the user that makes room: a user cached
+///   once and not asked for since makes room first, the one cached longest ago first; users
+///   asked for again while cached, and those cached as the cache filled up, are kept over them,
+///   so a burst of one-off users does not push out the hot ones. Expired users are never
+///   answered, whatever the capacity.
 /// - **Short-lived:** a user is answered from the cache for `ttl` after it was loaded, then loaded
 ///   again.
 /// - **One load per id:** requests for a user that is being loaded wait for that load instead of
 ///   starting their own, so a burst of requests for one user costs one query. If that load fails,
 ///   every waiting request gets its error (answered 500); if it is cancelled (its request went
-///   away), the next waiting request loads instead.
-/// - **At hand:** a cached user is answered through [`UserLoader::load_user_now`], so the layer
-///   lets the request through from its own `call`, without waiting on a future.
+///   away) or panics, the next waiting request loads instead.
+/// - **At once:** a cached user is answered by a future that is ready at its first poll, with a
+///   clone of the user and no allocation.
 ///
 /// Users that do not exist (`Ok(None)`) and failed loads are not cached.
+///
+/// [quick_cache]: https://docs.rs/quick_cache
 ///
 /// # Staleness
 ///
@@ -73,7 +78,7 @@ use crate::loader::UserLoader;
 /// [`source`](std::error::Error::source) is the inner loader's error.
 pub struct CachedLoader<L: UserLoader> {
     inner: L,
-    cache: Arc<Cache<L::User>>,
+    cache: Arc<Users<L::User>>,
 }
 
 impl<L: UserLoader> Clone for CachedLoader<L> {
@@ -91,7 +96,7 @@ impl<L: UserLoader + fmt::Debug> fmt::Debug for CachedLoader<L> {
             .field("inner", &self.inner)
             .field("ttl", &self.cache.ttl)
             .field("capacity", &self.cache.capacity)
-            .field("len", &self.cache.lock().users.len())
+            .field("len", &self.cache.users.len())
             .finish()
     }
 }
@@ -101,17 +106,34 @@ impl<L: UserLoader> CachedLoader<L> {
     /// time. With a `ttl` or `capacity` of zero nothing is kept, but concurrent requests for one
     /// user still share one load.
     pub fn new(inner: L, ttl: Duration, capacity: usize) -> Self {
+        // quick_cache splits its capacity among shards, rounding each share up: shards that
+        // divide the capacity keep the total within it. At least 32 users a shard, as
+        // quick_cache itself has it.
+        let mut shards = std::thread::available_parallelism()
+            .map_or(1, NonZero::get)
+            .saturating_mul(4)
+            .next_power_of_two();
+        while shards > 1 && capacity / shards < 32 {
+            shards /= 2;
+        }
+        let kept = capacity - capacity % shards;
+        let options = OptionsBuilder::new()
+            .shards(shards)
+            .estimated_items_capacity(kept)
+            .weight_capacity(kept as u64)
+            .build()
+            .expect("every option is set");
         Self {
             inner,
-            cache: Arc::new(Cache {
+            cache: Arc::new(Users {
+                users: Cache::with_options(
+                    options,
+                    OneUser,
+                    DefaultHashBuilder::default(),
+                    DefaultLifecycle::default(),
+                ),
                 ttl,
                 capacity,
-                state: Mutex::new(State {
-                    users: HashMap::new(),
-                    loading: HashMap::new(),
-                    order: VecDeque::new(),
-                    next_seq: 0,
-                }),
             }),
         }
     }
@@ -119,52 +141,50 @@ impl<L: UserLoader> CachedLoader<L> {
     /// Drops the user with this id from the cache (this instance's only), so that the next
     /// request loads it again; a load under way when this is called is not cached either.
     pub fn invalidate(&self, user_id: &str) {
-        let mut state = self.cache.lock();
-        state.users.remove(user_id);
-        state.loading.remove(user_id);
+        // Removes a load under way too (quick_cache's placeholder): its requests still get its
+        // answer, later ones start their own load.
+        self.cache.users.remove(user_id);
     }
 
     /// Drops every cached user; the loads under way are not cached either.
     pub fn clear(&self) {
-        let mut state = self.cache.lock();
-        state.users.clear();
-        state.loading.clear();
-        state.order.clear();
+        self.cache.users.clear();
     }
 
-    /// A cached user; else a load under way for this id to wait for; else a new load, led by
-    /// the caller.
-    fn start(&self, user_id: &str) -> LoadState<L> {
-        let mut state = self.cache.lock();
-        if let Some(user) = self.cache.cached(&state, user_id, Instant::now()) {
-            return LoadState::Done {
-                answer: Some(Ok(Some(user))),
+    /// The load of a user that is not cached: waits for the load under way for this id, or
+    /// leads a new one. Boxed: quick_cache's wait for a load (`get_value_or_guard_async`) is an
+    /// `async fn`, whose future has no name, and borrows the cache; only a miss pays for it.
+    fn miss(&self, user_id: &str) -> Pin<Box<dyn Future<Output = Answer<L::User>> + Send>> {
+        let (inner, cache, id) = (self.inner.clone(), self.cache.clone(), user_id.to_owned());
+        Box::pin(async move {
+            let users = &cache.users;
+            // An expired user would be answered by the lookup below.
+            users.remove_if(id.as_str(), |entry| !cache.fresh(entry, Instant::now()));
+            let guard = match users.get_value_or_guard_async(id.as_str()).await {
+                Ok(entry) => return entry.answer(),
+                Err(guard) => guard,
             };
-        }
-        if let Some(slot) = state.loading.get(user_id) {
-            return LoadState::Wait {
-                loader: self.clone(),
-                user_id: user_id.into(),
-                slot: slot.clone(),
+            let (entry, answer) = match inner.load_user(&id).await {
+                Ok(Some(user)) if cache.keeps() => {
+                    let loaded = Instant::now();
+                    (Entry::User(user.clone(), loaded), Ok(Some(user)))
+                }
+                Ok(user) => (Entry::Passed(Ok(user.clone())), Ok(user)),
+                Err(e) => {
+                    let shared: Arc<dyn Error + Send + Sync> = Arc::from(e.into());
+                    let answer: BoxError = Box::new(SharedError(shared.clone()));
+                    (Entry::Passed(Err(shared)), Err(answer))
+                }
             };
-        }
-        let slot = Arc::new(Slot::default());
-        state.loading.insert(user_id.into(), slot.clone());
-        drop(state);
-        // A loader that panics making its future leaves no load for the id's requests to wait
-        // on forever: it ends as a leader that went away does, and the panic goes on.
-        let fut = catch_unwind(AssertUnwindSafe(|| self.inner.load_user(user_id))).unwrap_or_else(
-            |panic| {
-                self.cache.finish(user_id, &slot, Outcome::Abandoned);
-                resume_unwind(panic)
-            },
-        );
-        LoadState::Lead {
-            fut,
-            loader: self.clone(),
-            user_id: user_id.into(),
-            slot,
-        }
+            // The waiting requests get `entry` from the guard, even if the load was invalidated
+            // meanwhile (then it is not cached: `insert` fails). An outcome that is not kept is
+            // taken out as soon as it is in.
+            let passed = matches!(entry, Entry::Passed(_));
+            if guard.insert(entry).is_ok() && passed {
+                users.remove_if(id.as_str(), |entry| matches!(entry, Entry::Passed(_)));
+            }
+            answer
+        })
     }
 }
 
@@ -174,155 +194,75 @@ impl<L: UserLoader> UserLoader for CachedLoader<L> {
     type Future = CachedLoad<L>;
 
     fn load_user(&self, user_id: &str) -> CachedLoad<L> {
-        CachedLoad {
-            state: self.start(user_id),
-        }
+        let state = match self.cache.users.get(user_id) {
+            Some(Entry::User(user, loaded)) if self.cache.fresh_user(loaded, Instant::now()) => {
+                State::Hit(Some(user))
+            }
+            _ => State::Miss(self.miss(user_id)),
+        };
+        CachedLoad { state }
     }
 }
 
-struct Cache<U> {
+type Answer<U> = Result<Option<U>, BoxError>;
+
+struct Users<U> {
+    users: Cache<String, Entry<U>, OneUser>,
     ttl: Duration,
     capacity: usize,
-    state: Mutex<State<U>>,
 }
 
-struct State<U> {
-    /// The users kept: at most `capacity`.
-    users: HashMap<Box<str>, Cached<U>>,
-    /// The loads under way, one per id, which the requests for that id wait for. Not users kept:
-    /// there are as many as ids requested at once, whatever the capacity.
-    loading: HashMap<Box<str>, Arc<Slot<U>>>,
-    /// Cached users in the order they were cached, oldest first, with the `seq` of their entry: an
-    /// entry replaced or removed since leaves a stale pair here, skipped when met.
-    order: VecDeque<(Box<str>, u64)>,
-    next_seq: u64,
-}
-
-struct Cached<U> {
-    user: U,
-    /// When the load that gave `user` ended. Kept rather than an expiry time, which
-    /// `loaded + ttl` could overflow (a `ttl` of `Duration::MAX`).
-    loaded: Instant,
-    seq: u64,
-}
-
-impl<U: Clone> Cache<U> {
-    fn lock(&self) -> MutexGuard<'_, State<U>> {
-        // Nothing here panics while holding the lock; if something did, the map is still whole.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+impl<U> Users<U> {
+    /// Whether loaded users are kept at all.
+    fn keeps(&self) -> bool {
+        !self.ttl.is_zero() && self.capacity > 0
     }
 
-    /// Loaded less than `ttl` ago.
-    fn fresh(&self, cached: &Cached<U>, now: Instant) -> bool {
-        now.saturating_duration_since(cached.loaded) < self.ttl
+    /// Loaded less than `ttl` ago. (From when it was loaded rather than an expiry time, which
+    /// `loaded + ttl` could overflow: a `ttl` of `Duration::MAX`.)
+    fn fresh_user(&self, loaded: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(loaded) < self.ttl
     }
 
-    /// The user with this id, if it is cached and fresh.
-    fn cached(&self, state: &State<U>, user_id: &str, now: Instant) -> Option<U> {
-        let cached = state.users.get(user_id)?;
-        self.fresh(cached, now).then(|| cached.user.clone())
-    }
-
-    /// Before a user is cached: drops the users cached longest ago until there is room for one
-    /// more.
-    fn make_room(&self, state: &mut State<U>, now: Instant) {
-        while state.users.len() >= self.capacity {
-            let Some((id, seq)) = state.order.pop_front() else {
-                return;
-            };
-            if state.users.get(&id).is_some_and(|cached| cached.seq == seq) {
-                state.users.remove(&id);
-            }
-        }
-        // `order` gains a pair for every user cached; when the cache does not fill, nothing else
-        // takes them out. Now and then, drop the expired users and the pairs no entry matches.
-        if state.order.len() > self.capacity.max(16).saturating_mul(2) {
-            let State { users, order, .. } = state;
-            users.retain(|_, cached| self.fresh(cached, now));
-            order.retain(|(id, seq)| users.get(id).is_some_and(|cached| cached.seq == *seq));
-        }
-    }
-
-    /// The load led by `slot` ended with `outcome`: cache the user, unless the entry was
-    /// invalidated or replaced meanwhile, then wake every request waiting for it.
-    fn finish(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: Outcome<U>) {
-        self.record(user_id, slot, &outcome);
-        slot.settle(outcome);
-    }
-
-    fn record(&self, user_id: &str, slot: &Arc<Slot<U>>, outcome: &Outcome<U>) {
-        let mut state = self.lock();
-        let ours = state
-            .loading
-            .get(user_id)
-            .is_some_and(|s| Arc::ptr_eq(s, slot));
-        if !ours {
-            return;
-        }
-        state.loading.remove(user_id);
-        // An entry still here is one that expired before this load started.
-        state.users.remove(user_id);
-        if let Outcome::Loaded(Some(user)) = outcome
-            && !self.ttl.is_zero()
-            && self.capacity > 0
-        {
-            let now = Instant::now();
-            self.make_room(&mut state, now);
-            let seq = state.next_seq;
-            state.next_seq += 1;
-            let cached = Cached {
-                user: user.clone(),
-                loaded: now,
-                seq,
-            };
-            state.users.insert(user_id.into(), cached);
-            state.order.push_back((user_id.into(), seq));
+    fn fresh(&self, entry: &Entry<U>, now: Instant) -> bool {
+        match entry {
+            Entry::User(_, loaded) => self.fresh_user(*loaded, now),
+            Entry::Passed(_) => true,
         }
     }
 }
 
-/// Where the requests waiting for one load find its outcome.
-struct Slot<U> {
-    inner: Mutex<SlotState<U>>,
+/// What the cache holds for an id.
+#[derive(Clone)]
+enum Entry<U> {
+    /// A user, kept, and when its load ended.
+    User(U, Instant),
+    /// The outcome of a load that is not kept (a failure, nobody, or any user when nothing is
+    /// kept), passed to the requests that waited for it through quick_cache's guard, then taken
+    /// out. Weighs nothing, so that it never makes a user room.
+    Passed(Result<Option<U>, Arc<dyn Error + Send + Sync>>),
 }
 
-impl<U> Default for Slot<U> {
-    fn default() -> Self {
-        Self {
-            inner: Mutex::new(SlotState {
-                outcome: None,
-                waiters: Vec::new(),
-            }),
+impl<U: Clone> Entry<U> {
+    /// What a request that waited for this load gets.
+    fn answer(self) -> Answer<U> {
+        match self {
+            Entry::User(user, _) => Ok(Some(user)),
+            Entry::Passed(Ok(user)) => Ok(user),
+            Entry::Passed(Err(e)) => Err(Box::new(SharedError(e))),
         }
     }
 }
 
-struct SlotState<U> {
-    outcome: Option<Outcome<U>>,
-    waiters: Vec<Waker>,
-}
+/// A user weighs one against the capacity; an outcome passed on weighs nothing.
+#[derive(Clone, Copy)]
+struct OneUser;
 
-enum Outcome<U> {
-    Loaded(Option<U>),
-    Failed(Arc<dyn Error + Send + Sync>),
-    /// The leading request went away before its load ended.
-    Abandoned,
-}
-
-impl<U> Slot<U> {
-    fn lock(&self) -> MutexGuard<'_, SlotState<U>> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Records the outcome and wakes every request waiting for it.
-    fn settle(&self, outcome: Outcome<U>) {
-        let waiters = {
-            let mut slot = self.lock();
-            slot.outcome = Some(outcome);
-            std::mem::take(&mut slot.waiters)
-        };
-        for waker in waiters {
-            waker.wake();
+impl<U> Weighter<String, Entry<U>> for OneUser {
+    fn weight(&self, _: &String, entry: &Entry<U>) -> u64 {
+        match entry {
+            Entry::User(..) => 1,
+            Entry::Passed(_) => 0,
         }
     }
 }
@@ -348,122 +288,40 @@ impl Error for SharedError {
     }
 }
 
-/// What a request that waited gets from `outcome`; `None`: the leader went away.
-fn waiter_answer<U: Clone>(outcome: &Outcome<U>) -> Option<Result<Option<U>, BoxError>> {
-    match outcome {
-        Outcome::Loaded(user) => Some(Ok(user.clone())),
-        Outcome::Failed(e) => Some(Err(Box::new(SharedError(e.clone())))),
-        Outcome::Abandoned => None,
-    }
+/// The future of [`CachedLoader::load_user`]: a cached user, ready at once, or the load of a user
+/// that is not cached.
+pub struct CachedLoad<L: UserLoader> {
+    state: State<L::User>,
 }
 
-pin_project! {
-    /// The future of [`CachedLoader::load_user`]: a cached user, the inner loader's load, or
-    /// waiting for a load another request started.
-    pub struct CachedLoad<L: UserLoader> {
-        #[pin]
-        state: LoadState<L>,
-    }
-
-    impl<L: UserLoader> PinnedDrop for CachedLoad<L> {
-        fn drop(this: Pin<&mut Self>) {
-            // A leader that goes away before its load ends hands the load to the next waiter.
-            let state = this.project().state.project();
-            if let LoadStateProj::Lead { loader, user_id, slot, .. } = state {
-                loader.cache.finish(user_id, slot, Outcome::Abandoned);
-            }
-        }
-    }
+enum State<U> {
+    Hit(Option<U>),
+    Miss(Pin<Box<dyn Future<Output = Answer<U>> + Send>>),
 }
 
-pin_project! {
-    #[project = LoadStateProj]
-    enum LoadState<L: UserLoader> {
-        Done { answer: Option<Result<Option<L::User>, BoxError>> },
-        Lead {
-            #[pin]
-            fut: L::Future,
-            loader: CachedLoader<L>,
-            user_id: Box<str>,
-            slot: Arc<Slot<L::User>>,
-        },
-        Wait {
-            loader: CachedLoader<L>,
-            user_id: Box<str>,
-            slot: Arc<Slot<L::User>>,
-        },
-    }
-}
+// Nothing in it is pinned: the user is moved out, the load is boxed.
+impl<L: UserLoader> Unpin for CachedLoad<L> {}
 
 impl<L: UserLoader> fmt::Debug for CachedLoad<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            LoadState::Done { .. } => "done",
-            LoadState::Lead { .. } => "loading",
-            LoadState::Wait { .. } => "waiting for a load under way",
+            State::Hit(_) => "cached",
+            State::Miss(_) => "loading",
         };
         f.debug_tuple("CachedLoad").field(&state).finish()
     }
 }
 
 impl<L: UserLoader> Future for CachedLoad<L> {
-    type Output = Result<Option<L::User>, BoxError>;
+    type Output = Answer<L::User>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                LoadStateProj::Done { answer } => {
-                    return Poll::Ready(answer.take().expect("CachedLoad polled after completion"));
-                }
-                LoadStateProj::Lead {
-                    fut,
-                    loader,
-                    user_id,
-                    slot,
-                } => {
-                    let result = std::task::ready!(fut.poll(cx));
-                    let (outcome, answer) = match result {
-                        Ok(user) => (Outcome::Loaded(user.clone()), Ok(user)),
-                        Err(e) => {
-                            let shared: Arc<dyn Error + Send + Sync> = Arc::from(e.into());
-                            let answer: BoxError = Box::new(SharedError(shared.clone()));
-                            (Outcome::Failed(shared), Err(answer))
-                        }
-                    };
-                    loader.cache.finish(user_id, slot, outcome);
-                    // Settled: leaving this state must not count as going away.
-                    state.set(LoadState::Done {
-                        answer: Some(answer),
-                    });
-                }
-                LoadStateProj::Wait {
-                    loader,
-                    user_id,
-                    slot,
-                } => {
-                    let answer = {
-                        let mut s = slot.lock();
-                        match &s.outcome {
-                            Some(outcome) => waiter_answer(outcome),
-                            None => {
-                                if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                                    s.waiters.push(cx.waker().clone());
-                                }
-                                return Poll::Pending;
-                            }
-                        }
-                    };
-                    let next = match answer {
-                        Some(answer) => LoadState::Done {
-                            answer: Some(answer),
-                        },
-                        // The leader went away: load again, or wait for whoever does.
-                        None => loader.start(user_id),
-                    };
-                    state.set(next);
-                }
+        match &mut self.get_mut().state {
+            State::Hit(user) => {
+                let user = user.take().expect("CachedLoad polled after completion");
+                Poll::Ready(Ok(Some(user)))
             }
+            State::Miss(load) => load.as_mut().poll(cx),
         }
     }
 }

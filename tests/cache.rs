@@ -270,7 +270,7 @@ async fn loads_not_kept_make_no_room_in_a_full_cache() {
     for store in [Store::Only(&["a", "c"]), Store::FailsBut(&["a", "c"])] {
         let backend = Backend::new();
         let loader = backend.cached(store, LONG, 2);
-        // Full.
+        // Full: `a` held as the cache filled, `c` the newest, the first to make room.
         for id in ["a", "c"] {
             loader.load_user(id).await.unwrap();
         }
@@ -355,35 +355,67 @@ async fn a_leader_dropped_before_its_first_poll_leaves_no_entry_behind() {
     let load = tokio::time::timeout(Duration::from_secs(10), loader.load_user("1"));
     let user = load.await.expect("no request waits for the dropped one");
     assert_eq!(user.unwrap(), Some(User("1".into())));
-    assert_eq!(backend.loads(), 2);
+    assert_eq!(backend.loads(), 1, "the dropped request started no load");
 }
 
+/// Who makes room is quick_cache's policy (see `CachedLoader`): a user cached once and not asked
+/// for since goes first, the one cached longest ago first; users asked for again are kept.
 #[tokio::test]
-async fn the_cache_holds_at_most_capacity_users_dropping_the_oldest() {
+async fn the_cache_holds_at_most_capacity_users_and_keeps_those_asked_for_again() {
     let backend = Backend::new();
     let loader = backend.cached(Store::Found, LONG, 2);
     for id in ["a", "b", "c"] {
         loader.load_user(id).await.unwrap();
     }
-    assert!(!backend.at_hand(&loader, "a"), "the oldest made room");
-    assert!(backend.at_hand(&loader, "b"));
-    assert!(backend.at_hand(&loader, "c"));
+    assert!(
+        backend.at_hand(&loader, "a"),
+        "cached while the cache filled"
+    );
+    assert!(
+        !backend.at_hand(&loader, "b"),
+        "not asked for again: made room"
+    );
+    assert!(backend.at_hand(&loader, "c"), "the newest");
 
-    // Many more users than the capacity, over and over: still bounded, and still answering.
-    for round in 0..50 {
-        for id in 0..10 {
-            let id = format!("{round}-{id}");
-            assert!(loader.load_user(&id).await.unwrap().is_some());
-        }
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 2);
+    for id in ["a", "b", "b", "c"] {
+        loader.load_user(id).await.unwrap();
     }
-    let cached = (0..50)
+    assert_eq!(backend.loads(), 3, "the second request for b was a hit");
+    assert!(
+        !backend.at_hand(&loader, "a"),
+        "not asked for again: made room"
+    );
+    assert!(backend.at_hand(&loader, "b"), "asked for again: kept");
+    assert!(backend.at_hand(&loader, "c"), "the newest");
+
+    // Many more users than the capacity, each asked for once, over and over: still bounded,
+    // still answering, and the user asked for again is still kept.
+    let backend = Backend::new();
+    let loader = backend.cached(Store::Found, LONG, 2);
+    for id in ["a", "b", "b"] {
+        loader.load_user(id).await.unwrap();
+    }
+    let others: Vec<String> = (0..50)
         .flat_map(|round| (0..10).map(move |id| format!("{round}-{id}")))
+        .collect();
+    for id in &others {
+        assert!(loader.load_user(id).await.unwrap().is_some());
+    }
+    assert!(backend.at_hand(&loader, "b"), "asked for again: kept");
+    assert!(!backend.at_hand(&loader, "a"));
+    let cached = others
+        .iter()
+        .map(String::as_str)
+        .chain(["a", "b"])
         .filter(|id| backend.at_hand(&loader, id))
         .count();
     assert_eq!(cached, 2);
 }
 
-/// A capacity of 101 bounds the whole cache, filled.
+/// A capacity large enough for quick_cache to split among shards (101: two shards of at least 32)
+/// still bounds the whole cache, each shard filled.
 #[tokio::test]
 async fn a_capacity_split_among_shards_still_bounds_the_cache() {
     let backend = Backend::new();
@@ -420,7 +452,11 @@ async fn loads_that_end_together_still_leave_at_most_capacity_users() {
         .into_iter()
         .filter(|id| backend.at_hand(&loader, id))
         .collect();
-    assert_eq!(cached, ["c"], "capacity 1: the user cached last stays");
+    assert_eq!(
+        cached,
+        ["a"],
+        "capacity 1: the user cached first stays; the later ones, not asked for again, make room"
+    );
 }
 
 /// A loader that panics while making its future (before any future exists to go away) leaves no
