@@ -348,26 +348,19 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
             }),
         ),
         ("layer_valid", layer(Some(&fx.valid))),
-        ("layer_valid_waiting", {
-            // The same user, from a loader that answers only through its future (no
-            // `load_user_now`): the path of every loader whose answer is not at hand, such as a
-            // cache built on `moka::future::Cache`, which has no synchronous `get`.
-            let waiting = LoginLayer::new(fx.manager.clone(), loader("42").async_only());
-            valid_requests(waiting, &fx.valid)
-        }),
         // The same user from a cache, a hit: the crate's `CachedLoader` on quick_cache (a future
         // ready at once), and the same cache on moka (its future boxed, or its `get` polled in
         // place).
         ("layer_valid_cached", {
-            let cached = CachedLoader::new(loader("42").async_only(), FAR_FUTURE, 10_000);
+            let cached = CachedLoader::new(loader("42"), FAR_FUTURE, 10_000);
             valid_requests(LoginLayer::new(fx.manager.clone(), cached), &fx.valid)
         }),
         ("layer_valid_moka", {
-            let moka = MokaLoader::new(loader("42").async_only());
+            let moka = MokaLoader::new(loader("42"));
             valid_requests(LoginLayer::new(fx.manager.clone(), moka), &fx.valid)
         }),
         ("layer_valid_moka_polled", {
-            let moka = MokaPolled(MokaLoader::new(loader("42").async_only()));
+            let moka = MokaPolled(MokaLoader::new(loader("42")));
             valid_requests(LoginLayer::new(fx.manager.clone(), moka), &fx.valid)
         }),
         ("layer_missing", layer(None)),
@@ -590,12 +583,6 @@ fn ratios(t: &dyn Fn(&str) -> Option<f64>) -> Vec<(&'static str, Option<f64>)> {
         (
             "decode_token / jsonwebtoken_decode",
             div(t("decode_token"), t("jsonwebtoken_decode")),
-        ),
-        (
-            "layer_valid_waiting - layer_valid, ns (what `load_user_now` saves)",
-            t("layer_valid_waiting")
-                .zip(t("layer_valid"))
-                .map(|(w, v)| w - v),
         ),
         (
             "layer_valid_moka - layer_valid_cached, ns (what quick_cache's hit saves over moka's)",

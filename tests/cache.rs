@@ -522,10 +522,7 @@ fn request(token: &str) -> Request<Empty<Bytes>> {
 
 #[tokio::test]
 async fn through_the_layer_a_hot_user_costs_one_load_and_revocation_is_still_immediate() {
-    let manager = LoginManager::builder("a secret of at least thirty-two bytes")
-        .token_ids(true)
-        .build()
-        .unwrap();
+    let manager = LoginManager::new("a secret of at least thirty-two bytes").unwrap();
     let token = manager.issue_token("1", LONG).unwrap();
     let claims = manager.decode_token(&token).unwrap();
     let backend = Backend::new();
@@ -544,7 +541,9 @@ async fn through_the_layer_a_hot_user_costs_one_load_and_revocation_is_still_imm
     assert_eq!(backend.loads(), 1);
 
     // Revoking the token's `jti` (RFC 7519 section 4.1.7): refused at once, its user still cached.
-    let revocation = claims.revocation().expect("token ids are on");
+    let revocation = claims
+        .revocation()
+        .expect("every token issued here has an id");
     assert!(revocations.revoke(revocation).await.unwrap());
     assert_eq!(status().await, StatusCode::UNAUTHORIZED);
     assert_eq!(backend.loads(), 1);
