@@ -18,11 +18,14 @@ use crate::error::BoxError;
 use crate::loader::UserLoader;
 use crate::rejection::{Answers, Rejection, is_grpc};
 use crate::store::Revocations;
-use crate::token::Claims;
+use crate::token::{Claims, TokenKind};
 
 pin_project! {
     /// Response future of [`LoginService`](crate::LoginService): checks revocation, loads the
     /// user, then calls the inner service, or answers a rejection. No allocation of its own.
+    ///
+    /// A revoked refresh token of a session revokes its session before the 401 (RFC 9700
+    /// section 4.14.2: a spent refresh token came back, so two parties hold it).
     pub struct ResponseFuture<S, L, R, ReqBody>
     where
         S: Service<Request<ReqBody>>,
@@ -82,6 +85,12 @@ pin_project! {
             #[pin]
             fut: R::CheckFuture,
             loader: L,
+            revocations: R,
+            pending: Option<Pending<S, ReqBody>>,
+        },
+        EndSession {
+            #[pin]
+            fut: R::RevokeFuture,
             pending: Option<Pending<S, ReqBody>>,
         },
         Load {
@@ -105,20 +114,17 @@ where
     L: UserLoader,
     R: Revocations,
 {
-    pub(crate) fn check(fut: R::CheckFuture, loader: L, pending: Pending<S, ReqBody>) -> Self {
+    pub(crate) fn check(
+        fut: R::CheckFuture,
+        loader: L,
+        revocations: R,
+        pending: Pending<S, ReqBody>,
+    ) -> Self {
         Self {
             state: State::Check {
                 fut,
                 loader,
-                pending: Some(pending),
-            },
-        }
-    }
-
-    pub(crate) fn load(fut: L::Future, pending: Pending<S, ReqBody>) -> Self {
-        Self {
-            state: State::Load {
-                fut,
+                revocations,
                 pending: Some(pending),
             },
         }
@@ -158,6 +164,7 @@ where
                 StateProj::Check {
                     fut,
                     loader,
+                    revocations,
                     pending,
                 } => {
                     let result = ready!(fut.poll(cx));
@@ -171,7 +178,28 @@ where
                             });
                             continue;
                         }
+                        // RFC 9700 section 4.14.2: a refresh token refused as revoked was spent
+                        // (or its session or user ended): its session goes, so that the pair
+                        // issued from it is refused too, whoever holds it.
+                        Ok(true) if reuses_a_session(&pending.claims) => {
+                            let fut = revocations.revoke_session(pending.claims.revocation());
+                            state.set(State::EndSession {
+                                fut,
+                                pending: Some(pending),
+                            });
+                            continue;
+                        }
                         Ok(true) => pending.reject(Rejection::Revoked),
+                        Err(e) => pending.backend_failed(e, Rejection::RevocationUnavailable),
+                    }
+                }
+                StateProj::EndSession { fut, pending } => {
+                    let result = ready!(fut.poll(cx));
+                    let pending = pending.take().expect(COMPLETED);
+                    match result {
+                        // Revoked now, or before: either way the token is refused.
+                        Ok(_) => pending.reject(Rejection::Revoked),
+                        // The session may live on: a 503, and the client's retry tries again.
                         Err(e) => pending.backend_failed(e, Rejection::RevocationUnavailable),
                     }
                 }
@@ -204,6 +232,11 @@ where
             return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
         }
     }
+}
+
+/// Whether a revoked token is a refresh token of a session, whose session must end with it.
+fn reuses_a_session(claims: &Claims) -> bool {
+    claims.kind() == TokenKind::Refresh && claims.sid.is_some()
 }
 
 /// Lets the request in: the user and the token's claims go into its extensions.

@@ -91,7 +91,7 @@ impl LoginManager {
     /// [extra claims](Self::with_claims)).
     #[doc(alias = "encode_token", alias = "get_token_for")]
     pub fn issue_token(&self, user_id: &str, ttl: Duration) -> Result<String, TokenError> {
-        self.issue(user_id, ttl, None)
+        self.issue(user_id, ttl, None, None)
     }
 
     /// An access token (lifetime: [`access_ttl`](LoginManagerBuilder::access_ttl)) and a
@@ -100,6 +100,11 @@ impl LoginManager {
     /// default [`LoginLayer`](crate::LoginLayer) accept only the access token; a layer set to
     /// [`TokenKind::Refresh`] accepts only the refresh token. Fails as
     /// [`issue_token`](Self::issue_token) does.
+    ///
+    /// The pair starts a session (the grant of RFC 9700 section 4.14.2): both tokens carry a
+    /// random 128-bit `sid` (OpenID Connect's registered claim), which the pairs
+    /// [`refresh_token_pair`](Self::refresh_token_pair) issues from them keep, so that
+    /// [`Revocations::revoke_session`](crate::Revocations::revoke_session) ends them all.
     ///
     /// ```
     /// use tower_login_manager::{LoginManager, TokenError};
@@ -114,10 +119,40 @@ impl LoginManager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn issue_token_pair(&self, user_id: &str) -> Result<TokenPair, TokenError> {
+        self.pair(user_id, &new_token_id())
+    }
+
+    /// A new pair for the user of a refresh token, in the same session (`sid`): what a refresh
+    /// route answers once it has spent the presented token
+    /// ([`Revocations::revoke`](crate::Revocations::revoke) answered `true`). A token of no
+    /// session (issued elsewhere, or by [`issue_token`](Self::issue_token)) starts a new one.
+    /// Fails as [`issue_token`](Self::issue_token) does.
+    ///
+    /// ```
+    /// use tower_login_manager::LoginManager;
+    ///
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let first = manager.issue_token_pair("42")?;
+    /// let spent = manager.decode_token(&first.refresh_token)?;
+    /// let next = manager.refresh_token_pair(&spent)?;
+    /// let next = manager.decode_token(&next.refresh_token)?;
+    /// assert_eq!(next.user_id(), "42");
+    /// assert_eq!(next.revocation().session_id(), spent.revocation().session_id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn refresh_token_pair(&self, refresh: &Claims) -> Result<TokenPair, TokenError> {
+        match refresh.revocation().session_id() {
+            Some(sid) => self.pair(refresh.user_id(), sid),
+            None => self.pair(refresh.user_id(), &new_token_id()),
+        }
+    }
+
+    fn pair(&self, user_id: &str, sid: &str) -> Result<TokenPair, TokenError> {
         let inner = &*self.inner;
+        let (access, refresh) = (Some(TokenKind::Access), Some(TokenKind::Refresh));
         Ok(TokenPair {
-            access_token: self.issue(user_id, inner.access_ttl, Some(TokenKind::Access))?,
-            refresh_token: self.issue(user_id, inner.refresh_ttl, Some(TokenKind::Refresh))?,
+            access_token: self.issue(user_id, inner.access_ttl, access, Some(sid))?,
+            refresh_token: self.issue(user_id, inner.refresh_ttl, refresh, Some(sid))?,
             expires_in: whole_secs(inner.access_ttl),
             refresh_expires_in: whole_secs(inner.refresh_ttl),
         })
@@ -126,7 +161,7 @@ impl LoginManager {
     /// This manager, writing the application's own claims into every token it issues (by
     /// [`issue_token`](Self::issue_token) and [`issue_token_pair`](Self::issue_token_pair)):
     /// `extra` must serialize to a JSON object, and may not set a claim this crate writes or reads
-    /// (`exp`, `iat`, `nbf`, `iss`, `aud`, `sub`, `jti`, `type`, the user id claim); that is
+    /// (`exp`, `iat`, `nbf`, `iss`, `aud`, `sub`, `jti`, `sid`, `type`, the user id claim); that is
     /// refused with `TokenError::InvalidClaim("extra claims")`. Read them back with
     /// [`Claims::extra`]. Verification is unchanged: the copy checks tokens as `self` does. The
     /// copy's claims replace any `self` had from an earlier `with_claims`: pass them all at once.
@@ -159,6 +194,7 @@ impl LoginManager {
         user_id: &str,
         ttl: Duration,
         kind: Option<TokenKind>,
+        sid: Option<&str>,
     ) -> Result<String, TokenError> {
         if !valid_user_id(user_id) {
             return Err(TokenError::InvalidClaim("user id"));
@@ -168,6 +204,7 @@ impl LoginManager {
         let more = Issue {
             kind,
             jti: Some(&jti),
+            sid,
             extra: self.extra.as_deref(),
         };
         let token = inner
@@ -356,7 +393,7 @@ impl LoginManagerBuilder {
 
     /// The claim that holds the user id. Default: `user_id`, as in the Flask original; `sub` is the
     /// RFC 7519 choice. The claims this crate itself reads or writes (`exp`, `iat`, `nbf`, `iss`,
-    /// `aud`, `jti`, `type`) are refused by [`build`](Self::build), naming the claim.
+    /// `aud`, `jti`, `sid`, `type`) are refused by [`build`](Self::build), naming the claim.
     pub fn user_id_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
         self.rules.user_id_claim = claim.into();
         self
@@ -383,7 +420,7 @@ impl LoginManagerBuilder {
     }
 
     /// Checks the settings and builds the manager.
-    pub fn build(self) -> Result<LoginManager, ConfigError> {
+    pub fn build(mut self) -> Result<LoginManager, ConfigError> {
         if self.secret.len() < MIN_SECRET_LEN {
             return Err(ConfigError::SecretTooShort {
                 len: self.secret.len(),
@@ -400,6 +437,7 @@ impl LoginManagerBuilder {
             return Err(ConfigError::SecretTooShort { len: secret.len() });
         }
         let keys = KeySet::new(&self.secret, self.key_id, &self.previous);
+        self.rules.longest_ttl = whole_secs(self.access_ttl.max(self.refresh_ttl));
         Ok(LoginManager {
             extra: None,
             inner: Arc::new(Inner {

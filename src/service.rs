@@ -191,10 +191,10 @@ impl<S, L, R> LoginService<S, L, R> {
         }
     }
 
-    /// Leaves the revocation check (of a token with a `jti`, RFC 7519 section 4.1.7; one
-    /// without cannot be revoked) and the loading of the user to the response future. The
-    /// instance `poll_ready` readied goes with it; the clone stays here and is readied by the
-    /// next `poll_ready` (tower-service: "Be careful when cloning inner services").
+    /// Leaves the revocation check (the token's `jti`, its session and its user's cutoff, in one
+    /// store operation) and the loading of the user to the response future. The instance
+    /// `poll_ready` readied goes with it; the clone stays here and is readied by the next
+    /// `poll_ready` (tower-service: "Be careful when cloning inner services").
     fn wait<B>(&mut self, req: Request<B>, claims: Claims) -> ResponseFuture<S, L, R, B>
     where
         S: Service<Request<B>> + Clone,
@@ -203,20 +203,14 @@ impl<S, L, R> LoginService<S, L, R> {
     {
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let answers = self.settings.answers.clone();
-        match claims
-            .token_id()
-            .map(|jti| self.revocations.is_revoked(jti))
-        {
-            Some(check) => {
-                let pending = Pending::new(inner, req, claims, answers);
-                ResponseFuture::check(check, self.loader.clone(), pending)
-            }
-            None => {
-                let load = self.loader.load_user(claims.user_id());
-                ResponseFuture::load(load, Pending::new(inner, req, claims, answers))
-            }
-        }
+        let check = self.revocations.is_revoked(&claims.revocation());
+        let pending = Pending::new(inner, req, claims, self.settings.answers.clone());
+        ResponseFuture::check(
+            check,
+            self.loader.clone(),
+            self.revocations.clone(),
+            pending,
+        )
     }
 
     /// Hands the request to the inner service with no user; `rejection` is the answer had

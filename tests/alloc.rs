@@ -221,6 +221,41 @@ fn valid_request_allocates_at_most_4_beyond_the_bare_service() {
     );
 }
 
+/// Issue 22: the revocation check (the token's id, its session and its user's cutoff, under one
+/// lock) adds nothing on the valid path: a pair's access token through `MemoryRevocations` that
+/// holds revoked tokens, a revoked session and another user's cutoff.
+#[test]
+fn valid_request_with_the_memory_store_allocates_at_most_4_beyond_the_bare_service() {
+    use tower_login_manager::{MemoryRevocations, Revocations};
+    let manager = LoginManager::new(SECRET).expect("a valid secret");
+    let store = MemoryRevocations::new();
+    for user in ["7", "8"] {
+        let pair = manager.issue_token_pair(user).expect("a valid user id");
+        let claims = manager.decode_token(&pair.access_token).expect("valid");
+        assert!(now_or_never(store.revoke(claims.revocation())).expect("infallible"));
+        assert!(now_or_never(store.revoke_session(claims.revocation())).expect("infallible"));
+        assert!(now_or_never(store.revoke_user(claims.revocation())).expect("infallible"));
+    }
+    let pair = manager.issue_token_pair("42").expect("a valid user id");
+    let token = bearer(&pair.access_token);
+    let mut layered = LoginLayer::new(manager, loader("42"))
+        .revocations(store)
+        .layer(noop());
+    let mut bare = noop();
+    let bare_count = allocations_per_call("bare", || one_request(&mut bare, Some(&token)));
+    let layer_count = allocations_per_call("layer valid, memory store", || {
+        let res = one_request(&mut layered, Some(&token));
+        assert_eq!(res.status(), StatusCode::OK);
+        res
+    });
+    let added = layer_count - bare_count;
+    eprintln!(
+        "valid pair token, MemoryRevocations: bare service {bare_count}, layer {layer_count}: \
+         the layer adds {added} allocations per request (target <= 4)"
+    );
+    assert!(added <= 4.0, "the layer adds {added}; target <= 4");
+}
+
 #[test]
 fn missing_header_allocates_nothing_beyond_the_response() {
     // The real clock, as in production (not `support::manager()`'s pinned one).

@@ -92,7 +92,7 @@ async fn rejection_response_is_the_layers_own_answer() {
     let token = m.issue_token("1", Duration::from_secs(60)).unwrap();
     let store = MemoryRevocations::new();
     let claims = m.decode_token(&token).unwrap();
-    store.revoke(claims.revocation().unwrap()).await.unwrap();
+    store.revoke(claims.revocation()).await.unwrap();
     let layer = LoginLayer::new(m, loader()).revocations(store);
     let svc = layer
         .clone()
@@ -183,7 +183,7 @@ async fn revoked_tokens_are_refused_before_the_user_is_loaded() {
     assert_eq!(send(&layer, &token).await.0, StatusCode::OK);
 
     let claims = m.decode_token(&token).unwrap();
-    store.revoke(claims.revocation().unwrap()).await.unwrap();
+    store.revoke(claims.revocation()).await.unwrap();
     loaded.store(false, Ordering::SeqCst);
     assert_eq!(
         send(&layer, &token).await,
@@ -214,7 +214,7 @@ fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
     assert!(store.is_empty());
     let revoke = |ttl: Duration| {
         let claims = stores::token(&m, ttl);
-        tokio_test::block_on(store.revoke(claims.revocation().unwrap())).unwrap();
+        tokio_test::block_on(store.revoke(claims.revocation())).unwrap();
         claims
     };
     for _ in 0..90 {
@@ -234,14 +234,15 @@ fn the_memory_store_drops_ids_of_expired_tokens_as_it_grows() {
         revoke(Duration::from_secs(5));
     }
     assert_eq!(store.len(), 127, "no prune before the store has doubled");
-    tokio_test::block_on(store.revoke(live.revocation().unwrap())).unwrap();
+    tokio_test::block_on(store.revoke(live.revocation())).unwrap();
     assert_eq!(
         store.len(),
         33,
         "the 128th id prunes the 95 refused at NOW + 10"
     );
-    assert!(tokio_test::block_on(store.is_revoked(live.revocation().unwrap().token_id())).unwrap());
-    assert!(!tokio_test::block_on(store.is_revoked("another")).unwrap());
+    assert!(tokio_test::block_on(store.is_revoked(&live.revocation())).unwrap());
+    let another = stores::token(&m, Duration::from_secs(60));
+    assert!(!tokio_test::block_on(store.is_revoked(&another.revocation())).unwrap());
 
     // Amortised: the next prune waits until the store has doubled again (66 ids), even though
     // the 32 ids revoked at NOW + 10 are refused anyway from NOW + 15 on.
@@ -267,23 +268,18 @@ async fn rfc9700_section4_14_2_memory_revoke_is_true_once_then_false() {
     let store = MemoryRevocations::new();
     let token = m.issue_token("1", Duration::from_secs(600)).unwrap();
     let spent = m.decode_token(&token).unwrap();
-    assert_eq!(store.revoke(spent.revocation().unwrap()).await, Ok(true));
-    assert_eq!(store.revoke(spent.revocation().unwrap()).await, Ok(false));
+    assert_eq!(store.revoke(spent.revocation()).await, Ok(true));
+    assert_eq!(store.revoke(spent.revocation()).await, Ok(false));
     clock.store(NOW + 60, Ordering::SeqCst);
     let again = m.decode_token(&token).unwrap();
     assert_eq!(
-        store.revoke(again.revocation().unwrap()).await,
+        store.revoke(again.revocation()).await,
         Ok(false),
         "the same token verified again later"
     );
     let other = stores::token(&m, Duration::from_secs(60));
-    assert_eq!(store.revoke(other.revocation().unwrap()).await, Ok(true));
-    assert_eq!(
-        store
-            .is_revoked(spent.revocation().unwrap().token_id())
-            .await,
-        Ok(true)
-    );
+    assert_eq!(store.revoke(other.revocation()).await, Ok(true));
+    assert_eq!(store.is_revoked(&spent.revocation()).await, Ok(true));
     assert_eq!(store.len(), 2);
 }
 
@@ -303,6 +299,19 @@ async fn rfc9700_section4_14_2_of_16_concurrent_revocations_exactly_one_wins() {
 #[tokio::test]
 async fn memory_revoked_tokens_stay_refused_through_the_leeway() {
     stores::revoked_tokens_stay_refused_through_the_leeway(&MemoryRevocations::new()).await;
+}
+
+/// Issue 22 item 1, in memory: R0 gives R1; R0 again is refused, and so is R1.
+#[tokio::test]
+async fn rfc9700_section4_14_2_memory_a_spent_refresh_token_that_comes_back_ends_its_session() {
+    stores::a_spent_refresh_token_that_comes_back_ends_its_session(&MemoryRevocations::new()).await;
+}
+
+/// Issue 22 item 2, in memory: log out everywhere.
+#[tokio::test]
+async fn memory_logging_out_everywhere_refuses_the_users_earlier_tokens() {
+    stores::logging_out_everywhere_refuses_the_users_earlier_tokens(&MemoryRevocations::new())
+        .await;
 }
 
 #[tokio::test]
@@ -334,13 +343,13 @@ async fn rfc9700_section4_14_2_a_revoked_token_is_refused_until_exp_plus_leeway(
     let access = m.decode_token(&pair.access_token).unwrap();
     let refresh = m.decode_token(&pair.refresh_token).unwrap();
     // Logout, and the first exchange of the refresh token: both revoked.
-    assert!(store.revoke(access.revocation().unwrap()).await.unwrap());
-    assert!(store.revoke(refresh.revocation().unwrap()).await.unwrap());
+    assert!(store.revoke(access.revocation()).await.unwrap());
+    assert!(store.revoke(refresh.revocation()).await.unwrap());
 
     clock.store(NOW + 600 + 30, Ordering::SeqCst);
     for _ in 0..100 {
         let other = stores::token(&m, Duration::from_secs(1));
-        store.revoke(other.revocation().unwrap()).await.unwrap();
+        store.revoke(other.revocation()).await.unwrap();
     }
     let fresh = m.issue_token_pair("1").unwrap();
     clock.store(NOW + 600 + 30 + 1, Ordering::SeqCst);
@@ -356,7 +365,7 @@ async fn rfc9700_section4_14_2_a_revoked_token_is_refused_until_exp_plus_leeway(
         "a spent refresh token came back inside the leeway"
     );
     assert_eq!(
-        store.revoke(refresh.revocation().unwrap()).await,
+        store.revoke(refresh.revocation()).await,
         Ok(false),
         "a second exchange of the refresh token"
     );
@@ -370,14 +379,9 @@ async fn no_revocation_holds_nothing_so_every_revoke_is_new() {
     // `()`, the default store, never stores: no id is ever already revoked, none ever refused.
     let store = ();
     let claims = stores::token(&manager(), Duration::from_secs(60));
-    assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
-    assert_eq!(store.revoke(claims.revocation().unwrap()).await, Ok(true));
-    assert_eq!(
-        store
-            .is_revoked(claims.revocation().unwrap().token_id())
-            .await,
-        Ok(false)
-    );
+    assert_eq!(store.revoke(claims.revocation()).await, Ok(true));
+    assert_eq!(store.revoke(claims.revocation()).await, Ok(true));
+    assert_eq!(store.is_revoked(&claims.revocation()).await, Ok(false));
 }
 
 /// A store that is down: 503, never a pass; the error goes to the hook.
@@ -388,7 +392,7 @@ impl Revocations for Down {
     type Error = io::Error;
     type CheckFuture = Ready<Result<bool, io::Error>>;
     type RevokeFuture = Ready<Result<bool, io::Error>>;
-    fn is_revoked(&self, _: &str) -> Self::CheckFuture {
+    fn is_revoked(&self, _: &Revocation<'_>) -> Self::CheckFuture {
         ready(if self.0.load(Ordering::SeqCst) {
             Err(io::Error::other("redis: connection refused"))
         } else {
@@ -397,6 +401,12 @@ impl Revocations for Down {
     }
     fn revoke(&self, _: Revocation<'_>) -> Self::RevokeFuture {
         ready(Ok(true))
+    }
+    fn revoke_session(&self, token: Revocation<'_>) -> Self::RevokeFuture {
+        self.revoke(token)
+    }
+    fn revoke_user(&self, token: Revocation<'_>) -> Self::RevokeFuture {
+        self.revoke(token)
     }
 }
 
@@ -576,7 +586,7 @@ async fn grpc_clients_get_unavailable_when_the_store_is_down_and_unauthenticated
     );
     let store = MemoryRevocations::new();
     let claims = m.decode_token(&token).unwrap();
-    store.revoke(claims.revocation().unwrap()).await.unwrap();
+    store.revoke(claims.revocation()).await.unwrap();
     let revoked = LoginLayer::new(m.clone(), loader()).revocations(store);
     assert_eq!(
         grpc_status(&revoked, &token).await,

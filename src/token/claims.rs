@@ -34,10 +34,15 @@ pub struct Claims {
     pub(crate) iat: Option<u64>,
     pub(crate) nbf: Option<u64>,
     pub(crate) jti: Option<UserId>,
+    /// The session (the grant of a pair, kept by its refreshes): `sid`.
+    pub(crate) sid: Option<UserId>,
     pub(crate) kind: TokenKind,
     /// The first second at which the verifier refuses the token by itself: `exp` plus the
     /// leeway.
     pub(crate) refused_from: u64,
+    /// The first second at which every token of a pair issued until now is refused by itself:
+    /// now plus the longest pair lifetime plus the leeway.
+    pub(crate) all_refused_from: u64,
     /// The manager's clock when the token was verified.
     pub(crate) verified_at: u64,
     /// The decoded claims JSON, kept only when it has claims this crate does not read.
@@ -69,19 +74,27 @@ impl Claims {
         self.nbf
     }
 
-    /// The token's id (`jti`, RFC 7519 section 4.1.7), which revocation works with, if it has one.
-    pub(crate) fn token_id(&self) -> Option<&str> {
-        self.jti.as_ref().map(UserId::as_str)
-    }
-
-    /// What a [`Revocations`](crate::Revocations) store needs to refuse this token for as long
-    /// as the verifier would otherwise accept it (its `exp` plus the manager's leeway): hand it
-    /// to [`Revocations::revoke`](crate::Revocations::revoke). `None` when the token has no id
-    /// (`jti`) and so cannot be revoked: every token this crate issues has one, but a token
-    /// issued elsewhere (the Flask original, PyJWT) may not.
-    pub fn revocation(&self) -> Option<Revocation<'_>> {
-        let jti = self.token_id()?;
-        Some(Revocation::new(jti, self.refused_from, self.verified_at))
+    /// What a [`Revocations`](crate::Revocations) store needs to know of this token: its id
+    /// (`jti`), its session (`sid`), its user and `iat`, and how long to keep a revocation (its
+    /// `exp` plus the manager's leeway; for a session or a user, the manager's longest pair
+    /// lifetime plus the leeway from now). Hand it to
+    /// [`revoke`](crate::Revocations::revoke) (this token),
+    /// [`revoke_session`](crate::Revocations::revoke_session) (every token of its session) or
+    /// [`revoke_user`](crate::Revocations::revoke_user) (every token of its user issued before
+    /// now). Every token this crate issues has a `jti`, and the tokens of a pair a `sid`; a token
+    /// issued elsewhere (the Flask original, PyJWT) may have neither: then
+    /// [`Revocation::token_id`] or [`Revocation::session_id`] is `None`, and revoking it alone
+    /// or its session revokes nothing.
+    pub fn revocation(&self) -> Revocation<'_> {
+        Revocation {
+            jti: self.jti.as_ref().map(UserId::as_str),
+            sid: self.sid.as_ref().map(UserId::as_str),
+            user_id: self.user_id.as_str(),
+            issued_at: self.iat,
+            refused_from: self.refused_from,
+            all_refused_from: self.all_refused_from,
+            verified_at: self.verified_at,
+        }
     }
 
     /// Access or refresh token.
@@ -131,7 +144,8 @@ impl fmt::Debug for Claims {
             .field("exp", &self.exp)
             .field("iat", &self.iat)
             .field("nbf", &self.nbf)
-            .field("jti", &self.token_id())
+            .field("jti", &self.jti.as_ref().map(UserId::as_str))
+            .field("sid", &self.sid.as_ref().map(UserId::as_str))
             .field("kind", &self.kind)
             .field("refused_from", &self.refused_from)
             .field("extra", &self.raw.is_some())

@@ -46,6 +46,8 @@ impl Key {
 pub(crate) struct Issue<'a> {
     pub(crate) kind: Option<TokenKind>,
     pub(crate) jti: Option<&'a str>,
+    /// The session (the grant) a pair belongs to: `sid`.
+    pub(crate) sid: Option<&'a str>,
     /// A serialized JSON object of application claims, reserved names already refused.
     pub(crate) extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
@@ -88,7 +90,7 @@ impl KeySet {
     }
 
     /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}` (then `iss`/`aud` when configured,
-    /// `type`, `jti` and the application's claims when asked), claim for claim what the Flask
+    /// `type`, `jti`, `sid` and the application's claims when asked), claim for claim what the Flask
     /// original writes when nothing more is asked.
     pub(crate) fn issue(
         &self,
@@ -115,6 +117,9 @@ impl KeySet {
         }
         if let Some(jti) = more.jti {
             push_string_claim(&mut claims, "jti", jti);
+        }
+        if let Some(sid) = more.sid {
+            push_string_claim(&mut claims, "sid", sid);
         }
         if let Some(extra) = more.extra {
             for (name, value) in extra {

@@ -38,9 +38,11 @@ const KNOWN_HEADERS: [&str; 3] = [
     "eyJhbGciOiJIUzI1NiJ9",
 ];
 /// The claims this crate itself reads or writes besides the user id claim, which therefore cannot
-/// be the user id claim: `exp`, `iat`, `nbf`, `iss`, `aud` and `jti` (RFC 7519 section 4.1) and
-/// `type` (access or refresh, see [`TokenKind`]).
-pub(crate) const CRATE_CLAIMS: [&str; 7] = ["exp", "iat", "nbf", "iss", "aud", "jti", "type"];
+/// be the user id claim: `exp`, `iat`, `nbf`, `iss`, `aud` and `jti` (RFC 7519 section 4.1),
+/// `sid` (the session a token belongs to, OpenID Connect's registered claim) and `type` (access
+/// or refresh, see [`TokenKind`]).
+pub(crate) const CRATE_CLAIMS: [&str; 8] =
+    ["exp", "iat", "nbf", "iss", "aud", "jti", "sid", "type"];
 /// The longest token accepted, in bytes; longer ones are refused before any decoding, and
 /// never issued.
 pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;

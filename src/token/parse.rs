@@ -308,6 +308,7 @@ pub(super) struct RawClaims<'a> {
     pub(super) iss: Option<Value<'a>>,
     pub(super) aud: Option<Value<'a>>,
     pub(super) jti: Option<Value<'a>>,
+    pub(super) sid: Option<Value<'a>>,
     pub(super) kind: Option<Value<'a>>,
     /// Claims this crate does not read are present (see [`Claims::extra`]).
     pub(super) has_extra: bool,
@@ -365,6 +366,7 @@ impl<'a> RawClaims<'a> {
             "iss" => &mut self.iss,
             "aud" => &mut self.aud,
             "jti" => &mut self.jti,
+            "sid" => &mut self.sid,
             "type" => &mut self.kind,
             _ => {
                 self.has_extra = true;

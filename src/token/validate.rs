@@ -11,6 +11,9 @@ use crate::error::TokenError;
 #[derive(Clone, Debug)]
 pub(crate) struct Rules {
     pub(crate) leeway: u64,
+    /// The longest lifetime of the tokens of a pair (access or refresh), whole seconds: how long
+    /// a session's or a user's revocation must be kept.
+    pub(crate) longest_ttl: u64,
     pub(crate) user_id_claim: Cow<'static, str>,
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<String>,
@@ -20,6 +23,7 @@ impl Default for Rules {
     fn default() -> Self {
         Self {
             leeway: 0,
+            longest_ttl: 0,
             user_id_claim: Cow::Borrowed("user_id"),
             issuer: None,
             audience: None,
@@ -79,6 +83,11 @@ impl RawClaims<'_> {
             Some(Value::Str(jti)) if !jti.is_empty() => Some(UserId::new(&jti)),
             Some(_) => return Err(TokenError::InvalidClaim("jti")),
         };
+        let sid = match self.sid {
+            None => None,
+            Some(Value::Str(sid)) if !sid.is_empty() => Some(UserId::new(&sid)),
+            Some(_) => return Err(TokenError::InvalidClaim("sid")),
+        };
         let user_id = match self.user_id {
             Some(Value::Str(id)) if valid_user_id(&id) => UserId::new(&id),
             Some(_) => return Err(TokenError::InvalidClaim("user id")),
@@ -90,8 +99,10 @@ impl RawClaims<'_> {
             iat,
             nbf,
             jti,
+            sid,
             kind,
             refused_from,
+            all_refused_from: now.saturating_add(rules.longest_ttl).saturating_add(leeway),
             verified_at: now,
             raw: None,
             location: None,

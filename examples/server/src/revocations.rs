@@ -49,35 +49,42 @@ impl Store {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
+/// Forwards one call to the chosen store, boxing its future.
+macro_rules! forward {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Self::Memory($store) => {
+                let fut = $call;
+                Box::pin(async move { fut.await.map_err(BoxError::from) })
+            }
+            Self::Redis($store) => {
+                let fut = $call;
+                Box::pin(async move { fut.await.map_err(BoxError::from) })
+            }
+        }
+    };
+}
+
 impl Revocations for Store {
     type Error = BoxError;
     type CheckFuture = BoxFuture<bool>;
     type RevokeFuture = BoxFuture<bool>;
 
-    fn is_revoked(&self, jti: &str) -> Self::CheckFuture {
-        match self {
-            Self::Memory(store) => {
-                let check = store.is_revoked(jti);
-                Box::pin(async move { check.await.map_err(BoxError::from) })
-            }
-            Self::Redis(store) => {
-                let check = store.is_revoked(jti);
-                Box::pin(async move { check.await.map_err(BoxError::from) })
-            }
-        }
+    /// The token's id, its session and its user's cutoff: one lock, or one Redis `MGET`.
+    fn is_revoked(&self, token: &Revocation<'_>) -> Self::CheckFuture {
+        forward!(self, store => store.is_revoked(token))
     }
 
     /// Both stores revoke atomically: of the calls with one id, exactly one gets `true`.
     fn revoke(&self, token: Revocation<'_>) -> Self::RevokeFuture {
-        match self {
-            Self::Memory(store) => {
-                let revoke = store.revoke(token);
-                Box::pin(async move { revoke.await.map_err(BoxError::from) })
-            }
-            Self::Redis(store) => {
-                let revoke = store.revoke(token);
-                Box::pin(async move { revoke.await.map_err(BoxError::from) })
-            }
-        }
+        forward!(self, store => store.revoke(token))
+    }
+
+    fn revoke_session(&self, token: Revocation<'_>) -> Self::RevokeFuture {
+        forward!(self, store => store.revoke_session(token))
+    }
+
+    fn revoke_user(&self, token: Revocation<'_>) -> Self::RevokeFuture {
+        forward!(self, store => store.revoke_user(token))
     }
 }

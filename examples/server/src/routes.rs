@@ -309,7 +309,7 @@ async fn end_session(
             continue; // expired, or not a token: nothing to revoke
         };
         let own = access.kind() == TokenKind::Access && access.user_id() == claims.user_id();
-        if own && access.revocation().is_some() {
+        if own && access.revocation().token_id().is_some() {
             revoke(&state, &access).await?;
         }
     }
@@ -357,11 +357,12 @@ fn from_cookie(claims: &Claims) -> bool {
 async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
     // Every token this server issues has an id; a token minted elsewhere with the same secret
     // may lack a `jti`.
-    let Some(revocation) = claims.revocation() else {
+    let revocation = claims.revocation();
+    if revocation.token_id().is_none() {
         return Err(ApiError::bad_request(
             "This token has no id (jti) and cannot be revoked",
         ));
-    };
+    }
     state.revocations.revoke(revocation).await.map_err(|error| {
         eprintln!("error: revoking a token failed: {error}");
         ApiError::login(&state.login, Rejection::RevocationUnavailable)
