@@ -250,6 +250,16 @@ impl Users {
                 .await?;
         Ok(row.map(|(id, username)| User { id, username }))
     }
+
+    /// Replaces the password hash of the user with this id (`POST /password`).
+    pub async fn set_password_hash(&self, id: i64, password_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 /// The login layer's user loader: the `@login_manager.user_loader` of the Flask original.

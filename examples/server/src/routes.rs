@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_login_manager::{
     Claims, CurrentUser, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies,
-    TokenKind, TokenLocation,
+    TokenKind, TokenLocation, TokenPair,
 };
 
 use crate::db::{CreateError, Loader, User, Users};
@@ -54,7 +54,8 @@ const STYLE: &str = include_str!("../static/app.css");
 
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
 /// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser
-/// page); `GET /me` and `POST /logout` behind the login layer (access tokens, from the
+/// page); `GET /me`, `POST /logout`, `POST /logout-all` (every session of the user) and
+/// `POST /password` (a password change) behind the login layer (access tokens, from the
 /// `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
 /// (the end of the session) behind a second one that takes only refresh tokens (header, or the
 /// `refresh_token` cookie). Both layers check the revocation store, and refuse a cookie's token
@@ -65,6 +66,8 @@ pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/me", get(me))
         .route("/logout", post(logout))
+        .route("/logout-all", post(logout_all))
+        .route("/password", post(change_password))
         .route_layer(state.login.clone().token_locations([
             TokenLocation::Header,
             state.cookies.location(TokenKind::Access),
@@ -168,7 +171,7 @@ async fn login(
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
     let user = authenticate(&state, client, credentials).await?;
-    token_pair(&state.manager, &user)
+    token_pair(new_pair(&state, &user)?)
 }
 
 /// `POST /session`: the same check, for browsers: the tokens go into `HttpOnly` cookies that no
@@ -179,7 +182,8 @@ async fn session(
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
     let user = authenticate(&state, client, credentials).await?;
-    session_cookies(&state, &user)
+    let pair = new_pair(&state, &user)?;
+    session_cookies(&state, &user, &pair)
 }
 
 /// The user these credentials are the password of, or the answer to give: 429 while the username
@@ -255,26 +259,101 @@ async fn check_password(
 }
 
 /// `POST /refresh` with `Authorization: Bearer <refresh token>`: the presented refresh token is
-/// revoked (rotation: each one is good for a single exchange) and a new pair is answered, as by
-/// `/login`. The layer has already refused refresh tokens that are revoked, expired or invalid,
-/// access tokens, and users that no longer exist.
+/// revoked (rotation: each one is good for a single exchange) and a new pair of the same session
+/// is answered, as by `/login`. The layer has already refused refresh tokens that are revoked,
+/// expired or invalid, access tokens, and users that no longer exist.
 ///
 /// The token is spent before the pair is issued, in one atomic step: two requests with the same
 /// token can both pass the layer's check, but only the one whose revocation answers `true` gets a
-/// pair; the other is a reuse (RFC 9700 section 4.14.2) and gets the layer's 401 for a revoked
-/// token.
+/// pair. A spent token that comes back is a reuse (RFC 9700 section 4.14.2): two parties hold it,
+/// and which one is legitimate cannot be told, so its session ends (every token of it, the pair
+/// issued from the spent token included) and the request gets the layer's 401 for a revoked
+/// token. The layer does the same for a reuse it refuses itself.
 async fn refresh(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser<User>,
     claims: Claims,
 ) -> Result<Response, ApiError> {
     if !revoke(&state, &claims).await? {
+        end_session_of(&state, &claims).await?;
         return Err(ApiError::login(&state.login, Rejection::Revoked));
     }
+    let pair = state
+        .manager
+        .refresh_token_pair(&claims)
+        .map_err(|error| ApiError::internal("issuing a token", error))?;
     match from_cookie(&claims) {
-        true => session_cookies(&state, &user),
-        false => token_pair(&state.manager, &user),
+        true => session_cookies(&state, &user, &pair),
+        false => token_pair(pair),
     }
+}
+
+/// Revokes the session of `claims` (every token of it); a store that cannot be reached is a 503.
+async fn end_session_of(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
+    let revocation = claims.revocation();
+    state
+        .revocations
+        .revoke_session(revocation)
+        .await
+        .map_err(|error| unavailable(state, "revoking a session", error))
+}
+
+/// `POST /logout-all` with the access token: every token of this user issued before this second
+/// is refused, on every instance that shares the revocation store: every session, on every device
+/// ("log out everywhere"). A browser's cookies are cleared as well.
+async fn logout_all(State(state): State<AppState>, claims: Claims) -> Result<Response, ApiError> {
+    cut_off(&state, &claims).await?;
+    Ok(signed_out(&state, &claims, "Logged out everywhere"))
+}
+
+/// `POST /password` with the access token and `{"old_password": "..", "new_password": ".."}`:
+/// the old password is checked as `/login` checks one (the same throttle: a wrong one counts as
+/// a failed login, and 429 once the attempts are used up), the new one is hashed as `/register`
+/// hashes it, and every session of the user ends (the cutoff of `/logout-all`). The answer is a
+/// new pair for this client, as `/login` (or `/session`, for a browser) answers it: only the
+/// other sessions end. Neither password is ever logged.
+async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    CurrentUser(user): CurrentUser<User>,
+    claims: Claims,
+    change: PasswordChange,
+) -> Result<Response, ApiError> {
+    let PasswordChange { old, new } = change;
+    let credentials = Credentials {
+        username: user.username.clone(),
+        password: old,
+    };
+    let user = authenticate(&state, client, credentials).await?;
+    let hash = state
+        .passwords
+        .hash(new)
+        .await
+        .map_err(|error| ApiError::hashing("hashing a password", error))?;
+    state
+        .users
+        .set_password_hash(user.id, &hash)
+        .await
+        .map_err(|error| ApiError::internal("changing a password", error))?;
+    cut_off(&state, &claims).await?;
+    // Issued in the cutoff's second or later: `iat < cutoff` refuses only the earlier tokens.
+    let pair = new_pair(&state, &user)?;
+    match from_cookie(&claims) {
+        true => session_cookies(&state, &user, &pair),
+        false => token_pair(pair),
+    }
+}
+
+/// Sets the cutoff of the user of `claims` to now (the manager's clock when the token was
+/// verified): tokens issued in an earlier second are refused.
+async fn cut_off(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
+    // `false`: a concurrent request set the same cutoff, or a later one.
+    let _moved = state
+        .revocations
+        .revoke_user(claims.revocation())
+        .await
+        .map_err(|error| unavailable(state, "logging a user out everywhere", error))?;
+    Ok(())
 }
 
 /// `POST /logout` with the access token (header or cookie): that token is revoked until it
@@ -283,14 +362,14 @@ async fn refresh(
 async fn logout(State(state): State<AppState>, claims: Claims) -> Result<Response, ApiError> {
     // `false`: a concurrent logout with the same token revoked it first; logged out all the same.
     let _revoked_here = revoke(&state, &claims).await?;
-    Ok(logged_out(&state, &claims))
+    Ok(signed_out(&state, &claims, "Logged out"))
 }
 
 /// `DELETE /refresh` with the refresh token (header, or the browser's `refresh_token` cookie,
-/// which the browser sends to `/refresh` only): ends the session. The refresh token is revoked
-/// until it expires, and so is this user's access token in the `access_token` cookie, which the
-/// browser sends with every request; a browser's cookies are cleared. An API client revokes its
-/// access token at `/logout`, or lets it expire.
+/// which the browser sends to `/refresh` only): ends the session. The refresh token is revoked,
+/// and so is its session (every token of it: the API client's access token, the pairs refreshed
+/// from it), and this user's access token in the `access_token` cookie, which the browser sends
+/// with every request; a browser's cookies are cleared.
 async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -301,6 +380,7 @@ async fn end_session(
     if !revoke(&state, &claims).await? {
         return Err(ApiError::login(&state.login, Rejection::Revoked));
     }
+    end_session_of(&state, &claims).await?;
     let TokenLocation::Cookie(access_cookie) = state.cookies.location(TokenKind::Access) else {
         unreachable!("SessionCookies locates its tokens in cookies");
     };
@@ -313,7 +393,7 @@ async fn end_session(
             revoke(&state, &access).await?;
         }
     }
-    Ok(logged_out(&state, &claims))
+    Ok(signed_out(&state, &claims, "Logged out"))
 }
 
 /// The values of the cookies named `name` in the request's `Cookie` headers, as the login layer
@@ -330,9 +410,9 @@ fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Ite
         .map(|c| c.value_trimmed().to_owned())
 }
 
-/// The answer of `/logout` and `DELETE /refresh`; a browser's cookies are cleared.
-fn logged_out(state: &AppState, claims: &Claims) -> Response {
-    let body = status_message(StatusCode::OK, "Logged out");
+/// The answer of `/logout`, `/logout-all` and `DELETE /refresh`; a browser's cookies are cleared.
+fn signed_out(state: &AppState, claims: &Claims, message: &str) -> Response {
+    let body = status_message(StatusCode::OK, message);
     let cleared = match from_cookie(claims) {
         true => state.cookies.clear().to_vec(),
         false => Vec::new(),
@@ -363,22 +443,34 @@ async fn revoke(state: &AppState, claims: &Claims) -> Result<bool, ApiError> {
             "This token has no id (jti) and cannot be revoked",
         ));
     }
-    state.revocations.revoke(revocation).await.map_err(|error| {
-        eprintln!("error: revoking a token failed: {error}");
-        ApiError::login(&state.login, Rejection::RevocationUnavailable)
-    })
+    state
+        .revocations
+        .revoke(revocation)
+        .await
+        .map_err(|error| unavailable(state, "revoking a token", error))
 }
 
-/// A new pair for `user` in cookies, as `/session` and a browser's `/refresh` answer them: the body
-/// is the user, never a token.
-fn session_cookies(state: &AppState, user: &User) -> Result<Response, ApiError> {
-    let pair = state
+/// The login layer's 503 for a revocation store that cannot be reached; the cause goes to the
+/// log, never to the client.
+fn unavailable(state: &AppState, doing: &str, error: impl std::fmt::Display) -> ApiError {
+    eprintln!("error: {doing} failed: {error}");
+    ApiError::login(&state.login, Rejection::RevocationUnavailable)
+}
+
+/// A new pair for `user`, in a new session.
+fn new_pair(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {
+    state
         .manager
         .issue_token_pair(&user.id.to_string())
-        .map_err(|error| ApiError::internal("issuing a token", error))?;
+        .map_err(|error| ApiError::internal("issuing a token", error))
+}
+
+/// `pair` in cookies, as `/session` and a browser's `/refresh` answer it: the body is the user,
+/// never a token.
+fn session_cookies(state: &AppState, user: &User, pair: &TokenPair) -> Result<Response, ApiError> {
     let [access, refresh] = state
         .cookies
-        .set_pair(&pair)
+        .set_pair(pair)
         .map_err(|error| ApiError::internal("setting the session cookies", error))?;
     // `AppendHeaders`: two `Set-Cookie` headers (an array of headers would keep only the last).
     Ok((
@@ -392,11 +484,8 @@ fn session_cookies(state: &AppState, user: &User) -> Result<Response, ApiError> 
         .into_response())
 }
 
-/// A new access and refresh token for `user`, as `/login` and `/refresh` answer them.
-fn token_pair(manager: &LoginManager, user: &User) -> Result<Response, ApiError> {
-    let pair = manager
-        .issue_token_pair(&user.id.to_string())
-        .map_err(|error| ApiError::internal("issuing a token", error))?;
+/// `pair` in the body, as `/login` and `/refresh` answer it.
+fn token_pair(pair: TokenPair) -> Result<Response, ApiError> {
     let body = Json(TokenResponse {
         token: pair.access_token,
         token_type: "Bearer",
@@ -544,21 +633,7 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("The request body must be at most {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                ApiError::bad_request("The request body could not be read")
-            }
-        })?;
-        let Ok(Value::Object(_)) = serde_json::from_slice::<Value>(&body) else {
-            return Err(ApiError::bad_request(
-                "The request body must be a JSON object with a username and a password",
-            ));
-        };
+        let body = json_object(req, state, "a username and a password").await?;
         /// The two members. Read from the object again: a `Value` keeps the last of a repeated
         /// member silently, serde's derive refuses it.
         #[derive(Deserialize)]
@@ -572,14 +647,75 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
             )
         })?;
         let username = string_field(fields.username, "username")?;
-        let password = string_field(fields.password, "password")?;
-        if password.len() > MAX_PASSWORD_BYTES {
-            return Err(ApiError::bad_request(format!(
-                "password must be at most {MAX_PASSWORD_BYTES} bytes"
-            )));
-        }
+        let password = password_field(fields.password, "password")?;
         Ok(Self { username, password })
     }
+}
+
+/// The body of `/password`: `{"old_password": "..", "new_password": ".."}`, both non-empty
+/// strings, read as [`Credentials`] are.
+#[derive(Debug)]
+pub struct PasswordChange {
+    old: String,
+    new: String,
+}
+
+impl<S: Send + Sync> FromRequest<S> for PasswordChange {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = json_object(req, state, "an old_password and a new_password").await?;
+        /// The two members, each once (serde's derive refuses a repeated member).
+        #[derive(Deserialize)]
+        struct Fields {
+            old_password: Option<Value>,
+            new_password: Option<Value>,
+        }
+        let fields = serde_json::from_slice::<Fields>(&body).map_err(|_| {
+            ApiError::bad_request(
+                "The request body must give the old_password and the new_password once each",
+            )
+        })?;
+        Ok(Self {
+            old: password_field(fields.old_password, "old_password")?,
+            new: password_field(fields.new_password, "new_password")?,
+        })
+    }
+}
+
+/// The request's body, once it is known to be a JSON object (`with`: what it must hold).
+async fn json_object<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    with: &str,
+) -> Result<Bytes, ApiError> {
+    let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body must be at most {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::bad_request("The request body could not be read")
+        }
+    })?;
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(_)) => Ok(body),
+        _ => Err(ApiError::bad_request(format!(
+            "The request body must be a JSON object with {with}"
+        ))),
+    }
+}
+
+/// A password member: a non-empty string of at most [`MAX_PASSWORD_BYTES`].
+fn password_field(field: Option<Value>, name: &str) -> Result<String, ApiError> {
+    let password = string_field(field, name)?;
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "{name} must be at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(password)
 }
 
 /// RFC 5893 section 2, which RFC 8265 applies to a username with right-to-left characters.

@@ -123,6 +123,20 @@ async fn the_page_and_its_script_are_served_by_the_server() {
     assert_eq!(headers[CONTENT_TYPE], "text/css; charset=utf-8");
 }
 
+/// The access cookie refused on `/me` and the refresh cookie on `/refresh`: the session is over.
+async fn session_refused(server: &Server, access: &str, refresh: &str, why: &str) {
+    for (method, path, cookie) in [
+        (Method::GET, "/me", access),
+        (Method::POST, "/refresh", refresh),
+    ] {
+        let reply = server
+            .request_with(method, path, &same_origin(Some(cookie)), "")
+            .await;
+        let revoked = error(StatusCode::UNAUTHORIZED, REVOKED);
+        assert_eq!(reply.pair(), revoked, "{path} {why}");
+    }
+}
+
 #[tokio::test]
 async fn a_browser_session_lives_in_httponly_cookies() {
     let dir = TempDir::new("browser-test");
@@ -162,6 +176,10 @@ async fn a_browser_session_lives_in_httponly_cookies() {
         .request_with(Method::POST, "/refresh", &same_origin(Some(&refresh)), "")
         .await;
     assert_eq!(again.pair(), error(StatusCode::UNAUTHORIZED, REVOKED));
+    // The spent token came back, so two parties may hold it (RFC 9700 section 4.14.2): the
+    // session is over, the cookies the refresh set with it.
+    session_refused(&server, &new_access, &new_refresh, "after a reuse").await;
+    let (_, new_access, new_refresh) = log_in(&server).await;
 
     // The page logs out with `DELETE /refresh`, where the browser sends both cookies: the
     // session ends (both tokens revoked) and both cookies are cleared.
@@ -183,19 +201,7 @@ async fn a_browser_session_lives_in_httponly_cookies() {
             "refresh_token=; HttpOnly; SameSite=Lax; Secure; Path=/refresh; Max-Age=0",
         ]
     );
-    for (method, path, cookie) in [
-        (Method::GET, "/me", &new_access),
-        (Method::POST, "/refresh", &new_refresh),
-    ] {
-        let reply = server
-            .request_with(method, path, &same_origin(Some(cookie)), "")
-            .await;
-        assert_eq!(
-            reply.pair(),
-            error(StatusCode::UNAUTHORIZED, REVOKED),
-            "{path}"
-        );
-    }
+    session_refused(&server, &new_access, &new_refresh, "after DELETE /refresh").await;
 
     // /logout with the access cookie: that token is revoked and both cookies are cleared.
     let (_, new_access, _) = log_in(&server).await;

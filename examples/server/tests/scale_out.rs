@@ -3,7 +3,9 @@
 //!
 //! Checks that users, tokens and revocations are shared (register on A, log in on B; a token from
 //! A works on B; a logout on B is refused on A at once; one refresh token sent to A and B at the
-//! same moment is spent once), that a Redis that hangs or goes down turns the protected routes
+//! same moment is spent once, and its session ends on both; a spent refresh token that comes back
+//! on B while the legitimate refresh runs on A ends the session on both; a password change on B
+//! and a `/logout-all` on A end every earlier token of the user on both), that a Redis that hangs or goes down turns the protected routes
 //! into a quick 503 on both instances, and that they recover by themselves when Redis resumes or
 //! is back on the same port. This also runs the example server unchanged against PostgreSQL. The
 //! Redis store itself is tested in the library's `tests/redis.rs`.
@@ -17,7 +19,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{Launch, Server, Services, Timing, error, free_port};
+use support::{Launch, Server, Services, Timing, error, free_port, tokens};
 
 /// The `SECRET_KEY` both instances share.
 const SECRET: &str = "the scale-out test's secret, shared by both instances";
@@ -129,24 +131,29 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
     );
     assert_eq!(a.me(&from_b).await, ada, "only that token");
 
-    // A refresh token spent on A is spent on B too.
+    // A refresh token spent on A is spent on B too; the new pair works on B, and its refresh
+    // token refreshes there. Presented again on B, the spent token ends its session on both.
     let (status, body) = a.post_token("/refresh", &from_a_refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(b.me(body["token"].as_str().unwrap()).await, ada);
+    let (status, body) = b.post_token("/refresh", &refresh_token_of(&body)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         b.post_token("/refresh", &from_a_refresh).await,
         error(StatusCode::UNAUTHORIZED, REVOKED)
     );
-    assert_eq!(b.me(body["token"].as_str().unwrap()).await, ada);
+    session_is_over(&[&a, &b], &body, "a reuse on B").await;
 
     // RFC 9700 section 4.14.2: one refresh token sent to A and B at the same moment is spent
-    // once; a few rounds, each on the winner's new refresh token.
-    let mut raced = refresh_token_of(&body);
+    // once; it was presented twice, so the session ends on both instances, the winner's new pair
+    // with it. A few rounds, each on a new login.
+    let revoked = error(StatusCode::UNAUTHORIZED, REVOKED);
     for round in 0..4 {
+        let (_, raced) = a.login_pair("ada", "ada's password").await;
         let (on_a, on_b) = tokio::join!(
             a.post_token("/refresh", &raced),
             b.post_token("/refresh", &raced)
         );
-        let revoked = error(StatusCode::UNAUTHORIZED, REVOKED);
         let winner = match (on_a.0, on_b.0) {
             (StatusCode::OK, _) if on_b == revoked => on_a.1,
             (_, StatusCode::OK) if on_a == revoked => on_b.1,
@@ -155,7 +162,27 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
                 on_a.0, on_a.1["message"], on_b.0, on_b.1["message"]
             ),
         };
-        raced = refresh_token_of(&winner);
+        session_is_over(&[&a, &b], &winner, &format!("round {round}")).await;
+    }
+
+    // Issue 22, the reuse racing the legitimate refresh: R0 gives R1 on A; then the thief's R0 on
+    // B and the client's R1 on A at the same moment. The reuse is refused; the client's refresh
+    // may still get a pair (when it was checked first), but afterwards the session is over on
+    // both instances, whatever the order.
+    for round in 0..4 {
+        let (_, r0) = a.login_pair("ada", "ada's password").await;
+        let (status, first) = a.post_token("/refresh", &r0).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        let r1 = refresh_token_of(&first);
+        let (legit, reuse) =
+            tokio::join!(a.post_token("/refresh", &r1), b.post_token("/refresh", &r0));
+        assert_eq!(reuse, revoked, "round {round}: the reuse");
+        let what = format!("reuse round {round}");
+        match legit.0 {
+            StatusCode::OK => session_is_over(&[&a, &b], &legit.1, &what).await,
+            _ => assert_eq!(legit, revoked, "{what}: the client's refresh"),
+        }
+        session_is_over(&[&a, &b], &first, &what).await;
     }
 
     // Redis hangs (SIGSTOP: connections are accepted, nothing is answered): 503 after the
@@ -210,11 +237,74 @@ async fn two_instances_share_users_tokens_and_revocations_through_postgres_and_r
         error(StatusCode::UNAUTHORIZED, REVOKED)
     );
 
+    // Issue 22, log out everywhere: a password change on B ends ada's every other session on
+    // both instances, and its new pair works on both; then `/logout-all` on A ends that one too.
+    let (phone, phone_refresh) = a.login_pair("ada", "ada's password").await;
+    let (laptop, _) = b.login_pair("ada", "ada's password").await;
+    // The cutoff refuses tokens issued in an earlier second.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let reply = b
+        .change_password(&laptop, "ada's password", "ada's new password")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let (fresh, fresh_refresh) = tokens(&reply);
+    for server in [&a, &b] {
+        for (token, what) in [
+            (&phone, "the phone"),
+            (&laptop, "the laptop"),
+            (&from_b, "B"),
+        ] {
+            assert_eq!(server.me(token).await, revoked, "{}: {what}", server.name);
+        }
+        assert_eq!(
+            server.me(&fresh).await,
+            ada,
+            "{}: the new pair",
+            server.name
+        );
+    }
+    assert_eq!(a.post_token("/refresh", &phone_refresh).await, revoked);
+    let (status, body) = a.post_token("/refresh", &fresh_refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (fresh, _) = tokens_of(&body);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(a.post_token("/logout-all", &fresh).await.0, StatusCode::OK);
+    for server in [&a, &b] {
+        assert_eq!(server.me(&fresh).await, revoked, "{}", server.name);
+    }
+    let (after, _) = b.login_pair("ada", "ada's new password").await;
+    assert_eq!(a.me(&after).await, ada, "a login afterwards");
+
     for server in [a, b] {
         let name = server.name;
         let status = server.stop();
         assert!(status.success(), "{name}: exit status {status}");
     }
+}
+
+/// After a refresh-token reuse: the pair in `answer` (a `/login` or `/refresh` body) is refused
+/// on every instance, its access token on `/me` and its refresh token on `/refresh`.
+async fn session_is_over(servers: &[&Server], answer: &Value, what: &str) {
+    let (access, refresh) = tokens_of(answer);
+    let revoked = error(StatusCode::UNAUTHORIZED, REVOKED);
+    for server in servers {
+        assert_eq!(server.me(&access).await, revoked, "{what}: {}", server.name);
+        assert_eq!(
+            server.post_token("/refresh", &refresh).await,
+            revoked,
+            "{what}: {}",
+            server.name
+        );
+    }
+}
+
+/// The access and the refresh token of a `/login` or `/refresh` answer's body.
+fn tokens_of(body: &Value) -> (String, String) {
+    let access = body["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token in {body}"))
+        .to_owned();
+    (access, refresh_token_of(body))
 }
 
 // ---------------------------------------------------------------------------------------------

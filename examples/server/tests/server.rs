@@ -477,13 +477,17 @@ async fn tokens_interoperate_with_the_flask_original() {
     let claims = decoded.claims;
     let iat = claims["iat"].as_u64().expect("iat is a number");
     assert!(iat.abs_diff(now) < 60, "iat {iat} is now ({now})");
-    // The original's claims, plus `type` and a random `jti` (128 bits, base64url) for revocation,
-    // which PyJWT ignores.
+    // The original's claims, plus `type`, a random `jti` (128 bits, base64url) for revocation
+    // and the session's `sid` (as random), which PyJWT ignores.
     let jti = claims["jti"].as_str().expect("a jti").to_owned();
-    assert_eq!(jti.len(), 22, "{jti}");
+    let sid = claims["sid"].as_str().expect("a sid").to_owned();
+    assert_eq!((jti.len(), sid.len()), (22, 22), "{jti} {sid}");
     assert_eq!(
         claims,
-        json!({ "exp": iat + 3600, "iat": iat, "user_id": "1", "type": "access", "jti": jti })
+        json!({
+            "exp": iat + 3600, "iat": iat, "user_id": "1", "type": "access", "jti": jti,
+            "sid": sid,
+        })
     );
 }
 
@@ -695,18 +699,18 @@ async fn refresh_exchanges_a_refresh_token_once_for_a_new_pair() {
         "the old access token lives on until it expires"
     );
 
-    // Rotation: the spent refresh token is revoked; the new one works, once.
-    refused(
-        server.post_token("/refresh", &refresh).await,
-        REVOKED_TOKEN,
-        "the spent refresh token",
-    );
+    // Rotation: the new refresh token works, once; the spent one is refused.
     let (status, body) = server.post_token("/refresh", &new_refresh).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     refused(
         server.post_token("/refresh", &new_refresh).await,
         REVOKED_TOKEN,
         "the second spent refresh token",
+    );
+    refused(
+        server.post_token("/refresh", &refresh).await,
+        REVOKED_TOKEN,
+        "the spent refresh token",
     );
 
     // A refresh token for a user who does not exist (same secret) is refused by the loader.
@@ -728,9 +732,9 @@ async fn concurrent_refreshes_with_one_refresh_token_let_exactly_one_through() {
     // RFC 9700 section 4.14.2: a rotated refresh token is good for one use; a reuse is refused.
     let dir = TempDir::new(SCRATCH);
     let server = with_ada(Some(SECRET), &dir, &[]).await;
-    let (_, mut refresh) = server.login_pair("ada", ADA_PASSWORD).await;
-    // Several rounds, each on the winner's new refresh token: one lucky ordering must not pass.
+    // Several rounds, each on a new login: one lucky ordering must not pass.
     for round in 0..8 {
+        let (_, refresh) = server.login_pair("ada", ADA_PASSWORD).await;
         let auth = bearer(&refresh);
         let (first, second) = tokio::join!(
             server.post("/refresh", Some(&auth)),
@@ -758,10 +762,167 @@ async fn concurrent_refreshes_with_one_refresh_token_let_exactly_one_through() {
         );
         refused(loser.pair(), REVOKED_TOKEN, "the concurrent reuse");
         refused(reuse.pair(), REVOKED_TOKEN, "a later reuse");
+        // RFC 9700 section 4.14.2: the token was presented twice, so two parties may hold it,
+        // and the server cannot tell which one is legitimate: the session is over, the winner's
+        // new pair with it.
         let (new_access, new_refresh) = tokens(&winner);
-        assert_eq!(server.me(&new_access).await, ada(), "round {round}");
-        refresh = new_refresh;
+        refused(
+            server.me(&new_access).await,
+            REVOKED_TOKEN,
+            "the winner's access",
+        );
+        refused(
+            server.post_token("/refresh", &new_refresh).await,
+            REVOKED_TOKEN,
+            "the winner's refresh token",
+        );
     }
+}
+
+/// Issue 22, the exact sequence (RFC 9700 section 4.14.2, refresh-token families): `/login`
+/// gives R0; `/refresh` with R0 gives R1; `/refresh` with R0 again is refused, and so is R1,
+/// whoever holds it (a thief who refreshed first, or the client): the session is over, its access
+/// tokens with it. The user's other sessions go on.
+#[tokio::test]
+async fn a_spent_refresh_token_that_comes_back_ends_its_session() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    let (access0, r0) = server.login_pair("ada", ADA_PASSWORD).await;
+    let (other_access, other_refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    let reply = server.post("/refresh", Some(&bearer(&r0))).await;
+    assert_eq!(reply.status, StatusCode::OK, "R0 gives R1: {}", reply.body);
+    let (access1, r1) = tokens(&reply);
+
+    refused(
+        server.post_token("/refresh", &r0).await,
+        REVOKED_TOKEN,
+        "R0 again",
+    );
+    refused(
+        server.post_token("/refresh", &r1).await,
+        REVOKED_TOKEN,
+        "R1, after R0 came back",
+    );
+    refused(
+        server.me(&access1).await,
+        REVOKED_TOKEN,
+        "R1's access token",
+    );
+    refused(
+        server.me(&access0).await,
+        REVOKED_TOKEN,
+        "R0's access token",
+    );
+
+    assert_eq!(server.me(&other_access).await, ada(), "another session");
+    assert_eq!(
+        server.post_token("/refresh", &other_refresh).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Issue 22, "log out everywhere": `POST /logout-all` with an access token refuses every token
+/// of the user issued before it (every session, access and refresh), not other users' tokens;
+/// a login afterwards works.
+#[tokio::test]
+async fn logout_all_refuses_every_earlier_token_of_the_user() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    assert_eq!(
+        server.register("bob", "bob's password").await.status,
+        StatusCode::CREATED
+    );
+    let (phone, phone_refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    let (laptop, laptop_refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    let bob = server.login_token("bob", "bob's password").await;
+    refused(
+        server.post_token("/logout-all", &laptop_refresh).await,
+        INVALID_TOKEN,
+        "a refresh token on /logout-all",
+    );
+    // One second on: the cutoff refuses tokens issued in an earlier second.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        server.post_token("/logout-all", &laptop).await,
+        (
+            StatusCode::OK,
+            json!({ "status": 200, "message": "Logged out everywhere" })
+        )
+    );
+    for (token, what) in [(&phone, "the phone"), (&laptop, "the laptop")] {
+        refused(server.me(token).await, REVOKED_TOKEN, what);
+    }
+    for (token, what) in [
+        (&phone_refresh, "the phone"),
+        (&laptop_refresh, "the laptop"),
+    ] {
+        refused(
+            server.post_token("/refresh", token).await,
+            REVOKED_TOKEN,
+            what,
+        );
+    }
+    assert_eq!(server.me(&bob).await.0, StatusCode::OK, "another user");
+    let again = server.login_token("ada", ADA_PASSWORD).await;
+    assert_eq!(server.me(&again).await, ada(), "a login afterwards");
+}
+
+/// Issue 22: `POST /password` with the access token and the old password changes the password
+/// and ends every other session; the answer is a new pair for this client. A wrong old password
+/// is refused, and counted as a failed login.
+#[tokio::test]
+async fn a_password_change_ends_every_other_session() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    let (phone, phone_refresh) = server.login_pair("ada", ADA_PASSWORD).await;
+    let (laptop, _) = server.login_pair("ada", ADA_PASSWORD).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let reply = server
+        .change_password(&laptop, "not ada's password", "new")
+        .await;
+    refused(reply.pair(), INVALID_CREDENTIALS, "a wrong old password");
+    assert_eq!(server.me(&phone).await, ada(), "nothing changed");
+    let reply = server.change_password(&laptop, ADA_PASSWORD, "").await;
+    assert_eq!(
+        reply.pair(),
+        error(StatusCode::BAD_REQUEST, "new_password must not be empty")
+    );
+
+    let reply = server
+        .change_password(&laptop, ADA_PASSWORD, "ada's new password")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers[CACHE_CONTROL], "no-store");
+    let (access, refresh) = tokens(&reply);
+    assert_eq!(reply.body, token_answer(&access, &refresh));
+    assert_eq!(server.me(&access).await, ada(), "the new pair");
+    refused(server.me(&phone).await, REVOKED_TOKEN, "the phone");
+    refused(
+        server.me(&laptop).await,
+        REVOKED_TOKEN,
+        "the laptop's old token",
+    );
+    refused(
+        server.post_token("/refresh", &phone_refresh).await,
+        REVOKED_TOKEN,
+        "the phone's refresh token",
+    );
+    assert_eq!(
+        server.post_token("/refresh", &refresh).await.0,
+        StatusCode::OK,
+        "the new pair refreshes"
+    );
+    assert_eq!(
+        server.login("ada", ADA_PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old password"
+    );
+    assert_eq!(
+        server.login("ada", "ada's new password").await.status,
+        StatusCode::OK,
+        "the new password"
+    );
 }
 
 #[tokio::test]
@@ -850,10 +1011,11 @@ async fn ending_a_session_and_refreshing_it_at_once_let_exactly_one_through() {
     }
 }
 
-/// `DELETE /refresh` with the refresh token ends the session: its refresh token is refused from
-/// then on. Before, no route could end one, so a logged-out login's refresh token bought new
-/// pairs for 30 days (RFC 9700 section 4.14.2: refresh tokens must be revocable). The user's
-/// other sessions go on.
+/// `DELETE /refresh` with the refresh token ends the session: its refresh token, and every
+/// other token of the session (the API client's access token too), is refused from then on.
+/// Before, no route could end one, so a logged-out login's refresh token bought new pairs for 30
+/// days (RFC 9700 section 4.14.2: refresh tokens must be revocable). The user's other sessions go
+/// on.
 #[tokio::test]
 async fn ending_the_session_refuses_its_refresh_token() {
     let dir = TempDir::new(SCRATCH);
@@ -883,9 +1045,12 @@ async fn ending_the_session_refuses_its_refresh_token() {
         "a session ends once",
     );
 
-    // The access token an API client holds lives on until `/logout` revokes it (a browser's is
-    // revoked with the session: see browser.rs); the other session is untouched.
-    assert_eq!(server.me(&access).await, ada());
+    // The session's access token ended with it; the other session is untouched.
+    refused(
+        server.me(&access).await,
+        REVOKED_TOKEN,
+        "the session's access token",
+    );
     assert_eq!(
         server.post_token("/refresh", &other_refresh).await.0,
         StatusCode::OK

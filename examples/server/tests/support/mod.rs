@@ -405,6 +405,20 @@ impl Server {
             .pair()
     }
 
+    /// `POST /password` with the access token `token`: a password change.
+    pub async fn change_password(&self, token: &str, old: &str, new: &str) -> Reply {
+        let body = json!({ "old_password": old, "new_password": new }).to_string();
+        let auth = bearer(token);
+        self.request(
+            Method::POST,
+            "/password",
+            Some("application/json"),
+            Some(&auth),
+            &body,
+        )
+        .await
+    }
+
     pub async fn post_credentials(&self, path: &str, username: &str, password: &str) -> Reply {
         let body = json!({ "username": username, "password": password }).to_string();
         self.request(Method::POST, path, Some("application/json"), None, &body)
