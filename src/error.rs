@@ -24,7 +24,7 @@ pub enum ConfigError {
     /// 65535); from [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
     InvalidOrigin(String),
     /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
-    /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `type`).
+    /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `sid`, `type`).
     InvalidUserIdClaim(&'static str),
 }
 
@@ -47,7 +47,7 @@ impl fmt::Display for ConfigError {
             Self::InvalidUserIdClaim(name) => write!(
                 f,
                 "the user id claim cannot be `{name}`: this crate reads or writes that claim \
-                 itself (exp, iat, nbf, iss, aud, jti, type); choose another, such as `sub`"
+                 itself (exp, iat, nbf, iss, aud, jti, sid, type); choose another, such as `sub`"
             ),
         }
     }
@@ -88,7 +88,7 @@ pub enum TokenError {
     /// A required claim is absent: `"exp"`, `"user id"`, `"iss"` or `"aud"`.
     MissingClaim(&'static str),
     /// A claim has the wrong type or value: `"exp"`, `"nbf"`, `"iat"`, `"user id"`, `"iss"`,
-    /// `"aud"`, `"jti"` or `"type"`; or, when a token is issued, `"extra claims"` (see
+    /// `"aud"`, `"jti"`, `"sid"` or `"type"`; or, when a token is issued, `"extra claims"` (see
     /// [`LoginManager::with_claims`](crate::LoginManager::with_claims)).
     InvalidClaim(&'static str),
     /// The `iss` claim is not the configured issuer (RFC 7519 section 4.1.1).

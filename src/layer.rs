@@ -65,9 +65,12 @@ impl<L> LoginLayer<L> {
 }
 
 impl<L, R> LoginLayer<L, R> {
-    /// Check every token's `jti` against `revocations` (after the MAC, before the user is
-    /// loaded): revoked tokens get 401 "Token has been revoked", and a store that cannot answer
-    /// gets 503, never a pass. See [`Revocations`].
+    /// Check every token against `revocations` (after the MAC, before the user is loaded): its
+    /// `jti`, its session and its user's cutoff, in one store operation. Revoked tokens get 401
+    /// "Token has been revoked", and a store that cannot answer gets 503, never a pass. A layer
+    /// set to [`TokenKind::Refresh`] that refuses a revoked refresh token of a session also
+    /// revokes that session (RFC 9700 section 4.14.2: a spent refresh token came back). See
+    /// [`Revocations`].
     pub fn revocations<R2: Revocations>(self, revocations: R2) -> LoginLayer<L, R2> {
         LoginLayer {
             loader: self.loader,

@@ -18,11 +18,13 @@
 //! | read the user in axum | [`CurrentUser<U>`](CurrentUser) and [`Claims`] (feature `axum`) | `g.user` |
 //! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic); `cargo run --example hyper`, `--example tonic`) | `g.user` |
 //! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
-//! | issue an access and a refresh token | [`LoginManager::issue_token_pair`] | |
+//! | issue an access and a refresh token | [`LoginManager::issue_token_pair`] (a new session), [`LoginManager::refresh_token_pair`] (the same session) | |
 //! | add your own claims | [`LoginManager::with_claims`], read with [`Claims::extra`] | |
 //! | verify a token by hand | [`LoginManager::decode_token`] | `decode_token` |
 //! | refresh | a route behind [`LoginLayer::token_kind`]`(`[`TokenKind::Refresh`]`)` ([example](#beyond-the-original)) | |
-//! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`()?)`, with [`LoginLayer::revocations`] | |
+//! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`())`, with [`LoginLayer::revocations`] | |
+//! | end a session (refresh-token families: a spent refresh token that comes back ends it) | [`Revocations::revoke_session`]; a [`TokenKind::Refresh`] layer does it for a reuse it refuses | |
+//! | log out everywhere, a password change | [`Revocations::revoke_user`]: every token of the user issued before now | |
 //! | rotate keys | [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`] | |
 //! | change the messages | [`LoginLayer::message`]`(`[`Rejection`]`, text)` | `login_message` |
 //! | change the response | [`LoginLayer::responder`] with a [`Responder`] | |
@@ -252,7 +254,10 @@
 //! - access and refresh tokens: [`LoginManager::issue_token_pair`], [`LoginLayer::token_kind`];
 //! - revocation: [`LoginLayer::revocations`] with a [`Revocations`] store such as
 //!   [`MemoryRevocations`], fed by [`Claims::revocation`] (which covers the leeway; every issued
-//!   token carries the `jti` it names);
+//!   token carries the `jti` it names, and the tokens of a pair the `sid` of their session): one
+//!   token, one session (RFC 9700 section 4.14.2: a spent refresh token that comes back ends its
+//!   session), or every token of a user issued before now ("log out everywhere"), all checked in
+//!   one store operation per request;
 //! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
 //! - the application's own claims: [`LoginManager::with_claims`], [`Claims::extra`];
 //! - custom rejections: [`LoginLayer::responder`] with a [`Responder`];
@@ -275,11 +280,16 @@
 //! let revocations = MemoryRevocations::new();
 //!
 //! // The refresh route spends each refresh token once (RFC 9700 section 4.14.2): its layer
-//! // refuses revoked tokens too, and the handler revokes the token it was given.
-//! let store = revocations.clone();
+//! // refuses revoked tokens too, and the handler revokes the token it was given, then answers
+//! // the next pair of the same session. A token spent already ends its session.
+//! let (store, issuer) = (revocations.clone(), manager.clone());
 //! let refresh = move |claims: Claims| async move {
-//!     let spent_here = store.revoke(claims.revocation()).await;
-//!     if spent_here == Ok(true) { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+//!     if store.revoke(claims.revocation()).await != Ok(true) {
+//!         let _ = store.revoke_session(claims.revocation()).await;
+//!         return Err(StatusCode::UNAUTHORIZED);
+//!     }
+//!     let next = issuer.refresh_token_pair(&claims).map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+//!     Ok(next.refresh_token)
 //! };
 //! let app = Router::new()
 //!     .route("/me", get(|| async { "me" }))
@@ -302,9 +312,12 @@
 //! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.refresh_token)).await?), StatusCode::UNAUTHORIZED);
 //! assert_eq!(status(app.clone().oneshot(call("POST", "/refresh", &pair.refresh_token)).await?), StatusCode::OK);
 //! assert_eq!(status(app.clone().oneshot(call("POST", "/refresh", &pair.refresh_token)).await?), StatusCode::UNAUTHORIZED);
+//! // That spent token came back: two parties hold it, so its session is over, every token of it.
+//! assert_eq!(status(app.clone().oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::UNAUTHORIZED);
 //!
 //! // Logout: revoke the access token for as long as it would be accepted (its `exp` plus the
 //! // leeway); it is refused at once. `true`: this call revoked it.
+//! let pair = manager.issue_token_pair("1")?;
 //! let claims = manager.decode_token(&pair.access_token)?;
 //! assert!(revocations.revoke(claims.revocation()).await?);
 //! assert_eq!(status(app.oneshot(call("GET", "/me", &pair.access_token)).await?), StatusCode::UNAUTHORIZED);

@@ -403,6 +403,53 @@ fn rfc7519_section4_1_7_jti_is_a_non_empty_string() {
     }
 }
 
+/// Issue 22: the session a token belongs to (`sid`, OpenID Connect's registered claim) is a
+/// non-empty string, as `jti` is; a pair's two tokens share a random 128-bit one, which a
+/// refreshed pair keeps and a new login does not.
+#[test]
+fn sid_is_a_non_empty_string_shared_by_a_pair_and_kept_by_its_refreshes() {
+    let exp = NOW + 60;
+    for (sid, want) in [
+        (r#""s1""#, Ok(Some("s1".to_owned()))),
+        (r#""""#, Err(TokenError::InvalidClaim("sid"))),
+        ("7", Err(TokenError::InvalidClaim("sid"))),
+        ("null", Err(TokenError::InvalidClaim("sid"))),
+    ] {
+        let token = sign_claims(&format!(r#"{{"exp":{exp},"user_id":"1","sid":{sid}}}"#));
+        let got = manager()
+            .decode_token(&token)
+            .map(|c| c.revocation().session_id().map(str::to_owned));
+        assert_eq!(got, want, "sid {sid}");
+    }
+    let m = manager();
+    let sid = |token: &str| {
+        let claims = m.decode_token(token).unwrap();
+        claims.revocation().session_id().map(str::to_owned)
+    };
+    let pair = m.issue_token_pair("1").unwrap();
+    let first = sid(&pair.access_token).expect("a pair has a session");
+    assert_eq!(unb64(&first).len(), 16, "128 random bits");
+    assert_eq!(sid(&pair.refresh_token).as_ref(), Some(&first));
+    let refreshed = m
+        .refresh_token_pair(&m.decode_token(&pair.refresh_token).unwrap())
+        .unwrap();
+    assert_eq!(sid(&refreshed.access_token).as_ref(), Some(&first));
+    assert_eq!(sid(&refreshed.refresh_token).as_ref(), Some(&first));
+    let again = m.issue_token_pair("1").unwrap();
+    assert_ne!(
+        sid(&again.access_token).as_ref(),
+        Some(&first),
+        "a new login"
+    );
+    // A single token has no session; refreshing from one starts a new session.
+    let single = m.issue_token("1", Duration::from_secs(60)).unwrap();
+    assert_eq!(sid(&single), None);
+    let from_single = m
+        .refresh_token_pair(&m.decode_token(&single).unwrap())
+        .unwrap();
+    assert!(sid(&from_single.access_token).is_some());
+}
+
 #[test]
 fn rfc7519_section4_1_2_the_user_id_claim_can_be_sub() {
     let m = LoginManager::builder(SECRET)

@@ -523,6 +523,7 @@ fn the_application_adds_and_reads_its_own_claims() {
         json!({"exp": 1}),
         json!({"user_id": "2"}),
         json!({"jti": "x"}),
+        json!({"sid": "x"}),
         json!({"type": "refresh"}),
         json!({"sub": "2"}),
         json!([1]),
