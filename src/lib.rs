@@ -14,7 +14,7 @@
 //! | task | the API | Flask original |
 //! |---|---|---|
 //! | protect routes | [`LoginLayer::new`]`(manager, loader)` ([axum](#axum), [hyper](#hyper), [tonic](#tonic)) | `@login_required` |
-//! | load the user a token names | a [`UserLoader`], or [`loader_fn`] around an async closure | `@user_loader` |
+//! | load the user a token names | a [`UserLoader`] (from an async closure: [`loader_fn`]) | `@user_loader` |
 //! | read the user in axum | [`CurrentUser<U>`](CurrentUser) and [`Claims`] (feature `axum`) | `g.user` |
 //! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic); `cargo run --example hyper`, `--example tonic`) | `g.user` |
 //! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
@@ -36,8 +36,8 @@
 //! | log store failures | [`LoginLayer::on_backend_error`] | |
 //!
 //! Each row's link leads to a runnable example (the hyper server below runs as
-//! `cargo run --example hyper`, and `tests/hyper.rs` drives it over a real connection). The names of the Flask original find their
-//! counterpart in the docs' search.
+//! `cargo run --example hyper`, and `tests/hyper.rs` drives it over a real connection). The names
+//! of the Flask original find their counterpart in the docs' search.
 //!
 //! # axum
 //!
