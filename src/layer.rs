@@ -141,8 +141,10 @@ impl<L, R> LoginLayer<L, R> {
     /// send one. On by default, with no trusted origin; see
     /// [`disable_cross_origin_protection`](Self::disable_cross_origin_protection).
     ///
-    /// Fails with [`ConfigError::InvalidOrigin`] if an origin is not `scheme://host[:port]`
-    /// (with `http` or `https`, and a port up to 65535).
+    /// Fails with [`ConfigError::InvalidOrigin`], saying why, if an origin is not a web origin
+    /// as browsers send it (RFC 6454): `http` or `https`, a host (an international one in
+    /// punycode), a port up to 65535 if any, and no path (not even `/`), query, fragment or
+    /// user info.
     ///
     /// ```
     /// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};
@@ -184,7 +186,10 @@ impl<L, R> LoginLayer<L, R> {
             .into_iter()
             .map(|origin| {
                 let origin = origin.as_ref();
-                Origin::parse(origin).ok_or_else(|| ConfigError::InvalidOrigin(origin.to_owned()))
+                Origin::parse(origin).map_err(|reason| ConfigError::InvalidOrigin {
+                    origin: origin.to_owned(),
+                    reason,
+                })
             })
             .collect::<Result<_, _>>()?;
         Arc::make_mut(&mut self.settings).trusted_origins = Some(origins);

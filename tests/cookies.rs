@@ -295,24 +295,57 @@ impl std::fmt::Debug for Browser {
     }
 }
 
-/// A trusted origin that is not `scheme://host[:port]` is a configuration error the program can
-/// report at its start, never a panic and never a silently trusted default.
+/// A trusted origin that is not a web origin (RFC 6454 section 4: `http` or `https`, host and
+/// port, nothing else; what browsers send in `Origin`) is a configuration error the program can
+/// report at its start, never a panic and never a silently trusted default; the error says why.
+/// tower-http 0.7's `CsrfLayer` refuses the same strings.
 #[test]
-fn a_malformed_trusted_origin_is_an_error() {
-    for origin in [
-        "app.example.com",
-        "ftp://app.example.com",
-        "https://app.example.com/path",
-        "https://app.example.com:99999",
+fn rfc6454_a_trusted_origin_that_is_not_a_web_origin_is_an_error() {
+    use tower_login_manager::ConfigError;
+    for (origin, why) in [
+        ("app.example.com", "not `scheme://host[:port]`"),
+        ("https://", "not `scheme://host[:port]`"),
+        ("ftp://app.example.com", "scheme"),
+        ("ftp://files.example:21", "scheme"),
+        ("ws://app.example.com:80", "scheme"),
+        ("chrome-extension://abcdef:1", "scheme"),
+        ("https://front.example#frag", "fragment"),
+        ("https://front.example/#frag", "fragment"),
+        ("https://front.example?q=1", "query"),
+        ("https://app.example.com/path", "path"),
+        ("https://app.example.com/", "path"),
+        ("https://user@app.example.com", "user info"),
+        ("https://user:pw@app.example.com:8443", "user info"),
+        ("https://app.example.com:99999", "port"),
+        ("https://b\u{fc}cher.example", "punycode"),
     ] {
         let refused = cookie_layer().trusted_origins(["https://ok.example.com", origin]);
-        assert_eq!(
-            refused.err(),
-            Some(tower_login_manager::ConfigError::InvalidOrigin(
-                origin.to_owned()
-            )),
-            "{origin}"
-        );
+        match refused.err() {
+            Some(ConfigError::InvalidOrigin {
+                origin: named,
+                reason,
+            }) => {
+                assert_eq!(named, origin);
+                assert!(reason.contains(why), "{origin}: {reason}");
+                let message = ConfigError::InvalidOrigin {
+                    origin: named,
+                    reason,
+                }
+                .to_string();
+                assert!(message.contains(reason), "{message}");
+            }
+            other => panic!("{origin}: {other:?}"),
+        }
+    }
+    // What browsers send is accepted, the scheme and host in any case, the default port or not.
+    for origin in [
+        "https://app.example.com",
+        "HTTPS://App.Example.com:443",
+        "http://127.0.0.1:3000",
+        "http://[::1]:8080",
+        "https://xn--bcher-kva.example",
+    ] {
+        assert!(cookie_layer().trusted_origins([origin]).is_ok(), "{origin}");
     }
 }
 

@@ -23,22 +23,47 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    /// `scheme://host[:port]` and nothing else (no path, query, user or fragment), as browsers
-    /// send it; `None` for anything else, `null` included.
-    pub(crate) fn parse(origin: &str) -> Option<Self> {
-        let uri: Uri = origin.parse().ok()?;
-        let scheme = uri.scheme()?;
-        let authority = uri.authority()?;
-        if authority.as_str().contains('@') || uri.path_and_query()?.as_str() != "/" {
-            return None;
+    /// `scheme://host[:port]` with `http` or `https` and nothing else, as browsers send it
+    /// (RFC 6454 section 6.1); `Err` says why anything else is not an origin, `null` included.
+    /// The checks are tower-http 0.7's `CsrfLayer`'s, and user info is refused as well.
+    pub(crate) fn parse(origin: &str) -> Result<Self, &'static str> {
+        // `Uri` drops a fragment without a word.
+        if origin.contains('#') {
+            return Err("an origin has no fragment");
         }
-        // `Uri` accepts `http://host/` as well; an origin has no trailing slash.
-        if origin.ends_with('/') {
-            return None;
+        if !origin.is_ascii() {
+            return Err(
+                "an origin is ASCII: write an international host in punycode \
+                        (`xn--...`), as browsers send it",
+            );
         }
-        Some(Self {
-            port: port_of(authority, scheme.as_str())?,
-            scheme: scheme.as_str().to_ascii_lowercase(),
+        const NOT_AN_ORIGIN: &str = "it is not `scheme://host[:port]`";
+        let uri: Uri = origin.parse().map_err(|_| NOT_AN_ORIGIN)?;
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(NOT_AN_ORIGIN);
+        };
+        if authority.host().is_empty() {
+            return Err(NOT_AN_ORIGIN);
+        }
+        // RFC 6454 section 4: other schemes (`ftp`, `ws`, `chrome-extension`, `file`) make
+        // origins that no web page's requests carry, or opaque ones.
+        let scheme = scheme.as_str().to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err("its scheme is not http or https");
+        }
+        if authority.as_str().contains('@') {
+            return Err("an origin has no user info");
+        }
+        if uri.query().is_some() {
+            return Err("an origin has no query");
+        }
+        // `Uri` reads `http://host` and `http://host/` alike; an origin has no trailing slash.
+        if uri.path() != "/" || origin.ends_with('/') {
+            return Err("an origin has no path, not even `/`");
+        }
+        Ok(Self {
+            port: port_of(authority, &scheme).ok_or("its port is not a number up to 65535")?,
+            scheme,
             host: authority.host().to_ascii_lowercase(),
         })
     }
@@ -71,7 +96,7 @@ pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
     else {
         return false;
     };
-    let origin = origin.map(|value| value.to_str().ok().and_then(Origin::parse));
+    let origin = origin.map(|value| value.to_str().ok().and_then(|o| Origin::parse(o).ok()));
     let is_trusted = || matches!(&origin, Some(Some(origin)) if trusted.contains(origin));
     match site.map(HeaderValue::as_bytes) {
         Some(b"same-origin" | b"none") => true,
@@ -372,7 +397,7 @@ mod tests {
     /// name the origin's host.
     #[test]
     fn a_port_above_65535_is_not_the_default_port() {
-        assert_eq!(Origin::parse("https://app.example.com:99999"), None);
+        assert!(Origin::parse("https://app.example.com:99999").is_err());
         // An empty port is the default one (RFC 3986 section 3.2.3).
         assert_eq!(
             Origin::parse("https://app.example.com:"),
@@ -406,8 +431,12 @@ mod tests {
             "https://",
             "ftp//x",
             "https://a.example/p",
+            "ftp://files.example:21",
+            "ws://app.example.com:80",
+            "chrome-extension://abcdef:1",
+            "https://front.example#frag",
         ] {
-            assert_eq!(Origin::parse(bad), None, "{bad}");
+            assert!(Origin::parse(bad).is_err(), "{bad}");
         }
     }
 }
