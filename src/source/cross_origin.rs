@@ -5,14 +5,17 @@
 //! A browser attaches cookies to a request whatever page made it, so a token from a cookie proves
 //! nothing about who asked. Browsers say where a request comes from: `Sec-Fetch-Site` (all
 //! browsers since 2023) and `Origin`. Safe methods (`GET`, `HEAD`, `OPTIONS`) always pass, so
-//! they must not change state. A token from the `Authorization` header is never checked: a page
-//! on another origin cannot make the browser send one.
+//! they must not change state; but a WebSocket handshake, a `GET` that opens a two-way channel,
+//! is checked as an unsafe method is (cross-site WebSocket hijacking; Go's check lets it
+//! through). A token from the `Authorization` header is never checked: a page on another origin
+//! cannot make the browser send one.
 
-use http::header::{HOST, ORIGIN};
+use http::header::{HOST, ORIGIN, UPGRADE};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 
 /// An origin (RFC 6454): scheme, host (lowercase) and port (the scheme's default if unsaid).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +82,7 @@ impl Origin {
 /// Whether a request whose token came from a cookie may use it. `trusted`: the origins allowed
 /// to send cross-origin requests. In order, as Go's `CrossOriginProtection::Check`:
 ///
-/// 1. `GET`, `HEAD` and `OPTIONS` pass;
+/// 1. `GET`, `HEAD` and `OPTIONS` pass, but for a WebSocket handshake (a `GET`), which goes on;
 /// 2. `Sec-Fetch-Site: same-origin` or `none` (typed in the address bar) passes; any other value
 ///    (`cross-site`, `same-site`) passes only from a trusted `Origin`;
 /// 3. without `Sec-Fetch-Site`: no `Origin` either passes (not a browser, or a browser old
@@ -88,7 +91,9 @@ impl Origin {
 ///
 /// Either header sent twice is refused: a browser sends each once.
 pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !is_websocket_handshake(req)
+    {
         return true;
     }
     let headers = req.headers();
@@ -109,6 +114,25 @@ pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
             Some(None) => false,
         },
     }
+}
+
+/// A WebSocket opening handshake (RFC 6455 section 4.1): a `GET` whose `Upgrade` list names
+/// `websocket` (without regard to case, with a version or not: RFC 9110 section 7.8), or that Fetch sent in mode
+/// `websocket` (`Sec-Fetch-Mode`). Over HTTP/2 (RFC 8441) the handshake is a `CONNECT`, which
+/// is checked anyway.
+fn is_websocket_handshake<B>(req: &Request<B>) -> bool {
+    let headers = req.headers();
+    *req.method() == Method::GET
+        && (headers.get_all(UPGRADE).iter().any(|value| {
+            value
+                .as_bytes()
+                .split(|b| *b == b',')
+                .map(|protocol| protocol.split(|b| *b == b'/').next().unwrap_or_default())
+                .any(|name| name.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+        }) || headers
+            .get_all(SEC_FETCH_MODE)
+            .iter()
+            .any(|mode| mode.as_bytes().eq_ignore_ascii_case(b"websocket")))
 }
 
 /// The header's one value; `Err` when it is sent more than once.
@@ -375,6 +399,65 @@ mod tests {
                 case.origin,
                 case.host
             );
+        }
+    }
+
+    /// RFC 6455 section 4.1: a WebSocket handshake is a `GET` with `Upgrade: websocket` (a
+    /// token list, matched without regard to case, RFC 9110 section 7.8), and a browser always
+    /// sends `Origin` with it; Fetch names the request's mode `websocket` (`Sec-Fetch-Mode`).
+    /// Browsers send the `SameSite=Lax` cookie with it from any origin of the same site, and no
+    /// page can put an `Authorization` header on one, so a handshake whose token came from a
+    /// cookie is checked as an unsafe method is: cross-site WebSocket hijacking.
+    #[test]
+    fn rfc6455_section4_1_websocket_handshakes_are_checked() {
+        struct Case {
+            name: &'static str,
+            method: Method,
+            headers: &'static [(&'static str, &'static str)],
+            want: bool,
+        }
+        const GET: Method = Method::GET;
+        const WS: (&str, &str) = ("upgrade", "websocket");
+        const MODE: (&str, &str) = ("sec-fetch-mode", "websocket");
+        const SIBLING: (&str, &str) = ("origin", "http://app.example.com:8080");
+        #[rustfmt::skip]
+        let cases = [
+            Case { name: "a plain GET from a sibling still passes", method: GET, headers: &[("sec-fetch-site", "same-site"), SIBLING], want: true },
+            Case { name: "same-origin (Chromium)", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "same-origin"), ("origin", "http://app.example.com")], want: true },
+            Case { name: "same-origin by Origin alone (Firefox, Safari)", method: GET, headers: &[WS, ("origin", "http://app.example.com")], want: true },
+            Case { name: "another port: same-site", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "same-site"), SIBLING], want: false },
+            Case { name: "another port, Origin alone", method: GET, headers: &[WS, SIBLING], want: false },
+            Case { name: "a sibling subdomain", method: GET, headers: &[WS, ("origin", "http://blog.example.com")], want: false },
+            Case { name: "cross-site", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")], want: false },
+            Case { name: "trusted origin", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "same-site"), ("origin", "https://trusted.example")], want: true },
+            Case { name: "Origin null", method: GET, headers: &[WS, ("origin", "null")], want: false },
+            Case { name: "no Origin, no Sec-Fetch-Site: not a browser", method: GET, headers: &[WS], want: true },
+            Case { name: "Upgrade in any case", method: GET, headers: &[("upgrade", "WebSocket"), SIBLING], want: false },
+            Case { name: "Upgrade as a list", method: GET, headers: &[("upgrade", "h2c, websocket"), SIBLING], want: false },
+            Case { name: "Upgrade list without spaces", method: GET, headers: &[("upgrade", "foo,WEBSOCKET"), SIBLING], want: false },
+            Case { name: "Upgrade in a second header", method: GET, headers: &[("upgrade", "h2c"), WS, SIBLING], want: false },
+            Case { name: "Sec-Fetch-Mode alone", method: GET, headers: &[MODE, ("sec-fetch-site", "same-site"), SIBLING], want: false },
+            Case { name: "another upgrade is not a WebSocket", method: GET, headers: &[("upgrade", "h2c"), SIBLING], want: true },
+            Case { name: "Upgrade with a version", method: GET, headers: &[("upgrade", "websocket/13"), SIBLING], want: false },
+            Case { name: "a name that only starts like one", method: GET, headers: &[("upgrade", "websocketx"), SIBLING], want: true },
+            Case { name: "HEAD is no handshake", method: Method::HEAD, headers: &[WS, SIBLING], want: true },
+            Case { name: "RFC 8441 CONNECT is unsafe anyway", method: Method::CONNECT, headers: &[("sec-fetch-site", "same-site"), SIBLING], want: false },
+        ];
+        let trusted = [Origin::parse("https://trusted.example").unwrap()];
+        for case in cases {
+            let mut req = Request::builder()
+                .method(case.method.clone())
+                .uri("/ws")
+                .header(HOST, "app.example.com")
+                .body(())
+                .unwrap();
+            for (name, value) in case.headers {
+                req.headers_mut().append(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
+            assert_eq!(allows(&req, &trusted), case.want, "{}", case.name);
         }
     }
 
