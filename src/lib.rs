@@ -180,8 +180,8 @@
 //!
 //! A page in a browser keeps its tokens in `HttpOnly` cookies ([`SessionCookies`]), where no
 //! script can read them, and the layer reads the access cookie ([`TokenLocation::Cookie`]).
-//! Cross-origin requests other than `GET`, `HEAD` and `OPTIONS` cannot use it (see
-//! [`LoginLayer::trusted_origins`]). The login route itself carries no token for the layer to
+//! Cross-origin requests other than `GET`, `HEAD` and `OPTIONS`, and cross-origin WebSocket
+//! handshakes, cannot use it (see [`LoginLayer::trusted_origins`]). The login route itself carries no token for the layer to
 //! guard: refuse cross-origin posts to it too (tower-http's `CsrfLayer` applies the same rules),
 //! or another site can log the user into the attacker's account.
 //!

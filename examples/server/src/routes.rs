@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE,
@@ -31,6 +33,10 @@ const MAX_USERNAME_CHARS: usize = 64;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+/// How long the socket of `GET /ws` stays open, all told: it sends one message and closes.
+const SOCKET_LIFETIME: Duration = Duration::from_secs(5);
+/// Largest message or frame `GET /ws` reads from a client (it expects only a close).
+const MAX_SOCKET_MESSAGE_BYTES: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -54,16 +60,17 @@ const STYLE: &str = include_str!("../static/app.css");
 
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
 /// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser
-/// page); `GET /me` and `POST /logout` behind the login layer (access tokens, from the
-/// `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
+/// page); `GET /me`, `GET /ws` (a WebSocket) and `POST /logout` behind the login layer (access
+/// tokens, from the `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
 /// (the end of the session) behind a second one that takes only refresh tokens (header, or the
 /// `refresh_token` cookie). Both layers check the revocation store, and refuse a cookie's token
-/// on a cross-origin `POST` or `DELETE` (the layer's default).
+/// on a cross-origin `POST` or `DELETE`, or WebSocket handshake (the layer's default).
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
     // and not a "You need to login".
     let protected = Router::new()
         .route("/me", get(me))
+        .route("/ws", get(live))
         .route("/logout", post(logout))
         .route_layer(state.login.clone().token_locations([
             TokenLocation::Header,
@@ -328,6 +335,34 @@ fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Ite
         .filter_map(|pair| cookie::Cookie::parse(pair).ok())
         .filter(move |c| c.name() == name)
         .map(|c| c.value_trimmed().to_owned())
+}
+
+/// `GET /ws`: a WebSocket (RFC 6455) that sends the user, `{"id":1,"username":"ada"}`, and
+/// closes; what a page's live updates would start from. A browser cannot put an `Authorization`
+/// header on a WebSocket, so the page's is opened with the access cookie, and the layer refuses
+/// the handshake from any other origin (403) before it is upgraded.
+async fn live(CurrentUser(user): CurrentUser<User>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(MAX_SOCKET_MESSAGE_BYTES)
+        .max_frame_size(MAX_SOCKET_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            // A client that never answers the close is dropped when the time is up.
+            let _ = tokio::time::timeout(SOCKET_LIFETIME, say_who(socket, user)).await;
+        })
+}
+
+/// Sends the user and a close (code 1000), then waits for the client's close (RFC 6455 section
+/// 7.1.1), dropping anything else it sends.
+async fn say_who(mut socket: WebSocket, user: User) -> Result<(), axum::Error> {
+    let user = serde_json::to_string(&user).map_err(axum::Error::new)?;
+    socket.send(Message::Text(user.into())).await?;
+    socket.send(Message::Close(None)).await?;
+    while let Some(message) = socket.recv().await {
+        if let Message::Close(_) = message? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The answer of `/logout` and `DELETE /refresh`; a browser's cookies are cleared.
