@@ -11,6 +11,7 @@
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader
 
+mod client_address;
 mod config;
 mod db;
 mod password;
@@ -76,6 +77,7 @@ async fn run() -> Result<(), String> {
         limits.window.as_secs(),
         throttle.describe()
     );
+    eprintln!("client addresses: {}", config.trusted_proxies.describe());
     let users = database.users();
     let loader = match config.user_cache.as_secs() {
         0 => {
@@ -107,6 +109,7 @@ async fn run() -> Result<(), String> {
         passwords,
         revocations,
         throttle,
+        trusted_proxies: config.trusted_proxies,
         cookies: SessionCookies::new(),
     })
     .layer(middleware::from_fn(serve::request_timeout))

@@ -1,7 +1,7 @@
 //! The routes, the JSON body they read, and the JSON errors they answer.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
@@ -20,6 +20,7 @@ use tower_login_manager::{
     TokenKind, TokenLocation,
 };
 
+use crate::client_address::TrustedProxies;
 use crate::db::{CreateError, Loader, User, Users};
 use crate::password::{HashError, Passwords};
 use crate::revocations::Store;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub revocations: Store,
     pub throttle: Throttle,
+    /// Whose forwarded headers name the client the throttle counts (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     /// The browser's cookies: `access_token` for every route, `refresh_token` for `/refresh`.
     pub cookies: SessionCookies,
 }
@@ -164,9 +167,11 @@ async fn register(
 /// `POST /login`: the tokens in the body, for API clients.
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let user = authenticate(&state, client, credentials).await?;
     token_pair(&state.manager, &user)
 }
@@ -175,26 +180,27 @@ async fn login(
 /// script can read, and the body is the user.
 async fn session(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let user = authenticate(&state, client, credentials).await?;
     session_cookies(&state, &user)
 }
 
 /// The user these credentials are the password of, or the answer to give: 429 while the username
-/// or the client address has used up its attempts (each attempt is counted before its password
+/// or the client address (the TCP peer's, or what trusted proxies forwarded) has used up its attempts (each attempt is counted before its password
 /// is checked, and the password is not checked then, so the answer's time tells nothing), 401 for
 /// a wrong password or an unknown username. A success takes its attempt back, and so does a
 /// failure of the database (500), which checked no password. Neither the password nor its hash
 /// is ever logged.
 async fn authenticate(
     state: &AppState,
-    client: SocketAddr,
+    address: IpAddr,
     credentials: Credentials,
 ) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
-    let address = client.ip();
     // The username in its one form, as `/register` stored it. `None`: no account has such a
     // name; counted for the address only, and answered as a wrong password without asking the
     // database, so that such names cannot fill the throttle's memory.
