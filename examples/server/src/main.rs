@@ -20,6 +20,7 @@ mod revocations;
 mod routes;
 mod serve;
 mod throttle;
+mod username;
 
 use std::process::ExitCode;
 

@@ -25,6 +25,7 @@ use crate::db::{CreateError, Loader, User, Users};
 use crate::password::{HashError, Passwords};
 use crate::revocations::Store;
 use crate::throttle::{RetryAfter, Throttle, retry_after_secs};
+use crate::username::skeleton;
 
 /// Longest accepted username, in characters.
 const MAX_USERNAME_CHARS: usize = 64;
@@ -204,15 +205,16 @@ async fn authenticate(
     // The username in its one form, as `/register` stored it. `None`: no account has such a
     // name; counted for the address only, and answered as a wrong password without asking the
     // database, so that such names cannot fill the throttle's memory.
+    // Counted under its skeleton: look-alikes of a name count as that name.
     let username = username_form(&username).ok();
-    let counted = username.as_deref();
+    let counted = username.as_deref().map(skeleton);
     let attempt = state
         .throttle
-        .attempt(counted, address)
+        .attempt(counted.as_deref(), address)
         .await
         .map_err(ApiError::too_many_attempts)?;
     // Cut off before its end (the request timed out), the attempt is taken back.
-    match check_password(state, counted, password).await {
+    match check_password(state, username.as_deref(), password).await {
         Ok(Some(user)) => {
             attempt.succeeded().await;
             Ok(user)
@@ -597,7 +599,9 @@ const BIDI_RULE: &str = "username breaks RFC 5893's Bidi Rule: a name with right
 /// account however its "é" is typed), and a character that would let two names look alike or
 /// hide part of one is refused: spaces, controls (PostgreSQL's `text` cannot even hold U+0000),
 /// format characters such as U+200B or U+202E, symbols. At most 64 characters. `/register`
-/// answers why; a login with such a username is a wrong password.
+/// answers why; a login with such a username is a wrong password. Look-alikes made of allowed
+/// letters ("аda" with a Cyrillic а) pass here, and are one name by their skeleton
+/// ([`skeleton`]): the second is taken.
 fn username_form(username: &str) -> Result<String, String> {
     use precis_core::{Error, profile::PrecisFastInvocation};
     let form =
