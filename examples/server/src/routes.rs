@@ -1,7 +1,7 @@
 //! The routes, the JSON body they read, and the JSON errors they answer.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -22,10 +22,12 @@ use tower_login_manager::{
     TokenKind, TokenLocation,
 };
 
+use crate::client_address::TrustedProxies;
 use crate::db::{CreateError, Loader, User, Users};
 use crate::password::{HashError, Passwords};
 use crate::revocations::Store;
 use crate::throttle::{RetryAfter, Throttle, retry_after_secs};
+use crate::username::skeleton;
 
 /// Longest accepted username, in characters.
 const MAX_USERNAME_CHARS: usize = 64;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub revocations: Store,
     pub throttle: Throttle,
+    /// Whose forwarded headers name the client the throttle counts (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     /// The browser's cookies: `access_token` for every route, `refresh_token` for `/refresh`.
     pub cookies: SessionCookies,
 }
@@ -171,9 +175,11 @@ async fn register(
 /// `POST /login`: the tokens in the body, for API clients.
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let user = authenticate(&state, client, credentials).await?;
     token_pair(&state.manager, &user)
 }
@@ -182,38 +188,40 @@ async fn login(
 /// script can read, and the body is the user.
 async fn session(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let user = authenticate(&state, client, credentials).await?;
     session_cookies(&state, &user)
 }
 
 /// The user these credentials are the password of, or the answer to give: 429 while the username
-/// or the client address has used up its attempts (each attempt is counted before its password
+/// or the client address (the TCP peer's, or what trusted proxies forwarded) has used up its attempts (each attempt is counted before its password
 /// is checked, and the password is not checked then, so the answer's time tells nothing), 401 for
 /// a wrong password or an unknown username. A success takes its attempt back, and so does a
 /// failure of the database (500), which checked no password. Neither the password nor its hash
 /// is ever logged.
 async fn authenticate(
     state: &AppState,
-    client: SocketAddr,
+    address: IpAddr,
     credentials: Credentials,
 ) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
-    let address = client.ip();
     // The username in its one form, as `/register` stored it. `None`: no account has such a
     // name; counted for the address only, and answered as a wrong password without asking the
     // database, so that such names cannot fill the throttle's memory.
+    // Counted under its skeleton: look-alikes of a name count as that name.
     let username = username_form(&username).ok();
-    let counted = username.as_deref();
+    let counted = username.as_deref().map(skeleton);
     let attempt = state
         .throttle
-        .attempt(counted, address)
+        .attempt(counted.as_deref(), address)
         .await
         .map_err(ApiError::too_many_attempts)?;
     // Cut off before its end (the request timed out), the attempt is taken back.
-    match check_password(state, counted, password).await {
+    match check_password(state, username.as_deref(), password).await {
         Ok(Some(user)) => {
             attempt.succeeded().await;
             Ok(user)
@@ -626,7 +634,9 @@ const BIDI_RULE: &str = "username breaks RFC 5893's Bidi Rule: a name with right
 /// account however its "é" is typed), and a character that would let two names look alike or
 /// hide part of one is refused: spaces, controls (PostgreSQL's `text` cannot even hold U+0000),
 /// format characters such as U+200B or U+202E, symbols. At most 64 characters. `/register`
-/// answers why; a login with such a username is a wrong password.
+/// answers why; a login with such a username is a wrong password. Look-alikes made of allowed
+/// letters ("аda" with a Cyrillic а) pass here, and are one name by their skeleton
+/// ([`skeleton`]): the second is taken.
 fn username_form(username: &str) -> Result<String, String> {
     use precis_core::{Error, profile::PrecisFastInvocation};
     let form =
