@@ -98,10 +98,11 @@ impl SessionCookies {
     ///
     /// # Panics
     ///
-    /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), or
-    /// the refresh cookie's has the `__Host-` prefix while [`refresh_path`](Self::refresh_path)
-    /// said a path other than `/` (browsers refuse such a cookie): a mistake in the program
-    /// found at its start.
+    /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), if
+    /// both names are the same (the refresh cookie would replace the access cookie, or be sent
+    /// beside it), or if the refresh cookie's has the `__Host-` prefix while
+    /// [`refresh_path`](Self::refresh_path) said a path other than `/` (browsers refuse such a
+    /// cookie): a mistake in the program found at its start.
     pub fn names(
         mut self,
         access: impl Into<Cow<'static, str>>,
@@ -109,6 +110,16 @@ impl SessionCookies {
     ) -> Self {
         self.access = valid_name(access.into());
         self.refresh = valid_name(refresh.into());
+        // Compared octet for octet, as a browser tells its cookies apart (RFC 6265 section 5.3)
+        // and the layer finds one: `Session` and `session` are two cookies. The `__Host-` prefix
+        // is matched without regard to case only for the rules it brings (RFC 6265bis section
+        // 4.1.3), not for which cookie is which.
+        assert!(
+            self.access != self.refresh,
+            "both cookies are named {:?}: the refresh token would replace the access token, or \
+             be sent beside it; give each its own name",
+            self.access,
+        );
         self.check_host_prefix()
     }
 
@@ -364,6 +375,33 @@ mod tests {
     #[should_panic(expected = "is not an RFC 9110 token")]
     fn a_cookie_name_must_be_a_token() {
         let _ = SessionCookies::new().names("access token", "refresh_token");
+    }
+
+    /// RFC 6265 section 5.3, step 11: a browser keeps one cookie per name, domain and path. One
+    /// name for both tokens, with `__Host-` (both on `/`), makes the refresh token replace the
+    /// access cookie (every request 401); with plain names, `/refresh` is sent both (400).
+    #[test]
+    #[should_panic(expected = "both cookies are named \"__Host-session\"")]
+    fn rfc6265_section5_3_one_name_for_both_cookies_is_refused() {
+        let _ = SessionCookies::new().names("__Host-session", "__Host-session");
+    }
+
+    #[test]
+    #[should_panic(expected = "both cookies are named \"session\"")]
+    fn one_plain_name_for_both_cookies_is_refused() {
+        let _ = SessionCookies::new().names("session", "session");
+    }
+
+    /// Names are compared as browsers and the layer compare them, octet for octet (RFC 6265
+    /// section 5.3): `Session` and `session` are two cookies, each read by its own name.
+    #[test]
+    fn names_that_differ_in_case_are_two_cookies() {
+        let [access, refresh] = SessionCookies::new()
+            .names("Session", "session")
+            .set_pair(&pair())
+            .unwrap();
+        assert!(access.to_str().unwrap().starts_with("Session="));
+        assert!(refresh.to_str().unwrap().starts_with("session="));
     }
 
     /// RFC 6265bis section 4.1.3.2: a browser refuses a `__Host-` cookie whose path is not `/`,

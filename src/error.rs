@@ -20,9 +20,15 @@ pub enum ConfigError {
     /// The realm cannot be sent in a `WWW-Authenticate` header (it contains control characters);
     /// from [`LoginLayer::realm`](crate::LoginLayer::realm).
     InvalidRealm,
-    /// A trusted origin is not `scheme://host[:port]` (with `http` or `https`, and a port up to
-    /// 65535); from [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
-    InvalidOrigin(String),
+    /// A trusted origin is not a web origin as browsers send it (RFC 6454): `http` or `https`
+    /// `://host[:port]`, a port up to 65535, no path, query, fragment or user info; from
+    /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins).
+    InvalidOrigin {
+        /// The origin that was given.
+        origin: String,
+        /// Why it is not one, e.g. "its scheme is not http or https".
+        reason: &'static str,
+    },
     /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
     /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `sid`, `type`).
     InvalidUserIdClaim(&'static str),
@@ -39,9 +45,10 @@ impl fmt::Display for ConfigError {
             Self::InvalidRealm => f.write_str(
                 "the realm contains characters that cannot be sent in a WWW-Authenticate header",
             ),
-            Self::InvalidOrigin(origin) => write!(
+            Self::InvalidOrigin { origin, reason } => write!(
                 f,
-                "trusted origin {origin:?} is not `scheme://host[:port]` (http or https)"
+                "trusted origin {origin:?} is refused: {reason}; write it as browsers send \
+                 `Origin`, `http(s)://host[:port]`"
             ),
             Self::InvalidUserIdClaim("") => f.write_str("the user id claim name must not be empty"),
             Self::InvalidUserIdClaim(name) => write!(

@@ -134,18 +134,23 @@ impl<L, R> LoginLayer<L, R> {
     /// browsers send `Origin`: `scheme://host[:port]`.
     ///
     /// Whenever the token comes from a [`TokenLocation::Cookie`], a request whose method is not
-    /// `GET`, `HEAD` or `OPTIONS` is refused with 403 `{"status":403,"message":"Cross-origin
-    /// request refused"}` ([`Rejection::CrossOrigin`](crate::Rejection::CrossOrigin), gRPC
+    /// `GET`, `HEAD` or `OPTIONS`, or that opens a WebSocket (a `GET` with `Upgrade: websocket`
+    /// or `Sec-Fetch-Mode: websocket`, RFC 6455 section 4.1, which a page on another origin of
+    /// the same site can open with the `SameSite=Lax` cookie), is refused with 403
+    /// `{"status":403,"message":"Cross-origin request refused"}` ([`Rejection::CrossOrigin`](crate::Rejection::CrossOrigin), gRPC
     /// `PERMISSION_DENIED`) unless the browser says it comes from this origin: `Sec-Fetch-Site`
     /// is `same-origin` or `none`, or, without `Sec-Fetch-Site`, `Origin` names the `Host`, or
     /// neither header is sent (not a browser); or its `Origin` is one of these. This is Go 1.25's
-    /// `CrossOriginProtection`, and needs no token in the page: plain HTML forms work. A token
+    /// `CrossOriginProtection` (which lets WebSocket handshakes through), and needs no token in
+    /// the page: plain HTML forms and `new WebSocket(..)` work. A token
     /// in the `Authorization` header is never checked, since no other page can make a browser
     /// send one. On by default, with no trusted origin; see
     /// [`disable_cross_origin_protection`](Self::disable_cross_origin_protection).
     ///
-    /// Fails with [`ConfigError::InvalidOrigin`] if an origin is not `scheme://host[:port]`
-    /// (with `http` or `https`, and a port up to 65535).
+    /// Fails with [`ConfigError::InvalidOrigin`], saying why, if an origin is not a web origin
+    /// as browsers send it (RFC 6454): `http` or `https`, a host (an international one in
+    /// punycode), a port up to 65535 if any, and no path (not even `/`), query, fragment or
+    /// user info.
     ///
     /// ```
     /// use tower_login_manager::{LoginLayer, LoginManager, TokenLocation, loader_fn};
@@ -187,7 +192,10 @@ impl<L, R> LoginLayer<L, R> {
             .into_iter()
             .map(|origin| {
                 let origin = origin.as_ref();
-                Origin::parse(origin).ok_or_else(|| ConfigError::InvalidOrigin(origin.to_owned()))
+                Origin::parse(origin).map_err(|reason| ConfigError::InvalidOrigin {
+                    origin: origin.to_owned(),
+                    reason,
+                })
             })
             .collect::<Result<_, _>>()?;
         Arc::make_mut(&mut self.settings).trusted_origins = Some(origins);

@@ -14,7 +14,7 @@
 //! | task | the API | Flask original |
 //! |---|---|---|
 //! | protect routes | [`LoginLayer::new`]`(manager, loader)` ([axum](#axum), [hyper](#hyper), [tonic](#tonic)) | `@login_required` |
-//! | load the user a token names | a [`UserLoader`], or [`loader_fn`] around an async closure | `@user_loader` |
+//! | load the user a token names | a [`UserLoader`] (from an async closure: [`loader_fn`]) | `@user_loader` |
 //! | read the user in axum | [`CurrentUser<U>`](CurrentUser) and [`Claims`] (feature `axum`) | `g.user` |
 //! | read the user in hyper / tonic | `req.extensions().get::<U>()` ([hyper](#hyper), [tonic](#tonic); `cargo run --example hyper`, `--example tonic`) | `g.user` |
 //! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
@@ -38,8 +38,8 @@
 //! | log store failures | [`LoginLayer::on_backend_error`] | |
 //!
 //! Each row's link leads to a runnable example (the hyper server below runs as
-//! `cargo run --example hyper`, and `tests/hyper.rs` drives it over a real connection). The names of the Flask original find their
-//! counterpart in the docs' search.
+//! `cargo run --example hyper`, and `tests/hyper.rs` drives it over a real connection). The names
+//! of the Flask original find their counterpart in the docs' search.
 //!
 //! # axum
 //!
@@ -182,8 +182,8 @@
 //!
 //! A page in a browser keeps its tokens in `HttpOnly` cookies ([`SessionCookies`]), where no
 //! script can read them, and the layer reads the access cookie ([`TokenLocation::Cookie`]).
-//! Cross-origin requests other than `GET`, `HEAD` and `OPTIONS` cannot use it (see
-//! [`LoginLayer::trusted_origins`]). The login route itself carries no token for the layer to
+//! Cross-origin requests other than `GET`, `HEAD` and `OPTIONS`, and cross-origin WebSocket
+//! handshakes, cannot use it (see [`LoginLayer::trusted_origins`]). The login route itself carries no token for the layer to
 //! guard: refuse cross-origin posts to it too (tower-http's `CsrfLayer` applies the same rules),
 //! or another site can log the user into the attacker's account.
 //!

@@ -303,10 +303,11 @@ impl fmt::Debug for TokenPair {
     }
 }
 
-/// A random token id: 128 bits, base64url.
+/// A random token id: 128 bits, base64url, from `rand`'s thread-local CSPRNG (ChaCha12, seeded
+/// and reseeded from the operating system): a system call per token made issuing one cost 2.7x.
 fn new_token_id() -> String {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
 }
 

@@ -99,7 +99,7 @@ fn cells(line: &str) -> Vec<String> {
 // The situations this test knows how to send, as the table names them.
 const NO_TOKEN: &str = "no token (no `Authorization` header, another scheme, `Bearer` alone)";
 const TWO: &str = "two `Authorization` headers, or two cookies of the token's name";
-const CROSS_ORIGIN: &str = "a token from a cookie on a cross-origin `POST`";
+const CROSS_ORIGIN: &str = "a token from a cookie on a cross-origin `POST` or WebSocket handshake";
 const INVALID: &str = "invalid token";
 const EXPIRED: &str = "expired token";
 const NO_USER: &str = "no such user (the loader answers `None`)";

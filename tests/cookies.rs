@@ -34,6 +34,8 @@ struct Browser {
     sec_fetch_site: Vec<&'static str>,
     origin: Vec<&'static str>,
     grpc: bool,
+    /// A WebSocket handshake: `Upgrade: websocket` and the RFC 6455 headers.
+    websocket: bool,
 }
 
 impl Browser {
@@ -45,6 +47,17 @@ impl Browser {
             sec_fetch_site: Vec::new(),
             origin: Vec::new(),
             grpc: false,
+            websocket: false,
+        }
+    }
+
+    /// A page opening `new WebSocket(..)`: a `GET` with `Upgrade: websocket` (RFC 6455
+    /// section 4.1); Fetch calls its mode `websocket`.
+    fn websocket() -> Self {
+        Self {
+            method: Method::GET,
+            websocket: true,
+            ..Self::post()
         }
     }
 
@@ -90,6 +103,14 @@ impl Browser {
         }
         if self.grpc {
             headers.insert(header::CONTENT_TYPE, "application/grpc".parse().unwrap());
+        }
+        if self.websocket {
+            headers.insert(header::CONNECTION, "Upgrade".parse().unwrap());
+            headers.insert(header::UPGRADE, "websocket".parse().unwrap());
+            headers.insert(header::SEC_WEBSOCKET_VERSION, "13".parse().unwrap());
+            let key = "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap();
+            headers.insert(header::SEC_WEBSOCKET_KEY, key);
+            headers.insert("sec-fetch-mode", "websocket".parse().unwrap());
         }
         req
     }
@@ -169,6 +190,52 @@ async fn same_origin_requests_and_safe_methods_use_the_cookie() {
     ] {
         assert_eq!(send(cookie_layer(), &browser).await, ok(), "{browser:?}");
     }
+}
+
+/// RFC 6455 section 4.1: a WebSocket handshake is a `GET`, which a page on another origin of the
+/// same site (another port, a sibling subdomain) can open with the user's `SameSite=Lax` cookie;
+/// no page can put an `Authorization` header on one, so the cookie is how a browser app
+/// authenticates it. It is checked as a `POST` is: cross-site WebSocket hijacking.
+#[tokio::test]
+async fn rfc6455_section4_1_a_cookie_token_on_a_websocket_handshake_is_checked() {
+    let cookie = format!("access_token={}", token("1"));
+    let same_site = Browser::websocket()
+        .cookie(&cookie)
+        .site("same-site")
+        .origin("https://app.example.com");
+    assert_eq!(send(cookie_layer(), &same_site).await, refused());
+    let cross_site = Browser::websocket().cookie(&cookie).cross_site();
+    assert_eq!(send(cookie_layer(), &cross_site).await, refused());
+    // Firefox and Safari may send `Origin` alone: it must name the `Host`.
+    let sibling = Browser::websocket()
+        .cookie(&cookie)
+        .origin("https://blog.example.com");
+    assert_eq!(send(cookie_layer(), &sibling).await, refused());
+    for browser in [
+        Browser::websocket()
+            .cookie(&cookie)
+            .site("same-origin")
+            .origin("https://api.example.com"),
+        Browser::websocket()
+            .cookie(&cookie)
+            .origin("https://api.example.com"),
+    ] {
+        assert_eq!(send(cookie_layer(), &browser).await, ok(), "{browser:?}");
+    }
+    let trusting = cookie_layer()
+        .trusted_origins(["https://app.example.com"])
+        .unwrap();
+    assert_eq!(send(trusting, &same_site).await, ok());
+    // A token in the `Authorization` header (a client that is not a browser) is never checked.
+    let bearer = Browser {
+        authorization: Some(format!("Bearer {}", token("1"))),
+        ..Browser::websocket().cross_site()
+    };
+    let both = [
+        TokenLocation::Header,
+        TokenLocation::Cookie("access_token".into()),
+    ];
+    assert_eq!(send(layer(both), &bearer).await, ok());
 }
 
 #[tokio::test]
@@ -291,28 +358,62 @@ impl std::fmt::Debug for Browser {
             .field("cookies", &self.cookies.len())
             .field("sec_fetch_site", &self.sec_fetch_site)
             .field("origin", &self.origin)
+            .field("websocket", &self.websocket)
             .finish()
     }
 }
 
-/// A trusted origin that is not `scheme://host[:port]` is a configuration error the program can
-/// report at its start, never a panic and never a silently trusted default.
+/// A trusted origin that is not a web origin (RFC 6454 section 4: `http` or `https`, host and
+/// port, nothing else; what browsers send in `Origin`) is a configuration error the program can
+/// report at its start, never a panic and never a silently trusted default; the error says why.
+/// tower-http 0.7's `CsrfLayer` refuses the same strings.
 #[test]
-fn a_malformed_trusted_origin_is_an_error() {
-    for origin in [
-        "app.example.com",
-        "ftp://app.example.com",
-        "https://app.example.com/path",
-        "https://app.example.com:99999",
+fn rfc6454_a_trusted_origin_that_is_not_a_web_origin_is_an_error() {
+    use tower_login_manager::ConfigError;
+    for (origin, why) in [
+        ("app.example.com", "not `scheme://host[:port]`"),
+        ("https://", "not `scheme://host[:port]`"),
+        ("ftp://app.example.com", "scheme"),
+        ("ftp://files.example:21", "scheme"),
+        ("ws://app.example.com:80", "scheme"),
+        ("chrome-extension://abcdef:1", "scheme"),
+        ("https://front.example#frag", "fragment"),
+        ("https://front.example/#frag", "fragment"),
+        ("https://front.example?q=1", "query"),
+        ("https://app.example.com/path", "path"),
+        ("https://app.example.com/", "path"),
+        ("https://user@app.example.com", "user info"),
+        ("https://user:pw@app.example.com:8443", "user info"),
+        ("https://app.example.com:99999", "port"),
+        ("https://b\u{fc}cher.example", "punycode"),
     ] {
         let refused = cookie_layer().trusted_origins(["https://ok.example.com", origin]);
-        assert_eq!(
-            refused.err(),
-            Some(tower_login_manager::ConfigError::InvalidOrigin(
-                origin.to_owned()
-            )),
-            "{origin}"
-        );
+        match refused.err() {
+            Some(ConfigError::InvalidOrigin {
+                origin: named,
+                reason,
+            }) => {
+                assert_eq!(named, origin);
+                assert!(reason.contains(why), "{origin}: {reason}");
+                let message = ConfigError::InvalidOrigin {
+                    origin: named,
+                    reason,
+                }
+                .to_string();
+                assert!(message.contains(reason), "{message}");
+            }
+            other => panic!("{origin}: {other:?}"),
+        }
+    }
+    // What browsers send is accepted, the scheme and host in any case, the default port or not.
+    for origin in [
+        "https://app.example.com",
+        "HTTPS://App.Example.com:443",
+        "http://127.0.0.1:3000",
+        "http://[::1]:8080",
+        "https://xn--bcher-kva.example",
+    ] {
+        assert!(cookie_layer().trusted_origins([origin]).is_ok(), "{origin}");
     }
 }
 

@@ -45,6 +45,10 @@ fn deliberate(e: TokenError) -> bool {
             | TokenError::InvalidAudience    // aud without configured audience
             | TokenError::NotYetValid        // iat in the future
             | TokenError::InvalidClaim("user id") // empty or control characters
+            // `type` other than "access" or "refresh", `jti` other than a non-empty string: the
+            // layer tells access from refresh tokens, and revokes by `jti`, on these claims.
+            | TokenError::InvalidClaim("type")
+            | TokenError::InvalidClaim("jti")
             | TokenError::TooLarge
     )
 }
@@ -62,6 +66,11 @@ fn inputs() -> Vec<String> {
         r#"{"exp":170444444444444444444444444444444440000060.5,"user_id":"42"}"#.to_owned(),
         r#"{"exp":1e300,"user_id":"42"}"#.to_owned(),
         r#"{"exp":18446744073709551615,"user_id":"42"}"#.to_owned(),
+        // Found by the fuzz target: a `type` or `jti` of another kind than this crate writes.
+        format!(r#"{{"exp":{exp},"type":1699999999,"user_id":"42"}}"#),
+        format!(r#"{{"exp":{exp},"type":"id","user_id":"42"}}"#),
+        format!(r#"{{"exp":{exp},"jti":7,"user_id":"42"}}"#),
+        format!(r#"{{"exp":{exp},"jti":"","user_id":"42"}}"#),
         format!(r#"{{"exp":{exp},"user_id":42}}"#),
         format!(r#"{{"exp":{exp},"user_id":""}}"#),
         format!(r#"{{"exp":{exp},"user_id":"a\u0000b"}}"#),

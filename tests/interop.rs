@@ -254,7 +254,8 @@ fn live_flask_token_is_accepted() {
     );
 }
 
-/// (ii) Our token is read by PyJWT with exactly the claims the original writes.
+/// (ii) Our token is read by PyJWT with the claims the original writes, and the `jti` every
+/// token carries (RFC 7519 section 4.1.7), which PyJWT reads and the original ignores.
 #[test]
 fn live_our_token_is_read_by_pyjwt() {
     if !have_pyjwt() {
@@ -269,7 +270,12 @@ fn live_our_token_is_read_by_pyjwt() {
 
     let payload = got["payload"].as_object().expect("a claims object");
     let keys: BTreeSet<&str> = payload.keys().map(String::as_str).collect();
-    assert_eq!(keys, BTreeSet::from(["exp", "iat", "user_id"]));
+    assert_eq!(keys, BTreeSet::from(["exp", "iat", "jti", "user_id"]));
+    assert_eq!(
+        payload["jti"].as_str().map(str::len),
+        Some(22),
+        "128 bits, base64url"
+    );
     assert_eq!(payload["user_id"], "7", "user_id must be the string \"7\"");
     let exp = payload["exp"].as_u64().expect("exp is an integer");
     let iat = payload["iat"].as_u64().expect("iat is an integer");

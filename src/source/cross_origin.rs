@@ -5,14 +5,17 @@
 //! A browser attaches cookies to a request whatever page made it, so a token from a cookie proves
 //! nothing about who asked. Browsers say where a request comes from: `Sec-Fetch-Site` (all
 //! browsers since 2023) and `Origin`. Safe methods (`GET`, `HEAD`, `OPTIONS`) always pass, so
-//! they must not change state. A token from the `Authorization` header is never checked: a page
-//! on another origin cannot make the browser send one.
+//! they must not change state; but a WebSocket handshake, a `GET` that opens a two-way channel,
+//! is checked as an unsafe method is (cross-site WebSocket hijacking; Go's check lets it
+//! through). A token from the `Authorization` header is never checked: a page on another origin
+//! cannot make the browser send one.
 
-use http::header::{HOST, ORIGIN};
+use http::header::{HOST, ORIGIN, UPGRADE};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 
 /// An origin (RFC 6454): scheme, host (lowercase) and port (the scheme's default if unsaid).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,22 +26,47 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    /// `scheme://host[:port]` and nothing else (no path, query, user or fragment), as browsers
-    /// send it; `None` for anything else, `null` included.
-    pub(crate) fn parse(origin: &str) -> Option<Self> {
-        let uri: Uri = origin.parse().ok()?;
-        let scheme = uri.scheme()?;
-        let authority = uri.authority()?;
-        if authority.as_str().contains('@') || uri.path_and_query()?.as_str() != "/" {
-            return None;
+    /// `scheme://host[:port]` with `http` or `https` and nothing else, as browsers send it
+    /// (RFC 6454 section 6.1); `Err` says why anything else is not an origin, `null` included.
+    /// The checks are tower-http 0.7's `CsrfLayer`'s, and user info is refused as well.
+    pub(crate) fn parse(origin: &str) -> Result<Self, &'static str> {
+        // `Uri` drops a fragment without a word.
+        if origin.contains('#') {
+            return Err("an origin has no fragment");
         }
-        // `Uri` accepts `http://host/` as well; an origin has no trailing slash.
-        if origin.ends_with('/') {
-            return None;
+        if !origin.is_ascii() {
+            return Err(
+                "an origin is ASCII: write an international host in punycode \
+                        (`xn--...`), as browsers send it",
+            );
         }
-        Some(Self {
-            port: port_of(authority, scheme.as_str())?,
-            scheme: scheme.as_str().to_ascii_lowercase(),
+        const NOT_AN_ORIGIN: &str = "it is not `scheme://host[:port]`";
+        let uri: Uri = origin.parse().map_err(|_| NOT_AN_ORIGIN)?;
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(NOT_AN_ORIGIN);
+        };
+        if authority.host().is_empty() {
+            return Err(NOT_AN_ORIGIN);
+        }
+        // RFC 6454 section 4: other schemes (`ftp`, `ws`, `chrome-extension`, `file`) make
+        // origins that no web page's requests carry, or opaque ones.
+        let scheme = scheme.as_str().to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err("its scheme is not http or https");
+        }
+        if authority.as_str().contains('@') {
+            return Err("an origin has no user info");
+        }
+        if uri.query().is_some() {
+            return Err("an origin has no query");
+        }
+        // `Uri` reads `http://host` and `http://host/` alike; an origin has no trailing slash.
+        if uri.path() != "/" || origin.ends_with('/') {
+            return Err("an origin has no path, not even `/`");
+        }
+        Ok(Self {
+            port: port_of(authority, &scheme).ok_or("its port is not a number up to 65535")?,
+            scheme,
             host: authority.host().to_ascii_lowercase(),
         })
     }
@@ -54,7 +82,7 @@ impl Origin {
 /// Whether a request whose token came from a cookie may use it. `trusted`: the origins allowed
 /// to send cross-origin requests. In order, as Go's `CrossOriginProtection::Check`:
 ///
-/// 1. `GET`, `HEAD` and `OPTIONS` pass;
+/// 1. `GET`, `HEAD` and `OPTIONS` pass, but for a WebSocket handshake (a `GET`), which goes on;
 /// 2. `Sec-Fetch-Site: same-origin` or `none` (typed in the address bar) passes; any other value
 ///    (`cross-site`, `same-site`) passes only from a trusted `Origin`;
 /// 3. without `Sec-Fetch-Site`: no `Origin` either passes (not a browser, or a browser old
@@ -63,7 +91,9 @@ impl Origin {
 ///
 /// Either header sent twice is refused: a browser sends each once.
 pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !is_websocket_handshake(req)
+    {
         return true;
     }
     let headers = req.headers();
@@ -71,7 +101,7 @@ pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
     else {
         return false;
     };
-    let origin = origin.map(|value| value.to_str().ok().and_then(Origin::parse));
+    let origin = origin.map(|value| value.to_str().ok().and_then(|o| Origin::parse(o).ok()));
     let is_trusted = || matches!(&origin, Some(Some(origin)) if trusted.contains(origin));
     match site.map(HeaderValue::as_bytes) {
         Some(b"same-origin" | b"none") => true,
@@ -84,6 +114,25 @@ pub(crate) fn allows<B>(req: &Request<B>, trusted: &[Origin]) -> bool {
             Some(None) => false,
         },
     }
+}
+
+/// A WebSocket opening handshake (RFC 6455 section 4.1): a `GET` whose `Upgrade` list names
+/// `websocket` (without regard to case, with a version or not: RFC 9110 section 7.8), or that Fetch sent in mode
+/// `websocket` (`Sec-Fetch-Mode`). Over HTTP/2 (RFC 8441) the handshake is a `CONNECT`, which
+/// is checked anyway.
+fn is_websocket_handshake<B>(req: &Request<B>) -> bool {
+    let headers = req.headers();
+    *req.method() == Method::GET
+        && (headers.get_all(UPGRADE).iter().any(|value| {
+            value
+                .as_bytes()
+                .split(|b| *b == b',')
+                .map(|protocol| protocol.split(|b| *b == b'/').next().unwrap_or_default())
+                .any(|name| name.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+        }) || headers
+            .get_all(SEC_FETCH_MODE)
+            .iter()
+            .any(|mode| mode.as_bytes().eq_ignore_ascii_case(b"websocket")))
 }
 
 /// The header's one value; `Err` when it is sent more than once.
@@ -353,6 +402,65 @@ mod tests {
         }
     }
 
+    /// RFC 6455 section 4.1: a WebSocket handshake is a `GET` with `Upgrade: websocket` (a
+    /// token list, matched without regard to case, RFC 9110 section 7.8), and a browser always
+    /// sends `Origin` with it; Fetch names the request's mode `websocket` (`Sec-Fetch-Mode`).
+    /// Browsers send the `SameSite=Lax` cookie with it from any origin of the same site, and no
+    /// page can put an `Authorization` header on one, so a handshake whose token came from a
+    /// cookie is checked as an unsafe method is: cross-site WebSocket hijacking.
+    #[test]
+    fn rfc6455_section4_1_websocket_handshakes_are_checked() {
+        struct Case {
+            name: &'static str,
+            method: Method,
+            headers: &'static [(&'static str, &'static str)],
+            want: bool,
+        }
+        const GET: Method = Method::GET;
+        const WS: (&str, &str) = ("upgrade", "websocket");
+        const MODE: (&str, &str) = ("sec-fetch-mode", "websocket");
+        const SIBLING: (&str, &str) = ("origin", "http://app.example.com:8080");
+        #[rustfmt::skip]
+        let cases = [
+            Case { name: "a plain GET from a sibling still passes", method: GET, headers: &[("sec-fetch-site", "same-site"), SIBLING], want: true },
+            Case { name: "same-origin (Chromium)", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "same-origin"), ("origin", "http://app.example.com")], want: true },
+            Case { name: "same-origin by Origin alone (Firefox, Safari)", method: GET, headers: &[WS, ("origin", "http://app.example.com")], want: true },
+            Case { name: "another port: same-site", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "same-site"), SIBLING], want: false },
+            Case { name: "another port, Origin alone", method: GET, headers: &[WS, SIBLING], want: false },
+            Case { name: "a sibling subdomain", method: GET, headers: &[WS, ("origin", "http://blog.example.com")], want: false },
+            Case { name: "cross-site", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")], want: false },
+            Case { name: "trusted origin", method: GET, headers: &[WS, MODE, ("sec-fetch-site", "same-site"), ("origin", "https://trusted.example")], want: true },
+            Case { name: "Origin null", method: GET, headers: &[WS, ("origin", "null")], want: false },
+            Case { name: "no Origin, no Sec-Fetch-Site: not a browser", method: GET, headers: &[WS], want: true },
+            Case { name: "Upgrade in any case", method: GET, headers: &[("upgrade", "WebSocket"), SIBLING], want: false },
+            Case { name: "Upgrade as a list", method: GET, headers: &[("upgrade", "h2c, websocket"), SIBLING], want: false },
+            Case { name: "Upgrade list without spaces", method: GET, headers: &[("upgrade", "foo,WEBSOCKET"), SIBLING], want: false },
+            Case { name: "Upgrade in a second header", method: GET, headers: &[("upgrade", "h2c"), WS, SIBLING], want: false },
+            Case { name: "Sec-Fetch-Mode alone", method: GET, headers: &[MODE, ("sec-fetch-site", "same-site"), SIBLING], want: false },
+            Case { name: "another upgrade is not a WebSocket", method: GET, headers: &[("upgrade", "h2c"), SIBLING], want: true },
+            Case { name: "Upgrade with a version", method: GET, headers: &[("upgrade", "websocket/13"), SIBLING], want: false },
+            Case { name: "a name that only starts like one", method: GET, headers: &[("upgrade", "websocketx"), SIBLING], want: true },
+            Case { name: "HEAD is no handshake", method: Method::HEAD, headers: &[WS, SIBLING], want: true },
+            Case { name: "RFC 8441 CONNECT is unsafe anyway", method: Method::CONNECT, headers: &[("sec-fetch-site", "same-site"), SIBLING], want: false },
+        ];
+        let trusted = [Origin::parse("https://trusted.example").unwrap()];
+        for case in cases {
+            let mut req = Request::builder()
+                .method(case.method.clone())
+                .uri("/ws")
+                .header(HOST, "app.example.com")
+                .body(())
+                .unwrap();
+            for (name, value) in case.headers {
+                req.headers_mut().append(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
+            assert_eq!(allows(&req, &trusted), case.want, "{}", case.name);
+        }
+    }
+
     #[test]
     fn http2_uses_the_uri_authority() {
         let req = Request::post("https://app.example.com/logout")
@@ -372,7 +480,7 @@ mod tests {
     /// name the origin's host.
     #[test]
     fn a_port_above_65535_is_not_the_default_port() {
-        assert_eq!(Origin::parse("https://app.example.com:99999"), None);
+        assert!(Origin::parse("https://app.example.com:99999").is_err());
         // An empty port is the default one (RFC 3986 section 3.2.3).
         assert_eq!(
             Origin::parse("https://app.example.com:"),
@@ -406,8 +514,12 @@ mod tests {
             "https://",
             "ftp//x",
             "https://a.example/p",
+            "ftp://files.example:21",
+            "ws://app.example.com:80",
+            "chrome-extension://abcdef:1",
+            "https://front.example#frag",
         ] {
-            assert_eq!(Origin::parse(bad), None, "{bad}");
+            assert!(Origin::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -414,3 +414,22 @@ async fn rejected_requests_never_reach_the_inner_service() {
     }
     assert_pending!(handle.poll_request());
 }
+
+// The layer's response future and body are `Send` whenever the inner service's future, the
+// request body and the stores are (they are part of every axum, hyper and tonic server's
+// `Send` bound): checked when this file compiles.
+const _: () = {
+    fn assert_send<T: Send>() {}
+    #[allow(dead_code)]
+    fn response_future_is_send<S, L, R, B>()
+    where
+        S: tower::Service<Request<B>> + Send,
+        S::Future: Send,
+        L: UserLoader,
+        R: tower_login_manager::Revocations,
+        B: Send,
+    {
+        assert_send::<tower_login_manager::future::ResponseFuture<S, L, R, B>>();
+        assert_send::<tower_login_manager::body::ResponseBody<B>>();
+    }
+};

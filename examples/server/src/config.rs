@@ -3,6 +3,7 @@
 use std::env::{self, VarError};
 use std::time::Duration;
 
+use crate::client_address::{ForwardedHeader, TrustedProxies};
 use crate::throttle::Limits;
 
 /// Where the users live unless `DATABASE_URL` says otherwise: a file in the current directory,
@@ -28,12 +29,15 @@ pub struct Config {
     /// `LOGIN_MAX_FAILURES_PER_ADDRESS`, default 20 per client address; `LOGIN_WINDOW_SECS`,
     /// default 900).
     pub login_limits: Limits,
+    /// The reverse proxies whose forwarded client address the throttle believes
+    /// (`TRUSTED_PROXIES`, and the header they write, `FORWARDED_HEADER`); none when unset.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
-    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL`, `USER_CACHE_SECS` and
-    /// the login limits. Empty counts as unset for `REDIS_URL`, `USER_CACHE_SECS` and the login
-    /// limits only: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
+    /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL`, `USER_CACHE_SECS`, the
+    /// login limits and the trusted proxies. Empty counts as unset for `REDIS_URL`,
+    /// `USER_CACHE_SECS`, the login limits and the trusted proxies only: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
     /// `SECRET_KEY` is refused as too short rather than replaced by a generated one. The secret's
     /// length is checked by the `LoginManager` builder, not here, so that the message is the
     /// crate's.
@@ -67,8 +71,17 @@ impl Config {
             per_address: number("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)?,
             window: Duration::from_secs(number("LOGIN_WINDOW_SECS", 900)?.into()),
         };
+        let forwarded_header = match var("FORWARDED_HEADER")?.filter(|v| !v.is_empty()) {
+            None => ForwardedHeader::default(),
+            Some(name) => ForwardedHeader::parse(&name)?,
+        };
+        let trusted_proxies = TrustedProxies::parse(
+            &var("TRUSTED_PROXIES")?.unwrap_or_default(),
+            forwarded_header,
+        )?;
         Ok(Self {
             login_limits,
+            trusted_proxies,
             host,
             port,
             secret,

@@ -16,6 +16,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tower_login_manager::{BoxError, CachedLoader, UserLoader};
 
+use crate::username::skeleton;
+
 /// How long a request waits for a database connection, and for a query (a lock waited for
 /// included: PostgreSQL's `statement_timeout`; SQLite's `busy_timeout` is sqlx's 5 s), before it
 /// is answered 500: well within the server's request timeout, so a stalled database is a failure
@@ -30,17 +32,31 @@ struct Embedded {
     sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "create users",
-    sql: include_str!("../migrations/sqlite/0001_create_users.sql"),
-}];
+const SQLITE_MIGRATIONS: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "create users",
+        sql: include_str!("../migrations/sqlite/0001_create_users.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "username skeleton",
+        sql: include_str!("../migrations/sqlite/0002_username_skeleton.sql"),
+    },
+];
 
-const POSTGRES_MIGRATIONS: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "create users",
-    sql: include_str!("../migrations/postgres/0001_create_users.sql"),
-}];
+const POSTGRES_MIGRATIONS: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "create users",
+        sql: include_str!("../migrations/postgres/0001_create_users.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "username skeleton",
+        sql: include_str!("../migrations/postgres/0002_username_skeleton.sql"),
+    },
+];
 
 /// The migrations of one database, as a source for sqlx's [`Migrator`] (which records them in
 /// `_sqlx_migrations` and applies each once).
@@ -156,6 +172,9 @@ impl Database {
             .map_err(cannot_open)?;
         // Closed once the pool has one of its own, for the same reason.
         connection.close().await.map_err(cannot_open)?;
+        fill_skeletons(&pool)
+            .await
+            .map_err(|error| format!("cannot fill in the username skeletons: {error}"))?;
         Ok(Self {
             pool,
             backend,
@@ -183,6 +202,35 @@ impl Database {
     }
 }
 
+/// Stores the skeleton of each user registered before skeletons were (migration 2). A user whose
+/// skeleton an earlier user already has (a look-alike registered before they were refused) keeps
+/// none, and is told of in the log by id: both accounts go on working.
+async fn fill_skeletons(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let missing = sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, username) in missing {
+        let filled = sqlx::query(
+            "UPDATE users SET username_skeleton = $1 WHERE id = $2 AND username_skeleton IS NULL",
+        )
+        .bind(skeleton(&username))
+        .bind(id)
+        .execute(pool)
+        .await;
+        match filled {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => eprintln!(
+                "warning: user {id}'s name looks like an earlier user's (same TR39 skeleton); \
+                 both accounts are kept"
+            ),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
 /// A registered user, as `/register` and `/me` show it and as the login layer puts it into the
 /// request's extensions.
 #[derive(Clone, Debug, Serialize)]
@@ -194,7 +242,8 @@ pub struct User {
 /// Why a user could not be created.
 #[derive(Debug)]
 pub enum CreateError {
-    /// The username is taken (the `UNIQUE` constraint said so: no check-then-insert race).
+    /// The username, or a look-alike of it, is taken (a `UNIQUE` constraint said so: no
+    /// check-then-insert race).
     Taken,
     Database(sqlx::Error),
 }
@@ -206,12 +255,15 @@ pub struct Users {
 }
 
 impl Users {
-    /// Inserts a user; ids are given by the database in registration order.
+    /// Inserts a user, with the skeleton of their name; ids are given by the database in
+    /// registration order.
     pub async fn create(&self, username: &str, password_hash: &str) -> Result<User, CreateError> {
         let inserted = sqlx::query_scalar::<_, i64>(
-            "INSERT INTO users (username, password_hash) VALUES ($1, $2) RETURNING id",
+            "INSERT INTO users (username, username_skeleton, password_hash) VALUES ($1, $2, $3) \
+             RETURNING id",
         )
         .bind(username)
+        .bind(skeleton(username))
         .bind(password_hash)
         .fetch_one(&self.pool)
         .await;

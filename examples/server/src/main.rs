@@ -11,6 +11,7 @@
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader
 
+mod client_address;
 mod config;
 mod db;
 mod password;
@@ -19,6 +20,7 @@ mod revocations;
 mod routes;
 mod serve;
 mod throttle;
+mod username;
 
 use std::process::ExitCode;
 
@@ -76,6 +78,7 @@ async fn run() -> Result<(), String> {
         limits.window.as_secs(),
         throttle.describe()
     );
+    eprintln!("client addresses: {}", config.trusted_proxies.describe());
     let users = database.users();
     let loader = match config.user_cache.as_secs() {
         0 => {
@@ -107,6 +110,7 @@ async fn run() -> Result<(), String> {
         passwords,
         revocations,
         throttle,
+        trusted_proxies: config.trusted_proxies,
         cookies: SessionCookies::new(),
     })
     .layer(middleware::from_fn(serve::request_timeout))

@@ -1,9 +1,11 @@
 //! The routes, the JSON body they read, and the JSON errors they answer.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE,
@@ -20,10 +22,12 @@ use tower_login_manager::{
     TokenKind, TokenLocation, TokenPair,
 };
 
+use crate::client_address::TrustedProxies;
 use crate::db::{CreateError, Loader, User, Users};
 use crate::password::{HashError, Passwords};
 use crate::revocations::Store;
 use crate::throttle::{RetryAfter, Throttle, retry_after_secs};
+use crate::username::skeleton;
 
 /// Longest accepted username, in characters.
 const MAX_USERNAME_CHARS: usize = 64;
@@ -31,6 +35,10 @@ const MAX_USERNAME_CHARS: usize = 64;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 16 * 1024;
+/// How long the socket of `GET /ws` stays open, all told: it sends one message and closes.
+const SOCKET_LIFETIME: Duration = Duration::from_secs(5);
+/// Largest message or frame `GET /ws` reads from a client (it expects only a close).
+const MAX_SOCKET_MESSAGE_BYTES: usize = 1024;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -43,6 +51,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub revocations: Store,
     pub throttle: Throttle,
+    /// Whose forwarded headers name the client the throttle counts (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     /// The browser's cookies: `access_token` for every route, `refresh_token` for `/refresh`.
     pub cookies: SessionCookies,
 }
@@ -54,17 +64,18 @@ const STYLE: &str = include_str!("../static/app.css");
 
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
 /// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser
-/// page); `GET /me`, `POST /logout`, `POST /logout-all` (every session of the user) and
-/// `POST /password` (a password change) behind the login layer (access tokens, from the
-/// `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
+/// page); `GET /me`, `GET /ws` (a WebSocket), `POST /logout`, `POST /logout-all` (every session
+/// of the user) and `POST /password` (a password change) behind the login layer (access tokens,
+/// from the `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
 /// (the end of the session) behind a second one that takes only refresh tokens (header, or the
 /// `refresh_token` cookie). Both layers check the revocation store, and refuse a cookie's token
-/// on a cross-origin `POST` or `DELETE` (the layer's default).
+/// on a cross-origin `POST` or `DELETE`, or WebSocket handshake (the layer's default).
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
     // and not a "You need to login".
     let protected = Router::new()
         .route("/me", get(me))
+        .route("/ws", get(live))
         .route("/logout", post(logout))
         .route("/logout-all", post(logout_all))
         .route("/password", post(change_password))
@@ -167,9 +178,11 @@ async fn register(
 /// `POST /login`: the tokens in the body, for API clients.
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let user = authenticate(&state, client, credentials).await?;
     token_pair(new_pair(&state, &user)?)
 }
@@ -178,39 +191,41 @@ async fn login(
 /// script can read, and the body is the user.
 async fn session(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     credentials: Credentials,
 ) -> Result<Response, ApiError> {
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let user = authenticate(&state, client, credentials).await?;
     let pair = new_pair(&state, &user)?;
     session_cookies(&state, &user, &pair)
 }
 
 /// The user these credentials are the password of, or the answer to give: 429 while the username
-/// or the client address has used up its attempts (each attempt is counted before its password
+/// or the client address (the TCP peer's, or what trusted proxies forwarded) has used up its attempts (each attempt is counted before its password
 /// is checked, and the password is not checked then, so the answer's time tells nothing), 401 for
 /// a wrong password or an unknown username. A success takes its attempt back, and so does a
 /// failure of the database (500), which checked no password. Neither the password nor its hash
 /// is ever logged.
 async fn authenticate(
     state: &AppState,
-    client: SocketAddr,
+    address: IpAddr,
     credentials: Credentials,
 ) -> Result<User, ApiError> {
     let Credentials { username, password } = credentials;
-    let address = client.ip();
     // The username in its one form, as `/register` stored it. `None`: no account has such a
     // name; counted for the address only, and answered as a wrong password without asking the
     // database, so that such names cannot fill the throttle's memory.
+    // Counted under its skeleton: look-alikes of a name count as that name.
     let username = username_form(&username).ok();
-    let counted = username.as_deref();
+    let counted = username.as_deref().map(skeleton);
     let attempt = state
         .throttle
-        .attempt(counted, address)
+        .attempt(counted.as_deref(), address)
         .await
         .map_err(ApiError::too_many_attempts)?;
     // Cut off before its end (the request timed out), the attempt is taken back.
-    match check_password(state, counted, password).await {
+    match check_password(state, username.as_deref(), password).await {
         Ok(Some(user)) => {
             attempt.succeeded().await;
             Ok(user)
@@ -307,19 +322,22 @@ async fn logout_all(State(state): State<AppState>, claims: Claims) -> Result<Res
 }
 
 /// `POST /password` with the access token and `{"old_password": "..", "new_password": ".."}`:
-/// the old password is checked as `/login` checks one (the same throttle: a wrong one counts as
-/// a failed login, and 429 once the attempts are used up), the new one is hashed as `/register`
+/// the old password is checked as `/login` checks one (the same throttle, the same client address
+/// behind trusted proxies: a wrong one counts as a failed login, and 429 once the attempts are
+/// used up), the new one is hashed as `/register`
 /// hashes it, and every session of the user ends (the cutoff of `/logout-all`). The answer is a
 /// new pair for this client, as `/login` (or `/session`, for a browser) answers it: only the
 /// other sessions end. Neither password is ever logged.
 async fn change_password(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     CurrentUser(user): CurrentUser<User>,
     claims: Claims,
     change: PasswordChange,
 ) -> Result<Response, ApiError> {
     let PasswordChange { old, new } = change;
+    let client = state.trusted_proxies.client_address(peer.ip(), &headers);
     let credentials = Credentials {
         username: user.username.clone(),
         password: old,
@@ -408,6 +426,34 @@ fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Ite
         .filter_map(|pair| cookie::Cookie::parse(pair).ok())
         .filter(move |c| c.name() == name)
         .map(|c| c.value_trimmed().to_owned())
+}
+
+/// `GET /ws`: a WebSocket (RFC 6455) that sends the user, `{"id":1,"username":"ada"}`, and
+/// closes; what a page's live updates would start from. A browser cannot put an `Authorization`
+/// header on a WebSocket, so the page's is opened with the access cookie, and the layer refuses
+/// the handshake from any other origin (403) before it is upgraded.
+async fn live(CurrentUser(user): CurrentUser<User>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(MAX_SOCKET_MESSAGE_BYTES)
+        .max_frame_size(MAX_SOCKET_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            // A client that never answers the close is dropped when the time is up.
+            let _ = tokio::time::timeout(SOCKET_LIFETIME, say_who(socket, user)).await;
+        })
+}
+
+/// Sends the user and a close (code 1000), then waits for the client's close (RFC 6455 section
+/// 7.1.1), dropping anything else it sends.
+async fn say_who(mut socket: WebSocket, user: User) -> Result<(), axum::Error> {
+    let user = serde_json::to_string(&user).map_err(axum::Error::new)?;
+    socket.send(Message::Text(user.into())).await?;
+    socket.send(Message::Close(None)).await?;
+    while let Some(message) = socket.recv().await {
+        if let Message::Close(_) = message? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The answer of `/logout`, `/logout-all` and `DELETE /refresh`; a browser's cookies are cleared.
@@ -728,7 +774,9 @@ const BIDI_RULE: &str = "username breaks RFC 5893's Bidi Rule: a name with right
 /// account however its "é" is typed), and a character that would let two names look alike or
 /// hide part of one is refused: spaces, controls (PostgreSQL's `text` cannot even hold U+0000),
 /// format characters such as U+200B or U+202E, symbols. At most 64 characters. `/register`
-/// answers why; a login with such a username is a wrong password.
+/// answers why; a login with such a username is a wrong password. Look-alikes made of allowed
+/// letters ("аda" with a Cyrillic а) pass here, and are one name by their skeleton
+/// ([`skeleton`]): the second is taken.
 fn username_form(username: &str) -> Result<String, String> {
     use precis_core::{Error, profile::PrecisFastInvocation};
     let form =

@@ -12,9 +12,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tower::Service;
 
 use crate::routes::status_message;
@@ -40,7 +41,11 @@ pub async fn serve(listener: TcpListener, app: Router) {
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
+    // hyper-util's `GracefulShutdown` cannot watch a connection that may be upgraded (`GET /ws`)
+    // with the `http1` builder, which has the header timer: the same, by hand. Each connection
+    // is told to shut down once the signal comes, and the server waits for all of them.
+    let (shutdown, shutting_down) = watch::channel(false);
+    let mut connections = JoinSet::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -62,16 +67,29 @@ pub async fn serve(listener: TcpListener, app: Router) {
             Err(never) => match never {},
         };
         let service = TowerToHyperService::new(service);
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        // With upgrades: `GET /ws` turns its connection into a WebSocket.
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut shutting_down = shutting_down.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
             // A client that went away, or was cut off: nothing to tell anyone.
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = shutting_down.wait_for(|down| *down) => {}
+            }
+            // Idle: closed now; a request in flight is answered first.
+            connection.as_mut().graceful_shutdown();
             let _ = connection.await;
         });
+        // Forget the connections that have ended.
+        while connections.try_join_next().is_some() {}
     }
     drop(listener);
     eprintln!("shutting down: finishing requests in flight");
-    graceful.shutdown().await;
+    let _ = shutdown.send(true);
+    while connections.join_next().await.is_some() {}
 }
 
 /// Answers 408 to a request not answered within [`REQUEST_TIMEOUT`], and closes its connection

@@ -9,7 +9,8 @@
 //! With `REDIS_URL` the counts are shared by every instance (and kept in this process while Redis
 //! cannot be reached); without, they live in this process, in a bounded cache (the `moka` crate)
 //! that keeps every new count, the least recently used making room. Keys are short (usernames are
-//! at most 64 characters, longer ones never reach the throttle; IPv6 addresses count per /64, what
+//! at most 64 characters, longer ones never reach the throttle, and are counted by their TR39
+//! skeleton, a few characters per character, so that look-alikes count as one name; IPv6 addresses count per /64, what
 //! one host is usually given), so memory stays bounded. The address is counted first, and an
 //! address past its limit is refused before its username is counted: a client already refused
 //! cannot push other usernames' counts out of the cache.

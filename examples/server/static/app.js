@@ -1,6 +1,7 @@
 // The example page: log in with POST /session (the server sets HttpOnly cookies), see the user
-// with GET /me, log out with DELETE /refresh (the end of the session: both tokens revoked).
-// Same-origin fetches send the cookies by themselves; no token ever reaches this script.
+// with GET /me and over the WebSocket GET /ws, log out with DELETE /refresh (the end of the
+// session: both tokens revoked). Same-origin fetches and sockets send the cookies by themselves;
+// no token ever reaches this script.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -11,7 +12,26 @@ function show(user) {
   if (user !== null) {
     $("name").textContent = user.username;
     $("id").textContent = user.id;
+    live();
+  } else {
+    $("live").textContent = "";
   }
+}
+
+// GET /ws: a WebSocket, opened with the access cookie (no script can put a token on one); the
+// server sends the user and closes. The server refuses the handshake from any other origin.
+function live() {
+  $("live").textContent = "";
+  const url = new URL("/ws", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(url);
+  socket.onmessage = (event) => {
+    const user = JSON.parse(event.data);
+    $("live").textContent = `Live: ${user.username}, over a WebSocket.`;
+  };
+  socket.onerror = () => {
+    $("live").textContent = "Live: the WebSocket was refused.";
+  };
 }
 
 function say(text) {

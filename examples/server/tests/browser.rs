@@ -594,3 +594,86 @@ async fn login_limits_must_be_whole_numbers() {
         "{stderr}"
     );
 }
+
+/// A WebSocket opening handshake (RFC 6455 section 4.1) to `GET /ws` with `headers`, as a
+/// browser sends it (Fetch's `Sec-Fetch-Mode: websocket`); the answer as text, read until it
+/// holds `until` (the connection stays open: a refused handshake is kept alive, an accepted one
+/// waits for the client's close).
+async fn handshake(server: &Server, headers: &[(&str, &str)], until: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-Fetch-Mode: websocket\r\n",
+        server.addr()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = async {
+        let mut chunk = [0; 4096];
+        while !String::from_utf8_lossy(&answer).contains(until) {
+            match socket.read(&mut chunk).await.unwrap() {
+                0 => break,
+                n => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(TIMING.request, read).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// RFC 6455 section 4.1: the page's WebSocket (`GET /ws`) takes the access cookie, the only
+/// credential a browser can put on one. A browser always sends `Origin` with the handshake; from
+/// another origin, of the same site (another port of the host) or not, the handshake is refused
+/// before any upgrade (403), as a `POST` would be: cross-site WebSocket hijacking.
+#[tokio::test]
+async fn rfc6455_the_websocket_takes_the_cookie_from_this_origin_only() {
+    let dir = TempDir::new("browser-test");
+    let server = start(&dir, &[]).await;
+    let (_, access, _) = log_in(&server).await;
+    let here = format!("http://{}", server.addr());
+    const ADA: &str = r#"{"id":1,"username":"ada"}"#;
+    let answer = handshake(
+        &server,
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", &here),
+            ("cookie", &access),
+        ],
+        ADA,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    assert!(answer.contains(ADA), "{answer}");
+    let token = access.strip_prefix("access_token=").unwrap();
+    assert!(!answer.contains(token), "the token was echoed");
+
+    let attacks: [&[(&str, &str)]; 3] = [
+        // Another port of the same host: same site, so the `SameSite=Lax` cookie is sent.
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "http://127.0.0.1:9"),
+        ],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://evil.example"),
+        ],
+        // A browser that sends only Origin.
+        &[("origin", "http://127.0.0.1:9")],
+    ];
+    for attack in attacks {
+        let mut headers = attack.to_vec();
+        headers.push(("cookie", &access));
+        let answer = handshake(&server, &headers, CROSS_ORIGIN).await;
+        assert!(answer.starts_with("HTTP/1.1 403"), "{attack:?}: {answer}");
+        assert!(answer.contains(CROSS_ORIGIN), "{attack:?}: {answer}");
+    }
+    // Without the cookie: no user, no socket.
+    let answer = handshake(&server, &[("origin", &here)], NEED_LOGIN).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}

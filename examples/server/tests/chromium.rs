@@ -4,7 +4,9 @@
 //! out of `document.cookie`, logs out; then two attacker pages submit a form `POST` to `/logout`,
 //! one same-site (another port of `127.0.0.1`: the browser sends the cookies, and the layer's
 //! cross-origin check must refuse them) and one cross-site (`localhost` against `127.0.0.1`), and
-//! the user is still logged in after each. The logged-in page is saved as a screenshot. A second
+//! the user is still logged in after each. The logged-in page is saved as a screenshot. Another
+//! test opens the page's WebSocket (`GET /ws`, with the cookie), and then one from a same-site
+//! attacker page, which the cross-origin check must refuse (RFC 6455 section 4.1). A third
 //! test stops its Redis (the revocation store) and checks that a logout the server cannot carry
 //! out is said to have failed, the user still shown.
 //!
@@ -185,16 +187,56 @@ async fn log_in(browser: &Client) {
 
 /// A page that posts a form to `target` as soon as it loads: what an attacker's page does.
 async fn attacker(target: String) -> u16 {
-    let page = format!(
+    serve_page(format!(
         r#"<!doctype html><title>attacker</title>
 <form method="post" action="{target}"><input type="hidden" name="x" value="1"></form>
 <script>document.forms[0].submit()</script>"#
-    );
+    ))
+    .await
+}
+
+/// A page that opens a WebSocket to `url` as soon as it loads, and puts in its title what
+/// came of it: `stolen: <the message>` or `refused`.
+async fn socket_attacker(url: String) -> u16 {
+    serve_page(format!(
+        r#"<!doctype html><title>attacker</title>
+<script>
+const socket = new WebSocket("{url}");
+const say = (what) => {{ document.title = what; document.body.textContent = what; }};
+socket.onmessage = (event) => say("stolen: " + event.data);
+socket.onerror = () => {{ if (!document.title.startsWith("stolen")) say("refused"); }};
+</script>"#
+    ))
+    .await
+}
+
+/// Serves `page` at `/` on a free port of 127.0.0.1, for the rest of the test.
+async fn serve_page(page: String) -> u16 {
     let app = Router::new().route("/", get(move || async move { Html(page) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     port
+}
+
+/// The example server on a fresh SQLite file (`env` added to its settings) and a Chromium
+/// session; the folder lives as long as the test keeps it.
+async fn server_and_browser(
+    driver: &ChromeDriver,
+    name: &'static str,
+    env: &[(&str, &str)],
+) -> (TempDir, Server, Client) {
+    let dir = TempDir::new("chromium-test");
+    let server = Server::start(&Launch {
+        name,
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env,
+    })
+    .await;
+    let browser = driver.browser().await;
+    (dir, server, browser)
 }
 
 /// The path the screenshot of the logged-in page is saved to.
@@ -207,17 +249,8 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     let Some(driver) = ChromeDriver::start() else {
         return;
     };
-    let dir = TempDir::new("chromium-test");
-    let server = Server::start(&Launch {
-        name: "chromium",
-        timing: TIMING,
-        secret: Some(SECRET),
-        database_url: &dir.database_url(),
-        env: &[],
-    })
-    .await;
+    let (_dir, server, browser) = server_and_browser(&driver, "chromium", &[]).await;
     let app = format!("http://{}", server.addr());
-    let browser = driver.browser().await;
 
     register_and_log_in(&browser, &app).await;
 
@@ -303,6 +336,59 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     assert!(server.stop().success());
 }
 
+/// RFC 6455 section 4.1: a WebSocket handshake is a `GET`, and a browser sends the
+/// `SameSite=Lax` cookie with it from any origin of the same site. The page opens `GET /ws` with
+/// its cookie and shows what the server sent; a page on another port of the same host opens one
+/// with the same cookie and is refused (403, before any upgrade), and one on another site gets
+/// no cookie at all (401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6455_the_page_opens_its_websocket_and_a_same_site_page_cannot() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let (_dir, server, browser) = server_and_browser(&driver, "chromium-ws", &[]).await;
+    let app = format!("http://{}", server.addr());
+
+    register_and_log_in(&browser, &app).await;
+    until(
+        &browser,
+        "the user, sent over the WebSocket",
+        "return document.getElementById('live').textContent === 'Live: ada, over a WebSocket.'",
+    )
+    .await;
+    assert!(server.log().contains("GET /ws 101"), "{}", server.log());
+
+    let socket = format!("ws://{}/ws", server.addr());
+    let same_site = socket_attacker(socket.clone()).await;
+    let cross_site = socket_attacker(socket).await;
+    for (page, expected) in [
+        // Another port of the same host: same site, so the browser sends the cookie with the
+        // handshake, and the cross-origin check refuses it.
+        (format!("http://127.0.0.1:{same_site}/"), "GET /ws 403"),
+        // Another site: `SameSite=Lax` keeps the cookie home, so the handshake has no token.
+        (format!("http://localhost:{cross_site}/"), "GET /ws 401"),
+    ] {
+        let before = server.log().matches(expected).count();
+        browser.goto(&page).await.unwrap();
+        until(
+            &browser,
+            "the attacker's socket refused",
+            "return document.title === 'refused'",
+        )
+        .await;
+        server
+            .wait_for_log(|lines| {
+                lines.iter().filter(|line| line.contains(expected)).count() > before
+            })
+            .await;
+    }
+    // Only the page's own sockets were opened.
+    assert_eq!(server.log().matches("GET /ws 101").count(), 1);
+
+    browser.close().await.unwrap();
+    assert!(server.stop().success());
+}
+
 /// Found by review: the page said "Logged out." and showed the login form whatever the server
 /// answered; with the revocation store down (503) nothing was revoked and no cookie cleared, so a
 /// reload showed the user logged in. It now says the logout failed, and keeps the user shown.
@@ -315,16 +401,8 @@ async fn a_logout_the_server_cannot_carry_out_is_said_so() {
         return;
     };
     let redis_url = services.start_redis(free_port());
-    let dir = TempDir::new("chromium-test");
-    let server = Server::start(&Launch {
-        name: "chromium-redis",
-        timing: TIMING,
-        secret: Some(SECRET),
-        database_url: &dir.database_url(),
-        env: &[("REDIS_URL", &redis_url)],
-    })
-    .await;
-    let browser = driver.browser().await;
+    let (_dir, server, browser) =
+        server_and_browser(&driver, "chromium-redis", &[("REDIS_URL", &redis_url)]).await;
     register_and_log_in(&browser, &format!("http://{}", server.addr())).await;
 
     // Redis stops answering: the revocation store cannot be asked, and the logout is a 503.

@@ -432,6 +432,76 @@ async fn stops_within(server: Server, bound: Duration) {
     assert!(took < bound, "stopped after {took:?}");
 }
 
+/// Found by review (issue 22): `аda_look` (Cyrillic а, U+0430) and `bοb_look` (Greek ο, U+03BF)
+/// made accounts beside `ada_look` and `bob_look`. Names with one Unicode TR39 confusable
+/// skeleton are one name: the second is taken, a login with a look-alike is not the account's
+/// (wrong password), and the throttle counts look-alikes as the name they imitate.
+#[tokio::test]
+async fn look_alike_usernames_are_one_name() {
+    let dir = TempDir::new(SCRATCH);
+    let server = start(Some(SECRET), &dir, &[("LOGIN_MAX_FAILURES", "3")]).await;
+    for name in ["ada_look", "bob_look"] {
+        let reply = server.register(name, ADA_PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.body);
+    }
+    for look_alike in ["\u{430}da_look", "b\u{3bf}b_look", "ada_l\u{3bf}\u{3bf}k"] {
+        assert_eq!(
+            server.register(look_alike, "a password").await.pair(),
+            error(StatusCode::CONFLICT, "Username already taken"),
+            "register {look_alike:?}"
+        );
+    }
+    // Names that only look alike to a careless eye stay apart (case is RFC 8265's business).
+    for name in ["Ada_look", "adb_look"] {
+        let reply = server.register(name, "a password").await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.body);
+    }
+    assert_eq!(
+        server.login("\u{430}da_look", ADA_PASSWORD).await.pair(),
+        error(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            server.login("\u{430}da_look", "guess").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Three failures for ada_look's look-alikes: ada_look is throttled.
+    assert_eq!(
+        server.login("ada_look", ADA_PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        server.login("bob_look", ADA_PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+/// Users registered before look-alikes were refused have no skeleton stored; the server fills
+/// it in at start, and their look-alikes are refused too.
+#[tokio::test]
+async fn users_registered_before_skeletons_get_theirs_at_start() {
+    let dir = TempDir::new(SCRATCH);
+    let server = start(Some(SECRET), &dir, &[]).await;
+    let reply = server.register("ada_look", ADA_PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let db = sqlx::SqlitePool::connect(&dir.database_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET username_skeleton = NULL")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let server = restart(server, Some(SECRET), &dir).await;
+    assert_eq!(
+        server.register("\u{430}da_look", "a password").await.pair(),
+        error(StatusCode::CONFLICT, "Username already taken")
+    );
+    let reply = server.login("ada_look", ADA_PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
 #[tokio::test]
 async fn users_and_tokens_survive_a_restart() {
     let dir = TempDir::new(SCRATCH);
