@@ -9,6 +9,7 @@
 #   REVOCATION=redis bash loadtest/run.sh scale-out     # Redis revocation only
 #   DURATION=5 OUTAGE=2 bash loadtest/run.sh scale-out  # Redis down for 2 s mid-run
 #   USER_CACHE=both REVOCATION=redis bash loadtest/run.sh scale-out  # users loaded, then cached
+#   BASE=main REVOCATION=redis bash loadtest/run.sh scale-out  # Redis mode before (main) and after
 #
 # REVOCATION=both (the default) runs the load phase twice: first with both instances on Redis
 # (REDIS_URL set), then with both restarted without REDIS_URL (revocations in each process's
@@ -25,7 +26,14 @@
 # restart. Finally, with Redis a logout on B must be refused on A; in memory it must not be (each
 # instance has its own store: the logout is only seen on B).
 #
-# Settings (environment): REVOCATION (both, redis or memory; both), USER_CACHE (off, on or both;
+# BASE=<git ref> first runs the Redis phase with the example server built from that ref (taken
+# with `git archive`, built in the same target directory, so only the workspace's two crates build
+# again; cargo names a workspace's outputs by their path inside it, so each build first cleans
+# those two crates, or one tree's build would pass for the other's), labelled "redis before (<ref>)", then the phases above with this tree's server; the
+# summary adds the ratio after/before of the Redis mode: what a change to the per-request check
+# costs, measured in one run on one PostgreSQL and one Redis.
+#
+# Settings (environment): BASE (a git ref; none), REVOCATION (both, redis or memory; both), USER_CACHE (off, on or both;
 # off), USER_CACHE_SECS (5), DURATION seconds per phase (10), CONNECTIONS per instance (16),
 # OUTAGE seconds (0). The load generator is wrk, which loadtest/run.sh installs. Traffic goes to
 # 127.0.0.1 only; every run is bounded in time, and
@@ -39,6 +47,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 OUTAGE=${OUTAGE:-0}
 USER_CACHE=${USER_CACHE:-off}
 USER_CACHE_SECS=${USER_CACHE_SECS:-5}
+BASE=${BASE:-}
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -57,8 +66,14 @@ on) caches=("$USER_CACHE_SECS") ;;
 both) caches=(0 "$USER_CACHE_SECS") ;;
 *) die "USER_CACHE must be off, on or both (got '$USER_CACHE')" ;;
 esac
-# A phase: a revocation mode and how long users are cached (0: not at all), as mode:secs.
+# A phase: a revocation mode and how long users are cached (0: not at all), as mode:secs. The
+# mode `base` is Redis with BASE's server.
 phases=()
+if [[ -n $BASE ]]; then
+    for secs in "${caches[@]}"; do
+        phases+=("base:$secs")
+    done
+fi
 for mode in "${modes[@]}"; do
     for secs in "${caches[@]}"; do
         phases+=("$mode:$secs")
@@ -70,17 +85,39 @@ done
 ((DURATION > 0 && CONNECTIONS > 0)) || die "DURATION and CONNECTIONS must be positive"
 ((OUTAGE * 3 < DURATION * 2)) || die "OUTAGE must end before the run does (OUTAGE < 2/3 DURATION)"
 ((OUTAGE == 0)) || [[ $REVOCATION != memory ]] || die "OUTAGE needs Redis (not with REVOCATION=memory)"
+[[ -z $BASE ]] || [[ $REVOCATION != memory ]] || die "BASE compares the Redis mode (not with REVOCATION=memory)"
+[[ -z $BASE ]] || git rev-parse --verify --quiet "$BASE^{commit}" >/dev/null || die "BASE is not a commit: '$BASE'"
 ((USER_CACHE_SECS > 0)) || [[ $USER_CACHE == off ]] || die "USER_CACHE_SECS must be positive"
 
 command -v wrk >/dev/null || die "wrk is missing: run this through \`bash loadtest/run.sh scale-out\`"
 bash scripts/services.sh install
 
-log "building the example server (release)"
-exe=$(cargo build --release -p example-server --bin server --message-format=json-render-diagnostics |
-    grep -o '"executable":"[^"]*server"' | tail -n1 | cut -d'"' -f4)
-[[ -x $exe ]] || die "could not find the example server's executable"
+# The example server's executable, built (release) from the workspace at $1, its own crates
+# built afresh.
+build_server() {
+    cargo clean --release --manifest-path "$1/Cargo.toml" --target-dir "$PWD/target" \
+        -p example-server -p tower-login-manager >&2
+    cargo build --release --manifest-path "$1/Cargo.toml" --target-dir "$PWD/target" \
+        -p example-server --bin server --message-format=json-render-diagnostics |
+        grep -o '"executable":"[^"]*server"' | tail -n1 | cut -d'"' -f4
+}
 
 tmp=$(mktemp -d)
+base_exe=''
+if [[ -n $BASE ]]; then
+    log "building the example server of $BASE (release)"
+    mkdir "$tmp/base"
+    git archive "$BASE" | tar -x -C "$tmp/base"
+    built=$(build_server "$tmp/base")
+    [[ -x $built ]] || die "could not build the example server of $BASE"
+    base_exe=$tmp/server-base
+    cp "$built" "$base_exe"
+fi
+log "building the example server (release)"
+exe=$(build_server "$PWD")
+[[ -x $exe ]] || die "could not find the example server's executable"
+[[ -z $base_exe ]] || ! cmp -s "$base_exe" "$exe" || die "the server of $BASE is this tree's: same build"
+
 pids=()
 cleanup() {
     local pid
@@ -121,20 +158,21 @@ secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 # max_secs even if this script dies.
 max_secs=$((DURATION + OUTAGE + 300))
 start_instances() {
-    local mode=$1 secs=$2 name port url vars store users
+    local mode=$1 secs=$2 name port url vars store users server=$exe
     urls=() instance_pids=()
+    [[ $mode != base ]] || server=$base_exe
     for name in a b; do
         port=$(bash scripts/services.sh free-port)
         vars=(SECRET_KEY="$secret" DATABASE_URL="$database_url" HOST=127.0.0.1 PORT="$port"
             USER_CACHE_SECS="$secs")
         store="revoked tokens: in memory"
-        if [[ $mode == redis ]]; then
+        if [[ $mode == redis || $mode == base ]]; then
             vars+=(REDIS_URL="$redis_url")
             store="revoked tokens: Redis"
         fi
         users="users: loaded from the database on every request"
         ((secs == 0)) || users="users: cached for $secs s"
-        env -u REDIS_URL "${vars[@]}" timeout --signal=TERM "$max_secs" "$exe" \
+        env -u REDIS_URL "${vars[@]}" timeout --signal=TERM "$max_secs" "$server" \
             >/dev/null 2>"$tmp/$mode-$secs-$name.err" &
         pids+=($!)
         instance_pids+=($!)
@@ -170,10 +208,11 @@ declare -A total_rps lookups_per_request
 for phase in "${phases[@]}"; do
     mode=${phase%%:*} secs=${phase#*:}
     label=$mode
+    [[ $mode != base ]] || label="redis before ($BASE)"
     ((secs == 0)) || label+=" + user cache ${secs}s"
     labels+=("$label")
     start_instances "$mode" "$secs"
-    if [[ $mode == redis ]]; then
+    if [[ $mode == redis || $mode == base ]]; then
         log "instances at ${urls[*]}, on PostgreSQL and Redis (port $redis_port)"
     else
         log "instances at ${urls[*]}, on PostgreSQL, revocations in memory"
@@ -188,7 +227,7 @@ for phase in "${phases[@]}"; do
     [[ $(me "$token" "${urls[0]}") == 200 ]] || die "$mode: B's token is refused on A before the run"
 
     outage=0 outage_note=''
-    if [[ $mode == redis ]] && ((OUTAGE > 0)); then
+    if [[ $mode == redis || $mode == base ]] && ((OUTAGE > 0)); then
         outage=$OUTAGE outage_note=", Redis down for ${OUTAGE}s"
     fi
     log "$label: $CONNECTIONS connections per instance for ${DURATION}s$outage_note"
@@ -239,7 +278,7 @@ for phase in "${phases[@]}"; do
     [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" "${urls[1]}/logout") == 200 ]] ||
         failed="$mode: logout on B failed"
     [[ $(me "$token" "${urls[1]}") == 401 ]] || failed="$mode: a logout on B is not refused on B"
-    if [[ $mode == redis ]]; then
+    if [[ $mode == redis || $mode == base ]]; then
         [[ $(me "$token" "${urls[0]}") == 401 ]] || failed="$label: a logout on B is not refused on A"
         cached_note=''
         ((secs == 0)) || cached_note=' at once, its user cached on A'
@@ -284,6 +323,15 @@ if ((${#modes[@]} == 2)) && [[ $USER_CACHE == off ]]; then
     summary+="; redis/memory $(awk -v r="${total_rps[redis]}" -v m="${total_rps[memory]}" \
         'BEGIN { if (m > 0) printf "%.2f", r / m; else print "-" }')"
     ((OUTAGE == 0)) || summary+=" (the redis rows count the outage's quick 503s: not like for like)"
+fi
+if [[ -n $BASE ]]; then
+    for secs in "${caches[@]}"; do
+        cached=''
+        ((secs == 0)) || cached=" + user cache ${secs}s"
+        summary+="; redis$cached after/before ($BASE) $(awk -v a="${total_rps[redis$cached]:-0}" \
+            -v b="${total_rps[redis before ($BASE)$cached]:-0}" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+    done
 fi
 echo "$summary"
 echo
