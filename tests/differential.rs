@@ -45,10 +45,12 @@ fn deliberate(e: TokenError) -> bool {
             | TokenError::InvalidAudience    // aud without configured audience
             | TokenError::NotYetValid        // iat in the future
             | TokenError::InvalidClaim("user id") // empty or control characters
-            // `type` other than "access" or "refresh", `jti` other than a non-empty string: the
-            // layer tells access from refresh tokens, and revokes by `jti`, on these claims.
+            // `type` other than "access" or "refresh", `jti` or `sid` other than a non-empty
+            // string: the layer tells access from refresh tokens, and revokes by `jti` and `sid`,
+            // on these claims.
             | TokenError::InvalidClaim("type")
             | TokenError::InvalidClaim("jti")
+            | TokenError::InvalidClaim("sid")
             | TokenError::TooLarge
     )
 }
@@ -71,6 +73,9 @@ fn inputs() -> Vec<String> {
         format!(r#"{{"exp":{exp},"type":"id","user_id":"42"}}"#),
         format!(r#"{{"exp":{exp},"jti":7,"user_id":"42"}}"#),
         format!(r#"{{"exp":{exp},"jti":"","user_id":"42"}}"#),
+        // A session (`sid`) is a non-empty string too (issue 22).
+        format!(r#"{{"exp":{exp},"sid":7,"user_id":"42"}}"#),
+        format!(r#"{{"exp":{exp},"sid":"","user_id":"42"}}"#),
         format!(r#"{{"exp":{exp},"user_id":42}}"#),
         format!(r#"{{"exp":{exp},"user_id":""}}"#),
         format!(r#"{{"exp":{exp},"user_id":"a\u0000b"}}"#),

@@ -87,10 +87,12 @@ fn deliberate(e: TokenError) -> bool {
             | TokenError::InvalidAudience
             | TokenError::NotYetValid
             | TokenError::InvalidClaim("user id")
-            // `type` other than "access" or "refresh", `jti` other than a non-empty string: the
-            // layer tells access from refresh tokens, and revokes by `jti`, on these claims.
+            // `type` other than "access" or "refresh", `jti` or `sid` other than a non-empty
+            // string: the layer tells access from refresh tokens, and revokes by `jti` and `sid`,
+            // on these claims.
             | TokenError::InvalidClaim("type")
             | TokenError::InvalidClaim("jti")
+            | TokenError::InvalidClaim("sid")
             | TokenError::TooLarge
     )
 }
