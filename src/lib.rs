@@ -24,7 +24,7 @@
 //! | refresh | a route behind [`LoginLayer::token_kind`]`(`[`TokenKind::Refresh`]`)` ([example](#beyond-the-original)) | |
 //! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`())`, with [`LoginLayer::revocations`] | |
 //! | end a session (refresh-token families: a spent refresh token that comes back ends it) | [`Revocations::revoke_session`]; a [`TokenKind::Refresh`] layer does it for a reuse it refuses | |
-//! | log out everywhere, a password change | [`Revocations::revoke_user`]: every token of the user issued before now | |
+//! | log out everywhere, a password change | [`Revocations::revoke_user`]`(manager.`[`user_revocation`](LoginManager::user_revocation)`(id))`: every token of the user issued before now | |
 //! | rotate keys | [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`] | |
 //! | change the messages | [`LoginLayer::message`]`(`[`Rejection`]`, text)` | `login_message` |
 //! | change the response | [`LoginLayer::responder`] with a [`Responder`] | |

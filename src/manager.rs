@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{ConfigError, TokenError};
+use crate::store::Revocation;
 use crate::token::{
     CRATE_CLAIMS, Claims, Issue, KeySet, MAX_TOKEN_LEN, Rules, TokenKind, valid_user_id, whole_secs,
 };
@@ -144,6 +145,45 @@ impl LoginManager {
         match refresh.revocation().session_id() {
             Some(sid) => self.pair(refresh.user_id(), sid),
             None => self.pair(refresh.user_id(), &new_token_id()),
+        }
+    }
+
+    /// What [`Revocations::revoke_user`](crate::Revocations::revoke_user) needs to refuse every
+    /// token of `user_id` issued before now, on this manager's clock ("log out everywhere", a
+    /// password change or reset), with or without a token of the user at hand. The cutoff is the
+    /// current second: tokens with an earlier `iat` are refused, a pair issued from now on is
+    /// not. Kept for the longest pair lifetime plus the leeway. It names no token and no session:
+    /// [`revoke`](crate::Revocations::revoke) and
+    /// [`revoke_session`](crate::Revocations::revoke_session) revoke nothing with it.
+    ///
+    /// Take it when the cutoff is to fall, not earlier: a handler that spends time first (hashing
+    /// a new password) sets the cutoff after that, so that no token issued meanwhile escapes it.
+    ///
+    /// ```
+    /// use tower_login_manager::{LoginManager, MemoryRevocations, Revocations};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let manager = LoginManager::new([7u8; 32])?;
+    /// let revocations = MemoryRevocations::new();
+    /// // An administrator ends every session of user 42: no token of theirs at hand.
+    /// assert!(revocations.revoke_user(manager.user_revocation("42")).await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    #[doc(alias = "logout_everywhere")]
+    pub fn user_revocation<'a>(&self, user_id: &'a str) -> Revocation<'a> {
+        let now = self.now();
+        let rules = &self.inner.rules;
+        Revocation {
+            jti: None,
+            sid: None,
+            user_id,
+            issued_at: None,
+            refused_from: now,
+            all_refused_from: now
+                .saturating_add(rules.longest_ttl)
+                .saturating_add(rules.leeway),
+            verified_at: now,
         }
     }
 

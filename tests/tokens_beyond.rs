@@ -314,6 +314,45 @@ async fn memory_logging_out_everywhere_refuses_the_users_earlier_tokens() {
         .await;
 }
 
+/// Issue 22: a user's cutoff without a token of theirs (an administrator, a password reset):
+/// `user_revocation` is now on the manager's clock, kept for the longest pair lifetime plus the
+/// leeway, and names no token and no session.
+#[tokio::test]
+async fn a_users_cutoff_needs_no_token_and_falls_when_it_is_taken() {
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let m = LoginManager::builder(SECRET)
+        .clock({
+            let clock = clock.clone();
+            move || clock.load(Ordering::SeqCst)
+        })
+        .leeway(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let store = MemoryRevocations::new();
+    let before = m.issue_token_pair("1").unwrap();
+    clock.store(NOW + 1, Ordering::SeqCst);
+    let cutoff = m.user_revocation("1");
+    assert_eq!(
+        (cutoff.token_id(), cutoff.session_id(), cutoff.user_id()),
+        (None, None, "1")
+    );
+    assert_eq!(cutoff.verified_at(), NOW + 1);
+    assert_eq!(cutoff.all_refused_from(), NOW + 1 + 30 * 24 * 3600 + 5);
+    assert!(!store.revoke(cutoff).await.unwrap(), "names no token");
+    assert!(
+        !store.revoke_session(cutoff).await.unwrap(),
+        "names no session"
+    );
+    assert!(store.revoke_user(cutoff).await.unwrap());
+    let after = m.issue_token_pair("1").unwrap();
+    let api = LoginLayer::new(m.clone(), loader()).revocations(store.clone());
+    assert_eq!(
+        send(&api, &before.access_token).await,
+        (StatusCode::UNAUTHORIZED, REVOKED.into())
+    );
+    assert_eq!(send(&api, &after.access_token).await.0, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn memory_revokes_a_token_that_never_expires() {
     stores::a_token_that_never_expires_can_be_revoked(&MemoryRevocations::new()).await;

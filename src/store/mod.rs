@@ -19,6 +19,7 @@ pub use redis::RedisRevocations;
 /// What a [`Revocations`] store needs to know of one verified token: its id (`jti`), its session
 /// (`sid`), its user and when it was issued (`iat`), and until when the verifier would accept it
 /// or its session's and user's tokens otherwise. From [`Claims::revocation`](crate::Claims::revocation)
+/// (or, for a user's cutoff without a token, [`LoginManager::user_revocation`](crate::LoginManager::user_revocation))
 /// only, so that a store is never told to forget a revocation before the verifier stops
 /// accepting what it refuses: [`refused_from`](Self::refused_from) is the token's `exp` *plus the
 /// manager's leeway* (RFC 7519 section 4.1.4), which a caller handing over `exp` alone would get

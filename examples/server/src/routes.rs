@@ -317,7 +317,7 @@ async fn end_session_of(state: &AppState, claims: &Claims) -> Result<bool, ApiEr
 /// is refused, on every instance that shares the revocation store: every session, on every device
 /// ("log out everywhere"). A browser's cookies are cleared as well.
 async fn logout_all(State(state): State<AppState>, claims: Claims) -> Result<Response, ApiError> {
-    cut_off(&state, &claims).await?;
+    cut_off(&state, claims.user_id()).await?;
     Ok(signed_out(&state, &claims, "Logged out everywhere"))
 }
 
@@ -353,7 +353,9 @@ async fn change_password(
         .set_password_hash(user.id, &hash)
         .await
         .map_err(|error| ApiError::internal("changing a password", error))?;
-    cut_off(&state, &claims).await?;
+    // Once the password is changed, not when the request came in: a token issued while the new
+    // password was hashed (a refresh on another device) must not escape the cutoff.
+    cut_off(&state, &user.id.to_string()).await?;
     // Issued in the cutoff's second or later: `iat < cutoff` refuses only the earlier tokens.
     let pair = new_pair(&state, &user)?;
     match from_cookie(&claims) {
@@ -362,13 +364,13 @@ async fn change_password(
     }
 }
 
-/// Sets the cutoff of the user of `claims` to now (the manager's clock when the token was
-/// verified): tokens issued in an earlier second are refused.
-async fn cut_off(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
+/// Sets the cutoff of the user `user_id` to now, on the manager's clock: tokens issued in an
+/// earlier second are refused.
+async fn cut_off(state: &AppState, user_id: &str) -> Result<(), ApiError> {
     // `false`: a concurrent request set the same cutoff, or a later one.
     let _moved = state
         .revocations
-        .revoke_user(claims.revocation())
+        .revoke_user(state.manager.user_revocation(user_id))
         .await
         .map_err(|error| unavailable(state, "logging a user out everywhere", error))?;
     Ok(())
