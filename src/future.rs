@@ -41,7 +41,6 @@ pub(crate) struct Pending<S, ReqBody> {
     req: Request<ReqBody>,
     claims: Claims,
     answers: Arc<Answers>,
-    grpc: bool,
 }
 
 impl<S, ReqBody> Pending<S, ReqBody> {
@@ -52,7 +51,6 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         answers: Arc<Answers>,
     ) -> Self {
         Self {
-            grpc: is_grpc(req.headers()),
             inner,
             req,
             claims,
@@ -60,13 +58,15 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         }
     }
 
+    /// The answer to `rejection`, in HTTP or gRPC as the request is (looked up only here, off
+    /// the path of a request that is let through).
     fn reject(self, rejection: Rejection) -> Response<Bytes> {
-        self.answers.reject(rejection, self.grpc)
+        self.answers.reject(rejection, is_grpc(self.req.headers()))
     }
 
     fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
-        self.answers
-            .backend_failed(error.into(), rejection, self.grpc)
+        let grpc = is_grpc(self.req.headers());
+        self.answers.backend_failed(error.into(), rejection, grpc)
     }
 }
 
@@ -78,15 +78,16 @@ pin_project! {
         L: UserLoader,
         R: Revocations,
     {
-        Check {
+        // The revocation check (for a token with a `jti`), then the load, which is made only
+        // once the check has passed: one state holds the request until the inner service is
+        // called.
+        Wait {
             #[pin]
-            fut: R::CheckFuture,
-            loader: L,
-            pending: Option<Pending<S, ReqBody>>,
-        },
-        Load {
+            check: Option<R::CheckFuture>,
+            // Makes the load once the check has passed.
+            loader: Option<L>,
             #[pin]
-            fut: L::Future,
+            load: Option<L::Future>,
             pending: Option<Pending<S, ReqBody>>,
         },
         Call {
@@ -105,20 +106,25 @@ where
     L: UserLoader,
     R: Revocations,
 {
-    pub(crate) fn check(fut: R::CheckFuture, loader: L, pending: Pending<S, ReqBody>) -> Self {
+    /// The revocation check, then a load from `loader`, then the inner service.
+    pub(crate) fn check(check: R::CheckFuture, loader: L, pending: Pending<S, ReqBody>) -> Self {
         Self {
-            state: State::Check {
-                fut,
-                loader,
+            state: State::Wait {
+                check: Some(check),
+                loader: Some(loader),
+                load: None,
                 pending: Some(pending),
             },
         }
     }
 
-    pub(crate) fn load(fut: L::Future, pending: Pending<S, ReqBody>) -> Self {
+    /// The load, then the inner service.
+    pub(crate) fn load(load: L::Future, pending: Pending<S, ReqBody>) -> Self {
         Self {
-            state: State::Load {
-                fut,
+            state: State::Wait {
+                check: None,
+                loader: None,
+                load: Some(load),
                 pending: Some(pending),
             },
         }
@@ -153,32 +159,38 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        loop {
-            let response = match state.as_mut().project() {
-                StateProj::Check {
-                    fut,
+        // The layer's own answer, once the checks refuse the request.
+        let answer = loop {
+            match state.as_mut().project() {
+                StateProj::Wait {
+                    mut check,
                     loader,
+                    mut load,
                     pending,
                 } => {
-                    let result = ready!(fut.poll(cx));
-                    let pending = pending.take().expect(COMPLETED);
-                    match result {
-                        Ok(false) => {
-                            let fut = loader.load_user(pending.claims.user_id());
-                            state.set(State::Load {
-                                fut,
-                                pending: Some(pending),
-                            });
-                            continue;
+                    if let Some(fut) = check.as_mut().as_pin_mut() {
+                        let revoked = ready!(fut.poll(cx));
+                        check.set(None);
+                        match revoked {
+                            Ok(false) => {
+                                let loader = loader.take().expect(COMPLETED);
+                                let pending = pending.as_ref().expect(COMPLETED);
+                                load.set(Some(loader.load_user(pending.claims.user_id())));
+                            }
+                            Ok(true) => {
+                                break pending.take().expect(COMPLETED).reject(Rejection::Revoked);
+                            }
+                            Err(e) => {
+                                break pending
+                                    .take()
+                                    .expect(COMPLETED)
+                                    .backend_failed(e, Rejection::RevocationUnavailable);
+                            }
                         }
-                        Ok(true) => pending.reject(Rejection::Revoked),
-                        Err(e) => pending.backend_failed(e, Rejection::RevocationUnavailable),
                     }
-                }
-                StateProj::Load { fut, pending } => {
-                    let result = ready!(fut.poll(cx));
+                    let loaded = ready!(load.as_pin_mut().expect(COMPLETED).poll(cx));
                     let pending = pending.take().expect(COMPLETED);
-                    match result {
+                    match loaded {
                         Ok(Some(user)) => {
                             let Pending {
                                 mut inner,
@@ -189,20 +201,19 @@ where
                             admit(&mut req, user, claims);
                             let fut = inner.call(req);
                             state.set(State::Call { fut });
-                            continue;
                         }
-                        Ok(None) => pending.reject(Rejection::UserNotFound),
-                        Err(e) => pending.backend_failed(e, Rejection::LoaderFailed),
+                        Ok(None) => break pending.reject(Rejection::UserNotFound),
+                        Err(e) => break pending.backend_failed(e, Rejection::LoaderFailed),
                     }
                 }
                 StateProj::Call { fut } => {
                     let response = ready!(fut.poll(cx))?;
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
-                StateProj::Reject { response } => response.take().expect(COMPLETED),
-            };
-            return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
-        }
+                StateProj::Reject { response } => break response.take().expect(COMPLETED),
+            }
+        };
+        Poll::Ready(Ok(answer.map(ResponseBody::rejection)))
     }
 }
 
