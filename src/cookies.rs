@@ -43,13 +43,24 @@ pub enum SameSite {
 /// [`LoginLayer::trusted_origins`](crate::LoginLayer::trusted_origins)); the refresh route's
 /// layer reads the refresh cookie.
 ///
-/// A sibling subdomain (`evil.example.com` beside `app.example.com`) can set a cookie of the
-/// same name for the whole domain. The layer refuses a request that carries two (400), but a
-/// planted cookie alone is read, and one beside the real cookie locks the user out until it
-/// expires. Where subdomains are not all trusted, name the access cookie with the `__Host-`
-/// prefix, which browsers accept only from this host, `Secure`, with `Path=/` and no `Domain`
-/// (`names("__Host-access_token", "__Secure-refresh_token")`); the layer reads the name it is
-/// given by [`location`](Self::location).
+/// A sibling subdomain (`evil.example.com` beside `app.example.com`) can set a cookie of any
+/// name but a `__Host-` one for the whole domain (`Domain=example.com`; RFC 6265bis section
+/// 4.1.3.1 asks only `Secure` of a `__Secure-` one). The layer refuses a request that carries
+/// two (400), but a planted cookie alone is read: a planted refresh cookie reaches the refresh
+/// route, which answers a new pair in cookies, and the user is logged in as the sibling's
+/// account (login CSRF); a planted access cookie does the same on every route; one beside the
+/// real cookie locks the user out until it expires. Where subdomains are not all trusted, name
+/// both cookies with the `__Host-` prefix, which browsers accept only from this host, `Secure`,
+/// with `Path=/` and no `Domain` (section 4.1.3.2):
+/// `names("__Host-access_token", "__Host-refresh_token")`; the layer reads the names it is
+/// given by [`location`](Self::location). The cost: the refresh cookie is on `Path=/`, sent
+/// with every request to the host rather than to the refresh route only (a few hundred octets
+/// more per request, and the refresh token in front of every route; the layer of the other
+/// routes reads only the access cookie, and its cross-origin check guards the refresh route as
+/// any other). A binding between the two cookies (the refresh route asking for the access
+/// cookie's user) was weighed and not chosen: the access cookie is gone once its token expires,
+/// which is when the refresh route is needed. [`names`](Self::names) refuses a `__Host-` access
+/// cookie beside a refresh cookie a sibling can plant.
 ///
 /// ```
 /// use tower_login_manager::{LoginManager, SessionCookies};
@@ -100,7 +111,9 @@ impl SessionCookies {
     ///
     /// If a name is empty or not an RFC 9110 token (letters, digits and ``!#$%&'*+-.^_`|~``), if
     /// both names are the same (the refresh cookie would replace the access cookie, or be sent
-    /// beside it), or if the refresh cookie's has the `__Host-` prefix while
+    /// beside it), if the access cookie's has the `__Host-` prefix and the refresh cookie's not
+    /// (a sibling subdomain could plant the refresh cookie: see [`SessionCookies`]), or if the
+    /// refresh cookie's has the `__Host-` prefix while
     /// [`refresh_path`](Self::refresh_path) said a path other than `/` (browsers refuse such a
     /// cookie): a mistake in the program found at its start.
     pub fn names(
@@ -119,6 +132,20 @@ impl SessionCookies {
             "both cookies are named {:?}: the refresh token would replace the access token, or \
              be sent beside it; give each its own name",
             self.access,
+        );
+        // A `__Host-` access cookie is chosen against sibling subdomains (beyond `__Secure-`, the
+        // prefix only keeps out a `Domain` and another path), so a refresh cookie a sibling can
+        // plant beside it is a mistake: the refresh route would turn the planted token into an
+        // access cookie for the sibling's account. Refused at start, as a name that is not a
+        // token is; names without the prefix say nothing of siblings, and are left alone.
+        assert!(
+            !host_prefixed(&self.access) || host_prefixed(&self.refresh),
+            "the access cookie {:?} has the __Host- prefix, against sibling subdomains, but a \
+             sibling subdomain can plant the refresh cookie {:?} (with Domain=, which only \
+             __Host- forbids), and the refresh route would log the user in as the sibling's \
+             account: name the refresh cookie with the __Host- prefix too",
+            self.access,
+            self.refresh,
         );
         self.check_host_prefix()
     }
@@ -150,11 +177,8 @@ impl SessionCookies {
         }
     }
 
-    /// RFC 6265bis section 4.1.3.2: the `__Host-` prefix, matched without regard to case.
     fn refresh_is_host_prefixed(&self) -> bool {
-        self.refresh
-            .get(..7)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"))
+        host_prefixed(&self.refresh)
     }
 
     /// A browser keeps a `__Host-` cookie only with `Path=/`.
@@ -185,7 +209,7 @@ impl SessionCookies {
     /// use tower_login_manager::{LoginLayer, LoginManager, SessionCookies, TokenKind, TokenLocation};
     ///
     /// # let loader = tower_login_manager::loader_fn(|id: String| async move { Ok::<_, std::convert::Infallible>(Some(id)) });
-    /// let cookies = SessionCookies::new().names("__Host-access", "__Secure-refresh");
+    /// let cookies = SessionCookies::new().names("__Host-access", "__Host-refresh");
     /// let layer = LoginLayer::new(LoginManager::new([7u8; 32])?, loader)
     ///     .token_locations([TokenLocation::Header, cookies.location(TokenKind::Access)]);
     /// assert_eq!(cookies.location(TokenKind::Access), TokenLocation::Cookie("__Host-access".into()));
@@ -269,6 +293,12 @@ impl SessionCookies {
         // octets: always a valid header value.
         Ok(HeaderValue::try_from(cookie.to_string()).expect("a Set-Cookie of checked parts"))
     }
+}
+
+/// RFC 6265bis section 4.1.3.2: the `__Host-` prefix, matched without regard to case.
+fn host_prefixed(name: &str) -> bool {
+    name.get(..7)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"))
 }
 
 fn valid_name(name: Cow<'static, str>) -> Cow<'static, str> {
@@ -432,6 +462,42 @@ mod tests {
         on_root(names(SessionCookies::new().refresh_path("/")));
         on_root(names(SessionCookies::new()).refresh_path("/"));
         on_root(names(SessionCookies::new()));
+    }
+
+    /// Found by review (issue 22): `names("__Host-access_token", "__Secure-refresh_token")`, the
+    /// names the docs recommended against sibling subdomains, let a sibling plant the refresh
+    /// cookie with `Domain=` the parent (RFC 6265bis section 4.1.3.1 asks only `Secure` of a
+    /// `__Secure-` cookie), and the refresh route turned it into an access cookie for the
+    /// attacker's account (login CSRF). A `__Host-` access cookie says that siblings are not
+    /// trusted, so a refresh cookie they can plant beside it is refused at start.
+    #[test]
+    fn rfc6265bis_section4_1_3_a_host_access_cookie_needs_a_host_refresh_cookie() {
+        for (access, refresh) in [
+            ("__Host-access_token", "__Secure-refresh_token"),
+            ("__Host-access_token", "refresh_token"),
+            ("__host-a", "__Host_r"),
+        ] {
+            let panic = std::panic::catch_unwind(|| SessionCookies::new().names(access, refresh))
+                .expect_err(refresh);
+            let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(
+                message.contains("a sibling subdomain can plant"),
+                "{message}"
+            );
+        }
+        // Cookies no sibling can plant, and names that do not say siblings are untrusted.
+        for (access, refresh) in [
+            ("__Host-access_token", "__Host-refresh_token"),
+            ("__HOST-a", "__host-r"),
+            ("__Secure-access_token", "__Secure-refresh_token"),
+            ("access_token", "__Host-refresh_token"),
+        ] {
+            let [_, set] = SessionCookies::new()
+                .names(access, refresh)
+                .set_pair(&pair())
+                .unwrap();
+            assert!(set.to_str().unwrap().starts_with(refresh), "{set:?}");
+        }
     }
 
     #[test]

@@ -44,7 +44,6 @@ pub(crate) struct Pending<S, ReqBody> {
     req: Request<ReqBody>,
     claims: Claims,
     answers: Arc<Answers>,
-    grpc: bool,
 }
 
 impl<S, ReqBody> Pending<S, ReqBody> {
@@ -55,7 +54,6 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         answers: Arc<Answers>,
     ) -> Self {
         Self {
-            grpc: is_grpc(req.headers()),
             inner,
             req,
             claims,
@@ -63,13 +61,15 @@ impl<S, ReqBody> Pending<S, ReqBody> {
         }
     }
 
+    /// The answer to `rejection`, in HTTP or gRPC as the request is (looked up only here, off
+    /// the path of a request that is let through).
     fn reject(self, rejection: Rejection) -> Response<Bytes> {
-        self.answers.reject(rejection, self.grpc)
+        self.answers.reject(rejection, is_grpc(self.req.headers()))
     }
 
     fn backend_failed(self, error: impl Into<BoxError>, rejection: Rejection) -> Response<Bytes> {
-        self.answers
-            .backend_failed(error.into(), rejection, self.grpc)
+        let grpc = is_grpc(self.req.headers());
+        self.answers.backend_failed(error.into(), rejection, grpc)
     }
 }
 
@@ -81,21 +81,24 @@ pin_project! {
         L: UserLoader,
         R: Revocations,
     {
-        Check {
+        // The revocation check (the token's `jti`, session and user at once), then the load,
+        // which is made only once the check has passed: one state holds the request until the
+        // inner service is called.
+        Wait {
             #[pin]
-            fut: R::CheckFuture,
-            loader: L,
-            revocations: R,
+            check: Option<R::CheckFuture>,
+            // Makes the load once the check has passed.
+            loader: Option<L>,
+            // Ends the session of a revoked refresh token.
+            revocations: Option<R>,
+            #[pin]
+            load: Option<L::Future>,
             pending: Option<Pending<S, ReqBody>>,
         },
+        // A revoked refresh token's session being revoked, before the 401.
         EndSession {
             #[pin]
             fut: R::RevokeFuture,
-            pending: Option<Pending<S, ReqBody>>,
-        },
-        Load {
-            #[pin]
-            fut: L::Future,
             pending: Option<Pending<S, ReqBody>>,
         },
         Call {
@@ -114,17 +117,20 @@ where
     L: UserLoader,
     R: Revocations,
 {
+    /// The revocation check, then a load from `loader`, then the inner service; `revocations`
+    /// ends the session of a revoked refresh token.
     pub(crate) fn check(
-        fut: R::CheckFuture,
+        check: R::CheckFuture,
         loader: L,
         revocations: R,
         pending: Pending<S, ReqBody>,
     ) -> Self {
         Self {
-            state: State::Check {
-                fut,
-                loader,
-                revocations,
+            state: State::Wait {
+                check: Some(check),
+                loader: Some(loader),
+                revocations: Some(revocations),
+                load: None,
                 pending: Some(pending),
             },
         }
@@ -159,54 +165,56 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        loop {
-            let response = match state.as_mut().project() {
-                StateProj::Check {
-                    fut,
+        // The layer's own answer, once the checks refuse the request.
+        let answer = loop {
+            match state.as_mut().project() {
+                StateProj::Wait {
+                    mut check,
                     loader,
                     revocations,
+                    mut load,
                     pending,
                 } => {
-                    let result = ready!(fut.poll(cx));
-                    let pending = pending.take().expect(COMPLETED);
-                    match result {
-                        Ok(false) => {
-                            let fut = loader.load_user(pending.claims.user_id());
-                            state.set(State::Load {
-                                fut,
-                                pending: Some(pending),
-                            });
-                            continue;
+                    if let Some(fut) = check.as_mut().as_pin_mut() {
+                        let revoked = ready!(fut.poll(cx));
+                        check.set(None);
+                        match revoked {
+                            Ok(false) => {
+                                let loader = loader.take().expect(COMPLETED);
+                                let pending = pending.as_ref().expect(COMPLETED);
+                                load.set(Some(loader.load_user(pending.claims.user_id())));
+                            }
+                            // RFC 9700 section 4.14.2: a refresh token refused as revoked was spent
+                            // (or its session or user ended): its session goes, so that the pair
+                            // issued from it is refused too, whoever holds it.
+                            Ok(true)
+                                if pending
+                                    .as_ref()
+                                    .is_some_and(|p| reuses_a_session(&p.claims)) =>
+                            {
+                                let pending = pending.take().expect(COMPLETED);
+                                let revocations = revocations.take().expect(COMPLETED);
+                                let fut = revocations.revoke_session(pending.claims.revocation());
+                                state.set(State::EndSession {
+                                    fut,
+                                    pending: Some(pending),
+                                });
+                                continue;
+                            }
+                            Ok(true) => {
+                                break pending.take().expect(COMPLETED).reject(Rejection::Revoked);
+                            }
+                            Err(e) => {
+                                break pending
+                                    .take()
+                                    .expect(COMPLETED)
+                                    .backend_failed(e, Rejection::RevocationUnavailable);
+                            }
                         }
-                        // RFC 9700 section 4.14.2: a refresh token refused as revoked was spent
-                        // (or its session or user ended): its session goes, so that the pair
-                        // issued from it is refused too, whoever holds it.
-                        Ok(true) if reuses_a_session(&pending.claims) => {
-                            let fut = revocations.revoke_session(pending.claims.revocation());
-                            state.set(State::EndSession {
-                                fut,
-                                pending: Some(pending),
-                            });
-                            continue;
-                        }
-                        Ok(true) => pending.reject(Rejection::Revoked),
-                        Err(e) => pending.backend_failed(e, Rejection::RevocationUnavailable),
                     }
-                }
-                StateProj::EndSession { fut, pending } => {
-                    let result = ready!(fut.poll(cx));
+                    let loaded = ready!(load.as_pin_mut().expect(COMPLETED).poll(cx));
                     let pending = pending.take().expect(COMPLETED);
-                    match result {
-                        // Revoked now, or before: either way the token is refused.
-                        Ok(_) => pending.reject(Rejection::Revoked),
-                        // The session may live on: a 503, and the client's retry tries again.
-                        Err(e) => pending.backend_failed(e, Rejection::RevocationUnavailable),
-                    }
-                }
-                StateProj::Load { fut, pending } => {
-                    let result = ready!(fut.poll(cx));
-                    let pending = pending.take().expect(COMPLETED);
-                    match result {
+                    match loaded {
                         Ok(Some(user)) => {
                             let Pending {
                                 mut inner,
@@ -217,20 +225,31 @@ where
                             admit(&mut req, user, claims);
                             let fut = inner.call(req);
                             state.set(State::Call { fut });
-                            continue;
                         }
-                        Ok(None) => pending.reject(Rejection::UserNotFound),
-                        Err(e) => pending.backend_failed(e, Rejection::LoaderFailed),
+                        Ok(None) => break pending.reject(Rejection::UserNotFound),
+                        Err(e) => break pending.backend_failed(e, Rejection::LoaderFailed),
+                    }
+                }
+                StateProj::EndSession { fut, pending } => {
+                    let ended = ready!(fut.poll(cx));
+                    let pending = pending.take().expect(COMPLETED);
+                    match ended {
+                        // Revoked now, or before: either way the token is refused.
+                        Ok(_) => break pending.reject(Rejection::Revoked),
+                        // The session may live on: a 503, and the client's retry tries again.
+                        Err(e) => {
+                            break pending.backend_failed(e, Rejection::RevocationUnavailable);
+                        }
                     }
                 }
                 StateProj::Call { fut } => {
                     let response = ready!(fut.poll(cx))?;
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
-                StateProj::Reject { response } => response.take().expect(COMPLETED),
-            };
-            return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
-        }
+                StateProj::Reject { response } => break response.take().expect(COMPLETED),
+            }
+        };
+        Poll::Ready(Ok(answer.map(ResponseBody::rejection)))
     }
 }
 

@@ -192,9 +192,10 @@ impl<S, L, R> LoginService<S, L, R> {
     }
 
     /// Leaves the revocation check (the token's `jti`, its session and its user's cutoff, in one
-    /// store operation) and the loading of the user to the response future. The instance
-    /// `poll_ready` readied goes with it; the clone stays here and is readied by the next
-    /// `poll_ready` (tower-service: "Be careful when cloning inner services").
+    /// store operation) and the loading of the user to the response future, which starts the
+    /// load only once the check has passed. The instance `poll_ready` readied goes with it; the
+    /// clone stays here and is readied by the next `poll_ready` (tower-service: "Be careful when
+    /// cloning inner services").
     fn wait<B>(&mut self, req: Request<B>, claims: Claims) -> ResponseFuture<S, L, R, B>
     where
         S: Service<Request<B>> + Clone,

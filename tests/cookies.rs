@@ -423,14 +423,14 @@ fn rfc6454_a_trusted_origin_that_is_not_a_web_origin_is_an_error() {
 #[tokio::test]
 async fn the_claims_say_where_the_layer_found_the_token() {
     use tower_login_manager::{Claims, SessionCookies, TokenKind};
-    let cookies = SessionCookies::new().names("__Host-access", "__Secure-refresh");
+    let cookies = SessionCookies::new().names("__Host-access", "__Host-refresh");
     assert_eq!(
         cookies.location(TokenKind::Access),
         TokenLocation::Cookie("__Host-access".into())
     );
     assert_eq!(
         cookies.location(TokenKind::Refresh),
-        TokenLocation::Cookie("__Secure-refresh".into())
+        TokenLocation::Cookie("__Host-refresh".into())
     );
     let layer = layer([
         TokenLocation::Header,

@@ -32,12 +32,16 @@ pub struct Config {
     /// The reverse proxies whose forwarded client address the throttle believes
     /// (`TRUSTED_PROXIES`, and the header they write, `FORWARDED_HEADER`); none when unset.
     pub trusted_proxies: TrustedProxies,
+    /// The prefix of the session cookies' names (`COOKIE_PREFIX`): `""` (unset), `__Secure-` or
+    /// `__Host-`, against sibling subdomains.
+    pub cookie_prefix: &'static str,
 }
 
 impl Config {
     /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL`, `USER_CACHE_SECS`, the
-    /// login limits and the trusted proxies. Empty counts as unset for `REDIS_URL`,
-    /// `USER_CACHE_SECS`, the login limits and the trusted proxies only: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
+    /// login limits, the trusted proxies and `COOKIE_PREFIX`. Empty counts as unset for
+    /// `REDIS_URL`, `USER_CACHE_SECS`, the login limits, the trusted proxies and the cookie
+    /// prefix only: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
     /// `SECRET_KEY` is refused as too short rather than replaced by a generated one. The secret's
     /// length is checked by the `LoginManager` builder, not here, so that the message is the
     /// crate's.
@@ -79,7 +83,20 @@ impl Config {
             &var("TRUSTED_PROXIES")?.unwrap_or_default(),
             forwarded_header,
         )?;
+        // One prefix for both names, so that no setting puts a refresh cookie a sibling can
+        // plant beside a `__Host-` access cookie (which `SessionCookies::names` refuses).
+        let cookie_prefix = match var("COOKIE_PREFIX")?.as_deref() {
+            None | Some("") => "",
+            Some("__Secure-") => "__Secure-",
+            Some("__Host-") => "__Host-",
+            Some(other) => {
+                return Err(format!(
+                    "COOKIE_PREFIX must be __Host- or __Secure- (or unset), not {other:?}"
+                ));
+            }
+        };
         Ok(Self {
+            cookie_prefix,
             login_limits,
             trusted_proxies,
             host,

@@ -111,7 +111,10 @@ async fn run() -> Result<(), String> {
         revocations,
         throttle,
         trusted_proxies: config.trusted_proxies,
-        cookies: SessionCookies::new(),
+        cookies: SessionCookies::new().names(
+            format!("{}access_token", config.cookie_prefix),
+            format!("{}refresh_token", config.cookie_prefix),
+        ),
     })
     .layer(middleware::from_fn(serve::request_timeout))
     .layer(middleware::from_fn(request_log::log_request));

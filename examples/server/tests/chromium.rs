@@ -8,7 +8,8 @@
 //! test opens the page's WebSocket (`GET /ws`, with the cookie), and then one from a same-site
 //! attacker page, which the cross-origin check must refuse (RFC 6455 section 4.1). A third
 //! test stops its Redis (the revocation store) and checks that a logout the server cannot carry
-//! out is said to have failed, the user still shown.
+//! out is said to have failed, the user still shown. A fourth has a sibling subdomain plant a
+//! refresh cookie for the parent domain, which only the `__Host-` prefix keeps out.
 //!
 //! Without Chromium the test is skipped with a message, unless `CI` is set: then it fails.
 
@@ -185,6 +186,16 @@ async fn log_in(browser: &Client) {
     logged_in_as_ada(browser).await;
 }
 
+/// Log out, and the login form is back: the page ended the session where the browser sends its
+/// refresh cookie (both tokens revoked).
+async fn log_out(browser: &Client, server: &Server) {
+    click(browser, "log-out").await;
+    logged_out(browser).await;
+    server
+        .wait_for_log(|lines| lines.iter().any(|l| l.contains("DELETE /refresh 200")))
+        .await;
+}
+
 /// A page that posts a form to `target` as soon as it loads: what an attacker's page does.
 async fn attacker(target: String) -> u16 {
     serve_page(format!(
@@ -274,13 +285,7 @@ async fn the_page_in_chromium_logs_in_with_cookies_and_other_sites_cannot_log_it
     std::fs::write(screenshot_path(), &png).unwrap();
     eprintln!("screenshot: {}", screenshot_path().display());
 
-    // Log out, and the login form is back: the page ended the session where the browser sends
-    // its refresh cookie (both tokens revoked).
-    click(&browser, "log-out").await;
-    logged_out(&browser).await;
-    server
-        .wait_for_log(|lines| lines.iter().any(|l| l.contains("DELETE /refresh 200")))
-        .await;
+    log_out(&browser, &server).await;
     browser.refresh().await.unwrap();
     logged_out(&browser).await;
 
@@ -425,4 +430,86 @@ async fn a_logout_the_server_cannot_carry_out_is_said_so() {
 
     browser.close().await.unwrap();
     assert!(server.stop().success());
+}
+
+/// A page on `evil.site.localhost` that plants `name=token` for the whole parent domain
+/// (`Domain=site.localhost`), as a sibling subdomain can, and puts in its title whether the
+/// browser kept it: `planted` or `refused`. Chromium sends every `*.localhost` to the loopback
+/// address and treats it as a secure context, so `Secure` cookies are kept over plain HTTP;
+/// `Domain=localhost` itself is refused as a top-level domain, hence the parent `site.localhost`.
+async fn sibling_planting(name: &str, token: &str) -> String {
+    let port = serve_page(format!(
+        r#"<!doctype html><title>sibling</title>
+<script>
+document.cookie = "{name}={token}; Domain=site.localhost; Path=/; Secure; SameSite=Lax";
+document.title = document.cookie.includes("{name}=") ? "planted" : "refused";
+</script>"#
+    ))
+    .await;
+    format!("http://evil.site.localhost:{port}/")
+}
+
+/// Found by review (issue 22, item 5): with the names the docs recommended against sibling
+/// subdomains, `__Host-access_token` and `__Secure-refresh_token`, a sibling plants a
+/// `__Secure-` refresh cookie with `Domain=` the parent (RFC 6265bis section 4.1.3.1 asks only
+/// `Secure` of that prefix), and the refresh route turns it into an access cookie for the
+/// sibling's account: a victim who opens the app, with no session or an expired one, is logged
+/// in as the attacker (login CSRF). With `COOKIE_PREFIX=__Secure-` (the access cookie's prefix
+/// plays no part: the victim has none) the test shows that sequence; with `__Host-` for both,
+/// the recommendation now, the browser refuses the planted cookie (section 4.1.3.2: no
+/// `Domain`), `/refresh` never sees it, and the page shows the login form. Then ada logs in and
+/// out with the `__Host-` cookies, the refresh cookie on `Path=/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc6265bis_a_sibling_subdomain_plants_a_secure_refresh_cookie_but_not_a_host_one() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    for (prefix, kept) in [("__Secure-", true), ("__Host-", false)] {
+        let (_dir, server, browser) =
+            server_and_browser(&driver, "chromium-sibling", &[("COOKIE_PREFIX", prefix)]).await;
+        let app = format!("http://app.site.localhost:{}", server.addr().port());
+        // The attacker's own account, and a refresh token of it for the sibling to plant.
+        let password = "mallory's password, long enough";
+        let registered = server.register("mallory", password).await;
+        assert!(registered.status.is_success(), "{}", registered.body);
+        let (_, refresh) = server.login_pair("mallory", password).await;
+
+        let sibling = sibling_planting(&format!("{prefix}refresh_token"), &refresh).await;
+        browser.goto(&sibling).await.unwrap();
+        let title = if kept { "planted" } else { "refused" };
+        let check = format!("return document.title === '{title}'");
+        until(&browser, &format!("the cookie {title}"), &check).await;
+
+        // The victim opens the app with no session: the page asks /me, then /refresh.
+        browser.goto(&format!("{app}/")).await.unwrap();
+        if kept {
+            until(
+                &browser,
+                "the attacker's account",
+                "return document.getElementById('name').textContent === 'mallory'",
+            )
+            .await;
+            server
+                .wait_for_log(|lines| lines.iter().any(|l| l.contains("POST /refresh 200")))
+                .await;
+        } else {
+            logged_out(&browser).await;
+            server
+                .wait_for_log(|lines| lines.iter().any(|l| l.contains("POST /refresh 401")))
+                .await;
+            assert!(
+                !server.log().contains("POST /refresh 200"),
+                "{}",
+                server.log()
+            );
+
+            // The recommended names work: ada logs in, reloads, and logs out.
+            register_and_log_in(&browser, &app).await;
+            browser.refresh().await.unwrap();
+            logged_in_as_ada(&browser).await;
+            log_out(&browser, &server).await;
+        }
+        browser.close().await.unwrap();
+        assert!(server.stop().success());
+    }
 }

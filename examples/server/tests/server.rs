@@ -1160,17 +1160,29 @@ async fn with_a_user_cache_a_logout_still_takes_effect_at_once() {
     );
 }
 
+/// A setting the server cannot use stops it, and says which: a user cache that is not a number,
+/// a cookie prefix browsers do not enforce (`COOKIE_PREFIX` takes one for both names, or none).
 #[tokio::test]
-async fn a_user_cache_that_is_not_a_number_stops_the_server() {
-    let dir = TempDir::new(SCRATCH);
-    let mut server = spawn(Some(SECRET), &dir, &[("USER_CACHE_SECS", "5m")]);
-    let status = server.wait_exit();
-    assert!(!status.success(), "exit status {status}");
-    let (_, stderr) = server.output();
-    assert!(
-        stderr.contains("USER_CACHE_SECS must be a whole number of seconds"),
-        "stderr: {stderr}"
-    );
+async fn a_setting_the_server_cannot_use_stops_it() {
+    for (name, value, message) in [
+        (
+            "USER_CACHE_SECS",
+            "5m",
+            "USER_CACHE_SECS must be a whole number of seconds",
+        ),
+        (
+            "COOKIE_PREFIX",
+            "__Secure",
+            "COOKIE_PREFIX must be __Host- or __Secure- (or unset), not \"__Secure\"",
+        ),
+    ] {
+        let dir = TempDir::new(SCRATCH);
+        let mut server = spawn(Some(SECRET), &dir, &[(name, value)]);
+        let status = server.wait_exit();
+        assert!(!status.success(), "{name}: exit status {status}");
+        let (_, stderr) = server.output();
+        assert!(stderr.contains(message), "{name}: stderr: {stderr}");
+    }
 }
 
 /// REDIS_URL naming a Redis that is down: the server starts all the same, protected routes answer
