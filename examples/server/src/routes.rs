@@ -53,7 +53,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Whose forwarded headers name the client the throttle counts (`TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
-    /// The browser's cookies: `access_token` for every route, `refresh_token` for `/refresh`.
+    /// The browser's cookies: the access cookie for every route, the refresh cookie for
+    /// `/refresh` (`access_token` and `refresh_token`, with `COOKIE_PREFIX` before both).
     pub cookies: SessionCookies,
 }
 
@@ -66,9 +67,9 @@ const STYLE: &str = include_str!("../static/app.css");
 /// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser
 /// page); `GET /me`, `GET /ws` (a WebSocket), `POST /logout`, `POST /logout-all` (every session
 /// of the user) and `POST /password` (a password change) behind the login layer (access tokens,
-/// from the `Authorization` header or the `access_token` cookie); `POST /refresh` and `DELETE /refresh`
+/// from the `Authorization` header or the access cookie); `POST /refresh` and `DELETE /refresh`
 /// (the end of the session) behind a second one that takes only refresh tokens (header, or the
-/// `refresh_token` cookie). Both layers check the revocation store, and refuse a cookie's token
+/// refresh cookie). Both layers check the revocation store, and refuse a cookie's token
 /// on a cross-origin `POST` or `DELETE`, or WebSocket handshake (the layer's default).
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
@@ -385,10 +386,10 @@ async fn logout(State(state): State<AppState>, claims: Claims) -> Result<Respons
     Ok(signed_out(&state, &claims, "Logged out"))
 }
 
-/// `DELETE /refresh` with the refresh token (header, or the browser's `refresh_token` cookie,
-/// which the browser sends to `/refresh` only): ends the session. The refresh token is revoked,
+/// `DELETE /refresh` with the refresh token (header, or the browser's refresh cookie, which the
+/// browser sends to `/refresh` only, or everywhere with `COOKIE_PREFIX=__Host-`): ends the session. The refresh token is revoked,
 /// and so is its session (every token of it: the API client's access token, the pairs refreshed
-/// from it), and this user's access token in the `access_token` cookie, which the browser sends
+/// from it), and this user's access token in the access cookie, which the browser sends
 /// with every request; a browser's cookies are cleared.
 async fn end_session(
     State(state): State<AppState>,
