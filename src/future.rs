@@ -18,7 +18,7 @@ use crate::error::BoxError;
 use crate::loader::UserLoader;
 use crate::rejection::{Answers, Rejection, is_grpc};
 use crate::store::Revocations;
-use crate::token::{Claims, TokenKind};
+use crate::token::Claims;
 
 pin_project! {
     /// Response future of [`LoginService`](crate::LoginService): checks revocation, loads the
@@ -89,8 +89,9 @@ pin_project! {
             check: Option<R::CheckFuture>,
             // Makes the load once the check has passed.
             loader: Option<L>,
-            // Ends the session of a revoked refresh token.
-            revocations: Option<R>,
+            // Ends the session of a refresh token refused as revoked; only for a refresh token
+            // of a session.
+            ends_session: Option<R>,
             #[pin]
             load: Option<L::Future>,
             pending: Option<Pending<S, ReqBody>>,
@@ -117,19 +118,19 @@ where
     L: UserLoader,
     R: Revocations,
 {
-    /// The revocation check, then a load from `loader`, then the inner service; `revocations`
-    /// ends the session of a revoked refresh token.
+    /// The revocation check, then a load from `loader`, then the inner service; `ends_session`
+    /// (given for a refresh token of a session) ends the session if the check refuses the token.
     pub(crate) fn check(
         check: R::CheckFuture,
         loader: L,
-        revocations: R,
+        ends_session: Option<R>,
         pending: Pending<S, ReqBody>,
     ) -> Self {
         Self {
             state: State::Wait {
                 check: Some(check),
                 loader: Some(loader),
-                revocations: Some(revocations),
+                ends_session,
                 load: None,
                 pending: Some(pending),
             },
@@ -171,7 +172,7 @@ where
                 StateProj::Wait {
                     mut check,
                     loader,
-                    revocations,
+                    ends_session,
                     mut load,
                     pending,
                 } => {
@@ -187,13 +188,9 @@ where
                             // RFC 9700 section 4.14.2: a refresh token refused as revoked was spent
                             // (or its session or user ended): its session goes, so that the pair
                             // issued from it is refused too, whoever holds it.
-                            Ok(true)
-                                if pending
-                                    .as_ref()
-                                    .is_some_and(|p| reuses_a_session(&p.claims)) =>
-                            {
+                            Ok(true) if ends_session.is_some() => {
                                 let pending = pending.take().expect(COMPLETED);
-                                let revocations = revocations.take().expect(COMPLETED);
+                                let revocations = ends_session.take().expect(COMPLETED);
                                 let fut = revocations.revoke_session(pending.claims.revocation());
                                 state.set(State::EndSession {
                                     fut,
@@ -251,11 +248,6 @@ where
         };
         Poll::Ready(Ok(answer.map(ResponseBody::rejection)))
     }
-}
-
-/// Whether a revoked token is a refresh token of a session, whose session must end with it.
-fn reuses_a_session(claims: &Claims) -> bool {
-    claims.kind() == TokenKind::Refresh && claims.sid.is_some()
 }
 
 /// Lets the request in: the user and the token's claims go into its extensions.

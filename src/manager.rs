@@ -243,7 +243,7 @@ impl LoginManager {
         let jti = new_token_id();
         let more = Issue {
             kind,
-            jti: Some(&jti),
+            jti: &jti,
             sid,
             extra: self.extra.as_deref(),
         };

@@ -205,13 +205,12 @@ impl<S, L, R> LoginService<S, L, R> {
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let check = self.revocations.is_revoked(&claims.revocation());
+        // RFC 9700 section 4.14.2: a refresh token of a session that the check refuses ends its
+        // session; only such a token takes the store along (off the path of access tokens).
+        let ends_session = (claims.kind() == TokenKind::Refresh && claims.sid.is_some())
+            .then(|| self.revocations.clone());
         let pending = Pending::new(inner, req, claims, self.settings.answers.clone());
-        ResponseFuture::check(
-            check,
-            self.loader.clone(),
-            self.revocations.clone(),
-            pending,
-        )
+        ResponseFuture::check(check, self.loader.clone(), ends_session, pending)
     }
 
     /// Hands the request to the inner service with no user; `rejection` is the answer had

@@ -42,10 +42,10 @@ impl Key {
 }
 
 /// The claims an issued token carries besides `exp`, `iat` and the user id.
-#[derive(Default)]
 pub(crate) struct Issue<'a> {
     pub(crate) kind: Option<TokenKind>,
-    pub(crate) jti: Option<&'a str>,
+    /// The token's id: every issued token has one.
+    pub(crate) jti: &'a str,
     /// The session (the grant) a pair belongs to: `sid`.
     pub(crate) sid: Option<&'a str>,
     /// A serialized JSON object of application claims, reserved names already refused.
@@ -89,9 +89,9 @@ impl KeySet {
         }
     }
 
-    /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}` (then `iss`/`aud` when configured,
-    /// `type`, `jti`, `sid` and the application's claims when asked), claim for claim what the Flask
-    /// original writes when nothing more is asked.
+    /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}`, claim for claim what the Flask
+    /// original writes, then `iss`/`aud` when configured, `type` when asked, the `jti` every token
+    /// carries, and `sid` and the application's claims when asked.
     pub(crate) fn issue(
         &self,
         rules: &Rules,
@@ -115,9 +115,7 @@ impl KeySet {
         if let Some(kind) = more.kind {
             push_string_claim(&mut claims, "type", kind.as_str());
         }
-        if let Some(jti) = more.jti {
-            push_string_claim(&mut claims, "jti", jti);
-        }
+        push_string_claim(&mut claims, "jti", more.jti);
         if let Some(sid) = more.sid {
             push_string_claim(&mut claims, "sid", sid);
         }
