@@ -298,10 +298,7 @@ async fn refresh(
         .manager
         .refresh_token_pair(&claims)
         .map_err(|error| ApiError::internal("issuing a token", error))?;
-    match from_cookie(&claims) {
-        true => session_cookies(&state, &user, &pair),
-        false => token_pair(pair),
-    }
+    answer_pair(&state, &claims, &user, pair)
 }
 
 /// Revokes the session of `claims` (every token of it); a store that cannot be reached is a 503.
@@ -359,10 +356,7 @@ async fn change_password(
     cut_off(&state, &user.id.to_string()).await?;
     // Issued in the cutoff's second or later: `iat < cutoff` refuses only the earlier tokens.
     let pair = new_pair(&state, &user)?;
-    match from_cookie(&claims) {
-        true => session_cookies(&state, &user, &pair),
-        false => token_pair(pair),
-    }
+    answer_pair(&state, &claims, &user, pair)
 }
 
 /// Sets the cutoff of the user `user_id` to now, on the manager's clock: tokens issued in an
@@ -387,10 +381,10 @@ async fn logout(State(state): State<AppState>, claims: Claims) -> Result<Respons
 }
 
 /// `DELETE /refresh` with the refresh token (header, or the browser's refresh cookie, which the
-/// browser sends to `/refresh` only, or everywhere with `COOKIE_PREFIX=__Host-`): ends the session. The refresh token is revoked,
-/// and so is its session (every token of it: the API client's access token, the pairs refreshed
-/// from it), and this user's access token in the access cookie, which the browser sends
-/// with every request; a browser's cookies are cleared.
+/// browser sends to `/refresh` only, or everywhere with `COOKIE_PREFIX=__Host-`): ends the
+/// session. The refresh token is revoked, and so is its session (every token of it: the API
+/// client's access token, the pairs refreshed from it), and this user's access token in the
+/// access cookie, which the browser sends with every request; a browser's cookies are cleared.
 async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -471,6 +465,19 @@ fn signed_out(state: &AppState, claims: &Claims, message: &str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `pair` answered as the request's token came: in cookies to a browser, in the body otherwise.
+fn answer_pair(
+    state: &AppState,
+    claims: &Claims,
+    user: &User,
+    pair: TokenPair,
+) -> Result<Response, ApiError> {
+    match from_cookie(claims) {
+        true => session_cookies(state, user, &pair),
+        false => token_pair(pair),
+    }
 }
 
 /// Whether the layer took the token from a cookie (a browser's request, answered with cookies).

@@ -21,20 +21,16 @@ const NEED_LOGIN: &str = "You need to login";
 const CROSS_ORIGIN: &str = "Cross-origin request refused";
 const THROTTLED: &str = "Too many failed login attempts. Please try again later";
 
+/// The server, with ada registered.
 async fn start(dir: &TempDir, env: &[(&str, &str)]) -> Server {
-    let server = Server::start(&Launch {
+    let launch = Launch {
         name: "browser",
         timing: TIMING,
         secret: Some(SECRET),
         database_url: &dir.database_url(),
         env,
-    })
-    .await;
-    assert_eq!(
-        server.register("ada", PASSWORD).await.status,
-        StatusCode::CREATED
-    );
-    server
+    };
+    Server::start_with_user(&launch, "ada", PASSWORD).await
 }
 
 /// A same-origin `fetch` from the page: what the browser adds by itself.

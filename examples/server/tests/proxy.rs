@@ -171,20 +171,16 @@ async fn login_from(
     status
 }
 
+/// The server, with ada registered.
 async fn start(dir: &TempDir, env: &[(&str, &str)]) -> Server {
-    let server = Server::start(&Launch {
+    let launch = Launch {
         name: "proxied",
         timing: TIMING,
         secret: Some(SECRET),
         database_url: &dir.database_url(),
         env,
-    })
-    .await;
-    assert_eq!(
-        server.register("ada", PASSWORD).await.status,
-        StatusCode::CREATED
-    );
-    server
+    };
+    Server::start_with_user(&launch, "ada", PASSWORD).await
 }
 
 /// `n` failed logins from `from` through `to`, each for another username (so that no username

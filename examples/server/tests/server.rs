@@ -1258,9 +1258,12 @@ async fn restart(first: Server, secret: Option<&str>, dir: &TempDir) -> Server {
 
 /// [`start`], then registers ada.
 async fn with_ada(secret: Option<&str>, dir: &TempDir, env: &[(&str, &str)]) -> Server {
-    let server = start(secret, dir, env).await;
-    register_ada(&server).await;
-    server
+    Server::start_with_user(
+        &launch(secret, &dir.database_url(), env),
+        "ada",
+        ADA_PASSWORD,
+    )
+    .await
 }
 
 /// Registers ada, who is user 1 on a new database.

@@ -141,6 +141,17 @@ impl Server {
         server
     }
 
+    /// [`start`](Self::start), then registers `username`, who is user 1 on a new database.
+    pub async fn start_with_user(launch: &Launch<'_>, username: &str, password: &str) -> Self {
+        let server = Self::start(launch).await;
+        assert_eq!(
+            server.register(username, password).await.status,
+            StatusCode::CREATED,
+            "registering {username}"
+        );
+        server
+    }
+
     /// Starts the server on a free loopback port, without waiting for it.
     pub fn spawn(launch: &Launch<'_>) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
