@@ -32,6 +32,10 @@ pub enum ConfigError {
     /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
     /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `sid`, `type`).
     InvalidUserIdClaim(&'static str),
+    /// A key could not be used, or a key rotation step was refused; the text says why and never
+    /// holds key material: "not a PEM public key (SPKI) of P-256, Ed25519 or RSA", "an RSA
+    /// modulus must have 2048 to 8192 bits", "a key with this kid is already published"...
+    InvalidKey(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -50,6 +54,7 @@ impl fmt::Display for ConfigError {
                 "trusted origin {origin:?} is refused: {reason}; write it as browsers send \
                  `Origin`, `http(s)://host[:port]`"
             ),
+            Self::InvalidKey(reason) => write!(f, "key refused: {reason}"),
             Self::InvalidUserIdClaim("") => f.write_str("the user id claim name must not be empty"),
             Self::InvalidUserIdClaim(name) => write!(
                 f,
@@ -81,14 +86,19 @@ pub enum TokenError {
     /// Not a compact JWS: not three strict base64url segments, or a header that is not a JSON
     /// object (RFC 7515 sections 3.1 and 5.2).
     Malformed,
-    /// The header names an algorithm other than the one accepted (HS256), `none` included, or
-    /// none at all (RFC 8725 section 3.1).
+    /// The header names an algorithm the verifier holds no key for (HS256 without the secret,
+    /// `none`, an unknown one), or another algorithm than the key its `kid` names, or none at
+    /// all (RFC 8725 section 3.1).
     WrongAlgorithm,
     /// The header carries `crit`, whose extensions this crate does not understand
     /// (RFC 7515 section 4.1.11).
     UnsupportedCritical,
-    /// The MAC does not match (RFC 7515 section 5.2, step 8).
+    /// The MAC or signature does not match (RFC 7515 section 5.2, step 8).
     BadSignature,
+    /// The header's `kid` names no key the verifier holds.
+    UnknownKey,
+    /// The verifier has no key set yet (a JWK Set not fetched yet): answered 503, not 401.
+    KeysUnavailable,
     /// The MAC is right but the claims are not a JSON object, or repeat a claim, whichever it is
     /// (RFC 7519 section 4; section 7.2, steps 9 and 10).
     InvalidClaims,
@@ -118,6 +128,8 @@ impl fmt::Display for TokenError {
             Self::WrongAlgorithm => f.write_str("token algorithm is not accepted"),
             Self::UnsupportedCritical => f.write_str("token header has critical extensions"),
             Self::BadSignature => f.write_str("token signature does not match"),
+            Self::UnknownKey => f.write_str("token key id names no known key"),
+            Self::KeysUnavailable => f.write_str("no verification keys yet"),
             Self::InvalidClaims => f.write_str("token claims are not a valid JSON object"),
             Self::MissingClaim(c) => write!(f, "token has no `{c}` claim"),
             Self::InvalidClaim(c) => write!(f, "token has an invalid `{c}` claim"),

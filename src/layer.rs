@@ -9,13 +9,13 @@ use http::{HeaderMap, Method, Response, Uri};
 use tower_layer::Layer;
 
 use crate::error::ConfigError;
-use crate::manager::LoginManager;
 use crate::rejection::{Anonymous, Answers, Rejection, Responder};
 use crate::service::{LoginService, Settings};
 use crate::source::TokenLocation;
 use crate::source::cross_origin::Origin;
 use crate::store::Revocations;
 use crate::token::TokenKind;
+use crate::verifier::TokenVerifier;
 
 /// Applies [`LoginService`] to the services it wraps: bearer-token login for any
 /// `Service<http::Request<B>>`.
@@ -46,13 +46,15 @@ pub struct LoginLayer<L, R = ()> {
 }
 
 impl<L> LoginLayer<L> {
-    /// A layer checking tokens with `manager` and loading users with `loader`.
-    pub fn new(manager: LoginManager, loader: L) -> Self {
+    /// A layer checking tokens with `verifier` and loading users with `loader`. The verifier is
+    /// a [`LoginManager`](crate::LoginManager) (which issues the tokens) or a [`TokenVerifier`]
+    /// (a service that only checks them, holding public keys).
+    pub fn new(verifier: impl Into<TokenVerifier>, loader: L) -> Self {
         Self {
             loader,
             revocations: (),
             settings: Arc::new(Settings {
-                manager,
+                verifier: verifier.into(),
                 answers: Arc::new(Answers::default()),
                 anonymous: Anonymous::Refused,
                 skip: Some(Arc::new(|method, _, _| method == Method::OPTIONS)),

@@ -391,6 +391,7 @@ mod cache;
 mod cookies;
 mod error;
 pub mod future;
+mod keys;
 mod layer;
 mod loader;
 mod manager;
@@ -399,6 +400,7 @@ mod service;
 mod source;
 mod store;
 mod token;
+mod verifier;
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -406,6 +408,7 @@ pub use axum::CurrentUser;
 pub use cache::{CachedLoad, CachedLoader};
 pub use cookies::{SameSite, SessionCookies};
 pub use error::{BoxError, ConfigError, TokenError};
+pub use keys::{Algorithm, JwkSet, SigningKey, VerifyingKey};
 pub use layer::LoginLayer;
 pub use loader::{UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
@@ -417,6 +420,7 @@ pub use source::TokenLocation;
 pub use store::RedisRevocations;
 pub use store::{MemoryRevocations, Revocation, Revocations};
 pub use token::{Claims, TokenKind};
+pub use verifier::{TokenVerifier, TokenVerifierBuilder};
 
 /// The README's Rust blocks, compiled and run as doc tests.
 #[cfg(doctest)]

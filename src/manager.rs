@@ -1,21 +1,23 @@
 //! [`LoginManager`]: the token authority. It issues and verifies tokens (keys, claim rules,
 //! clock) and knows nothing of HTTP answers, which belong to the layer.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
 
 use crate::error::{ConfigError, TokenError};
+use crate::keys::{JwkSet, PublicKeys, SigningKey};
 use crate::store::Revocation;
 use crate::token::{
-    CRATE_CLAIMS, Claims, Issue, KeySet, MAX_TOKEN_LEN, Rules, TokenKind, valid_user_id, whole_secs,
+    CRATE_CLAIMS, Claims, Issue, KeySet, Keys, MAX_TOKEN_LEN, Rules, Signer, TokenKind, issue,
+    valid_user_id, whole_secs,
 };
+use crate::verifier::{Clock, TokenVerifier, check_rules, check_unique_kids};
 
 /// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
 const MIN_SECRET_LEN: usize = 32;
-
-type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Issues and verifies HS256 login tokens: the `APILoginManager` of the Flask original.
 ///
@@ -50,11 +52,22 @@ pub struct LoginManager {
 }
 
 struct Inner {
-    keys: KeySet,
+    /// The HS256 keys that sign refresh tokens, and access tokens without a signing key.
+    hmac: KeySet,
+    /// The asymmetric keys: the one that signs access tokens, and those published.
+    signing: Signing,
+    /// This manager's own verifier: the HS256 keys, the published public keys, the rules.
+    verifier: TokenVerifier,
     refresh_ttl: Duration,
-    rules: Rules,
     access_ttl: Duration,
-    clock: Option<Clock>,
+}
+
+/// The asymmetric keys of an issuer: published keys (their public halves are in the verifier's
+/// key set, so the manager accepts what it publishes) and the one that signs access tokens.
+struct Signing {
+    current: ArcSwapOption<SigningKey>,
+    /// The published keys, private halves; rotation steps hold the lock, token issuing never.
+    published: Mutex<Vec<SigningKey>>,
 }
 
 impl LoginManager {
@@ -70,6 +83,7 @@ impl LoginManager {
             secret: secret.as_ref().to_vec(),
             key_id: None,
             previous: Vec::new(),
+            signing_key: None,
             refresh_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             rules: Rules::default(),
             access_ttl: Duration::from_secs(60 * 60),
@@ -173,7 +187,7 @@ impl LoginManager {
     #[doc(alias = "logout_everywhere")]
     pub fn user_revocation<'a>(&self, user_id: &'a str) -> Revocation<'a> {
         let now = self.now();
-        let rules = &self.inner.rules;
+        let rules = self.inner.verifier.rules();
         Revocation {
             jti: None,
             sid: None,
@@ -247,9 +261,17 @@ impl LoginManager {
             sid,
             extra: self.extra.as_deref(),
         };
-        let token = inner
-            .keys
-            .issue(&inner.rules, user_id, self.now(), whole_secs(ttl), &more);
+        // Refresh tokens never leave the issuer: HS256 always. Access tokens: the signing key's.
+        let current = match kind {
+            Some(TokenKind::Refresh) => None,
+            _ => inner.signing.current.load_full(),
+        };
+        let signer = match &current {
+            Some(key) => Signer::Key(key),
+            None => Signer::Hmac(&inner.hmac),
+        };
+        let rules = inner.verifier.rules();
+        let token = issue(signer, rules, user_id, self.now(), whole_secs(ttl), &more);
         match token.len() {
             0..=MAX_TOKEN_LEN => Ok(token),
             _ => Err(TokenError::TooLarge),
@@ -265,7 +287,7 @@ impl LoginManager {
         else {
             return Err(INVALID);
         };
-        let user_id_claim = &*self.inner.rules.user_id_claim;
+        let user_id_claim = &*self.inner.verifier.rules().user_id_claim;
         let reserved =
             |name: &str| name == user_id_claim || name == "sub" || CRATE_CLAIMS.contains(&name);
         if map.keys().any(|name| reserved(name)) {
@@ -282,34 +304,146 @@ impl LoginManager {
     }
 
     pub(crate) fn decode_bytes(&self, token: &[u8]) -> Result<Claims, TokenError> {
-        let inner = &*self.inner;
-        inner.keys.verify_token(&inner.rules, token, self.now())
+        self.inner.verifier.decode_bytes(token)
+    }
+
+    /// This manager's verifier: it accepts every token the manager does and can issue none. A
+    /// [`LoginLayer`](crate::LoginLayer) given the manager holds this.
+    pub fn verifier(&self) -> TokenVerifier {
+        self.inner.verifier.clone()
+    }
+
+    /// The public keys this manager publishes, for `GET /.well-known/jwks.json` (RFC 7517
+    /// section 5): the signing key's and those of [`publish_key`](Self::publish_key), never the
+    /// HS256 secret.
+    pub fn jwks(&self) -> JwkSet {
+        let keys = self.public_keys().snapshot().unwrap_or_default();
+        JwkSet::from_keys(keys.iter().cloned())
+    }
+
+    /// Rotation, step 1 of 3: publish `next` (in [`jwks`](Self::jwks), and accepted by this
+    /// manager), still signing with the current key. Verifiers that fetch the set learn the key
+    /// before any token is signed with it. Fails if a published key has the same key id.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_login_manager::{LoginManager, SigningKey, TokenVerifier};
+    ///
+    /// let (old, next) = (SigningKey::generate_es256(), SigningKey::generate_es256());
+    /// let manager = LoginManager::builder([7u8; 32]).signing_key(old.clone()).build()?;
+    /// let earlier = manager.issue_token("1", Duration::from_secs(60))?;
+    ///
+    /// manager.publish_key(next.clone())?; // 1. publish; wait for verifiers' caches to expire
+    /// manager.sign_with(next.kid())?; // 2. sign with it
+    /// let later = manager.issue_token("1", Duration::from_secs(60))?;
+    /// let verifier = TokenVerifier::builder().jwks(manager.jwks()).build()?;
+    /// assert!(verifier.decode_token(&earlier).is_ok() && verifier.decode_token(&later).is_ok());
+    ///
+    /// manager.retire_key(old.kid())?; // 3. once the last token `old` signed has expired
+    /// assert_eq!(manager.jwks().keys().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn publish_key(&self, next: SigningKey) -> Result<(), ConfigError> {
+        let mut published = self.published();
+        if published.iter().any(|key| key.kid() == next.kid()) {
+            return Err(ConfigError::InvalidKey(
+                "a key with this kid is already published",
+            ));
+        }
+        published.push(next);
+        self.store_public(&published);
+        Ok(())
+    }
+
+    /// Rotation, step 2 of 3: sign access tokens with the published key `kid` from now on. The
+    /// key it replaces stays published and accepted until [`retire_key`](Self::retire_key).
+    /// Fails if no published key has this key id.
+    pub fn sign_with(&self, kid: &str) -> Result<(), ConfigError> {
+        let published = self.published();
+        let key = published
+            .iter()
+            .find(|key| key.kid() == kid)
+            .ok_or(ConfigError::InvalidKey("no published key has this kid"))?;
+        self.inner
+            .signing
+            .current
+            .store(Some(Arc::new(key.clone())));
+        Ok(())
+    }
+
+    /// Rotation, step 3 of 3: stop publishing and accepting the key `kid`, once the longest
+    /// lifetime of a token it signed has passed (its access tokens':
+    /// [`access_ttl`](LoginManagerBuilder::access_ttl), or the longest `ttl` given to
+    /// [`issue_token`](Self::issue_token)). Fails if no published key has this key id, or if it
+    /// is the key that signs.
+    pub fn retire_key(&self, kid: &str) -> Result<(), ConfigError> {
+        let mut published = self.published();
+        let signing = self.inner.signing.current.load();
+        if signing.as_ref().is_some_and(|key| key.kid() == kid) {
+            return Err(ConfigError::InvalidKey(
+                "the key that signs cannot be retired",
+            ));
+        }
+        let before = published.len();
+        published.retain(|key| key.kid() != kid);
+        if published.len() == before {
+            return Err(ConfigError::InvalidKey("no published key has this kid"));
+        }
+        self.store_public(&published);
+        Ok(())
+    }
+
+    fn published(&self) -> std::sync::MutexGuard<'_, Vec<SigningKey>> {
+        // A panic cannot leave the list half-changed: each step changes it in one statement.
+        self.inner
+            .signing
+            .published
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn store_public(&self, published: &[SigningKey]) {
+        self.public_keys()
+            .store(published.iter().map(SigningKey::verifying_key).collect());
+    }
+
+    fn public_keys(&self) -> &PublicKeys {
+        self.inner.verifier.public_keys()
     }
 
     /// The current time in seconds since the Unix epoch, from the configured clock.
     pub(crate) fn now(&self) -> u64 {
-        match &self.inner.clock {
-            Some(clock) => clock(),
-            None => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        }
+        self.inner.verifier.now()
+    }
+}
+
+impl From<LoginManager> for TokenVerifier {
+    fn from(manager: LoginManager) -> Self {
+        manager.verifier()
+    }
+}
+
+impl From<&LoginManager> for TokenVerifier {
+    fn from(manager: &LoginManager) -> Self {
+        manager.verifier()
     }
 }
 
 impl fmt::Debug for LoginManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
+        let rules = inner.verifier.rules();
         f.debug_struct("LoginManager")
             .field("secret", &"<redacted>")
-            .field("algorithm", &"HS256")
-            .field("leeway", &inner.rules.leeway)
-            .field("user_id_claim", &inner.rules.user_id_claim)
-            .field("issuer", &inner.rules.issuer)
-            .field("audience", &inner.rules.audience)
+            .field("signing_key", &inner.signing.current.load_full())
+            .field("leeway", &rules.leeway)
+            .field("user_id_claim", &rules.user_id_claim)
+            .field("issuer", &rules.issuer)
+            .field("audience", &rules.audience)
             .field("access_ttl", &inner.access_ttl)
             .field("refresh_ttl", &inner.refresh_ttl)
-            .field("keys", &inner.keys)
+            .field("keys", &inner.hmac)
+            .field("published", &self.public_keys())
             .field(
                 "extra_claims",
                 &self.extra.as_ref().map(|extra| extra.len()),
@@ -369,6 +503,7 @@ pub struct LoginManagerBuilder {
     secret: Vec<u8>,
     key_id: Option<String>,
     previous: Vec<(Option<String>, Vec<u8>)>,
+    signing_key: Option<SigningKey>,
     refresh_ttl: Duration,
     rules: Rules,
     access_ttl: Duration,
@@ -424,41 +559,17 @@ impl LoginManagerBuilder {
         self
     }
 
-    /// Tolerance for clock skew, applied to `exp`, `nbf` and `iat` alike. Default: 0, as in PyJWT.
-    /// Whole seconds, rounded up (JWT times are whole seconds). A revoked token stays revoked
-    /// through the leeway: see [`Claims::revocation`].
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.rules.leeway = whole_secs(leeway);
+    /// Sign access tokens (those of [`LoginManager::issue_token`] and
+    /// [`LoginManager::issue_token_pair`]) with this ES256 or EdDSA key, and publish its public
+    /// half in [`LoginManager::jwks`], so that other services verify them holding no secret (see
+    /// [`TokenVerifier`]). Refresh tokens stay HS256: they never leave the issuer. Default: none,
+    /// every token HS256. Rotate it with [`LoginManager::publish_key`].
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
         self
     }
 
-    /// The claim that holds the user id. Default: `user_id`, as in the Flask original; `sub` is the
-    /// RFC 7519 choice. The claims this crate itself reads or writes (`exp`, `iat`, `nbf`, `iss`,
-    /// `aud`, `jti`, `sid`, `type`) are refused by [`build`](Self::build), naming the claim.
-    pub fn user_id_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
-        self.rules.user_id_claim = claim.into();
-        self
-    }
-
-    /// Require `iss` to be this issuer (RFC 7519 section 4.1.1); issued tokens carry it.
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.rules.issuer = Some(issuer.into());
-        self
-    }
-
-    /// Require `aud` to name this audience (RFC 7519 section 4.1.3); issued tokens carry it.
-    /// Without an audience, a token that carries `aud` is refused.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.rules.audience = Some(audience.into());
-        self
-    }
-
-    /// The clock tokens are judged by, in seconds since the Unix epoch. Default: the system
-    /// clock. Tests pin time with it.
-    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
-        self.clock = Some(Arc::new(clock));
-        self
-    }
+    crate::verifier::claim_rule_setters!("; issued tokens carry it");
 
     /// Checks the settings and builds the manager.
     pub fn build(mut self) -> Result<LoginManager, ConfigError> {
@@ -467,26 +578,30 @@ impl LoginManagerBuilder {
                 len: self.secret.len(),
             });
         }
-        let claim = &*self.rules.user_id_claim;
-        if claim.is_empty() {
-            return Err(ConfigError::InvalidUserIdClaim(""));
-        }
-        if let Some(taken) = CRATE_CLAIMS.iter().find(|name| **name == claim) {
-            return Err(ConfigError::InvalidUserIdClaim(taken));
-        }
+        check_rules(&self.rules)?;
         if let Some((_, secret)) = self.previous.iter().find(|(_, s)| s.len() < MIN_SECRET_LEN) {
             return Err(ConfigError::SecretTooShort { len: secret.len() });
         }
-        let keys = KeySet::new(&self.secret, self.key_id, &self.previous);
+        let hmac = KeySet::new(&self.secret, self.key_id, &self.previous);
         self.rules.longest_ttl = whole_secs(self.access_ttl.max(self.refresh_ttl));
+        let published: Vec<SigningKey> = self.signing_key.iter().cloned().collect();
+        let public: Vec<_> = published.iter().map(SigningKey::verifying_key).collect();
+        check_unique_kids(&public)?;
+        let keys = Keys {
+            hmac: Some(hmac.clone()),
+            public: PublicKeys::new(public),
+        };
         Ok(LoginManager {
             extra: None,
             inner: Arc::new(Inner {
-                keys,
+                hmac,
+                signing: Signing {
+                    current: ArcSwapOption::new(self.signing_key.map(Arc::new)),
+                    published: Mutex::new(published),
+                },
+                verifier: TokenVerifier::new(keys, self.rules, self.clock),
                 refresh_ttl: self.refresh_ttl,
-                rules: self.rules,
                 access_ttl: self.access_ttl,
-                clock: self.clock,
             }),
         })
     }
@@ -498,6 +613,7 @@ impl fmt::Debug for LoginManagerBuilder {
             .field("secret", &"<redacted>")
             .field("key_id", &self.key_id)
             .field("previous_keys", &self.previous.len())
+            .field("signing_key", &self.signing_key)
             .field("rules", &self.rules)
             .field("access_ttl", &self.access_ttl)
             .finish_non_exhaustive()

@@ -35,6 +35,9 @@ pub enum Rejection {
     Revoked,
     /// The revocation store could not be asked (e.g. Redis is down): 503, never let through.
     RevocationUnavailable,
+    /// The verifier has no key set yet (its JWK Set has not been fetched): 503, with the same
+    /// message as [`RevocationUnavailable`](Self::RevocationUnavailable).
+    KeysUnavailable,
     /// The token is valid but the loader found no such user.
     UserNotFound,
     /// A token from a cookie on a cross-origin request whose method is not `GET`, `HEAD` or
@@ -50,6 +53,7 @@ impl Rejection {
     pub(crate) fn from_token_error(error: TokenError) -> Self {
         match error {
             TokenError::Expired => Self::ExpiredToken,
+            TokenError::KeysUnavailable => Self::KeysUnavailable,
             other => Self::InvalidToken(other),
         }
     }
@@ -60,7 +64,7 @@ impl Rejection {
         match self {
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::LoaderFailed => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RevocationUnavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::CrossOrigin => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -68,7 +72,7 @@ impl Rejection {
 
     /// The rejection's short, stable name, for logs and metrics: `missing_token`,
     /// `ambiguous_credentials`, `invalid_token`, `expired_token`, `revoked_token`,
-    /// `revocation_unavailable`, `user_not_found`, `cross_origin`, `loader_failed`.
+    /// `revocation_unavailable`, `keys_unavailable`, `user_not_found`, `cross_origin`, `loader_failed`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
@@ -77,6 +81,7 @@ impl Rejection {
             Self::ExpiredToken => "expired_token",
             Self::Revoked => "revoked_token",
             Self::RevocationUnavailable => "revocation_unavailable",
+            Self::KeysUnavailable => "keys_unavailable",
             Self::UserNotFound => "user_not_found",
             Self::CrossOrigin => "cross_origin",
             Self::LoaderFailed => "loader_failed",
@@ -144,7 +149,7 @@ impl Messages {
             Rejection::InvalidToken(_) => &mut self.invalid,
             Rejection::ExpiredToken => &mut self.expired,
             Rejection::Revoked => &mut self.revoked,
-            Rejection::RevocationUnavailable => &mut self.unavailable,
+            Rejection::RevocationUnavailable | Rejection::KeysUnavailable => &mut self.unavailable,
             Rejection::UserNotFound => &mut self.user_not_found,
             Rejection::LoaderFailed => &mut self.internal,
             Rejection::CrossOrigin => &mut self.cross_origin,
@@ -216,7 +221,7 @@ fn index(rejection: &Rejection) -> usize {
         Rejection::UserNotFound => 4,
         Rejection::LoaderFailed => 5,
         Rejection::Revoked => 6,
-        Rejection::RevocationUnavailable => 7,
+        Rejection::RevocationUnavailable | Rejection::KeysUnavailable => 7,
         Rejection::CrossOrigin => 8,
     }
 }

@@ -11,20 +11,20 @@ use crate::body::ResponseBody;
 use crate::error::TokenError;
 use crate::future::{Pending, ResponseFuture};
 use crate::loader::UserLoader;
-use crate::manager::LoginManager;
 use crate::rejection::{Anonymous, Answers, Rejection, is_grpc};
 use crate::source::cross_origin::{self, Origin};
 use crate::source::{TokenLocation, find_token};
 use crate::store::Revocations;
 use crate::token::{Claims, TokenKind};
+use crate::verifier::TokenVerifier;
 
 pub(crate) type SkipFn = Arc<dyn Fn(&Method, &Uri, &HeaderMap) -> bool + Send + Sync>;
 
-/// What every request handled by one layer shares: the manager, the answers and the layer's
+/// What every request handled by one layer shares: the verifier, the answers and the layer's
 /// settings. Built by [`LoginLayer`](crate::LoginLayer).
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub(crate) manager: LoginManager,
+    pub(crate) verifier: TokenVerifier,
     pub(crate) answers: Arc<Answers>,
     pub(crate) anonymous: Anonymous,
     pub(crate) skip: Option<SkipFn>,
@@ -54,7 +54,7 @@ impl Settings {
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
-            .field("manager", &self.manager)
+            .field("verifier", &self.verifier)
             .field("answers", &self.answers)
             .field("anonymous", &self.anonymous)
             .field("skip", &self.skip.as_ref().map(|_| "Fn"))
@@ -179,7 +179,7 @@ impl<S, L, R> LoginService<S, L, R> {
         if found.in_cookie() && !settings.cookie_allowed(req) {
             return Err(Rejection::CrossOrigin);
         }
-        match settings.manager.decode_bytes(found.token) {
+        match settings.verifier.decode_bytes(found.token) {
             Ok(claims) if claims.kind() != settings.kind => {
                 Err(Rejection::InvalidToken(TokenError::WrongTokenType))
             }

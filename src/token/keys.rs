@@ -1,4 +1,5 @@
-//! The HS256 keys: the signing key and the former ones, prepared once; issuing a token.
+//! The HS256 keys (the signing secret and the former ones, prepared once), and issuing a token
+//! signed with them or with an asymmetric [`SigningKey`].
 
 use std::fmt;
 
@@ -8,6 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::{MAC_B64_LEN, MAC_LEN, Rules, TokenKind};
+use crate::keys::SigningKey;
 
 /// The HS256 key: the `hmac` crate's HMAC-SHA-256 with the key absorbed once, when the manager
 /// is built (both padded key blocks hashed); each token clones that state and hashes only its own
@@ -89,57 +91,6 @@ impl KeySet {
         }
     }
 
-    /// Issues `{"exp":..,"iat":..,"<user id claim>":".."}`, claim for claim what the Flask
-    /// original writes, then `iss`/`aud` when configured, `type` when asked, the `jti` every token
-    /// carries, and `sid` and the application's claims when asked.
-    pub(crate) fn issue(
-        &self,
-        rules: &Rules,
-        user_id: &str,
-        now: u64,
-        ttl: u64,
-        more: &Issue<'_>,
-    ) -> String {
-        let mut claims = Vec::with_capacity(64 + user_id.len());
-        claims.extend_from_slice(b"{\"exp\":");
-        serde_json::to_writer(&mut claims, &now.saturating_add(ttl)).expect("writing to a Vec");
-        claims.extend_from_slice(b",\"iat\":");
-        serde_json::to_writer(&mut claims, &now).expect("writing to a Vec cannot fail");
-        push_string_claim(&mut claims, &rules.user_id_claim, user_id);
-        if let Some(iss) = &rules.issuer {
-            push_string_claim(&mut claims, "iss", iss);
-        }
-        if let Some(aud) = &rules.audience {
-            push_string_claim(&mut claims, "aud", aud);
-        }
-        if let Some(kind) = more.kind {
-            push_string_claim(&mut claims, "type", kind.as_str());
-        }
-        push_string_claim(&mut claims, "jti", more.jti);
-        if let Some(sid) = more.sid {
-            push_string_claim(&mut claims, "sid", sid);
-        }
-        if let Some(extra) = more.extra {
-            for (name, value) in extra {
-                claims.push(b',');
-                serde_json::to_writer(&mut claims, name).expect("writing to a Vec cannot fail");
-                claims.push(b':');
-                serde_json::to_writer(&mut claims, value).expect("writing to a Vec cannot fail");
-            }
-        }
-        claims.push(b'}');
-
-        let claims_len = claims.len().div_ceil(3) * 4;
-        let mut token = String::with_capacity(self.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
-        token.push_str(&self.header_b64);
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-        let tag = self.current.sign(token.as_bytes());
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(tag, &mut token);
-        token
-    }
-
     /// The MAC check: with the key the token's `kid` names, or else with every key in order.
     pub(super) fn verify(
         &self,
@@ -173,6 +124,80 @@ impl fmt::Debug for KeySet {
             .field("current_kid", &self.current_kid)
             .field("previous", &self.previous.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// What signs an issued token: the HS256 keys' current secret, or an asymmetric key.
+#[derive(Clone, Copy)]
+pub(crate) enum Signer<'a> {
+    Hmac(&'a KeySet),
+    Key(&'a SigningKey),
+}
+
+/// Issues `{"exp":..,"iat":..,"<user id claim>":".."}`, claim for claim what the Flask original
+/// writes, then `iss`/`aud` when configured, `type` when asked, the `jti` every token carries,
+/// and `sid` and the application's claims when asked; signed by `signer`.
+pub(crate) fn issue(
+    signer: Signer<'_>,
+    rules: &Rules,
+    user_id: &str,
+    now: u64,
+    ttl: u64,
+    more: &Issue<'_>,
+) -> String {
+    let mut claims = Vec::with_capacity(64 + user_id.len());
+    claims.extend_from_slice(b"{\"exp\":");
+    serde_json::to_writer(&mut claims, &now.saturating_add(ttl)).expect("writing to a Vec");
+    claims.extend_from_slice(b",\"iat\":");
+    serde_json::to_writer(&mut claims, &now).expect("writing to a Vec cannot fail");
+    push_string_claim(&mut claims, &rules.user_id_claim, user_id);
+    if let Some(iss) = &rules.issuer {
+        push_string_claim(&mut claims, "iss", iss);
+    }
+    if let Some(aud) = &rules.audience {
+        push_string_claim(&mut claims, "aud", aud);
+    }
+    if let Some(kind) = more.kind {
+        push_string_claim(&mut claims, "type", kind.as_str());
+    }
+    push_string_claim(&mut claims, "jti", more.jti);
+    if let Some(sid) = more.sid {
+        push_string_claim(&mut claims, "sid", sid);
+    }
+    if let Some(extra) = more.extra {
+        for (name, value) in extra {
+            claims.push(b',');
+            serde_json::to_writer(&mut claims, name).expect("writing to a Vec cannot fail");
+            claims.push(b':');
+            serde_json::to_writer(&mut claims, value).expect("writing to a Vec cannot fail");
+        }
+    }
+    claims.push(b'}');
+
+    let claims_len = claims.len().div_ceil(3) * 4;
+    match signer {
+        Signer::Hmac(keys) => {
+            let mut token =
+                String::with_capacity(keys.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
+            token.push_str(&keys.header_b64);
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+            let tag = keys.current.sign(token.as_bytes());
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(tag, &mut token);
+            token
+        }
+        Signer::Key(key) => {
+            // RFC 7515 section 4.1.4: the `kid` names the key, so a verifier never guesses.
+            let header = serde_json::json!({"alg": key.algorithm().as_str(), "typ": "JWT", "kid": key.kid()});
+            let header = serde_json::to_vec(&header).expect("a JSON value serializes");
+            let mut token = String::with_capacity(header.len() * 4 / 3 + 4 + claims_len + 344);
+            URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+            key.sign_appended(&mut token);
+            token
+        }
     }
 }
 

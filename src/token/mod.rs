@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::TokenError;
+use crate::keys::{Algorithm, PublicKeys};
 
 mod claims;
 mod flat;
@@ -22,7 +23,7 @@ mod validate;
 
 pub(crate) use claims::UserId;
 pub use claims::{Claims, TokenKind};
-pub(crate) use keys::{Issue, KeySet};
+pub(crate) use keys::{Issue, KeySet, Signer, issue};
 pub(crate) use validate::{Rules, valid_user_id, whole_secs};
 
 use parse::{b64_decode, decode_header, parse_claims, split};
@@ -53,7 +54,18 @@ const MAC_B64_LEN: usize = 43;
 /// Decoded claims up to this size stay on the stack.
 const STACK_BUF: usize = 512;
 
-impl KeySet {
+/// The keys a verifier checks signatures with: the HS256 keys, if it holds the secret, and the
+/// public keys (ES256, EdDSA, RS256), each pinned to its algorithm and named by its `kid`.
+#[derive(Clone, Debug)]
+pub(crate) struct Keys {
+    pub(crate) hmac: Option<KeySet>,
+    pub(crate) public: PublicKeys,
+}
+
+/// The longest signature read, in bytes: an RS256 signature under an 8192-bit key.
+const MAX_SIGNATURE_LEN: usize = 1024;
+
+impl Keys {
     /// Verifies a compact JWS and its claims at time `now` (seconds since the epoch).
     pub(crate) fn verify_token(
         &self,
@@ -67,33 +79,52 @@ impl KeySet {
         let parts = split(token)?;
 
         // RFC 7515 section 5.2 steps 2-5 and RFC 8725 section 3.1: the header, and the algorithm
-        // pinned to HS256, before any key is used. The headers that this crate, PyJWT and
+        // pinned to the key, before any key is used. The HS256 headers that this crate, PyJWT and
         // jsonwebtoken write are known byte for byte: no need to decode and parse them again.
         let mut header_heap = Vec::new();
         let parsed;
-        let kid = if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) {
-            None
-        } else if parts.header == self.header_b64.as_bytes() {
-            self.current_kid.as_deref()
-        } else {
-            parsed = decode_header(parts.header, &mut header_heap)?;
-            parsed.kid.as_deref()
+        let (alg, kid) = match &self.hmac {
+            Some(_) if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) => {
+                ("HS256", None)
+            }
+            Some(hmac) if parts.header == hmac.header_b64.as_bytes() => {
+                ("HS256", hmac.current_kid.as_deref())
+            }
+            _ => {
+                parsed = decode_header(parts.header, &mut header_heap)?;
+                let Some(parse::Value::Str(alg)) = &parsed.alg else {
+                    unreachable!("parse_header refuses a header without a string `alg`")
+                };
+                (&**alg, parsed.kid.as_deref())
+            }
         };
 
-        // Steps 6-7: the payload and the MAC must be strict base64url too.
+        // Steps 6-7: the payload and the signature must be strict base64url too.
         let mut claims_stack = [0u8; STACK_BUF];
         let mut claims_heap = Vec::new();
         let raw = b64_decode(parts.claims, &mut claims_stack, &mut claims_heap)
             .ok_or(TokenError::Malformed)?;
-        // Into exactly 32 bytes: any other length of signature does not fit, or falls short.
-        let mut tag = [0u8; MAC_LEN];
-        if URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut tag) != Ok(MAC_LEN) {
-            return Err(TokenError::BadSignature);
-        }
 
-        // Step 8: the MAC, compared in constant time.
-        if !self.verify(kid, parts.signing_input, &tag) {
-            return Err(TokenError::BadSignature);
+        // Step 8: the signature, with a key of the header's algorithm only.
+        if alg == "HS256" {
+            let hmac = self.hmac.as_ref().ok_or(TokenError::WrongAlgorithm)?;
+            // Into exactly 32 bytes: any other length of signature does not fit, or falls short.
+            let mut tag = [0u8; MAC_LEN];
+            if URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut tag) != Ok(MAC_LEN) {
+                return Err(TokenError::BadSignature);
+            }
+            // Compared in constant time.
+            if !hmac.verify(kid, parts.signing_input, &tag) {
+                return Err(TokenError::BadSignature);
+            }
+        } else {
+            let algorithm = Algorithm::from_header(alg).ok_or(TokenError::WrongAlgorithm)?;
+            let mut signature = [0u8; MAX_SIGNATURE_LEN];
+            let len = URL_SAFE_NO_PAD
+                .decode_slice(parts.signature, &mut signature)
+                .map_err(|_| TokenError::BadSignature)?;
+            self.public
+                .verify(algorithm, kid, parts.signing_input, &signature[..len])?;
         }
 
         // RFC 7519 section 7.2 steps 9-10: only now are the claims read; a JSON object.

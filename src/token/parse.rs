@@ -126,8 +126,8 @@ pub(super) fn parse_header(raw: &[u8]) -> Result<Header<'_>, TokenError> {
         .and_then(|h| de.end().map(|()| h))
         .map_err(|_| TokenError::Malformed)?;
     match &header.alg {
-        Some(Value::Str(alg)) if alg == "HS256" => {}
-        None | Some(Value::Str(_)) => return Err(TokenError::WrongAlgorithm),
+        Some(Value::Str(_)) => {}
+        None => return Err(TokenError::WrongAlgorithm),
         Some(_) => return Err(TokenError::Malformed),
     }
     if header.crit {
