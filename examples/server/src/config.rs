@@ -35,13 +35,19 @@ pub struct Config {
     /// The prefix of the session cookies' names (`COOKIE_PREFIX`): `""` (unset), `__Secure-` or
     /// `__Host-`, against sibling subdomains.
     pub cookie_prefix: &'static str,
+    /// The PEM file of the keys that sign access tokens (`SIGNING_KEYS_FILE`); `None` (unset):
+    /// every token HS256 with the secret. See `signing_keys.rs`.
+    pub signing_keys_file: Option<std::path::PathBuf>,
+    /// How long clients may keep `GET /.well-known/jwks.json` (`JWKS_MAX_AGE_SECS`, default
+    /// 300): the wait between publishing a key and signing with it.
+    pub jwks_max_age: Duration,
 }
 
 impl Config {
     /// Reads `HOST`, `PORT`, `SECRET_KEY`, `DATABASE_URL`, `REDIS_URL`, `USER_CACHE_SECS`, the
-    /// login limits, the trusted proxies and `COOKIE_PREFIX`. Empty counts as unset for
-    /// `REDIS_URL`, `USER_CACHE_SECS`, the login limits, the trusted proxies and the cookie
-    /// prefix only: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
+    /// login limits, the trusted proxies, `COOKIE_PREFIX`, `SIGNING_KEYS_FILE` and
+    /// `JWKS_MAX_AGE_SECS`. Empty counts as unset for all but `HOST`, `PORT`, `DATABASE_URL`
+    /// and `SECRET_KEY`: an empty `HOST`, `PORT` or `DATABASE_URL` is an error, and an empty
     /// `SECRET_KEY` is refused as too short rather than replaced by a generated one. The secret's
     /// length is checked by the `LoginManager` builder, not here, so that the message is the
     /// crate's.
@@ -95,7 +101,18 @@ impl Config {
                 ));
             }
         };
+        let signing_keys_file = var("SIGNING_KEYS_FILE")?
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
+        let jwks_max_age = match var("JWKS_MAX_AGE_SECS")?.filter(|v| !v.is_empty()) {
+            None => Duration::from_secs(300),
+            Some(secs) => secs.parse().map(Duration::from_secs).map_err(|_| {
+                format!("JWKS_MAX_AGE_SECS must be a whole number of seconds, not {secs:?}")
+            })?,
+        };
         Ok(Self {
+            signing_keys_file,
+            jwks_max_age,
             cookie_prefix,
             login_limits,
             trusted_proxies,

@@ -19,6 +19,7 @@ mod request_log;
 mod revocations;
 mod routes;
 mod serve;
+mod signing_keys;
 mod throttle;
 mod username;
 
@@ -61,6 +62,14 @@ async fn run() -> Result<(), String> {
     let manager = LoginManager::new(&config.secret)
         .map_err(|error| format!("SECRET_KEY cannot be used: {error}"))?;
     drop(config.secret);
+    // Signing keys, like the secret, before anything else is touched.
+    if let Some(path) = &config.signing_keys_file {
+        let done = signing_keys::apply(&manager, &signing_keys::load(path)?)?;
+        eprintln!("signing keys: {done}; reloaded on SIGHUP");
+        signing_keys::reload_on_sighup(manager.clone(), path.clone());
+    } else {
+        eprintln!("signing keys: none (SIGNING_KEYS_FILE unset): every token is HS256");
+    }
     // One Redis connection, made by the crate's store with its settings, shared with the
     // login throttle so that both recover together when Redis comes back.
     let revocations = Store::new(config.redis_url.as_deref())?;
@@ -107,6 +116,7 @@ async fn run() -> Result<(), String> {
         users,
         login,
         manager,
+        jwks_max_age: config.jwks_max_age,
         passwords,
         revocations,
         throttle,

@@ -48,6 +48,8 @@ pub struct AppState {
     /// it, and handlers refuse a request with its answers.
     pub login: LoginLayer<Loader, Store>,
     pub manager: LoginManager,
+    /// `Cache-Control: max-age` of `GET /.well-known/jwks.json` (`JWKS_MAX_AGE_SECS`).
+    pub jwks_max_age: std::time::Duration,
     pub passwords: Passwords,
     pub revocations: Store,
     pub throttle: Throttle,
@@ -64,7 +66,7 @@ const SCRIPT: &str = include_str!("../static/app.js");
 const STYLE: &str = include_str!("../static/app.css");
 
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
-/// in cookies, for browsers), `GET /health`, `GET /`, `/app.js` and `/app.css` (the browser
+/// in cookies, for browsers), `GET /health`, `GET /.well-known/jwks.json` (the public keys), `GET /`, `/app.js` and `/app.css` (the browser
 /// page); `GET /me`, `GET /ws` (a WebSocket), `POST /logout`, `POST /logout-all` (every session
 /// of the user) and `POST /password` (a password change) behind the login layer (access tokens,
 /// from the `Authorization` header or the access cookie); `POST /refresh` and `DELETE /refresh`
@@ -118,6 +120,7 @@ pub fn app(state: AppState) -> Router {
         .route("/app.js", get(script))
         .route("/app.css", get(style))
         .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
         .route("/login", post(login))
         .merge(forms)
         .merge(protected)
@@ -153,6 +156,23 @@ async fn style() -> impl IntoResponse {
 
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify this server's access tokens (RFC 7517
+/// section 5), empty without `SIGNING_KEYS_FILE`; cacheable for `JWKS_MAX_AGE_SECS`.
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let max_age = format!("public, max-age={}", state.jwks_max_age.as_secs());
+    (
+        [
+            // RFC 7517 section 8.5.1.
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/jwk-set+json".to_owned(),
+            ),
+            (axum::http::header::CACHE_CONTROL, max_age),
+        ],
+        state.manager.jwks().to_json(),
+    )
 }
 
 async fn register(

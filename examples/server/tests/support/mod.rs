@@ -251,6 +251,15 @@ impl Server {
         self.wait_exit()
     }
 
+    /// Sends SIGHUP: the server reads `SIGNING_KEYS_FILE` again.
+    pub fn hangup(&self) {
+        let sent = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -HUP failed");
+    }
+
     /// Stdout and stderr, complete once the process has exited; what there is so far before.
     pub fn output(&mut self) -> (String, String) {
         if self.child.try_wait().unwrap().is_none() {

@@ -1,0 +1,213 @@
+//! `SIGNING_KEYS_FILE`: access tokens signed with ES256 or EdDSA, the JWK Set at
+//! `GET /.well-known/jwks.json`, and a rotation in three edits of the file, each applied on SIGHUP.
+
+mod support;
+
+use std::path::Path;
+
+use hyper::StatusCode;
+use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
+use serde_json::Value;
+use support::{Launch, Server, TIMING, TempDir, error};
+
+const SECRET: &str = "a test secret of at least thirty-two bytes";
+const INVALID: &str = "Invalid token. Please register or login";
+
+/// A fixed P-256 key (the scalar `seed` repeated), as PKCS#8 PEM.
+fn es256_pem(seed: u8) -> String {
+    let key = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string()
+}
+
+/// A fixed Ed25519 key, as PKCS#8 PEM.
+fn ed25519_pem(seed: u8) -> String {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string()
+}
+
+/// The decoded header of a compact JWS.
+fn header(token: &str) -> Value {
+    use base64::Engine as _;
+    let segment = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn start(dir: &TempDir, keys_file: &Path) -> Server {
+    let file = keys_file.to_str().unwrap();
+    let env = [("SIGNING_KEYS_FILE", file), ("JWKS_MAX_AGE_SECS", "60")];
+    let launch = Launch {
+        name: "issuer",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env: &env,
+    };
+    Server::start_with_user(&launch, "ada", "correct horse battery").await
+}
+
+/// The kids of the served JWK Set, and its `Cache-Control`.
+async fn jwks(server: &Server) -> (Vec<String>, String) {
+    let (status, headers, body) = server.get_text("/.well-known/jwks.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/jwk-set+json");
+    let set: Value = serde_json::from_str(&body).unwrap();
+    let kids = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| {
+            assert_eq!(key["use"], "sig");
+            assert!(key.get("d").is_none(), "a private member was published");
+            key["kid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let cache = headers["cache-control"].to_str().unwrap().to_owned();
+    (kids, cache)
+}
+
+/// Sends SIGHUP and waits for the log line of its reload (the `n`th).
+async fn reload(server: &Server, n: usize) -> Vec<String> {
+    server.hangup();
+    server
+        .wait_for_log(|lines| {
+            lines
+                .iter()
+                .filter(|l| l.contains("signing keys reloaded") || l.contains("not reloaded"))
+                .count()
+                >= n
+        })
+        .await
+}
+
+#[tokio::test]
+async fn access_tokens_are_es256_published_in_the_jwks_and_refresh_tokens_stay_hs256() {
+    let dir = TempDir::new("signing-keys-es256");
+    let keys_file = dir.path().join("keys.pem");
+    std::fs::write(&keys_file, es256_pem(1)).unwrap();
+    let server = start(&dir, &keys_file).await;
+
+    let (access, refresh) = server.login_pair("ada", "correct horse battery").await;
+    let (kids, cache) = jwks(&server).await;
+    assert_eq!(cache, "public, max-age=60");
+    assert_eq!(kids.len(), 1);
+    // RFC 7515 section 4.1.4: the kid names the published key (its RFC 7638 thumbprint).
+    assert_eq!(header(&access)["alg"], "ES256");
+    assert_eq!(header(&access)["kid"], kids[0].as_str());
+    assert_eq!(header(&refresh)["alg"], "HS256");
+    assert_eq!(server.me(&access).await.0, StatusCode::OK);
+
+    // The reference implementation verifies the access token with the published key alone.
+    let (_, _, body) = server.get_text("/.well-known/jwks.json").await;
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&body).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&set.keys[0]).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.required_spec_claims = ["exp".to_owned()].into();
+    let claims = jsonwebtoken::decode::<Value>(&access, &key, &validation).unwrap();
+    assert_eq!(claims.claims["user_id"], "1");
+}
+
+/// The three steps of a rotation, each one edit of the file and one SIGHUP: no token is refused
+/// while they are followed, and the retired key's tokens are refused after.
+#[tokio::test]
+async fn a_rotation_is_three_edits_of_the_file_each_applied_on_sighup() {
+    let dir = TempDir::new("signing-keys-rotation");
+    let keys_file = dir.path().join("keys.pem");
+    let (old, next) = (es256_pem(1), ed25519_pem(2));
+    std::fs::write(&keys_file, &old).unwrap();
+    let server = start(&dir, &keys_file).await;
+    let (old_token, _) = server.login_pair("ada", "correct horse battery").await;
+    let (old_kids, _) = jwks(&server).await;
+
+    // 1. Publish: the next key is in the set, the old one still signs.
+    std::fs::write(&keys_file, format!("{old}{next}")).unwrap();
+    reload(&server, 1).await;
+    let (kids, _) = jwks(&server).await;
+    assert_eq!(kids.len(), 2);
+    let (token, _) = server.login_pair("ada", "correct horse battery").await;
+    assert_eq!(header(&token)["kid"], old_kids[0].as_str());
+
+    // 2. Sign with it: new tokens are EdDSA under the next kid; the old token still passes.
+    std::fs::write(&keys_file, format!("{next}{old}")).unwrap();
+    reload(&server, 2).await;
+    let (new_token, _) = server.login_pair("ada", "correct horse battery").await;
+    assert_eq!(header(&new_token)["alg"], "EdDSA");
+    let new_kid = header(&new_token)["kid"].as_str().unwrap().to_owned();
+    assert!(kids.contains(&new_kid) && new_kid != old_kids[0]);
+    assert_eq!(server.me(&old_token).await.0, StatusCode::OK);
+    assert_eq!(server.me(&new_token).await.0, StatusCode::OK);
+
+    // 3. Retire the old key: gone from the set, its tokens refused.
+    std::fs::write(&keys_file, &next).unwrap();
+    let lines = reload(&server, 3).await;
+    assert_eq!(jwks(&server).await.0, [new_kid]);
+    assert_eq!(server.me(&new_token).await.0, StatusCode::OK);
+    assert_eq!(
+        server.me(&old_token).await,
+        error(StatusCode::UNAUTHORIZED, INVALID)
+    );
+    for line in &lines {
+        assert!(!line.contains("PRIVATE KEY"), "key material logged: {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_file_on_sighup_changes_nothing_and_logs_no_key() {
+    let dir = TempDir::new("signing-keys-bad-reload");
+    let keys_file = dir.path().join("keys.pem");
+    std::fs::write(&keys_file, es256_pem(1)).unwrap();
+    let server = start(&dir, &keys_file).await;
+    let before = jwks(&server).await.0;
+
+    // A truncated second key: the whole file is refused.
+    let broken = ed25519_pem(2);
+    let cut = &broken[..broken.len() / 2];
+    std::fs::write(
+        &keys_file,
+        format!("{}{cut}\n-----END PRIVATE KEY-----\n", es256_pem(1)),
+    )
+    .unwrap();
+    let lines = reload(&server, 1).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("not reloaded") && l.contains("key 2 of the file")),
+        "{lines:?}"
+    );
+    for line in &lines {
+        assert!(!line.contains(&cut[40..60]), "key material logged: {line}");
+    }
+    assert_eq!(jwks(&server).await.0, before);
+    let (token, _) = server.login_pair("ada", "correct horse battery").await;
+    assert_eq!(server.me(&token).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_server_whose_keys_file_cannot_be_used_does_not_start() {
+    let dir = TempDir::new("signing-keys-bad-start");
+    let keys_file = dir.path().join("keys.pem");
+    // An RSA key: verification only, this crate does not sign with RSA.
+    std::fs::write(
+        &keys_file,
+        "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let file = keys_file.to_str().unwrap();
+    let env = [("SIGNING_KEYS_FILE", file)];
+    let launch = Launch {
+        name: "issuer",
+        timing: TIMING,
+        secret: Some(SECRET),
+        database_url: &dir.database_url(),
+        env: &env,
+    };
+    let mut server = Server::spawn(&launch);
+    let status = server.wait_exit();
+    assert!(!status.success());
+    let (_, stderr) = server.output();
+    assert!(stderr.contains("SIGNING_KEYS_FILE"), "{stderr}");
+    assert!(stderr.contains("key 1 of the file"), "{stderr}");
+    assert!(!stderr.contains("MIIB"), "key material echoed: {stderr}");
+}
