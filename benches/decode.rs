@@ -49,6 +49,11 @@ mod cpu_time;
 
 use cpu_time::thread_cpu_time;
 
+#[path = "support/interleaved.rs"]
+mod interleaved;
+
+use interleaved::{Run, interleaved, percentile};
+
 const SECRET: &str = "a benchmark secret of at least thirty-two bytes";
 const GROUP: &str = "hs256";
 /// Far enough ahead that the token outlives any run: ten years.
@@ -285,8 +290,6 @@ impl Fixture {
     }
 }
 
-type Run<'a> = Box<dyn FnMut() + 'a>;
-
 /// The cases, by name, in the order they are reported. Each layer case has its own service.
 fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
     let layered = LoginLayer::new(fx.manager.clone(), loader("42")).layer(noop());
@@ -422,39 +425,6 @@ fn criterion_run<M: Measurement>(c: Criterion<M>, cases: &mut [(&'static str, Ru
     c.final_summary();
 }
 
-/// Every case in turn, a batch of about half a millisecond each, `rounds` times. Returns the time
-/// per iteration of each case in each round, in nanoseconds.
-fn interleaved(
-    cases: &mut [(&'static str, Run<'_>)],
-    clock: fn() -> Duration,
-    rounds: usize,
-) -> Vec<Vec<f64>> {
-    let batch = |run: &mut Run<'_>, n: u64| {
-        let start = clock();
-        for _ in 0..n {
-            run();
-        }
-        clock().saturating_sub(start)
-    };
-    let sizes: Vec<u64> = cases
-        .iter_mut()
-        .map(|(_, run)| {
-            let mut n = 1;
-            while n < 1 << 20 && batch(run, n) < Duration::from_micros(500) {
-                n *= 2;
-            }
-            n
-        })
-        .collect();
-    let mut times = vec![Vec::with_capacity(rounds); cases.len()];
-    for _ in 0..rounds {
-        for ((_, run), (n, out)) in cases.iter_mut().zip(sizes.iter().zip(&mut times)) {
-            out.push(batch(run, *n).as_nanos() as f64 / *n as f64);
-        }
-    }
-    times
-}
-
 // ---------------------------------------------------------------------------------------------
 // The clock.
 
@@ -560,12 +530,6 @@ fn criterion_median(dir: &Path, case: &str, since: SystemTime) -> Option<f64> {
     }
     let estimates: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     estimates["median"]["point_estimate"].as_f64()
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// The ratios the targets are stated in, from one set of times per case.
