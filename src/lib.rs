@@ -1,7 +1,7 @@
 //! Bearer-token login for any [Tower](https://docs.rs/tower) service: axum, hyper, tonic.
 //!
-//! A Rust take on the Flask "API login manager": a [`LoginManager`] issues and verifies HS256
-//! JWTs carrying `exp`, `iat` and `user_id`, a [`UserLoader`] turns the user id into your user, and
+//! A Rust take on the Flask "API login manager": a [`LoginManager`] issues and verifies HS256 (or,
+//! given a [`SigningKey`], ES256 or EdDSA) JWTs carrying `exp`, `iat` and `user_id`, a [`UserLoader`] turns the user id into your user, and
 //! a [`LoginLayer`] guards any `Service<http::Request<B>>`: it reads `Authorization: Bearer
 //! <token>`, loads the user, puts it (and the token's [`Claims`]) into the request's extensions,
 //! and answers every failure with `401 {"status": 401, "message": "..."}`.
@@ -25,7 +25,10 @@
 //! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`())`, with [`LoginLayer::revocations`] | |
 //! | end a session (refresh-token families: a spent refresh token that comes back ends it) | [`Revocations::revoke_session`]; a [`TokenKind::Refresh`] layer does it for a reuse it refuses | |
 //! | log out everywhere, a password change | [`Revocations::revoke_user`]`(manager.`[`user_revocation`](LoginManager::user_revocation)`(id))`: every token of the user issued before now | |
-//! | rotate keys | [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`] | |
+//! | rotate HS256 secrets | [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`] | |
+//! | sign access tokens with ES256 or EdDSA, publish the JWK Set | [`LoginManagerBuilder::signing_key`]`(`[`SigningKey`]`)`, [`LoginManager::jwks`] | |
+//! | rotate a signing key without a 401 | [`LoginManager::publish_key`], then [`sign_with`](LoginManager::sign_with), then [`retire_key`](LoginManager::retire_key) | |
+//! | verify in a service that cannot mint | [`TokenVerifier`] from [`VerifyingKey`]s or a [`JwkSet`], given to [`LoginLayer::new`] | |
 //! | change the messages | [`LoginLayer::message`]`(`[`Rejection`]`, text)` | `login_message` |
 //! | change the response | [`LoginLayer::responder`] with a [`Responder`] | |
 //! | refuse in a handler as the layer would | [`LoginLayer::rejection_response`] | |
