@@ -17,7 +17,8 @@ use http_body_util::{BodyExt, Full};
 use tower::util::ServiceFn;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, TokenLocation,
+    LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, SigningKey,
+    TokenLocation, TokenVerifier,
 };
 
 use support::{NOW, SECRET};
@@ -262,12 +263,38 @@ async fn answers(situation: &str, grpc: bool) -> Option<Vec<(&'static str, Answe
                 .unwrap()
                 .issue_token("1", Duration::from_secs(3600))
                 .unwrap();
+            // A service holding only the issuer's public key: a key it does not know, and an
+            // HS256 token (it holds no secret), are invalid tokens like any other.
+            let (known, unknown) = (SigningKey::generate_es256(), SigningKey::generate_es256());
+            let public_layer = || {
+                let verifier = TokenVerifier::builder()
+                    .key(known.verifying_key())
+                    .clock(|| NOW)
+                    .build()
+                    .unwrap();
+                LoginLayer::new(verifier, support::in_memory::loader("1"))
+            };
+            let other_key = LoginManager::builder(SECRET)
+                .signing_key(unknown)
+                .clock(|| NOW)
+                .build()
+                .unwrap()
+                .issue_token("1", Duration::from_secs(3600))
+                .unwrap();
             vec![
                 (
                     "not a JWT",
                     send(&layer(), body(bearer("not.a.token"))).await,
                 ),
                 ("another secret", send(&layer(), body(bearer(&other))).await),
+                (
+                    "a kid no key has",
+                    send(&public_layer(), body(bearer(&other_key))).await,
+                ),
+                (
+                    "HS256 to public keys only",
+                    send(&public_layer(), body(bearer(&token("1")))).await,
+                ),
             ]
         }
         EXPIRED => {
