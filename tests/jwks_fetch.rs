@@ -282,6 +282,29 @@ async fn a_new_kid_is_fetched_and_made_up_kids_fetch_once_per_floor() {
     assert!(verifier.decode_token(&token(&old)).is_ok());
 }
 
+/// Keys this crate cannot use (an unknown `kty`, `crv` or `alg`, a symmetric or private key) are
+/// skipped, never fatal to the set: the usable key beside them verifies.
+#[tokio::test(start_paused = true)]
+async fn unusable_keys_are_skipped_not_fatal_to_the_set() {
+    let key = SigningKey::generate_es256();
+    let mut set: serde_json::Value = serde_json::from_str(&set_of(&[&key])).unwrap();
+    let mut other_alg = key.verifying_key().to_jwk();
+    other_alg["alg"] = "ES512".into();
+    other_alg["kid"] = "other-alg".into();
+    let junk = [
+        serde_json::json!({"kty": "oct", "k": "c2VjcmV0", "kid": "oct"}),
+        serde_json::json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA", "kid": "p521"}),
+        serde_json::json!({"kty": "OKP", "crv": "X25519", "x": "AA", "kid": "x25519"}),
+        serde_json::json!({"kty": "PQC", "kid": "future"}),
+        other_alg,
+    ];
+    set["keys"].as_array_mut().unwrap().splice(0..0, junk);
+    let idp = Idp::start(keys(set.to_string(), "max-age=60")).await;
+    let verifier = verifier(&idp);
+    until_verified(&verifier, &token(&key)).await;
+    assert_eq!(idp.fetches(), [0]);
+}
+
 /// The next fetch comes when `max-age` runs out, held between the floor (30 s) and the ceiling
 /// (24 h); 5 min without one.
 #[tokio::test(start_paused = true)]
