@@ -335,6 +335,7 @@
 //! | *(none)* | everything above; no framework dependency |
 //! | `axum` | extractors [`CurrentUser<U>`](CurrentUser), `Option<CurrentUser<U>>` and [`Claims`] (the examples above use them) |
 //! | `redis` | [`RedisRevocations`]: revocations shared by several instances through Redis (Tokio) |
+//! | `jwks-fetch` | [`TokenVerifierBuilder::jwks_url`]: a JWK Set fetched from a URL (an identity provider's, another service's) and kept fresh by a Tokio task (hyper, rustls) |
 //! | `tracing` | one `tracing` event (level `DEBUG`) per rejection, with its kind and reason, never the token |
 //!
 //! With `tracing`, each rejection is one `DEBUG` event carrying its `kind` (and, for invalid

@@ -105,6 +105,8 @@ impl TokenVerifier {
     pub fn builder() -> TokenVerifierBuilder {
         TokenVerifierBuilder {
             keys: Vec::new(),
+            #[cfg(feature = "jwks-fetch")]
+            jwks_url: None,
             rules: Rules::default(),
             clock: None,
         }
@@ -163,6 +165,8 @@ impl fmt::Debug for TokenVerifier {
 /// service's tokens states as that service's manager does.
 pub struct TokenVerifierBuilder {
     keys: Vec<VerifyingKey>,
+    #[cfg(feature = "jwks-fetch")]
+    jwks_url: Option<String>,
     rules: Rules,
     clock: Option<Clock>,
 }
@@ -181,28 +185,86 @@ impl TokenVerifierBuilder {
         self
     }
 
+    /// The JWK Set at `url`, fetched and kept fresh by a task that [`build`](Self::build)
+    /// spawns on the current Tokio runtime (so `build` must run inside one) and that ends when
+    /// the last clone of the verifier is dropped. Instead of [`key`](Self::key) and
+    /// [`jwks`](Self::jwks), not beside them.
+    ///
+    /// `url` is `https`, or `http` to a loopback address. Requests never wait for a fetch: they
+    /// read the last good set, and before the first one they are refused with
+    /// [`TokenError::KeysUnavailable`] (503 from a [`LoginLayer`](crate::LoginLayer)), never 401.
+    /// The set is fetched again when its `Cache-Control: max-age` runs out, no sooner than 30 s
+    /// and no later than 24 h after the last fetch (5 min without a `max-age`). A token whose
+    /// `kid` is not in the set is refused at once ([`TokenError::UnknownKey`]) and asks for a
+    /// fetch, which comes no sooner than 30 s after the last one began, however many ask. A fetch
+    /// that fails (5 s to connect, 10 s in all, a body of at most 256 KiB, a 2xx status, a JWK
+    /// Set with at least one usable key) keeps the last good set and is retried after 1 s, 2 s,
+    /// 4 s... up to 5 min. DESIGN.md, "Fetching a JWK Set", says why.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_login_manager::{LoginManager, SigningKey, TokenError, TokenVerifier};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let url = "http://127.0.0.1:9/.well-known/jwks.json";
+    /// // `url`: e.g. "https://login.example.com/.well-known/jwks.json"
+    /// let verifier = TokenVerifier::builder()
+    ///     .jwks_url(url)
+    ///     .issuer("https://login.example.com")
+    ///     .build()?;
+    ///
+    /// // Until the first set has come, tokens are refused as "keys unavailable" (503), not as
+    /// // invalid (401): the service is not ready, the token may well be good.
+    /// let issuer = LoginManager::builder("a secret of at least thirty-two bytes!!")
+    ///     .signing_key(SigningKey::generate_es256())
+    ///     .issuer("https://login.example.com")
+    ///     .build()?;
+    /// let token = issuer.issue_token("42", Duration::from_secs(60))?;
+    /// assert_eq!(verifier.decode_token(&token), Err(TokenError::KeysUnavailable));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "jwks-fetch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks-fetch")))]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
     claim_rule_setters!("");
 
     /// Checks the settings and builds the verifier. Fails if two keys share a key id, or as
     /// [`LoginManagerBuilder::build`](crate::LoginManagerBuilder::build) does for the user id
-    /// claim.
+    /// claim; with a JWK Set URL, if it is not one, or keys are given beside it, or there is no
+    /// Tokio runtime.
     pub fn build(self) -> Result<TokenVerifier, ConfigError> {
         check_rules(&self.rules)?;
         check_unique_kids(&self.keys)?;
-        let keys = Keys {
-            hmac: None,
-            public: PublicKeys::new(self.keys),
+        #[cfg(feature = "jwks-fetch")]
+        let public = match self.jwks_url {
+            Some(_) if !self.keys.is_empty() => {
+                return Err(ConfigError::InvalidKey(
+                    "a verifier takes keys or a JWK Set URL, not both",
+                ));
+            }
+            Some(url) => PublicKeys::fetched(&url)?,
+            None => PublicKeys::new(self.keys),
         };
+        #[cfg(not(feature = "jwks-fetch"))]
+        let public = PublicKeys::new(self.keys);
+        let keys = Keys { hmac: None, public };
         Ok(TokenVerifier::new(keys, self.rules, self.clock))
     }
 }
 
 impl fmt::Debug for TokenVerifierBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenVerifierBuilder")
-            .field("keys", &self.keys)
-            .field("rules", &self.rules)
-            .finish_non_exhaustive()
+        let mut f = f.debug_struct("TokenVerifierBuilder");
+        f.field("keys", &self.keys);
+        #[cfg(feature = "jwks-fetch")]
+        f.field("jwks_url", &self.jwks_url);
+        f.field("rules", &self.rules).finish_non_exhaustive()
     }
 }
 

@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use support::{InMemory, NOW, SECRET, manager, stores, unb64};
+use support::{InMemory, NOW, SECRET, manager, send, stores, unb64};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
     LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, TokenError, TokenKind,
@@ -33,33 +33,6 @@ fn claims_of(token: &str) -> Value {
 
 fn header_of(token: &str) -> Value {
     serde_json::from_slice(&unb64(token.split('.').next().unwrap())).unwrap()
-}
-
-async fn send<L>(layer: &L, token: &str) -> (StatusCode, String)
-where
-    L: Layer<
-        tower::util::ServiceFn<
-            fn(Request<Empty<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
-        >,
-    >,
-    L::Service: tower::Service<
-            Request<Empty<Bytes>>,
-            Response = Response<tower_login_manager::body::ResponseBody<Full<Bytes>>>,
-            Error = Infallible,
-        >,
-{
-    fn ok(_: Request<Empty<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
-        ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
-    }
-    let svc = layer.layer(service_fn(ok as fn(_) -> _));
-    let req = Request::get("/")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Empty::new())
-        .unwrap();
-    let res = svc.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 const INVALID: &str = r#"{"status":401,"message":"Invalid token. Please register or login"}"#;

@@ -13,6 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ConfigError;
 
+#[cfg(feature = "jwks-fetch")]
+mod fetch;
 mod jwk;
 
 pub use jwk::JwkSet;
@@ -362,8 +364,9 @@ pub(crate) struct PublicKeys(Arc<Shared>);
 #[derive(Default)]
 struct Shared {
     keys: arc_swap::ArcSwapOption<Vec<VerifyingKey>>,
-    /// Called when a token names a `kid` the set does not hold (a fetcher refreshes on it).
-    on_unknown_kid: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Called when a token finds no set yet, or names a `kid` the set does not hold: a fetcher
+    /// refreshes on it, at its own pace. It must return at once.
+    on_missing_key: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl PublicKeys {
@@ -372,6 +375,13 @@ impl PublicKeys {
         let this = Self::default();
         this.store(keys);
         this
+    }
+
+    /// No set yet, and a task that fetches it from `url` and keeps it fresh (see
+    /// `keys/fetch.rs`); it ends when the last clone of this is dropped. Needs a Tokio runtime.
+    #[cfg(feature = "jwks-fetch")]
+    pub(crate) fn fetched(url: &str) -> Result<Self, ConfigError> {
+        fetch::spawn(url)
     }
 
     pub(crate) fn store(&self, keys: Vec<VerifyingKey>) {
@@ -394,13 +404,14 @@ impl PublicKeys {
     ) -> Result<(), crate::error::TokenError> {
         use crate::error::TokenError;
         let guard = self.0.keys.load();
-        let keys = guard.as_deref().ok_or(TokenError::KeysUnavailable)?;
+        let Some(keys) = guard.as_deref() else {
+            self.missing_key();
+            return Err(TokenError::KeysUnavailable);
+        };
         let verified = match kid {
             Some(kid) => {
                 let Some(key) = keys.iter().find(|key| key.kid() == kid) else {
-                    if let Some(hook) = self.0.on_unknown_kid.get() {
-                        hook();
-                    }
+                    self.missing_key();
                     return Err(TokenError::UnknownKey);
                 };
                 if key.algorithm() != algorithm {
@@ -419,6 +430,13 @@ impl PublicKeys {
             Ok(())
         } else {
             Err(TokenError::BadSignature)
+        }
+    }
+
+    /// Tells the fetcher, if there is one, that a token found no key; it does not wait for it.
+    fn missing_key(&self) {
+        if let Some(hook) = self.0.on_missing_key.get() {
+            hook();
         }
     }
 }

@@ -27,10 +27,17 @@ pub mod stores;
 #[allow(unused_imports)]
 pub use in_memory::InMemory;
 
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Empty, Full};
 use sha2::Sha256;
+use tower::{Layer, ServiceExt as _, service_fn};
 use tower_login_manager::LoginManager;
 
 /// The secret of every library test. The PyJWT fixture tokens (`tests/data/pyjwt_tokens.json`,
@@ -76,4 +83,33 @@ pub fn sign_claims(claims: &str) -> String {
 /// Decodes a base64url segment.
 pub fn unb64(segment: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(segment).unwrap()
+}
+
+/// One `GET /` with `Authorization: Bearer <token>` through `layer` around a service that answers
+/// `ok`: the status and the body.
+pub async fn send<L>(layer: &L, token: &str) -> (StatusCode, String)
+where
+    L: Layer<
+        tower::util::ServiceFn<
+            fn(Request<Empty<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>,
+        >,
+    >,
+    L::Service: tower::Service<
+            Request<Empty<Bytes>>,
+            Response = Response<tower_login_manager::body::ResponseBody<Full<Bytes>>>,
+            Error = Infallible,
+        >,
+{
+    fn ok(_: Request<Empty<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+        ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
+    }
+    let svc = layer.layer(service_fn(ok as fn(_) -> _));
+    let req = Request::get("/")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Empty::new())
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
 }
