@@ -4,6 +4,8 @@
 mod support;
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use hyper::StatusCode;
 use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
@@ -36,8 +38,12 @@ fn header(token: &str) -> Value {
 }
 
 async fn start(dir: &TempDir, keys_file: &Path) -> Server {
+    start_with_max_age(dir, keys_file, "60").await
+}
+
+async fn start_with_max_age(dir: &TempDir, keys_file: &Path, max_age: &str) -> Server {
     let file = keys_file.to_str().unwrap();
-    let env = [("SIGNING_KEYS_FILE", file), ("JWKS_MAX_AGE_SECS", "60")];
+    let env = [("SIGNING_KEYS_FILE", file), ("JWKS_MAX_AGE_SECS", max_age)];
     let launch = Launch {
         name: "issuer",
         timing: TIMING,
@@ -210,4 +216,113 @@ async fn a_server_whose_keys_file_cannot_be_used_does_not_start() {
     assert!(stderr.contains("SIGNING_KEYS_FILE"), "{stderr}");
     assert!(stderr.contains("key 1 of the file"), "{stderr}");
     assert!(!stderr.contains("MIIB"), "key material echoed: {stderr}");
+}
+
+/// The whole story: the issuer signs with ES256, a second process (`--bin verifier`) verifies
+/// through the fetched JWK Set, holding no secret, and the issuer rotates to an EdDSA key in the
+/// three steps while a load runs against the second process: not one request is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_under_load_refuses_no_request_at_a_service_verifying_through_the_jwks() {
+    const CLIENTS: usize = 4;
+    let dir = TempDir::new("signing-keys-second-service");
+    let keys_file = dir.path().join("keys.pem");
+    let (old, next) = (es256_pem(3), ed25519_pem(4));
+    std::fs::write(&keys_file, &old).unwrap();
+    // max-age=1: the verifier's own floor (30 s) decides when it fetches again.
+    let issuer = start_with_max_age(&dir, &keys_file, "1").await;
+    let jwks_url = format!("http://{}/.well-known/jwks.json", issuer.addr());
+    let verifier = Server::start_verifier("verifier", TIMING, &jwks_url).await;
+
+    let (access, refresh) = issuer.login_pair("ada", "correct horse battery").await;
+    // The verifier answers 503 until its first fetch has come, then 200.
+    loop {
+        match verifier.me(&access).await {
+            (StatusCode::OK, body) => break assert_eq!(body["user_id"], "1"),
+            (StatusCode::SERVICE_UNAVAILABLE, _) => {
+                tokio::time::sleep(TIMING.poll).await;
+            }
+            other => panic!("before the load: {other:?}"),
+        }
+    }
+    // A refresh token (HS256) never verifies there: it holds no secret.
+    assert_eq!(
+        verifier.me(&refresh).await,
+        error(StatusCode::UNAUTHORIZED, INVALID)
+    );
+
+    let current = Mutex::new(access);
+    let stop = AtomicBool::new(false);
+    let done = AtomicUsize::new(0);
+    let refused = Mutex::new(Vec::new());
+    let token = || current.lock().unwrap().clone();
+
+    // The clients: the latest access token, again and again.
+    let client = || async {
+        while !stop.load(Ordering::Relaxed) {
+            let token = token();
+            let (status, body) = verifier.me(&token).await;
+            if status != StatusCode::OK {
+                refused.lock().unwrap().push((status, body, header(&token)));
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    // The issuer's client: a new pair every 100 ms, signed by whichever key signs now.
+    let refresher = async {
+        let mut refresh = refresh.clone();
+        while !stop.load(Ordering::Relaxed) {
+            let (status, body) = issuer.post_token("/refresh", &refresh).await;
+            assert_eq!(status, StatusCode::OK, "refresh: {body}");
+            refresh = body["refresh_token"].as_str().unwrap().to_owned();
+            *current.lock().unwrap() = body["token"].as_str().unwrap().to_owned();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    // Waits until every client has finished a request started from now on.
+    let settle = || async {
+        let from = done.load(Ordering::Relaxed);
+        while done.load(Ordering::Relaxed) < from + 2 * CLIENTS {
+            tokio::time::sleep(TIMING.poll).await;
+        }
+    };
+    let rotation = async {
+        settle().await;
+        // 1. Publish the next key; the old one still signs. Then wait for the verifier's next
+        //    fetch of the set (a line of the issuer's request log after the reload's).
+        std::fs::write(&keys_file, format!("{old}{next}")).unwrap();
+        let lines = reload(&issuer, 1).await;
+        let reloaded = lines.len();
+        issuer
+            .wait_for_log_within(std::time::Duration::from_secs(45), |lines| {
+                lines[reloaded..]
+                    .iter()
+                    .any(|l| l.starts_with("GET /.well-known/jwks.json 200"))
+            })
+            .await;
+        settle().await;
+
+        // 2. Sign with it: the clients move to EdDSA tokens as the refresher brings them.
+        std::fs::write(&keys_file, format!("{next}{old}")).unwrap();
+        reload(&issuer, 2).await;
+        while header(&token())["alg"] != "EdDSA" {
+            tokio::time::sleep(TIMING.poll).await;
+        }
+        settle().await;
+
+        // 3. Retire the old key: no token of it is in use any more.
+        std::fs::write(&keys_file, &next).unwrap();
+        reload(&issuer, 3).await;
+        settle().await;
+        settle().await;
+        stop.store(true, Ordering::Relaxed);
+    };
+    let clients = futures_util::future::join_all((0..CLIENTS).map(|_| client()));
+    tokio::join!(clients, refresher, rotation);
+
+    let refused = refused.into_inner().unwrap();
+    assert!(
+        refused.is_empty(),
+        "refused during the rotation: {refused:?}"
+    );
+    assert!(done.load(Ordering::Relaxed) > 50, "the load ran");
 }

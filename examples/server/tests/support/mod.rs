@@ -169,12 +169,37 @@ impl Server {
             Some(secret) => command.env("SECRET_KEY", secret),
             None => command.env_remove("SECRET_KEY"),
         };
+        Self::spawn_command(launch.name, launch.timing, command, addr)
+    }
+
+    /// Starts the second service (`--bin verifier`), verifying with the JWK Set at `jwks_url`,
+    /// and waits until `/health` answers.
+    pub async fn start_verifier(name: &'static str, timing: Timing, jwks_url: &str) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_verifier"));
+        command
+            .env("PORT", addr.port().to_string())
+            .env("JWKS_URL", jwks_url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut verifier = Self::spawn_command(name, timing, command, addr);
+        verifier.wait_healthy().await;
+        verifier
+    }
+
+    fn spawn_command(
+        name: &'static str,
+        timing: Timing,
+        mut command: Command,
+        addr: SocketAddr,
+    ) -> Self {
         let mut child = command.spawn().expect("start the example server");
         let stdout = Captured::new(child.stdout.take().unwrap());
         let stderr = Captured::new(child.stderr.take().unwrap());
         Self {
-            name: launch.name,
-            timing: launch.timing,
+            name,
+            timing,
             child,
             addr,
             stdout,
@@ -283,7 +308,16 @@ impl Server {
 
     /// Polls (bounded) until the stderr lines so far satisfy `done`, and returns them.
     pub async fn wait_for_log(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + self.timing.exit;
+        self.wait_for_log_within(self.timing.exit, done).await
+    }
+
+    /// [`wait_for_log`](Self::wait_for_log), bounded by `within`.
+    pub async fn wait_for_log_within(
+        &self,
+        within: Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + within;
         loop {
             let lines = self.stderr.snapshot();
             if done(&lines) {
