@@ -106,7 +106,7 @@ const EXPIRED: &str = "expired token";
 const NO_USER: &str = "no such user (the loader answers `None`)";
 const LOADER_FAILS: &str = "the loader fails (database down)";
 const REVOKED: &str = "revoked token (with a revocation store)";
-const STORE_DOWN: &str = "the revocation store cannot be asked";
+const STORE_DOWN: &str = "the revocation store cannot be asked, or no JWK Set fetched yet";
 const KNOWN: [&str; 9] = [
     NO_TOKEN,
     TWO,
@@ -322,7 +322,29 @@ async fn answers(situation: &str, grpc: bool) -> Option<Vec<(&'static str, Answe
         STORE_DOWN => {
             let token = manager().issue_token_pair("1").unwrap().access_token;
             let layer = layer().revocations(Down);
-            vec![("store down", send(&layer, body(bearer(&token))).await)]
+            #[allow(unused_mut)]
+            let mut answers = vec![("store down", send(&layer, body(bearer(&token))).await)];
+            // A JWK Set from a port nothing listens on: never fetched.
+            #[cfg(feature = "jwks-fetch")]
+            {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                let verifier = TokenVerifier::builder()
+                    .jwks_url(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
+                    .build()
+                    .unwrap();
+                let issuer = LoginManager::builder(SECRET)
+                    .signing_key(SigningKey::generate_es256())
+                    .build()
+                    .unwrap();
+                let token = issuer.issue_token("1", Duration::from_secs(60)).unwrap();
+                let layer = LoginLayer::new(verifier, support::in_memory::loader("1"));
+                answers.push(("no JWK Set yet", send(&layer, body(bearer(&token))).await));
+            }
+            answers
         }
         _ => return None,
     })
