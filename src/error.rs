@@ -32,6 +32,10 @@ pub enum ConfigError {
     /// The user id claim name is empty (`""`), or is this one of the claims the crate itself
     /// reads or writes (`exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `sid`, `type`).
     InvalidUserIdClaim(&'static str),
+    /// A scope given to [`RequireLayer::scopes`](crate::RequireLayer::scopes) is not a scope
+    /// token (RFC 6749 section 3.3): empty, or with a space, `"`, `\` or a character outside
+    /// printable ASCII.
+    InvalidScope(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -51,6 +55,11 @@ impl fmt::Display for ConfigError {
                  `Origin`, `http(s)://host[:port]`"
             ),
             Self::InvalidUserIdClaim("") => f.write_str("the user id claim name must not be empty"),
+            Self::InvalidScope(scope) => write!(
+                f,
+                "{scope:?} is not a scope token (RFC 6749 section 3.3): one or more printable \
+                 ASCII characters other than space, `\"` and `\\`"
+            ),
             Self::InvalidUserIdClaim(name) => write!(
                 f,
                 "the user id claim cannot be `{name}`: this crate reads or writes that claim \

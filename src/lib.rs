@@ -395,6 +395,7 @@ mod layer;
 mod loader;
 mod manager;
 mod rejection;
+pub mod require;
 mod service;
 mod source;
 mod store;
@@ -410,6 +411,7 @@ pub use layer::LoginLayer;
 pub use loader::{UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
 pub use rejection::{Anonymous, Rejection, Responder};
+pub use require::{Require, RequireLayer, UserCheck};
 pub use service::LoginService;
 pub use source::TokenLocation;
 #[cfg(feature = "redis")]
