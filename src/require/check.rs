@@ -6,7 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::claim;
+use super::claim::{self, Name};
 use crate::error::BoxError;
 use crate::token::Claims;
 
@@ -16,10 +16,10 @@ type Predicate = Arc<dyn Fn(&Claims) -> bool + Send + Sync>;
 #[derive(Clone)]
 pub(super) enum Rule {
     /// Every one of these in the space-separated `scope` claim.
-    Scopes(Box<[Box<str>]>),
+    Scopes(Name, Box<[Box<str>]>),
     /// Every one of `values` in the array of strings `claim` (`roles` by default).
     Values {
-        claim: Box<str>,
+        claim: Name,
         values: Box<[Box<str>]>,
     },
     /// The application's predicate.
@@ -29,6 +29,17 @@ pub(super) enum Rule {
 }
 
 impl Rule {
+    pub(super) fn scopes(scopes: Box<[Box<str>]>) -> Self {
+        Self::Scopes(Name::new("scope"), scopes)
+    }
+
+    pub(super) fn values(claim: &str, values: Box<[Box<str>]>) -> Self {
+        Self::Values {
+            claim: Name::new(claim),
+            values,
+        }
+    }
+
     pub(super) fn predicate(f: impl Fn(&Claims) -> bool + Send + Sync + 'static) -> Self {
         Self::Claims(Arc::new(f))
     }
@@ -36,9 +47,11 @@ impl Rule {
     /// Whether `claims` satisfy the rule. A claim that is absent, empty or of the wrong type
     /// satisfies no scope and no role.
     pub(super) fn allows(&self, claims: &Claims) -> bool {
-        let member = |name: &str| claims.raw_json().and_then(|json| claim::member(json, name));
+        let member = |name: &Name| claims.raw_json().and_then(|json| claim::member(json, name));
         match self {
-            Self::Scopes(scopes) => member("scope").is_some_and(|v| claim::has_scopes(v, scopes)),
+            Self::Scopes(scope, scopes) => {
+                member(scope).is_some_and(|v| claim::has_scopes(v, scopes))
+            }
             Self::Values { claim, values } => {
                 member(claim).is_some_and(|v| claim::has_all(v, values))
             }
@@ -51,7 +64,7 @@ impl Rule {
 impl fmt::Debug for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Scopes(scopes) => f.debug_tuple("Scopes").field(scopes).finish(),
+            Self::Scopes(_, scopes) => f.debug_tuple("Scopes").field(scopes).finish(),
             Self::Values { claim, values } => f
                 .debug_struct("Values")
                 .field("claim", claim)

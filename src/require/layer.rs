@@ -111,7 +111,7 @@ impl RequireLayer {
             })
             .collect::<Result<Box<[Box<str>]>, _>>()?;
         let joined = scopes.join(" ");
-        let mut layer = Self::new(Rule::Scopes(scopes));
+        let mut layer = Self::new(Rule::scopes(scopes));
         layer.answers_mut().set_scope(joined);
         Ok(layer)
     }
@@ -134,10 +134,8 @@ impl RequireLayer {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        Self::new(Rule::Values {
-            claim: claim.into(),
-            values: roles.into_iter().map(|r| r.as_ref().into()).collect(),
-        })
+        let roles = roles.into_iter().map(|r| r.as_ref().into()).collect();
+        Self::new(Rule::values(claim, roles))
     }
 
     /// Requests whose claims satisfy `predicate`, called in `call` with the verified
