@@ -7,22 +7,23 @@
 //! escape is decoded by serde_json, off the usual path; nothing else allocates.
 //!
 //! Walking the text byte by byte cost a tenth of the layer's valid path (issue 24 allows a
-//! twentieth): the member is first looked for from the end, where a token's own claims are
-//! written (after `exp`, `iat`, the user id and `jti`), with a SIMD search over the members after
-//! it only; the walk decides whenever that search cannot. `tests` below hold the two to the same
-//! result.
+//! twentieth), and a reverse search from the end, where a token's own claims are written, still
+//! 1.08x: the member's quoted name is found with memchr's SIMD search over the whole text
+//! instead (8 ns against 25 ns for the reverse one), and taken when the text after it shows it
+//! is a key of the outer object; the walk decides whenever that cannot be shown. `tests` below
+//! hold the two to the same result.
 
 use std::borrow::Cow;
 
-use memchr::memmem::FinderRev;
+use memchr::memmem::Finder;
 
 /// A claim's name, prepared once for [`member`].
 #[derive(Clone, Debug)]
 pub(super) struct Name {
     name: Box<str>,
-    /// `"name"`, searched for from the end; `None` for a name that search cannot find whole
+    /// `"name"`, searched for in the text; `None` for a name that search cannot find whole
     /// (one with a quote, a backslash, whitespace or a JSON delimiter).
-    quoted: Option<FinderRev<'static>>,
+    quoted: Option<Finder<'static>>,
 }
 
 impl Name {
@@ -43,7 +44,7 @@ impl Name {
                     | b'\r'
             )
         });
-        let quoted = plain.then(|| FinderRev::new(format!("\"{name}\"").as_bytes()).into_owned());
+        let quoted = plain.then(|| Finder::new(format!("\"{name}\"").as_bytes()).into_owned());
         Self {
             name: name.into(),
             quoted,
@@ -51,33 +52,33 @@ impl Name {
     }
 }
 
-/// The JSON text of the value of the top-level member `name` of the object `json`; `None` when
+/// The JSON text of the top-level member `name` of the object `json` from its value on (to the
+/// end of the object: the check reads the value, and only as far as it needs); `None` when
 /// there is no such member.
 pub(super) fn member<'a>(json: &'a [u8], name: &Name) -> Option<&'a [u8]> {
     name.quoted
         .as_ref()
-        .and_then(|quoted| from_the_end(json, quoted))
+        .and_then(|quoted| searched(json, quoted))
         .or_else(|| walk(json, &name.name))
 }
 
-/// [`member`] for the last `"name"` followed by `:`, when the text after it shows that it is a
-/// key of the outer object: its opening quote is not escaped (no backslash before it; a
+/// [`member`] for the first `"name"` followed by `:`, when the text after it shows that it is
+/// a key of the outer object: its opening quote is not escaped (no backslash before it; a
 /// closing quote is followed by whitespace or a delimiter, which a plain name does not start
-/// with), and no `}` comes between it and the outer object's own, so no inner object is open
+/// with), and the first `}` after it is the outer object's own, so no inner object is open
 /// there. `None` when not found so (the walk decides; absent members included).
-fn from_the_end<'a>(json: &'a [u8], quoted: &FinderRev<'_>) -> Option<&'a [u8]> {
-    let end = memchr::memrchr(b'}', json)?;
-    for at in quoted.rfind_iter(&json[..end]) {
+fn searched<'a>(json: &'a [u8], quoted: &Finder<'_>) -> Option<&'a [u8]> {
+    for at in quoted.find_iter(json) {
         let after = ws(json, at + quoted.needle().len());
         if json.get(after) != Some(&b':') {
             // A string value, not a key.
             continue;
         }
-        if at == 0 || json[at - 1] == b'\\' || memchr::memchr(b'}', &json[at..end]).is_some() {
+        let close = at + memchr::memchr(b'}', &json[at..])?;
+        if at == 0 || json[at - 1] == b'\\' || ws(json, close + 1) != json.len() {
             return None;
         }
-        let start = ws(json, after + 1);
-        return Some(&json[start..value_end(json, start)?]);
+        return Some(&json[ws(json, after + 1)..]);
     }
     None
 }
@@ -104,7 +105,7 @@ fn walk<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
         let start = ws(json, i + 1);
         let end = value_end(json, start)?;
         if key_is(key, name) {
-            return Some(&json[start..end]);
+            return Some(&json[start..]);
         }
         i = ws(json, end);
         if json.get(i) != Some(&b',') {
@@ -114,19 +115,35 @@ fn walk<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
     }
 }
 
-/// Whether `value` is a JSON string whose space-separated tokens (RFC 6749 section 3.3) include
-/// every one of `required`: exact, case-sensitive matches, never a prefix.
+/// Whether `value` starts with a JSON string whose space-separated tokens (RFC 6749 section
+/// 3.3) include every one of `required`: exact, case-sensitive matches, never a prefix.
 pub(super) fn has_scopes(value: &[u8], required: &[Box<str>]) -> bool {
-    let Some(scopes) = string(value) else {
+    let Some(body) = value.strip_prefix(b"\"") else {
         return false;
+    };
+    let Some(end) = memchr::memchr2(b'"', b'\\', body) else {
+        return false;
+    };
+    let decoded;
+    let scopes: &[u8] = if body[end] == b'"' {
+        &body[..end]
+    } else {
+        // An escape: the string decoded, off the usual path.
+        match value_end(value, 0).and_then(|end| string(&value[..end])) {
+            Some(string) => {
+                decoded = string;
+                &decoded
+            }
+            None => return false,
+        }
     };
     required
         .iter()
         .all(|want| scopes.split(|&b| b == b' ').any(|s| s == want.as_bytes()))
 }
 
-/// Whether `value` is a JSON array of strings that holds every one of `required` (exact,
-/// case-sensitive). An array holding anything but strings is the wrong type: `false`.
+/// Whether `value` starts with a JSON array of strings that holds every one of `required`
+/// (exact, case-sensitive). An array holding anything but strings is the wrong type: `false`.
 pub(super) fn has_all(value: &[u8], required: &[Box<str>]) -> bool {
     required.iter().all(|want| {
         let mut found = false;
@@ -134,8 +151,8 @@ pub(super) fn has_all(value: &[u8], required: &[Box<str>]) -> bool {
     })
 }
 
-/// Calls `f` with each string of the JSON array `value`; `None` if `value` is not an array of
-/// strings.
+/// Calls `f` with each string of the JSON array `value` starts with; `None` if it is not an
+/// array of strings.
 fn each_string(value: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
     if value.first() != Some(&b'[') {
         return None;
@@ -239,9 +256,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// [`member`], the name prepared.
+    /// [`member`]'s value alone, the name prepared.
     fn m<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
-        member(json, &Name::new(name))
+        member(json, &Name::new(name)).map(|rest| &rest[..value_end(rest, 0).unwrap()])
     }
 
     fn owned(values: &[&str]) -> Vec<Box<str>> {
@@ -345,7 +362,7 @@ mod tests {
             };
             for name in object.keys().chain(&others) {
                 let prepared = Name::new(name);
-                let fast = prepared.quoted.as_ref().and_then(|q| from_the_end(&text, q));
+                let fast = prepared.quoted.as_ref().and_then(|q| searched(&text, q));
                 prop_assert!(fast.is_none() || fast == walk(&text, name), "{}", name);
                 prop_assert_eq!(member(&text, &prepared), walk(&text, name), "{}", name);
             }
@@ -366,7 +383,7 @@ mod tests {
             for name in object.keys() {
                 let want = &whole[name];
                 if let Some(quoted) = &Name::new(name).quoted {
-                    let fast = from_the_end(&text, quoted);
+                    let fast = searched(&text, quoted);
                     prop_assert!(fast.is_none() || fast == walk(&text, name), "{}", name);
                 }
                 let found = m(&text, name).expect("every member is found");
