@@ -165,8 +165,19 @@ fn each_string(value: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
         if value.get(i) != Some(&b'"') {
             return None;
         }
-        let end = string_end(value, i)?;
-        f(&string(&value[i..end])?);
+        let body = &value[i + 1..];
+        let end = match body.iter().position(|&b| b == b'"' || b == b'\\')? {
+            // No escape: the string as it is written, in one pass.
+            n if body[n] == b'"' => {
+                f(&body[..n]);
+                i + n + 2
+            }
+            _ => {
+                let end = string_end(value, i)?;
+                f(&string(&value[i..end])?);
+                end
+            }
+        };
         i = ws(value, end);
         match value.get(i)? {
             b',' => i = ws(value, i + 1),
