@@ -47,7 +47,8 @@ pub enum Rejection {
     /// The user is logged in, but a [`RequireLayer`](crate::RequireLayer) found that the
     /// token's scopes, roles or claims, or the user, do not allow this route: 403 with
     /// `WWW-Authenticate: Bearer error="insufficient_scope"` (RFC 6750 section 3.1), gRPC
-    /// `PERMISSION_DENIED`.
+    /// `PERMISSION_DENIED`. Its message is set with
+    /// [`RequireLayer::message`](crate::RequireLayer::message).
     InsufficientScope,
 }
 
