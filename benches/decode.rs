@@ -20,6 +20,9 @@
 //!   no-op service alone. Each iteration builds its request, so `layer_valid - bare_with_header`
 //!   is what the layer adds (`bare_no_header` is the baseline of `layer_missing`).
 //! - `issue_token` / `jsonwebtoken_encode`: issuing the same claims.
+//! - `layer_scoped` / `require_scopes` / `require_roles`: a token with a `scope` and a `roles`
+//!   claim through the layer alone, and through the layer and a `RequireLayer` on scopes or on
+//!   roles (issue 24: a requirement costs at most 5% of the layer's valid path).
 //!
 //! After criterion, the same cases run once more, *interleaved*: every case in turn for a batch of
 //! about half a millisecond, round after round, so that contention that comes and goes hits every
@@ -42,7 +45,9 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sha2::Sha256;
 use tower::{Layer, Service};
-use tower_login_manager::{CachedLoader, LoginLayer, LoginManager, TokenLocation, UserLoader};
+use tower_login_manager::{
+    CachedLoader, LoginLayer, LoginManager, RequireLayer, TokenLocation, UserLoader,
+};
 
 #[path = "support/cpu_time.rs"]
 mod cpu_time;
@@ -201,6 +206,8 @@ struct Fixture {
     cookie: HeaderValue,
     expired: HeaderValue,
     bad_signature: HeaderValue,
+    /// A valid token with `"scope":"profile reports:read"` and `"roles":["user","admin"]`.
+    scoped: HeaderValue,
     mac: Hmac<Sha256>,
     decoding_key: DecodingKey,
     validation: Validation,
@@ -229,7 +236,16 @@ impl Fixture {
             t[i] = if t[i] == b'A' { b'B' } else { b'A' };
             String::from_utf8(t).expect("ASCII")
         };
+        let scoped = manager
+            .with_claims(&serde_json::json!({
+                "scope": "profile reports:read",
+                "roles": ["user", "admin"],
+            }))
+            .expect("claims")
+            .issue_token("42", FAR_FUTURE)
+            .expect("a valid user id");
         let fx = Self {
+            scoped: bearer(&scoped),
             valid: bearer(&token),
             cookie: HeaderValue::from_static(Box::leak(
                 format!("theme=dark; access_token={token}").into_boxed_str(),
@@ -266,6 +282,12 @@ impl Fixture {
         for (authorization, want) in cases {
             assert_eq!(one_request(&mut layered, authorization), want);
         }
+        // The requirements let the scoped token through.
+        let login = || LoginLayer::new(fx.manager.clone(), loader("42"));
+        let mut by_scope = login().layer(scopes().layer(noop()));
+        assert_eq!(one_request(&mut by_scope, Some(&fx.scoped)), StatusCode::OK);
+        let mut by_role = login().layer(RequireLayer::roles(["admin"]).layer(noop()));
+        assert_eq!(one_request(&mut by_role, Some(&fx.scoped)), StatusCode::OK);
         // The browser cases: a same-origin POST is let through with either location.
         let mut browser = LoginLayer::new(fx.manager.clone(), loader("42"))
             .token_locations([
@@ -288,6 +310,11 @@ impl Fixture {
         }
         fx
     }
+}
+
+/// The requirement of `require_scopes`.
+fn scopes() -> RequireLayer {
+    RequireLayer::scopes(["reports:read"]).expect("a scope token")
 }
 
 /// The cases, by name, in the order they are reported. Each layer case has its own service.
@@ -356,15 +383,24 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
         // place).
         ("layer_valid_cached", {
             let cached = CachedLoader::new(loader("42"), FAR_FUTURE, 10_000);
-            valid_requests(LoginLayer::new(fx.manager.clone(), cached), &fx.valid)
+            valid_requests(
+                LoginLayer::new(fx.manager.clone(), cached).layer(noop()),
+                &fx.valid,
+            )
         }),
         ("layer_valid_moka", {
             let moka = MokaLoader::new(loader("42"));
-            valid_requests(LoginLayer::new(fx.manager.clone(), moka), &fx.valid)
+            valid_requests(
+                LoginLayer::new(fx.manager.clone(), moka).layer(noop()),
+                &fx.valid,
+            )
         }),
         ("layer_valid_moka_polled", {
             let moka = MokaPolled(MokaLoader::new(loader("42")));
-            valid_requests(LoginLayer::new(fx.manager.clone(), moka), &fx.valid)
+            valid_requests(
+                LoginLayer::new(fx.manager.clone(), moka).layer(noop()),
+                &fx.valid,
+            )
         }),
         ("layer_missing", layer(None)),
         (
@@ -374,6 +410,17 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
         ("layer_post_cookie", browser(header::COOKIE, &fx.cookie)),
         ("layer_bad_signature", layer(Some(&fx.bad_signature))),
         ("layer_expired", layer(Some(&fx.expired))),
+        // Side by side: the same scoped token through the layer alone and with a requirement.
+        ("layer_scoped", layer(Some(&fx.scoped))),
+        ("require_scopes", {
+            let login = LoginLayer::new(fx.manager.clone(), loader("42"));
+            valid_requests(login.layer(scopes().layer(noop())), &fx.scoped)
+        }),
+        ("require_roles", {
+            let login = LoginLayer::new(fx.manager.clone(), loader("42"));
+            let roles = RequireLayer::roles(["admin"]);
+            valid_requests(login.layer(roles.layer(noop())), &fx.scoped)
+        }),
         ("bare_with_header", bare(Some(&fx.valid))),
         ("bare_no_header", bare(None)),
         (
@@ -397,10 +444,12 @@ fn cases(fx: &Fixture) -> Vec<(&'static str, Run<'_>)> {
     ]
 }
 
-/// Requests through `layer` with a valid `authorization`: one before the timing, which must be
+/// Requests through `svc` with a valid `authorization`: one before the timing, which must be
 /// let through (for a cache, its one load: every timed request is then a hit), then the timed ones.
-fn valid_requests<'a, L: UserLoader>(layer: LoginLayer<L>, authorization: &HeaderValue) -> Run<'a> {
-    let mut svc = layer.layer(noop());
+fn valid_requests<'a, S, B>(mut svc: S, authorization: &HeaderValue) -> Run<'a>
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible> + 'a,
+{
     let authorization = Some(authorization.clone());
     assert_eq!(
         one_request(&mut svc, authorization.as_ref()),
@@ -575,6 +624,14 @@ fn ratios(t: &dyn Fn(&str) -> Option<f64>) -> Vec<(&'static str, Option<f64>)> {
         (
             "layer_expired / layer_valid (target <= 1)",
             div(t("layer_expired"), t("layer_valid")),
+        ),
+        (
+            "require_scopes / layer_scoped (target <= 1.05)",
+            div(t("require_scopes"), t("layer_scoped")),
+        ),
+        (
+            "require_roles / layer_scoped (target <= 1.05)",
+            div(t("require_roles"), t("layer_scoped")),
         ),
         (
             "issue_token / jsonwebtoken_encode (target <= 1)",

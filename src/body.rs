@@ -1,4 +1,4 @@
-//! The response body of [`LoginService`](crate::LoginService).
+//! The response body of [`LoginService`](crate::LoginService) and [`Require`](crate::Require).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,8 +8,9 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a response from [`LoginService`](crate::LoginService): the inner service's
-    /// body, or the JSON (or, for gRPC, empty) body of a rejection.
+    /// The body of a response from [`LoginService`](crate::LoginService) or
+    /// [`Require`](crate::Require): the inner service's body, or the JSON (or, for gRPC, empty)
+    /// body of a rejection.
     #[derive(Debug)]
     pub struct ResponseBody<B> {
         #[pin]

@@ -36,6 +36,10 @@ pub enum ConfigError {
     /// holds key material: "not a PEM public key (SPKI) of P-256, Ed25519 or RSA", "an RSA
     /// modulus must have 2048 to 8192 bits", "a key with this kid is already published"...
     InvalidKey(&'static str),
+    /// A scope given to [`RequireLayer::scopes`](crate::RequireLayer::scopes) is not a scope
+    /// token (RFC 6749 section 3.3): empty, or with a space, `"`, `\` or a character outside
+    /// printable ASCII.
+    InvalidScope(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -56,6 +60,11 @@ impl fmt::Display for ConfigError {
             ),
             Self::InvalidKey(reason) => write!(f, "key refused: {reason}"),
             Self::InvalidUserIdClaim("") => f.write_str("the user id claim name must not be empty"),
+            Self::InvalidScope(scope) => write!(
+                f,
+                "{scope:?} is not a scope token (RFC 6749 section 3.3): one or more printable \
+                 ASCII characters other than space, `\"` and `\\`"
+            ),
             Self::InvalidUserIdClaim(name) => write!(
                 f,
                 "the user id claim cannot be `{name}`: this crate reads or writes that claim \

@@ -20,6 +20,8 @@
 //! | issue a token | [`LoginManager::issue_token`] | `encode_token`, `get_token_for` |
 //! | issue an access and a refresh token | [`LoginManager::issue_token_pair`] (a new session), [`LoginManager::refresh_token_pair`] (the same session) | |
 //! | add your own claims | [`LoginManager::with_claims`], read with [`Claims::extra`] | |
+//! | issue a token with scopes or roles | `manager.`[`with_claims`](LoginManager::with_claims)`(&json!({"scope": "a b", "roles": ["admin"]}))?.issue_token(..)` | |
+//! | require a scope, a role, any claim, or something of the user on a route (403 otherwise) | [`RequireLayer::scopes`], [`RequireLayer::roles`], [`RequireLayer::claims`], [`RequireLayer::user`], inside the login layer | a decorator around `get_jwt()` |
 //! | verify a token by hand | [`LoginManager::decode_token`] | `decode_token` |
 //! | refresh | a route behind [`LoginLayer::token_kind`]`(`[`TokenKind::Refresh`]`)` ([example](#beyond-the-original)) | |
 //! | revoke (logout) | [`Revocations::revoke`]`(claims.`[`revocation`](Claims::revocation)`())`, with [`LoginLayer::revocations`] | |
@@ -230,7 +232,8 @@
 //! status for gRPC requests; each situation's answer is in the [README's
 //! table](https://github.com/tower-login-manager/tower-login-manager#what-the-client-sees),
 //! which `tests/answers.rs` holds the layer to. Each message is set with
-//! [`LoginLayer::message`]. The loader's (or the store's) error never reaches the client; see
+//! [`LoginLayer::message`] ([`RequireLayer::message`] for a requirement's 403: `insufficient_scope`,
+//! RFC 6750 section 3.1, gRPC `PERMISSION_DENIED`). The loader's (or the store's) error never reaches the client; see
 //! [`LoginLayer::on_backend_error`].
 //!
 //! # Validation defaults
@@ -263,6 +266,7 @@
 //!   one store operation per request;
 //! - key rotation: [`LoginManagerBuilder::key_id`], [`LoginManagerBuilder::previous_key`];
 //! - the application's own claims: [`LoginManager::with_claims`], [`Claims::extra`];
+//! - authorization: [`RequireLayer`] (OAuth scopes, roles, a predicate, the loaded user);
 //! - custom rejections: [`LoginLayer::responder`] with a [`Responder`];
 //! - a short-lived cache of loaded users: [`CachedLoader`] around any loader (revocation is still
 //!   checked on every request).
@@ -400,6 +404,7 @@ mod layer;
 mod loader;
 mod manager;
 mod rejection;
+pub mod require;
 mod service;
 mod source;
 mod store;
@@ -417,6 +422,7 @@ pub use layer::LoginLayer;
 pub use loader::{UserLoader, loader_fn};
 pub use manager::{LoginManager, LoginManagerBuilder, TokenPair};
 pub use rejection::{Anonymous, Rejection, Responder};
+pub use require::{Require, RequireLayer, UserCheck};
 pub use service::LoginService;
 pub use source::TokenLocation;
 #[cfg(feature = "redis")]

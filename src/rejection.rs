@@ -47,6 +47,12 @@ pub enum Rejection {
     /// The loader failed; its error went to
     /// [`on_backend_error`](crate::LoginLayer::on_backend_error).
     LoaderFailed,
+    /// The user is logged in, but a [`RequireLayer`](crate::RequireLayer) found that the
+    /// token's scopes, roles or claims, or the user, do not allow this route: 403 with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope"` (RFC 6750 section 3.1), gRPC
+    /// `PERMISSION_DENIED`. Its message is set with
+    /// [`RequireLayer::message`](crate::RequireLayer::message).
+    InsufficientScope,
 }
 
 impl Rejection {
@@ -59,20 +65,22 @@ impl Rejection {
     }
 
     /// The HTTP status of the default answer: 401, 400 for ambiguous credentials, 403 for a
-    /// cross-origin request, 500 when the loader failed, 503 when the revocation store did.
+    /// cross-origin request or an insufficient scope, 500 when the loader failed, 503 when the
+    /// revocation store did.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::LoaderFailed => StatusCode::INTERNAL_SERVER_ERROR,
             Self::RevocationUnavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::CrossOrigin | Self::InsufficientScope => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
 
     /// The rejection's short, stable name, for logs and metrics: `missing_token`,
     /// `ambiguous_credentials`, `invalid_token`, `expired_token`, `revoked_token`,
-    /// `revocation_unavailable`, `keys_unavailable`, `user_not_found`, `cross_origin`, `loader_failed`.
+    /// `revocation_unavailable`, `keys_unavailable`, `user_not_found`, `cross_origin`,
+    /// `loader_failed`, `insufficient_scope`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
@@ -85,6 +93,7 @@ impl Rejection {
             Self::UserNotFound => "user_not_found",
             Self::CrossOrigin => "cross_origin",
             Self::LoaderFailed => "loader_failed",
+            Self::InsufficientScope => "insufficient_scope",
         }
     }
 }
@@ -138,6 +147,7 @@ struct Messages {
     revoked: String,
     unavailable: String,
     cross_origin: String,
+    insufficient_scope: String,
 }
 
 impl Messages {
@@ -153,6 +163,7 @@ impl Messages {
             Rejection::UserNotFound => &mut self.user_not_found,
             Rejection::LoaderFailed => &mut self.internal,
             Rejection::CrossOrigin => &mut self.cross_origin,
+            Rejection::InsufficientScope => &mut self.insufficient_scope,
         }
     }
 }
@@ -169,6 +180,7 @@ impl Default for Messages {
             revoked: "Token has been revoked".into(),
             unavailable: "Service temporarily unavailable. Please try again".into(),
             cross_origin: "Cross-origin request refused".into(),
+            insufficient_scope: "Permission denied".into(),
         }
     }
 }
@@ -192,7 +204,11 @@ pub(crate) struct Answers {
     messages: Messages,
     /// `Bearer realm="..."`, the challenge of a request that sent no token.
     realm: HeaderValue,
-    prepared: [Prepared; 9],
+    /// The `scope` attribute of the `insufficient_scope` challenge: the scopes a
+    /// [`RequireLayer`](crate::RequireLayer) needs, space-separated; `None` for a requirement
+    /// that is not about scopes, and for the login layer.
+    scope: Option<String>,
+    prepared: [Prepared; 10],
     responder: Option<Arc<dyn Responder>>,
     on_backend_error: Option<ErrorHook>,
 }
@@ -202,9 +218,10 @@ impl Default for Answers {
         let realm = HeaderValue::from_static(r#"Bearer realm="api""#);
         let messages = Messages::default();
         Self {
-            prepared: prepare(&messages, &realm),
+            prepared: prepare(&messages, &realm, None),
             messages,
             realm,
+            scope: None,
             responder: None,
             on_backend_error: None,
         }
@@ -223,11 +240,12 @@ fn index(rejection: &Rejection) -> usize {
         Rejection::Revoked => 6,
         Rejection::RevocationUnavailable | Rejection::KeysUnavailable => 7,
         Rejection::CrossOrigin => 8,
+        Rejection::InsufficientScope => 9,
     }
 }
 
 /// Every answer, in the order of [`index`].
-fn prepare(m: &Messages, realm: &HeaderValue) -> [Prepared; 9] {
+fn prepare(m: &Messages, realm: &HeaderValue, scope: Option<&str>) -> [Prepared; 10] {
     // `realm` is a valid header value and the description is reduced to the characters RFC 6750
     // allows, so the challenge is always a valid header value.
     let with_error = |error: &str, message: &str| {
@@ -261,21 +279,48 @@ fn prepare(m: &Messages, realm: &HeaderValue) -> [Prepared; 9] {
         Prepared::new(StatusCode::SERVICE_UNAVAILABLE, &m.unavailable, None, 14),
         // Not an authentication failure: no challenge; gRPC PERMISSION_DENIED.
         Prepared::new(StatusCode::FORBIDDEN, &m.cross_origin, None, 7),
+        // RFC 6750 section 3.1: the token lacks what the route needs, named by `scope`.
+        Prepared::new(
+            StatusCode::FORBIDDEN,
+            &m.insufficient_scope,
+            Some(insufficient_scope(scope)),
+            7,
+        ),
     ]
+}
+
+/// `Bearer error="insufficient_scope"`, with `scope="..."` when the scopes are known.
+fn insufficient_scope(scope: Option<&str>) -> HeaderValue {
+    let value = match scope {
+        Some(scope) => format!(r#"Bearer error="insufficient_scope", scope="{scope}""#),
+        None => r#"Bearer error="insufficient_scope""#.to_owned(),
+    };
+    HeaderValue::try_from(value).expect("scope tokens are checked when they are set")
 }
 
 impl Answers {
     /// The `message` of the answer to `rejection`.
     pub(crate) fn set_message(&mut self, rejection: Rejection, message: String) {
         *self.messages.get_mut(rejection) = message;
-        self.prepared = prepare(&self.messages, &self.realm);
+        self.prepare();
+    }
+
+    /// The scopes named by the `insufficient_scope` challenge, each a scope token
+    /// (RFC 6749 section 3.3: `%x21 / %x23-5B / %x5D-7E`, which [`scope_token`] checks).
+    pub(crate) fn set_scope(&mut self, scope: String) {
+        self.scope = Some(scope);
+        self.prepare();
+    }
+
+    fn prepare(&mut self) {
+        self.prepared = prepare(&self.messages, &self.realm, self.scope.as_deref());
     }
 
     /// The realm of the challenge (RFC 6750 section 3), as a quoted-string.
     pub(crate) fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
         let value = format!("Bearer realm=\"{}\"", quote(realm));
         self.realm = HeaderValue::try_from(value).map_err(|_| ConfigError::InvalidRealm)?;
-        self.prepared = prepare(&self.messages, &self.realm);
+        self.prepare();
         Ok(())
     }
 
@@ -304,6 +349,20 @@ impl Answers {
         self.prepared[index(&rejection)].to_response(grpc)
     }
 
+    /// A [`RequireLayer`](crate::RequireLayer) found no [`Claims`](crate::Claims) in the
+    /// request: no login layer in front of it, or one that let the request through without a
+    /// user. A mistake in the application, never a pass: 500 with the message of
+    /// [`Rejection::LoaderFailed`], and an `ERROR` event (feature `tracing`).
+    pub(crate) fn no_login_layer(&self, grpc: bool) -> Response<Bytes> {
+        #[cfg(feature = "tracing")]
+        tracing::error!(
+            kind = "no_login_layer",
+            "a RequireLayer found no verified claims in the request: put a LoginLayer that \
+             requires login in front of it; answered 500"
+        );
+        self.prepared[index(&Rejection::LoaderFailed)].to_response(grpc)
+    }
+
     /// A store (loader or revocations) failed: the error goes to the
     /// [`on_backend_error`](crate::LoginLayer::on_backend_error) hook, never to the client, who
     /// gets the answer to `rejection`.
@@ -325,6 +384,7 @@ impl fmt::Debug for Answers {
         f.debug_struct("Answers")
             .field("messages", &self.messages)
             .field("realm", &self.realm)
+            .field("scope", &self.scope)
             .field("responder", &self.responder.as_ref().map(|_| "Responder"))
             .field(
                 "on_backend_error",
@@ -423,6 +483,14 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// `true` for a scope token (RFC 6749 section 3.3): one or more of `%x21 / %x23-5B / %x5D-7E`,
+/// so no space, `"` or `\`, and valid in a quoted-string as it is.
+pub(crate) fn scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
 /// A quoted-string (RFC 9110 section 5.6.4): `"` and `\` escaped with a backslash.

@@ -338,3 +338,67 @@ fn missing_header_allocates_nothing_beyond_the_response() {
          the same response {bare_rejection}"
     );
 }
+
+/// Issue 24: a requirement adds no allocation when it lets the request through: the same token
+/// (with a `scope` and a `roles` claim) through the layer alone and through the layer and a
+/// requirement on scopes, on roles, or on the loaded user.
+#[test]
+fn a_requirement_adds_no_allocation_on_the_accepted_path() {
+    use tower_login_manager::RequireLayer;
+    let claims = serde_json::json!({ "scope": "profile reports:read", "roles": ["user", "admin"] });
+    let manager = LoginManager::new(SECRET).expect("a valid secret");
+    let token = bearer(&token(&manager.with_claims(&claims).expect("claims")));
+    let login = || LoginLayer::new(manager.clone(), loader("42"));
+    let mut plain = login().layer(noop());
+    let plain_count = allocations_per_call("layer", || {
+        let res = one_request(&mut plain, Some(&token));
+        assert_eq!(res.status(), StatusCode::OK);
+        res
+    });
+    let scopes = RequireLayer::scopes(["reports:read"]).expect("a scope token");
+    let mut by_scope = login().layer(scopes.layer(noop()));
+    let mut by_role = login().layer(RequireLayer::roles(["admin"]).layer(noop()));
+    let admins =
+        RequireLayer::user(|user: &Arc<User>| ready(Ok::<_, Infallible>(!user.name.is_empty())));
+    let mut by_user = login().layer(admins.layer(noop()));
+    let counts = [
+        (
+            "scopes",
+            allocations_per_call("layer + scopes", || {
+                one_request(&mut by_scope, Some(&token))
+            }),
+        ),
+        (
+            "roles",
+            allocations_per_call("layer + roles", || one_request(&mut by_role, Some(&token))),
+        ),
+        (
+            "user",
+            allocations_per_call("layer + user", || one_request(&mut by_user, Some(&token))),
+        ),
+    ];
+    for (name, count) in counts {
+        let added = count - plain_count;
+        eprintln!(
+            "valid token with scope and roles: layer {plain_count}, layer + requirement on \
+             {name} {count}: the requirement adds {added} allocations per request (target 0)"
+        );
+        assert_eq!(
+            added, 0.0,
+            "a requirement on {name} adds {added} allocations; target 0"
+        );
+    }
+    // And each let the request through.
+    assert_eq!(
+        one_request(&mut by_scope, Some(&token)).status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        one_request(&mut by_role, Some(&token)).status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        one_request(&mut by_user, Some(&token)).status(),
+        StatusCode::OK
+    );
+}

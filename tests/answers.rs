@@ -14,10 +14,11 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use serde_json::json;
 use tower::util::ServiceFn;
-use tower::{Layer, Service, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, MemoryRevocations, Revocation, Revocations, SigningKey,
+    LoginLayer, LoginManager, MemoryRevocations, RequireLayer, Revocation, Revocations, SigningKey,
     TokenLocation, TokenVerifier,
 };
 
@@ -107,7 +108,11 @@ const NO_USER: &str = "no such user (the loader answers `None`)";
 const LOADER_FAILS: &str = "the loader fails (database down)";
 const REVOKED: &str = "revoked token (with a revocation store)";
 const STORE_DOWN: &str = "the revocation store cannot be asked, or no JWK Set fetched yet";
-const KNOWN: [&str; 9] = [
+const NO_SCOPE: &str =
+    "logged in, without a scope the route's `RequireLayer::scopes([\"admin\"])` needs";
+const NO_LOGIN_LAYER: &str =
+    "a `RequireLayer` with no `LoginLayer` in front (a mistake: logged, never a pass)";
+const KNOWN: [&str; 11] = [
     NO_TOKEN,
     TWO,
     CROSS_ORIGIN,
@@ -117,6 +122,8 @@ const KNOWN: [&str; 9] = [
     LOADER_FAILS,
     REVOKED,
     STORE_DOWN,
+    NO_SCOPE,
+    NO_LOGIN_LAYER,
 ];
 
 /// What the client got.
@@ -345,6 +352,26 @@ async fn answers(situation: &str, grpc: bool) -> Option<Vec<(&'static str, Answe
                 answers.push(("no JWK Set yet", send(&layer, body(bearer(&token))).await));
             }
             answers
+        }
+        NO_SCOPE => {
+            let require = || RequireLayer::scopes(["admin"]).unwrap();
+            let layer = || ServiceBuilder::new().layer(layer()).layer(require());
+            let reader = manager().with_claims(&json!({ "scope": "read admin:all" }));
+            let reader = reader.unwrap().issue_token("1", Duration::from_secs(60));
+            vec![
+                (
+                    "no scope claim",
+                    send(&layer(), body(bearer(&token("1")))).await,
+                ),
+                (
+                    "other scopes",
+                    send(&layer(), body(bearer(&reader.unwrap()))).await,
+                ),
+            ]
+        }
+        NO_LOGIN_LAYER => {
+            let alone = RequireLayer::scopes(["admin"]).unwrap();
+            vec![("alone", send(&alone, body(bearer(&token("1")))).await)]
         }
         _ => return None,
     })

@@ -116,3 +116,37 @@ async fn one_event_per_rejection_with_its_kind_and_never_the_token() {
     let signature = tampered.rsplit('.').next().unwrap();
     assert!(events.iter().all(|e| !e.contains(signature)), "{events:?}");
 }
+
+/// Issue 24: a `RequireLayer` without a login layer in front answers 500 and says so in the
+/// log (level `ERROR`), never with the token; a 403 is one `DEBUG` event like the rejections.
+#[tokio::test]
+async fn a_requirement_without_a_login_layer_logs_an_error() {
+    use tower_login_manager::RequireLayer;
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let inner = service_fn(|_: Request<Empty<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    });
+    let alone = tower::Layer::layer(&RequireLayer::roles(["admin"]), inner);
+    let token = token("1");
+    let res = alone.oneshot(get(Some(&token))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    let behind = tower::Layer::layer(
+        &layer(),
+        tower::Layer::layer(&RequireLayer::roles(["admin"]), inner),
+    );
+    let res = behind.oneshot(get(Some(&token))).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let events = recorder.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events[0].contains("kind=\"no_login_layer\""), "{events:?}");
+    assert!(events[0].contains("put a LoginLayer"), "{events:?}");
+    assert!(
+        events[1].contains("kind=\"insufficient_scope\""),
+        "{events:?}"
+    );
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(events.iter().all(|e| !e.contains(signature)), "{events:?}");
+}

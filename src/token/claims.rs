@@ -135,6 +135,13 @@ impl Claims {
     pub fn extra<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_slice(self.raw.as_deref().unwrap_or(b"{}"))
     }
+
+    /// The claims JSON as the verifier accepted it, whole, when it holds claims this crate does
+    /// not read (`None`: it holds none): a [`RequireLayer`](crate::RequireLayer) reads its claim
+    /// there in place.
+    pub(crate) fn raw_json(&self) -> Option<&[u8]> {
+        self.raw.as_deref()
+    }
 }
 
 impl fmt::Debug for Claims {

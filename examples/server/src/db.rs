@@ -43,6 +43,11 @@ const SQLITE_MIGRATIONS: &[Embedded] = &[
         description: "username skeleton",
         sql: include_str!("../migrations/sqlite/0002_username_skeleton.sql"),
     },
+    Embedded {
+        version: 3,
+        description: "user role",
+        sql: include_str!("../migrations/sqlite/0003_user_role.sql"),
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Embedded] = &[
@@ -55,6 +60,11 @@ const POSTGRES_MIGRATIONS: &[Embedded] = &[
         version: 2,
         description: "username skeleton",
         sql: include_str!("../migrations/postgres/0002_username_skeleton.sql"),
+    },
+    Embedded {
+        version: 3,
+        description: "user role",
+        sql: include_str!("../migrations/postgres/0003_user_role.sql"),
     },
 ];
 
@@ -237,6 +247,20 @@ async fn fill_skeletons(pool: &AnyPool) -> Result<(), sqlx::Error> {
 pub struct User {
     pub id: i64,
     pub username: String,
+    /// The role stored with the user is `admin` (migration 0003): `GET /admin` lets them in.
+    #[serde(skip)]
+    pub admin: bool,
+}
+
+impl User {
+    /// The user of a row `(id, username, role)`.
+    fn from_row((id, username, role): (i64, String, String)) -> Self {
+        Self {
+            id,
+            username,
+            admin: role == "admin",
+        }
+    }
 }
 
 /// Why a user could not be created.
@@ -271,6 +295,7 @@ impl Users {
             Ok(id) => Ok(User {
                 id,
                 username: username.to_owned(),
+                admin: false,
             }),
             Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
                 Err(CreateError::Taken)
@@ -284,23 +309,24 @@ impl Users {
         &self,
         username: &str,
     ) -> Result<Option<(User, String)>, sqlx::Error> {
-        let row = sqlx::query_as::<_, (i64, String, String)>(
-            "SELECT id, username, password_hash FROM users WHERE username = $1",
+        let row = sqlx::query_as::<_, (i64, String, String, String)>(
+            "SELECT id, username, role, password_hash FROM users WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, username, hash)| (User { id, username }, hash)))
+        Ok(row.map(|(id, username, role, hash)| (User::from_row((id, username, role)), hash)))
     }
 
     /// The user with this id.
     pub async fn find_by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
-        let row =
-            sqlx::query_as::<_, (i64, String)>("SELECT id, username FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(id, username)| User { id, username }))
+        let row = sqlx::query_as::<_, (i64, String, String)>(
+            "SELECT id, username, role FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(User::from_row))
     }
 
     /// Replaces the password hash of the user with this id (`POST /password`).

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use tower_login_manager::{
-    Claims, CurrentUser, LoginLayer, LoginManager, Rejection, Revocations, SessionCookies,
-    TokenKind, TokenLocation, TokenPair,
+    Claims, CurrentUser, LoginLayer, LoginManager, Rejection, RequireLayer, Revocations,
+    SessionCookies, TokenKind, TokenLocation, TokenPair,
 };
 
 use crate::client_address::TrustedProxies;
@@ -68,7 +68,8 @@ const STYLE: &str = include_str!("../static/app.css");
 /// `POST /register`, `POST /login` (tokens in the body, for API clients), `POST /session` (tokens
 /// in cookies, for browsers), `GET /health`, `GET /.well-known/jwks.json` (the public keys), `GET /`, `/app.js` and `/app.css` (the browser
 /// page); `GET /me`, `GET /ws` (a WebSocket), `POST /logout`, `POST /logout-all` (every session
-/// of the user) and `POST /password` (a password change) behind the login layer (access tokens,
+/// of the user), `POST /password` (a password change) and `GET /admin` (only for users whose
+/// stored role is `admin`: 403 for the others) behind the login layer (access tokens,
 /// from the `Authorization` header or the access cookie); `POST /refresh` and `DELETE /refresh`
 /// (the end of the session) behind a second one that takes only refresh tokens (header, or the
 /// refresh cookie). Both layers check the revocation store, and refuse a cookie's token
@@ -76,7 +77,15 @@ const STYLE: &str = include_str!("../static/app.css");
 pub fn app(state: AppState) -> Router {
     // `route_layer`: the layer runs only for routes that matched, so an unknown path is a 404
     // and not a "You need to login".
+    // Only admins: the requirement asks the user the login layer loaded (from the database, or
+    // its cache), so it runs inside the login layer: a `route_layer` before the login layer's.
+    let admins = Router::new()
+        .route("/admin", get(admin))
+        .route_layer(RequireLayer::user(|user: &User| {
+            std::future::ready(Ok::<_, std::convert::Infallible>(user.admin))
+        }));
     let protected = Router::new()
+        .merge(admins)
         .route("/me", get(me))
         .route("/ws", get(live))
         .route("/logout", post(logout))
@@ -595,6 +604,12 @@ struct TokenResponse {
 /// The user the login layer loaded for the request's token.
 async fn me(CurrentUser(user): CurrentUser<User>) -> Json<User> {
     Json(user)
+}
+
+/// `GET /admin`: only an admin gets here; anyone else logged in gets 403
+/// `{"status":403,"message":"Permission denied"}` from the route's `RequireLayer`.
+async fn admin(CurrentUser(user): CurrentUser<User>) -> Json<Value> {
+    Json(json!({ "admin": user.username }))
 }
 
 async fn not_found() -> ApiError {

@@ -1221,6 +1221,44 @@ async fn a_redis_that_is_down_gives_503_on_protected_routes() {
     }
 }
 
+/// Issue 24: `GET /admin` lets in only the users whose stored role is `admin` (migration 0003):
+/// a logged-in user without it gets 403 `insufficient_scope` (RFC 6750 section 3.1), and the
+/// role is read with the user on each request.
+#[tokio::test]
+async fn only_admins_may_call_the_admin_route() {
+    let dir = TempDir::new(SCRATCH);
+    let server = with_ada(Some(SECRET), &dir, &[]).await;
+    let token = server.login_token("ada", ADA_PASSWORD).await;
+
+    let reply = server.get("/admin", Some(&bearer(&token))).await;
+    assert_eq!(
+        reply.headers[WWW_AUTHENTICATE],
+        r#"Bearer error="insufficient_scope""#
+    );
+    assert_eq!(
+        reply.pair(),
+        error(StatusCode::FORBIDDEN, "Permission denied")
+    );
+    assert_eq!(
+        server.get("/admin", None).await.pair(),
+        error(StatusCode::UNAUTHORIZED, NEED_LOGIN),
+        "the login layer answers first"
+    );
+
+    let db = sqlx::SqlitePool::connect(&dir.database_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET role = 'admin' WHERE username = 'ada'")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        server.get("/admin", Some(&bearer(&token))).await.pair(),
+        (StatusCode::OK, json!({ "admin": "ada" }))
+    );
+    assert_eq!(server.me(&token).await, ada(), "/me shows no role");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers (the harness is `tests/support/mod.rs`).
 
