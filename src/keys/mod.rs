@@ -14,6 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::error::ConfigError;
 
 mod jwk;
+#[cfg(test)]
+mod wycheproof;
 
 pub use jwk::JwkSet;
 
