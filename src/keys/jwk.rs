@@ -129,6 +129,13 @@ pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str>
     if member(jwk, "use")?.is_some_and(|usage| usage != "sig") {
         return Err("a JWK whose `use` is not `sig`");
     }
+    // RFC 7517 section 4.3: `key_ops`, if present, lists what the key is for; a key not meant
+    // to `verify` does not verify tokens.
+    match jwk.get("key_ops") {
+        None => {}
+        Some(Value::Array(ops)) if ops.iter().any(|op| op == "verify") => {}
+        Some(_) => return Err("a JWK whose `key_ops` does not hold `verify`"),
+    }
     if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
         .iter()
         .any(|name| jwk.contains_key(*name))
