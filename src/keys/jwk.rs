@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::{Algorithm, Private, Public, VerifyingKey, rsa_public};
+use super::{Algorithm, Private, Public, VerifyingKey, ed25519_public, rsa_public};
 use crate::error::ConfigError;
 
 /// The largest JWK Set read, in bytes: identity providers publish a few keys, a few KiB.
@@ -217,7 +217,8 @@ fn ec_public(jwk: &Map<String, Value>) -> Result<p256::ecdsa::VerifyingKey, &'st
         .map_err(|_| "an EC JWK's point is not on P-256")
 }
 
-/// RFC 8037 section 2: `crv` Ed25519, `x` of 32 bytes, a valid point encoding.
+/// RFC 8037 section 2: `crv` Ed25519, `x` of 32 bytes, the canonical encoding of a point not of
+/// small order.
 fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
     if member(jwk, "crv")? != Some("Ed25519") {
         return Err("an OKP JWK on a curve other than Ed25519");
@@ -225,7 +226,9 @@ fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &
     let x: [u8; 32] = b64_member(jwk, "x")?
         .try_into()
         .map_err(|_| "an Ed25519 JWK's `x` is 32 bytes")?;
-    ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| "an Ed25519 JWK's `x` is not a point")
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
+        .map_err(|_| "an Ed25519 JWK's `x` is not a point")?;
+    ed25519_public(key)
 }
 
 /// RFC 7517 section 4.4: `alg`, if present, is the algorithm the key is used with; a key meant

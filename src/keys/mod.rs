@@ -116,6 +116,7 @@ impl VerifyingKey {
             return Ok(Self::new(Public::Es256(key), None));
         }
         if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+            let key = ed25519_public(key).map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(Public::Ed25519(key), None));
         }
         if let Ok(key) = rsa::PublicKey::from_public_key_pem(pem) {
@@ -189,6 +190,23 @@ impl VerifyingKey {
     pub(crate) fn from_parts(public: Public, kid: Option<String>) -> Self {
         Self::new(public, kid)
     }
+}
+
+/// RFC 8032 section 5.1.3: an Ed25519 public key is the canonical encoding of its point (y below
+/// p, no sign bit on x = 0), which `ed25519_dalek` decodes without checking; and it is not of
+/// small order, for which `verify_strict` would refuse every signature (RFC 8032 section 5.1.7).
+fn ed25519_public(
+    key: ed25519_dalek::VerifyingKey,
+) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+    if key.to_edwards().compress().as_bytes() != key.as_bytes() {
+        return Err(
+            "an Ed25519 public key that is not canonically encoded (RFC 8032 section 5.1.3)",
+        );
+    }
+    if key.is_weak() {
+        return Err("an Ed25519 public key of small order");
+    }
+    Ok(key)
 }
 
 fn rsa_public(key: rsa::PublicKey) -> Result<Public, ConfigError> {
