@@ -867,3 +867,140 @@ fn rfc7515_appendix_a3_es256_example() {
     let after_exp = TokenVerifier::builder().key(key).build().unwrap();
     assert!(after_exp.decode_token(jws).is_err());
 }
+
+/// Rotation in the three steps of issue 23 (`publish_key`, `sign_with`, `retire_key`), with a
+/// verifier rebuilt from the published JWK Set (as a fetching service would) after each step: no
+/// token is refused while the protocol is followed; a stale set refuses the new key's tokens
+/// (why step 1 comes first and verifiers refresh before step 2); a retired key's tokens are
+/// refused; the signing key cannot be retired; a published kid cannot be published again.
+#[test]
+fn rotation_in_three_steps_refuses_no_token_while_the_protocol_is_followed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let now = Arc::new(AtomicU64::new(NOW));
+    let clock = {
+        let now = now.clone();
+        move || now.load(Ordering::SeqCst)
+    };
+    let old = SigningKey::generate_es256().with_kid("2026-11");
+    let next = SigningKey::generate_ed25519().with_kid("2026-12");
+    let manager = LoginManager::builder(SECRET)
+        .signing_key(old.clone())
+        .access_ttl(Duration::from_secs(600))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    // What a verifying service holds: the published set, as served and read back.
+    let fetched = || {
+        let set = JwkSet::from_json(&manager.jwks().to_json()).unwrap();
+        TokenVerifier::builder()
+            .jwks(set)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let kids = |v: &LoginManager| -> Vec<String> {
+        v.jwks().keys().iter().map(|k| k.kid().to_owned()).collect()
+    };
+    // The manager's own verifier, taken once: it follows the rotation without being rebuilt.
+    let own = manager.verifier();
+    let issue = || manager.issue_token("42", Duration::from_secs(600)).unwrap();
+    let all_accept = |verifiers: &[&TokenVerifier], tokens: &[&String], step: &str| {
+        for (i, v) in verifiers.iter().enumerate() {
+            for (j, t) in tokens.iter().enumerate() {
+                let got = v.decode_token(t).map(|c| c.user_id().to_owned());
+                assert_eq!(got, Ok("42".to_owned()), "{step}: verifier {i}, token {j}");
+            }
+        }
+    };
+
+    let before = fetched();
+    let t_old = issue();
+    all_accept(&[&before, &own], &[&t_old], "start");
+
+    // Step 1: publish; tokens are still signed with the old key, which every set holds.
+    manager.publish_key(next.clone()).unwrap();
+    assert_eq!(kids(&manager), ["2026-11", "2026-12"]);
+    let t_old2 = issue();
+    let after_publish = fetched();
+    all_accept(
+        &[&before, &after_publish, &own],
+        &[&t_old, &t_old2],
+        "step 1",
+    );
+    let again = manager.publish_key(next.clone()).unwrap_err();
+    assert_eq!(
+        again,
+        ConfigError::InvalidKey("a key with this kid is already published")
+    );
+    let same_kid = SigningKey::generate_es256().with_kid("2026-11");
+    assert!(
+        manager.publish_key(same_kid).is_err(),
+        "the signing key's kid"
+    );
+    assert!(manager.retire_key("2026-11").is_err(), "the signing key");
+    assert!(manager.sign_with("2027-01").is_err(), "an unpublished kid");
+
+    // Step 2, once verifiers have fetched the set: sign with the new key.
+    manager.sign_with("2026-12").unwrap();
+    let t_next = issue();
+    assert_eq!(header_of(&t_next)["alg"], "EdDSA");
+    assert_eq!(header_of(&t_next)["kid"], "2026-12");
+    let after_switch = fetched();
+    all_accept(
+        &[&after_publish, &after_switch, &own],
+        &[&t_old, &t_old2, &t_next],
+        "step 2",
+    );
+    // A verifier that skipped step 1's refresh does not know the new key yet.
+    assert_eq!(before.decode_token(&t_next), Err(TokenError::UnknownKey));
+    let signing = manager.retire_key("2026-12").unwrap_err();
+    assert_eq!(
+        signing,
+        ConfigError::InvalidKey("the key that signs cannot be retired")
+    );
+    // Refresh tokens stay HS256 and with the issuer throughout.
+    let pair = manager.issue_token_pair("42").unwrap();
+    assert_eq!(header_of(&pair.refresh_token)["alg"], "HS256");
+    assert_eq!(header_of(&pair.access_token)["alg"], "EdDSA");
+
+    // Step 3, after the old key's longest token lifetime: retire it.
+    now.fetch_add(601, Ordering::SeqCst);
+    let t_next2 = issue();
+    manager.retire_key("2026-11").unwrap();
+    assert_eq!(kids(&manager), ["2026-12"]);
+    let after_retire = fetched();
+    all_accept(
+        &[&after_publish, &after_switch, &after_retire, &own],
+        &[&t_next2],
+        "step 3",
+    );
+    assert!(manager.retire_key("2026-11").is_err(), "already retired");
+
+    // A token of the retired key, still within its own lifetime (an unusually long ttl), is
+    // refused by the manager and by the new set: nothing verifies it any more.
+    now.fetch_sub(601, Ordering::SeqCst);
+    let legacy = LoginManager::builder(SECRET)
+        .signing_key(old)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+        .issue_token("42", Duration::from_secs(86_400))
+        .unwrap();
+    now.fetch_add(601, Ordering::SeqCst);
+    assert_eq!(own.decode_token(&legacy), Err(TokenError::UnknownKey));
+    assert_eq!(
+        after_retire.decode_token(&legacy),
+        Err(TokenError::UnknownKey)
+    );
+    assert_eq!(manager.decode_token(&legacy), Err(TokenError::UnknownKey));
+    // A set fetched before the retirement still holds the key: why step 3 waits for the
+    // longest lifetime of the old key's tokens.
+    assert!(after_switch.decode_token(&legacy).is_ok());
+}
+
+fn header_of(token: &str) -> Value {
+    let header = token.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+}
