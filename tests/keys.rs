@@ -770,7 +770,8 @@ fn jwk_sets_with_junk_duplicates_and_ten_megabytes() {
     );
 }
 
-/// Key material never shows in `Debug`: not a private `d`, not a PEM body, not the HS256 secret.
+/// Key material never shows in `Debug` nor in the published JWK Set: not a private `d`, not a
+/// PEM body, not the HS256 secret.
 #[test]
 fn debug_output_holds_no_key_material() {
     use p256::pkcs8::EncodePrivateKey as _;
@@ -789,6 +790,8 @@ fn debug_output_holds_no_key_material() {
         format!("{manager:?}"),
         format!("{builder:?}"),
         format!("{:?}", manager.jwks()),
+        // What the issuer publishes: public halves only, never `d` nor the HS256 secret.
+        manager.jwks().to_json(),
         format!("{:?}", TokenVerifier::builder().key(k.rsa.clone())),
     ];
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -1003,4 +1006,99 @@ fn rotation_in_three_steps_refuses_no_token_while_the_protocol_is_followed() {
 fn header_of(token: &str) -> Value {
     let header = token.split('.').next().unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+}
+
+/// PEM keys a verifier or an issuer must not load: other curves (P-384, secp256k1), the ECDH
+/// and Ed448 OKP keys, RSA under 2048 bits, other encodings (PKCS#1, SEC1, encrypted PKCS#8),
+/// private for public and public for private. The errors hold no key material.
+#[test]
+fn hostile_pems_are_refused_and_their_errors_hold_no_key_material() {
+    use p256::pkcs8::EncodePrivateKey as _;
+    let k = keys();
+    let our_private = k.es_raw.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
+    let public: [(&str, &str); 10] = [
+        (
+            "P-384 SPKI (RFC 7518 section 3.4: ES256 is P-256)",
+            "-----BEGIN PUBLIC KEY-----\nMHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEKDwdc2XOR4jyn46/I07f/q1v6Zf76l/6\nLVjMnfp7HFCLBVJvVbnrsgQPBbSPttDhlHXJkGHkG4i6Uu/bjBaQRxph2GfteZcp\n2cks0B29IlYw2E7eMqePnmRmTNrFEu+M\n-----END PUBLIC KEY-----\n",
+        ),
+        (
+            "secp256k1 SPKI",
+            "-----BEGIN PUBLIC KEY-----\nMFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEXL3wZG5dtOqjmPNl8up6Dj1Bm34DMOOc\n6Svd7crE+bxq68pAuiVZYKMXjW2GGlTbqBPQuBP957WlCCYoCHJk2g==\n-----END PUBLIC KEY-----\n",
+        ),
+        (
+            "X25519 SPKI (an ECDH key, RFC 8037 section 2)",
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VuAyEAE75P6uryBMf9M1j8nAByGIHRdCeBKCJ+xnTzf3/pe20=\n-----END PUBLIC KEY-----\n",
+        ),
+        (
+            "Ed448 SPKI",
+            "-----BEGIN PUBLIC KEY-----\nMEMwBQYDK2VxAzoArQaSIjva2yaCd7zmfR/oZVWs8VNSdfBxJvXTSF2rTWrwt6yX\nbG2NYKDThna6GZaaq9ank6krnXQA\n-----END PUBLIC KEY-----\n",
+        ),
+        (
+            "RSA of 1024 bits (RFC 7518 section 3.3)",
+            "-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC17hSXWmTsRtRhggdawMw7cCny\ndwZzuZL3rNnlaoWB/Vc+m1eNJ6XbOBnC3hVyXJO2MPxFXndxYgPAUN7uNFMf/Z5+\n9dtRLZm3C1q7ZwcvVenP5dwnbpVkyA63bOPKr1sZ3COJ9Cfc/GTRzokJfiRm7tuE\nkxwP0Jb5rJSplP/bQwIDAQAB\n-----END PUBLIC KEY-----\n",
+        ),
+        (
+            "RSA PKCS#1 (not SPKI)",
+            "-----BEGIN RSA PUBLIC KEY-----\nMIGJAoGBALXuFJdaZOxG1GGCB1rAzDtwKfJ3BnO5kves2eVqhYH9Vz6bV40npds4\nGcLeFXJck7Yw/EVed3FiA8BQ3u40Ux/9nn7121EtmbcLWrtnBy9V6c/l3CdulWTI\nDrds48qvWxncI4n0J9z8ZNHOiQl+JGbu24STHA/QlvmslKmU/9tDAgMBAAE=\n-----END RSA PUBLIC KEY-----\n",
+        ),
+        ("a private key (PKCS#8) given as public", &our_private),
+        (
+            "an SPKI body under a CERTIFICATE label",
+            "-----BEGIN CERTIFICATE-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END CERTIFICATE-----\n",
+        ),
+        ("an empty text", ""),
+        (
+            "base64 without a PEM frame",
+            "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        ),
+    ];
+    for (name, pem) in public {
+        let err = VerifyingKey::from_pem(pem).expect_err(name);
+        assert_no_key_material(&format!("{err} {err:?}"), pem, name);
+    }
+    let private: [(&str, &str); 4] = [
+        (
+            "SEC1 EC PRIVATE KEY (not PKCS#8)",
+            "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAHoAoGCCqGSM49\nAwEHoUQDQgAEjlM7b6C/e0YluzBmfAH7YH75+LioD+9bMAYocDGHsqNz6x294DMY\nNm0Gn4Om9ZAAU8c2M8sEGyHFXhqGwfQAtA==\n-----END EC PRIVATE KEY-----\n",
+        ),
+        (
+            "encrypted PKCS#8",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIH0MF8GCSqGSIb3DQEFDTBSMDEGCSqGSIb3DQEFDDAkBBDWym0NTnesMhK3Mxvv\nGNKXAgIIADAMBggqhkiG9w0CCQUAMB0GCWCGSAFlAwQBKgQQB6GL59Aw8x2NzzJG\n2Ka/EQSBkMvPLMdLfuDZF+k+Xe+CwQ37T/7ZII5DR18HzctCpyn79mVq9FQ4zUdj\n8VOltMZ0NLJ+IyxOSkIBqDvCywg76XXgio9t8mFIZoysZYCEtOS1ZoYfIvi4K2ad\nj8LRNTIy5269eSV49kAxPiWNThAT+XYNw8sCnSk1jIEUekaIJYluAZVU+RYFWSI9\nGOAA3cmr+g==\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        ),
+        (
+            "P-384 PKCS#8",
+            "-----BEGIN PRIVATE KEY-----\nMIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDAAAAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAehZANiAAQoPB1zZc5H\niPKfjr8jTt/+rW/pl/vqX/otWMyd+nscUIsFUm9VueuyBA8FtI+20OGUdcmQYeQb\niLpS79uMFpBHGmHYZ+15lynZySzQHb0iVjDYTt4yp4+eZGZM2sUS74w=\n-----END PRIVATE KEY-----\n",
+        ),
+        ("a public key given as private", public[0].1),
+    ];
+    for (name, pem) in private {
+        let err = SigningKey::from_pem(pem).expect_err(name);
+        assert_no_key_material(&format!("{err} {err:?}"), pem, name);
+    }
+}
+
+/// A private JWK is a signing key only if it is meant to sign: `use`, if present, `sig`, and
+/// `key_ops`, if present, holding `sign` (RFC 7517 sections 4.2 and 4.3), as a public JWK must
+/// be meant to verify.
+#[test]
+fn rfc7517_section4_3_a_private_jwk_not_meant_to_sign_is_refused() {
+    let private = json!({"kty": "OKP", "crv": "Ed25519", "d": RFC8037_D, "x": RFC8037_X});
+    let with = |name: &str, value: Value| {
+        let mut jwk = private.clone();
+        jwk[name] = value;
+        jwk.to_string()
+    };
+    assert!(SigningKey::from_jwk(&private.to_string()).is_ok());
+    assert!(SigningKey::from_jwk(&with("use", json!("sig"))).is_ok());
+    assert!(SigningKey::from_jwk(&with("key_ops", json!(["sign", "verify"]))).is_ok());
+    for (name, jwk) in [
+        ("use enc", with("use", json!("enc"))),
+        ("key_ops [verify]", with("key_ops", json!(["verify"]))),
+        ("key_ops [encrypt]", with("key_ops", json!(["encrypt"]))),
+        ("key_ops a string", with("key_ops", json!("sign"))),
+        ("alg ES256 on an Ed25519 key", with("alg", json!("ES256"))),
+    ] {
+        let err = SigningKey::from_jwk(&jwk).expect_err(name);
+        assert_no_key_material(&format!("{err} {err:?}"), &jwk, name);
+    }
 }

@@ -126,16 +126,7 @@ fn without_shared_kids(keys: Vec<VerifyingKey>) -> Vec<VerifyingKey> {
 pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
     let jwk = jwk.as_object().ok_or("a JWK is not a JSON object")?;
     let kty = member(jwk, "kty")?.ok_or("a JWK has no `kty`")?;
-    if member(jwk, "use")?.is_some_and(|usage| usage != "sig") {
-        return Err("a JWK whose `use` is not `sig`");
-    }
-    // RFC 7517 section 4.3: `key_ops`, if present, lists what the key is for; a key not meant
-    // to `verify` does not verify tokens.
-    match jwk.get("key_ops") {
-        None => {}
-        Some(Value::Array(ops)) if ops.iter().any(|op| op == "verify") => {}
-        Some(_) => return Err("a JWK whose `key_ops` does not hold `verify`"),
-    }
+    meant_for(jwk, "verify")?;
     if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
         .iter()
         .any(|name| jwk.contains_key(*name))
@@ -175,6 +166,7 @@ pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str>
 pub(super) fn private_from_jwk(jwk: &Value) -> Result<(Private, Option<String>), &'static str> {
     let jwk = jwk.as_object().ok_or("a JWK is not a JSON object")?;
     let d = b64_member(jwk, "d")?;
+    meant_for(jwk, "sign")?;
     let private = match member(jwk, "kty")? {
         Some("EC") => {
             let public = ec_public(jwk)?;
@@ -229,6 +221,19 @@ fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &
     let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
         .map_err(|_| "an Ed25519 JWK's `x` is not a point")?;
     ed25519_public(key)
+}
+
+/// RFC 7517 sections 4.2 and 4.3: a key is used only for what it is meant for: `use`, if
+/// present, is `sig`, and `key_ops`, if present, holds `operation` (`sign` or `verify`).
+fn meant_for(jwk: &Map<String, Value>, operation: &str) -> Result<(), &'static str> {
+    if member(jwk, "use")?.is_some_and(|usage| usage != "sig") {
+        return Err("a JWK whose `use` is not `sig`");
+    }
+    match jwk.get("key_ops") {
+        None => Ok(()),
+        Some(Value::Array(ops)) if ops.iter().any(|op| op == operation) => Ok(()),
+        Some(_) => Err("a JWK whose `key_ops` does not hold this operation (`sign` or `verify`)"),
+    }
 }
 
 /// RFC 7517 section 4.4: `alg`, if present, is the algorithm the key is used with; a key meant
