@@ -566,18 +566,14 @@ fn hostile_jwks_are_refused_and_their_errors_hold_no_key_material() {
             "OKP with y = p + 0, a non-canonical encoding of a point of order 4",
             ed_y_plus_p(0),
         ),
-        ("RSA of 1024 bits (RFC 7518 section 3.3)", {
-            let data: Value =
-                serde_json::from_str(include_str!("data/wycheproof/json_web_key_test.json"))
-                    .unwrap();
-            let group = data["testGroups"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|g| g["comment"] == "keysize_too_small")
-                .unwrap();
-            group["public"]["keys"][0].clone()
-        }),
+        (
+            "RSA of 1024 bits (RFC 7518 section 3.3)",
+            wycheproof_jwk("keysize_too_small"),
+        ),
+        (
+            "RSA of the ROCA family (CVE-2017-15361: factored from the public key)",
+            wycheproof_jwk("jws_rsa_roca_key"),
+        ),
         ("RSA with e = 1", with(&k.rsa.to_jwk(), "e", json!("AQ"))),
         (
             "RSA with n with a leading zero (RFC 7518 section 6.3.1.1)",
@@ -653,6 +649,15 @@ fn hostile_jwks_are_refused_and_their_errors_hold_no_key_material() {
     for good in [&es, &ed, &k.rsa.to_jwk()] {
         VerifyingKey::from_jwk(&good.to_string()).unwrap();
     }
+}
+
+/// The first public key of the Wycheproof JWK group `comment`.
+fn wycheproof_jwk(comment: &str) -> Value {
+    let data: Value =
+        serde_json::from_str(include_str!("data/wycheproof/json_web_key_test.json")).unwrap();
+    let groups = data["testGroups"].as_array().unwrap();
+    let group = groups.iter().find(|g| g["comment"] == comment).unwrap();
+    group["public"]["keys"][0].clone()
 }
 
 /// No base64url or base64 member of `jwk` over 8 characters, nor any 16-character piece of it,

@@ -20,10 +20,11 @@ pub(crate) const MAX_JWKS_LEN: usize = 256 * 1024;
 /// publishes them (`LoginManager::jwks`) or an identity provider serves them.
 ///
 /// Reading a set is forgiving of what a verifier cannot use and strict about what it keeps: a key
-/// of an unknown `kty`, `crv` or `alg`, an encryption key (`use` other than `sig`), a key with
-/// private members or one that is invalid (a point off the curve, an RSA modulus under 2048 bits)
-/// is skipped, with a log line under the `tracing` feature, and the rest of the set is kept. Keys
-/// that share a `kid` are all skipped: which one a token meant cannot be known.
+/// of an unknown `kty`, `crv` or `alg`, an encryption key (`use` other than `sig`, `key_ops`
+/// without `verify`), a key with private members or one that is invalid or weak (a point off the
+/// curve, a non-canonical or small-order Ed25519 point, an RSA modulus under 2048 bits or of the
+/// ROCA family) is skipped, with a log line under the `tracing` feature, and the rest of the set
+/// is kept. Keys that share a `kid` are all skipped: which one a token meant cannot be known.
 ///
 /// ```
 /// use tower_login_manager::{JwkSet, SigningKey};
