@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Rust, PostgreSQL and Redis (scripts/services.sh):
-# - PyJWT 2.x in the machine's python3, for the interop tests (tests/interop.rs);
+# - PyJWT 2.x and cryptography in the machine's python3, for the interop tests (tests/interop.rs);
 # - Chromium and chromedriver (Debian's `chromium` and `chromium-driver`), for the browser test
 #   of the example server (examples/server/tests/chromium.rs);
 # - nginx (Debian's `nginx`), the reverse proxy of examples/server/tests/proxy.rs, which starts
@@ -21,6 +21,14 @@ if "$PYTHON" -c 'import sys, jwt; sys.exit(0 if jwt.__version__.startswith("2.")
 else
     PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check 'PyJWT==2.*'
     echo "install-test-deps: installed PyJWT $("$PYTHON" -c 'import jwt; print(jwt.__version__)')"
+fi
+
+# `cryptography`: PyJWT's ES256, EdDSA and RS256 (the asymmetric interop tests, `live_key_*`).
+if "$PYTHON" -c 'import cryptography' >/dev/null 2>&1; then
+    echo "install-test-deps: cryptography $("$PYTHON" -c 'import cryptography; print(cryptography.__version__)') already installed"
+else
+    PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check cryptography
+    echo "install-test-deps: installed cryptography $("$PYTHON" -c 'import cryptography; print(cryptography.__version__)')"
 fi
 
 if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then

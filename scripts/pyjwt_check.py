@@ -17,8 +17,16 @@ Usage (every command prints one JSON document on stdout and exits 0 unless it cr
     pyjwt_check.py mint SECRET USER_ID MINUTES
     pyjwt_check.py decode SECRET TOKEN
     pyjwt_check.py check-fixtures [PATH]     (default: tests/data/pyjwt_tokens.json)
+    pyjwt_check.py mint-key ALG KID USER_ID MINUTES
+    pyjwt_check.py decode-key ALG PUBLIC_KEY TOKEN
 
-Needs PyJWT 2.x: scripts/install-test-deps.sh installs it.
+`mint-key` generates a fresh key for ALG (ES256 on P-256, EdDSA on Ed25519, RS256 of 2048 bits),
+signs the original's claims with it under the header `kid` KID (none if KID is empty) and prints
+the token with the public key as SPKI PEM and as a JWK (`kid` set). `decode-key` verifies TOKEN
+with PUBLIC_KEY, SPKI PEM or a JWK, allowing ALG only, as the original decodes.
+
+Needs PyJWT 2.x, and `cryptography` for the `-key` commands: scripts/install-test-deps.sh
+installs both.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jwt
@@ -65,6 +73,46 @@ def decode_token(token: str, secret: str) -> dict:
         return {"outcome": "invalid", "error": type(e).__name__, "detail": str(e),
                 "message": INVALID_MESSAGE}
     return {"outcome": "ok", "payload": payload}
+
+
+def mint_key(alg: str, kid: str, user_id: str, minutes: int) -> dict:
+    """A fresh key for `alg`, a token signed with it, and its public half as PEM and JWK."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+    if alg == "ES256":
+        private, to_jwk = ec.generate_private_key(ec.SECP256R1()), ECAlgorithm.to_jwk
+    elif alg == "EdDSA":
+        private, to_jwk = ed25519.Ed25519PrivateKey.generate(), OKPAlgorithm.to_jwk
+    elif alg == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        to_jwk = RSAAlgorithm.to_jwk
+    else:
+        raise SystemExit(f"mint-key: no key type for {alg}")
+    now = datetime.now(timezone.utc)
+    claims = {"exp": now + timedelta(minutes=minutes), "iat": now, "user_id": user_id}
+    headers = {"kid": kid} if kid else None
+    token = jwt.encode(claims, private, algorithm=alg, headers=headers)
+    public = private.public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM,
+                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    jwk = to_jwk(public, as_dict=True)
+    if kid:
+        jwk["kid"] = kid
+    return {"token": token, "public_pem": pem, "public_jwk": jwk}
+
+
+def decode_with_key(alg: str, public_key: str, token: str) -> dict:
+    """`jwt.decode` with a public key (SPKI PEM, or a JWK when it starts with `{`), `alg` only."""
+    key = jwt.PyJWK(json.loads(public_key)).key if public_key.startswith("{") else public_key
+    try:
+        payload = jwt.decode(token, key, algorithms=[alg])
+    except jwt.ExpiredSignatureError as e:
+        return {"outcome": "expired", "error": type(e).__name__, "detail": str(e)}
+    except jwt.InvalidTokenError as e:
+        return {"outcome": "invalid", "error": type(e).__name__, "detail": str(e)}
+    return {"outcome": "ok", "payload": payload, "header": jwt.get_unverified_header(token)}
 
 
 def json_safe_user_id(value):
@@ -110,6 +158,14 @@ def main(argv: list[str]) -> int:
     if len(argv) == 4 and argv[1] == "decode":
         _, _, secret, token = argv
         print(json.dumps(decode_token(token, secret), default=str))
+        return 0
+    if len(argv) == 6 and argv[1] == "mint-key":
+        _, _, alg, kid, user_id, minutes = argv
+        print(json.dumps(mint_key(alg, kid, user_id, int(minutes))))
+        return 0
+    if len(argv) == 5 and argv[1] == "decode-key":
+        _, _, alg, public_key, token = argv
+        print(json.dumps(decode_with_key(alg, public_key, token), default=str))
         return 0
     if len(argv) in (2, 3) and argv[1] == "check-fixtures":
         return check_fixtures(Path(argv[2]) if len(argv) == 3 else DEFAULT_FIXTURES)

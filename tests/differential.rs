@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use support::{SECRET, b64, sign_raw};
-use tower_login_manager::{LoginManager, TokenError};
+use tower_login_manager::{LoginManager, SigningKey, TokenError, TokenVerifier, VerifyingKey};
 
 #[derive(serde::Deserialize)]
 #[allow(dead_code)]
@@ -178,4 +178,237 @@ fn we_never_accept_what_jsonwebtoken_refuses_and_differ_only_on_purpose() {
         agree_ok >= 5 && agree_err >= 1000 && stricter >= 5,
         "{agree_ok} {agree_err} {stricter}"
     );
+}
+
+// --- ES256, EdDSA and RS256 ---------------------------------------------------------------------
+
+/// One public-key algorithm on both sides: jsonwebtoken signs every input (so that a signature
+/// is right unless the input breaks it on purpose) and verifies it as the reference; this crate
+/// verifies with the same public key under the kid `k`.
+struct PublicAlg {
+    name: &'static str,
+    alg: Algorithm,
+    signer: jsonwebtoken::EncodingKey,
+    reference: DecodingKey,
+    ours: TokenVerifier,
+}
+
+fn public_algs() -> [PublicAlg; 3] {
+    use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+    use jsonwebtoken::EncodingKey;
+    // Both sides hold the same public key: ours from SPKI PEM or our own, jsonwebtoken's from our
+    // JWK. jsonwebtoken signs with PKCS#8 DER (EC, Ed) or PKCS#1 DER (RSA), its `use_pem`
+    // feature being off.
+    let pair = |key: VerifyingKey| {
+        let jwk = serde_json::from_value(key.to_jwk()).unwrap();
+        let reference = DecodingKey::from_jwk(&jwk).unwrap();
+        let ours = TokenVerifier::builder()
+            .key(key.with_kid("k"))
+            .build()
+            .unwrap();
+        (reference, ours)
+    };
+    let es = SigningKey::from_pem(
+        &p256::ecdsa::SigningKey::from_slice(&[0x3c; 32])
+            .unwrap()
+            .to_pkcs8_pem(Default::default())
+            .unwrap(),
+    )
+    .unwrap();
+    let es_der = p256::ecdsa::SigningKey::from_slice(&[0x3c; 32])
+        .unwrap()
+        .to_pkcs8_der()
+        .unwrap();
+    let ed_raw = ed25519_dalek::SigningKey::from_bytes(&[0xc3; 32]);
+    let ed = SigningKey::from_pem(&ed_raw.to_pkcs8_pem(Default::default()).unwrap()).unwrap();
+    let rsa = VerifyingKey::from_pem(include_str!("data/rs256_test_key.pub.pem")).unwrap();
+    let ((es_ref, es_ours), (ed_ref, ed_ours), (rsa_ref, rsa_ours)) = (
+        pair(es.verifying_key()),
+        pair(ed.verifying_key()),
+        pair(rsa),
+    );
+    [
+        PublicAlg {
+            name: "ES256",
+            alg: Algorithm::ES256,
+            signer: EncodingKey::from_ec_der(es_der.as_bytes()),
+            reference: es_ref,
+            ours: es_ours,
+        },
+        PublicAlg {
+            name: "EdDSA",
+            alg: Algorithm::EdDSA,
+            signer: EncodingKey::from_ed_der(ed_raw.to_pkcs8_der().unwrap().as_bytes()),
+            reference: ed_ref,
+            ours: ed_ours,
+        },
+        PublicAlg {
+            name: "RS256",
+            alg: Algorithm::RS256,
+            signer: EncodingKey::from_rsa_der(include_bytes!("data/rs256_test_key.pkcs1.der")),
+            reference: rsa_ref,
+            ours: rsa_ours,
+        },
+    ]
+}
+
+impl PublicAlg {
+    /// The reference configured like our defaults, for this algorithm only.
+    fn reference_accepts(&self, token: &str) -> bool {
+        let mut validation = Validation::new(self.alg);
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        jsonwebtoken::decode::<ReferenceClaims>(token, &self.reference, &validation).is_ok()
+    }
+
+    /// A compact JWS of these header and claims bytes, signed with this algorithm's key.
+    fn sign(&self, header: &[u8], claims: &[u8]) -> String {
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &self.signer, self.alg).unwrap();
+        format!("{input}.{sig}")
+    }
+
+    fn inputs(&self, rng: &mut u64) -> Vec<String> {
+        let exp = now() + 3600;
+        let a = self.name;
+        let other = if a == "ES256" { "EdDSA" } else { "ES256" };
+        let headers = [
+            format!(r#"{{"alg":"{a}","typ":"JWT","kid":"k"}}"#),
+            format!(r#"{{"alg":"{a}","kid":"k"}}"#),
+            format!(r#"{{"alg":"{a}"}}"#),
+            format!(r#"{{"alg":"{a}","kid":"another"}}"#),
+            format!(r#"{{"alg":"{a}","kid":7}}"#),
+            format!(r#"{{"alg":"{a}","kid":"k","kid":"k"}}"#),
+            format!(r#"{{"alg":"{a}","kid":"k","crit":["b64"],"b64":false}}"#),
+            format!(r#"{{"alg":"{other}","kid":"k"}}"#),
+            r#"{"alg":"HS256","kid":"k"}"#.to_owned(),
+            r#"{"alg":"RS384","kid":"k"}"#.to_owned(),
+            r#"{"alg":"none","kid":"k"}"#.to_owned(),
+            r#"{"alg":"Ed25519","kid":"k"}"#.to_owned(),
+            format!(r#"["{a}"]"#),
+        ];
+        let claims = [
+            format!(r#"{{"exp":{exp},"iat":1,"user_id":"42"}}"#),
+            format!(r#"{{"exp":{exp},"user_id":"42","extra":{{"a":[1,2,{{}}]}}}}"#),
+            format!(r#"{{"exp":{},"user_id":"1"}}"#, now() - 1),
+            format!(r#"{{"exp":{exp},"nbf":{},"user_id":"1"}}"#, now() + 100),
+            format!(r#"{{"exp":{exp},"iat":{},"user_id":"1"}}"#, now() + 100),
+            format!(r#"{{"exp":{exp},"aud":"x","user_id":"1"}}"#),
+            format!(r#"{{"exp":{exp},"user_id":42}}"#),
+            format!(r#"{{"exp":{exp},"jti":7,"user_id":"42"}}"#),
+            r#"{"user_id":"1"}"#.to_owned(),
+            "null".to_owned(),
+        ];
+        let mut out = Vec::new();
+        for h in &headers {
+            for c in &claims {
+                out.push(self.sign(h.as_bytes(), c.as_bytes()));
+            }
+        }
+        // Signature defects of a valid token.
+        let valid = self.sign(headers[0].as_bytes(), claims[0].as_bytes());
+        let (input, sig) = valid.rsplit_once('.').unwrap();
+        let sig = support::unb64(sig);
+        let with_sig = |sig: &[u8]| format!("{input}.{}", b64(sig));
+        out.extend([
+            with_sig(&sig[..sig.len() - 1]),
+            with_sig(&[&sig[..], &[0]].concat()),
+            with_sig(&vec![0; sig.len()]),
+            with_sig(&[]),
+            format!("{input}."),
+            input.to_owned(),
+            format!("{valid}.{}", b64(&sig)),
+        ]);
+        if a == "ES256" {
+            let der = p256::ecdsa::Signature::from_slice(&sig).unwrap().to_der();
+            out.push(with_sig(der.as_bytes()));
+            let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+            // s and n - s: the other one of the pair (both verify, on both sides).
+            let flipped = p256::ecdsa::Signature::from_scalars(sig.r(), -*sig.s()).unwrap();
+            out.push(with_sig(&flipped.to_bytes()));
+        }
+        // Random single-character changes and random bit flips of the signature.
+        let alphabet = b"AZaz09-_.=+/ ";
+        let mut next = || {
+            // xorshift64: reproducible, no dependency.
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            *rng
+        };
+        for _ in 0..120 {
+            let mut t = valid.clone().into_bytes();
+            let i = next() as usize % t.len();
+            t[i] = alphabet[next() as usize % alphabet.len()];
+            out.push(String::from_utf8(t).unwrap());
+        }
+        for _ in 0..40 {
+            let mut s = sig.clone();
+            let bit = next() as usize % (s.len() * 8);
+            s[bit / 8] ^= 1 << (bit % 8);
+            out.push(with_sig(&s));
+        }
+        out.push(valid);
+        out
+    }
+}
+
+/// Where we differ from jsonwebtoken on purpose for the public-key algorithms, beyond the HS256
+/// list ([`deliberate`]): a `kid` names the key that must verify (RFC 7515 section 4.1.4;
+/// jsonwebtoken, given one key, ignores the `kid`).
+fn deliberate_public(e: TokenError) -> bool {
+    deliberate(e) || e == TokenError::UnknownKey
+}
+
+/// ES256, EdDSA and RS256: the same inputs to both, the same verdicts, apart from the documented
+/// differences (DESIGN.md, "Validation"): we refuse a `kid` we do not hold, and accept the
+/// `Ed25519` algorithm name (RFC 9864) that jsonwebtoken does not know.
+#[test]
+fn public_key_verdicts_match_jsonwebtoken_but_on_purpose() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    for alg in public_algs() {
+        let (mut agree_ok, mut agree_err, mut stricter, mut ed25519_name) = (0, 0, 0, 0);
+        for token in alg.inputs(&mut rng) {
+            let reference_ok = alg.reference_accepts(&token);
+            match alg.ours.decode_token(&token) {
+                Ok(claims) if reference_ok => {
+                    assert!(!claims.user_id().is_empty());
+                    agree_ok += 1;
+                }
+                Ok(_) => {
+                    // RFC 9864: `Ed25519` names EdDSA on Ed25519; jsonwebtoken has no such name.
+                    let header = token.split('.').next().unwrap();
+                    let header: serde_json::Value =
+                        serde_json::from_slice(&support::unb64(header)).unwrap();
+                    assert!(
+                        alg.name == "EdDSA" && header["alg"] == "Ed25519",
+                        "{}: we accept what jsonwebtoken refuses: {token}",
+                        alg.name
+                    );
+                    ed25519_name += 1;
+                }
+                Err(e) if reference_ok => {
+                    assert!(
+                        deliberate_public(e),
+                        "{}: we refuse ({e:?}) what jsonwebtoken accepts: {token}",
+                        alg.name
+                    );
+                    stricter += 1;
+                }
+                Err(_) => agree_err += 1,
+            }
+        }
+        eprintln!(
+            "differential {}: {agree_ok} both accept, {agree_err} both refuse, {stricter} \
+             refused on purpose, {ed25519_name} accepted as Ed25519",
+            alg.name
+        );
+        assert!(
+            agree_ok >= 4 && agree_err >= 150 && stricter >= 5,
+            "{}",
+            alg.name
+        );
+        assert_eq!(ed25519_name > 0, alg.name == "EdDSA", "{}", alg.name);
+    }
 }

@@ -7,6 +7,8 @@
 //!   importable PyJWT 2.x they are skipped with a message on stderr, unless `CI` is set, in which
 //!   case they fail: run `scripts/install-test-deps.sh`. `PYTHON` overrides the interpreter
 //!   (default `python3`).
+//! - The `live_key_*` tests do the same for ES256, EdDSA and RS256, both ways, and need
+//!   `cryptography` beside PyJWT (PyJWT's public-key algorithms), with the same rule.
 
 mod support;
 
@@ -18,7 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::SECRET;
-use tower_login_manager::{LoginManager, TokenError};
+use tower_login_manager::{
+    Algorithm, LoginManager, SigningKey, TokenError, TokenVerifier, VerifyingKey,
+};
 
 const FIXTURES: &str = include_str!("data/pyjwt_tokens.json");
 const CHECK_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pyjwt_check.py");
@@ -177,20 +181,49 @@ fn pyjwt_version() -> &'static Result<String, String> {
 
 /// `true` if PyJWT can be used. Without it: a failure under CI, else a skip message.
 fn have_pyjwt() -> bool {
-    match pyjwt_version() {
+    static SKIP_NOTICE: OnceLock<()> = OnceLock::new();
+    usable(pyjwt_version(), "live_*", &SKIP_NOTICE)
+}
+
+/// The installed `cryptography` (PyJWT's ES256, EdDSA and RS256), or why there is none.
+fn cryptography_version() -> &'static Result<String, String> {
+    static VERSION: OnceLock<Result<String, String>> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let python = python_bin();
+        let out = Command::new(&python)
+            .args(["-c", "import cryptography; print(cryptography.__version__)"])
+            .output()
+            .map_err(|e| format!("cannot run `{python}`: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(format!("`{python} -c 'import cryptography'` failed"))
+        }
+    })
+}
+
+/// `true` if PyJWT and `cryptography` can be used; without them, as [`have_pyjwt`].
+fn have_pyjwt_crypto() -> bool {
+    static SKIP_NOTICE: OnceLock<()> = OnceLock::new();
+    have_pyjwt() && usable(cryptography_version(), "live_key_*", &SKIP_NOTICE)
+}
+
+/// Whether the tests `which` can run: `check` found their Python module. If not, a failure
+/// under CI, else a skip message, once per run (`notice`).
+fn usable(check: &Result<String, String>, which: &str, notice: &OnceLock<()>) -> bool {
+    match check {
         Ok(_) => true,
         Err(why) if std::env::var_os("CI").is_some() => panic!(
-            "{why}\nthe PyJWT interop tests need PyJWT 2.x in python3 on CI: \
-             run scripts/install-test-deps.sh"
+            "{why}\nthe PyJWT interop tests ({which}) need PyJWT 2.x and cryptography in python3 \
+             on CI: run scripts/install-test-deps.sh"
         ),
         Err(why) => {
             // Once per run, in one write straight to the process's stderr, past libtest's output
             // capture, so that the skip shows in a normal `cargo test` run.
-            static SKIP_NOTICE: OnceLock<()> = OnceLock::new();
-            SKIP_NOTICE.get_or_init(|| {
+            notice.get_or_init(|| {
                 let notice = format!(
-                    "\nSKIPPED the live PyJWT interop tests (live_*): {why}\n\
-                     Run scripts/install-test-deps.sh to install PyJWT \
+                    "\nSKIPPED the live PyJWT interop tests ({which}): {why}\n\
+                     Run scripts/install-test-deps.sh to install PyJWT and cryptography \
                      (with CI set, this is a failure).\n"
                 );
                 let _ = std::io::stderr().lock().write_all(notice.as_bytes());
@@ -373,4 +406,111 @@ fn live_pyjwt_still_answers_fixtures_as_recorded() {
         panic!("{message}");
     }
     eprintln!("WARNING: {message}");
+}
+
+// --- Live, public keys: ES256, EdDSA and RS256 with PyJWT + cryptography ----------------------
+
+/// Our ES256 and EdDSA keys, loaded from PKCS#8 PEM, with their public halves as SPKI PEM.
+fn our_keys() -> [(&'static str, SigningKey, String); 2] {
+    use ed25519_dalek::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+    let lf = ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF;
+    let es = p256::ecdsa::SigningKey::from_slice(&[0x5a; 32]).unwrap();
+    let ed = ed25519_dalek::SigningKey::from_bytes(&[0xa5; 32]);
+    [
+        (
+            "ES256",
+            SigningKey::from_pem(&es.to_pkcs8_pem(lf).unwrap()).unwrap(),
+            es.verifying_key().to_public_key_pem(lf).unwrap(),
+        ),
+        (
+            "EdDSA",
+            SigningKey::from_pem(&ed.to_pkcs8_pem(lf).unwrap()).unwrap(),
+            ed.verifying_key().to_public_key_pem(lf).unwrap(),
+        ),
+    ]
+}
+
+/// (v) Our ES256 and EdDSA access tokens are read by PyJWT, given our public key as SPKI PEM or
+/// as our JWK, with the claims we write and our header; one signature character off, refused.
+#[test]
+fn live_key_our_es256_and_eddsa_tokens_are_read_by_pyjwt() {
+    if !have_pyjwt_crypto() {
+        return;
+    }
+    for (alg, key, pem) in our_keys() {
+        let manager = LoginManager::builder(SECRET)
+            .signing_key(key.clone())
+            .build()
+            .unwrap();
+        let token = manager
+            .issue_token("7", Duration::from_secs(60 * 60))
+            .unwrap();
+        let jwk = key.verifying_key().to_jwk().to_string();
+        for (form, public) in [("PEM", &pem), ("JWK", &jwk)] {
+            let got = pyjwt(&["decode-key", alg, public, &token]);
+            assert_eq!(got["outcome"], "ok", "{alg} with the {form}: {got}");
+            let payload = &got["payload"];
+            assert_eq!(payload["user_id"], "7", "{alg} {form}");
+            assert_eq!(
+                payload["jti"].as_str().map(str::len),
+                Some(22),
+                "{alg} {form}"
+            );
+            let header = &got["header"];
+            assert_eq!(
+                (&header["alg"], &header["kid"]),
+                (&alg.into(), &key.kid().into())
+            );
+        }
+        let at = token.rfind('.').unwrap() + 1;
+        let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let mut tampered = token.clone();
+        tampered.replace_range(at..=at, flipped);
+        let got = pyjwt(&["decode-key", alg, &pem, &tampered]);
+        assert_eq!(got["error"], "InvalidSignatureError", "{alg}: {got}");
+        assert_eq!(
+            manager.decode_token(&tampered),
+            Err(TokenError::BadSignature)
+        );
+    }
+}
+
+/// (vi) Tokens PyJWT signs with ES256, EdDSA and RS256 (a 2048-bit key), fresh keys from
+/// `cryptography`, are verified here with the public key loaded from PyJWT's SPKI PEM and from
+/// its JWK, under the header's `kid`, and without a `kid` by the keys of the header's algorithm.
+#[test]
+fn live_key_pyjwt_es256_eddsa_and_rs256_tokens_are_verified_here() {
+    if !have_pyjwt_crypto() {
+        return;
+    }
+    let algorithms = [
+        ("ES256", Algorithm::ES256),
+        ("EdDSA", Algorithm::EdDSA),
+        ("RS256", Algorithm::RS256),
+    ];
+    for (alg, algorithm) in algorithms {
+        for kid in ["py", ""] {
+            let minted = pyjwt(&["mint-key", alg, kid, "7", "60"]);
+            let token = minted["token"].as_str().unwrap();
+            let pem = VerifyingKey::from_pem(minted["public_pem"].as_str().unwrap()).unwrap();
+            let jwk = VerifyingKey::from_jwk(&minted["public_jwk"].to_string()).unwrap();
+            assert_eq!((pem.algorithm(), jwk.algorithm()), (algorithm, algorithm));
+            let pem = if kid.is_empty() {
+                pem
+            } else {
+                pem.with_kid(kid)
+            };
+            if !kid.is_empty() {
+                assert_eq!(jwk.kid(), kid, "the JWK's kid is kept");
+            }
+            for (form, key) in [("PEM", pem), ("JWK", jwk)] {
+                let verifier = TokenVerifier::builder().key(key).build().unwrap();
+                let claims = verifier
+                    .decode_token(token)
+                    .unwrap_or_else(|e| panic!("{alg}, kid {kid:?}, {form}: {e:?}"));
+                assert_eq!(claims.user_id(), "7");
+                assert_eq!(claims.expires_at() - claims.issued_at().unwrap(), 3600);
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::{Algorithm, Private, Public, VerifyingKey, rsa_public};
+use super::{Algorithm, Private, Public, VerifyingKey, ed25519_public, rsa_public};
 use crate::error::ConfigError;
 
 /// The largest JWK Set read, in bytes: identity providers publish a few keys, a few KiB.
@@ -20,10 +20,11 @@ pub(crate) const MAX_JWKS_LEN: usize = 256 * 1024;
 /// publishes them (`LoginManager::jwks`) or an identity provider serves them.
 ///
 /// Reading a set is forgiving of what a verifier cannot use and strict about what it keeps: a key
-/// of an unknown `kty`, `crv` or `alg`, an encryption key (`use` other than `sig`), a key with
-/// private members or one that is invalid (a point off the curve, an RSA modulus under 2048 bits)
-/// is skipped, with a log line under the `tracing` feature, and the rest of the set is kept. Keys
-/// that share a `kid` are all skipped: which one a token meant cannot be known.
+/// of an unknown `kty`, `crv` or `alg`, an encryption key (`use` other than `sig`, `key_ops`
+/// without `verify`), a key with private members or one that is invalid or weak (a point off the
+/// curve, a non-canonical or small-order Ed25519 point, an RSA modulus under 2048 bits or of the
+/// ROCA family) is skipped, with a log line under the `tracing` feature, and the rest of the set
+/// is kept. Keys that share a `kid` are all skipped: which one a token meant cannot be known.
 ///
 /// ```
 /// use tower_login_manager::{JwkSet, SigningKey};
@@ -126,9 +127,7 @@ fn without_shared_kids(keys: Vec<VerifyingKey>) -> Vec<VerifyingKey> {
 pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str> {
     let jwk = jwk.as_object().ok_or("a JWK is not a JSON object")?;
     let kty = member(jwk, "kty")?.ok_or("a JWK has no `kty`")?;
-    if member(jwk, "use")?.is_some_and(|usage| usage != "sig") {
-        return Err("a JWK whose `use` is not `sig`");
-    }
+    meant_for(jwk, "verify")?;
     if ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
         .iter()
         .any(|name| jwk.contains_key(*name))
@@ -168,6 +167,7 @@ pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str>
 pub(super) fn private_from_jwk(jwk: &Value) -> Result<(Private, Option<String>), &'static str> {
     let jwk = jwk.as_object().ok_or("a JWK is not a JSON object")?;
     let d = b64_member(jwk, "d")?;
+    meant_for(jwk, "sign")?;
     let private = match member(jwk, "kty")? {
         Some("EC") => {
             let public = ec_public(jwk)?;
@@ -210,7 +210,8 @@ fn ec_public(jwk: &Map<String, Value>) -> Result<p256::ecdsa::VerifyingKey, &'st
         .map_err(|_| "an EC JWK's point is not on P-256")
 }
 
-/// RFC 8037 section 2: `crv` Ed25519, `x` of 32 bytes, a valid point encoding.
+/// RFC 8037 section 2: `crv` Ed25519, `x` of 32 bytes, the canonical encoding of a point not of
+/// small order.
 fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
     if member(jwk, "crv")? != Some("Ed25519") {
         return Err("an OKP JWK on a curve other than Ed25519");
@@ -218,7 +219,22 @@ fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &
     let x: [u8; 32] = b64_member(jwk, "x")?
         .try_into()
         .map_err(|_| "an Ed25519 JWK's `x` is 32 bytes")?;
-    ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| "an Ed25519 JWK's `x` is not a point")
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
+        .map_err(|_| "an Ed25519 JWK's `x` is not a point")?;
+    ed25519_public(key)
+}
+
+/// RFC 7517 sections 4.2 and 4.3: a key is used only for what it is meant for: `use`, if
+/// present, is `sig`, and `key_ops`, if present, holds `operation` (`sign` or `verify`).
+fn meant_for(jwk: &Map<String, Value>, operation: &str) -> Result<(), &'static str> {
+    if member(jwk, "use")?.is_some_and(|usage| usage != "sig") {
+        return Err("a JWK whose `use` is not `sig`");
+    }
+    match jwk.get("key_ops") {
+        None => Ok(()),
+        Some(Value::Array(ops)) if ops.iter().any(|op| op == operation) => Ok(()),
+        Some(_) => Err("a JWK whose `key_ops` does not hold this operation (`sign` or `verify`)"),
+    }
 }
 
 /// RFC 7517 section 4.4: `alg`, if present, is the algorithm the key is used with; a key meant

@@ -16,6 +16,8 @@ use crate::error::ConfigError;
 #[cfg(feature = "jwks-fetch")]
 mod fetch;
 mod jwk;
+#[cfg(test)]
+mod wycheproof;
 
 pub use jwk::JwkSet;
 
@@ -109,13 +111,15 @@ impl VerifyingKey {
     }
 
     /// A public key from PEM: an SPKI `PUBLIC KEY` block of a P-256 key (ES256), an Ed25519 key
-    /// (EdDSA) or an RSA key of 2048 to 8192 bits (RS256). Its key id is its RFC 7638 thumbprint.
+    /// (EdDSA, canonically encoded, not of small order) or an RSA key of 2048 to 8192 bits, not of
+    /// the ROCA family (RS256). Its key id is its RFC 7638 thumbprint.
     pub fn from_pem(pem: &str) -> Result<Self, ConfigError> {
         use p256::pkcs8::DecodePublicKey as _;
         if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem) {
             return Ok(Self::new(Public::Es256(key), None));
         }
         if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+            let key = ed25519_public(key).map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(Public::Ed25519(key), None));
         }
         if let Ok(key) = rsa::PublicKey::from_public_key_pem(pem) {
@@ -191,6 +195,23 @@ impl VerifyingKey {
     }
 }
 
+/// RFC 8032 section 5.1.3: an Ed25519 public key is the canonical encoding of its point (y below
+/// p, no sign bit on x = 0), which `ed25519_dalek` decodes without checking; and it is not of
+/// small order, for which `verify_strict` would refuse every signature (RFC 8032 section 5.1.7).
+fn ed25519_public(
+    key: ed25519_dalek::VerifyingKey,
+) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+    if key.to_edwards().compress().as_bytes() != key.as_bytes() {
+        return Err(
+            "an Ed25519 public key that is not canonically encoded (RFC 8032 section 5.1.3)",
+        );
+    }
+    if key.is_weak() {
+        return Err("an Ed25519 public key of small order");
+    }
+    Ok(key)
+}
+
 fn rsa_public(key: rsa::PublicKey) -> Result<Public, ConfigError> {
     use rsa::traits::PublicKeyParts as _;
     let bits = key.n().bit_width_vartime() as usize;
@@ -199,10 +220,42 @@ fn rsa_public(key: rsa::PublicKey) -> Result<Public, ConfigError> {
             "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)",
         ));
     }
+    if roca_fingerprint(&key.n().to_be_bytes_trimmed_vartime()) {
+        return Err(ConfigError::InvalidKey(
+            "an RSA modulus of the ROCA family (CVE-2017-15361): it can be factored",
+        ));
+    }
     Ok(Public::Rs256(
         rsa::pkcs1v15::VerifyingKey::new(key.clone()),
         key,
     ))
+}
+
+/// The modulus `n` (big-endian) is of the ROCA family (CVE-2017-15361, Infineon's RSALib; Nemec
+/// et al., CCS 2017), whose primes are `k * M + (65537^a mod M)` with `M` the product of the first
+/// 126 primes for moduli of 1984 bits or more: anyone can factor it from the public key. Then
+/// `n mod r` lies in the subgroup 65537 generates modulo `r` for every odd prime `r <= 701`; a
+/// random modulus does so with a chance of about 2^-167.
+fn roca_fingerprint(n: &[u8]) -> bool {
+    let is_prime = |r: &u32| {
+        (2..*r)
+            .take_while(|d| d * d <= *r)
+            .all(|d| !r.is_multiple_of(d))
+    };
+    (3..=701u32).filter(is_prime).all(|r| {
+        let residue = n.iter().fold(0, |acc, &b| (acc * 256 + u32::from(b)) % r);
+        let generator = 65_537 % r;
+        let mut power = 1;
+        loop {
+            if power == residue {
+                return true;
+            }
+            power = power * generator % r;
+            if power == 1 {
+                return false;
+            }
+        }
+    })
 }
 
 impl fmt::Debug for VerifyingKey {
