@@ -328,7 +328,7 @@ fn hostile_tokens_against_a_public_key_verifier() {
         case("ES256, kid es", good_es.clone(), Ok("42")),
         case("EdDSA, kid ed", good_ed.clone(), Ok("42")),
         case("alg Ed25519 (RFC 9864), kid ed", by_ed(json!({"alg": "Ed25519", "kid": "ed"})), Ok("42")),
-        case("ES256 without a kid: the ES256 keys in turn (RFC 7515 section 4.1.4: kid is optional)", by_es(json!({"alg": "ES256"})), Ok("42")),
+        case("ES256 without a kid: the one ES256 key (RFC 7515 section 4.1.4: kid is optional)", by_es(json!({"alg": "ES256"})), Ok("42")),
         case("EdDSA without a kid", by_ed(json!({"alg": "EdDSA"})), Ok("42")),
         case("ES256 signed by the manager", manager.issue_token("42", Duration::from_secs(60)).unwrap(), Ok("42")),
         // RFC 7518 section 3.4 asks for no low s: both s and n - s verify. A token is named by
@@ -1112,4 +1112,51 @@ fn rfc7517_section4_3_a_private_jwk_not_meant_to_sign_is_refused() {
         let err = SigningKey::from_jwk(&jwk).expect_err(name);
         assert_no_key_material(&format!("{err} {err:?}"), &jwk, name);
     }
+}
+
+/// RFC 7515 section 4.1.4 makes `kid` optional; with one key of the token's algorithm there is
+/// no choice to make, so a token without one verifies. With several, a token without a `kid`
+/// is refused as naming no key: trying each in turn would let every forged kid-less token cost a
+/// verifier as many signature checks as an identity provider publishes keys of its algorithm.
+#[test]
+fn rfc7515_section4_1_4_without_a_kid_only_a_lone_key_of_the_algorithm_is_tried() {
+    let k = keys();
+    let second = p256::ecdsa::SigningKey::from_slice(&[0x33; 32]).unwrap();
+    let two = TokenVerifier::builder()
+        .key(k.es.verifying_key())
+        .key(
+            VerifyingKey::from_jwk(&{
+                use p256::pkcs8::EncodePrivateKey as _;
+                let pem = second.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
+                SigningKey::from_pem(&pem)
+                    .unwrap()
+                    .verifying_key()
+                    .to_jwk()
+                    .to_string()
+            })
+            .unwrap()
+            .with_kid("es-2"),
+        )
+        .clock(|| NOW)
+        .build()
+        .unwrap();
+    let one = verifier(&k);
+    let no_kid =
+        |key: &p256::ecdsa::SigningKey| jws(json!({"alg": "ES256"}), &claims(), es256(key));
+
+    assert_eq!(
+        one.decode_token(&no_kid(&k.es_raw))
+            .map(|c| c.user_id().to_owned()),
+        Ok("42".into())
+    );
+    for key in [&k.es_raw, &second] {
+        assert_eq!(two.decode_token(&no_kid(key)), Err(TokenError::UnknownKey));
+    }
+    // With their kids, both verify.
+    let with_kid = jws(
+        json!({"alg": "ES256", "kid": "es-2"}),
+        &claims(),
+        es256(&second),
+    );
+    assert!(two.decode_token(&with_kid).is_ok());
 }

@@ -447,7 +447,7 @@ impl PublicKeys {
     }
 
     /// RFC 7515 section 5.2 step 8 with RFC 8725 section 3.1: the key the `kid` names, which
-    /// must be of the header's algorithm; without a `kid`, the keys of that algorithm in turn.
+    /// must be of the header's algorithm; without a `kid`, the one key of that algorithm.
     pub(crate) fn verify(
         &self,
         algorithm: Algorithm,
@@ -472,11 +472,16 @@ impl PublicKeys {
                 }
                 key.verify(signing_input, signature)
             }
+            // RFC 7515 section 4.1.4: `kid` is optional; without one, the key of the token's
+            // algorithm, if there is exactly one. Never each in turn: a forged token would cost
+            // as many signature checks as the set has keys of its algorithm.
             None => {
                 let mut of_algorithm = keys.iter().filter(|k| k.algorithm() == algorithm);
-                let first = of_algorithm.next().ok_or(TokenError::WrongAlgorithm)?;
-                first.verify(signing_input, signature)
-                    || of_algorithm.any(|key| key.verify(signing_input, signature))
+                match (of_algorithm.next(), of_algorithm.next()) {
+                    (None, _) => return Err(TokenError::WrongAlgorithm),
+                    (Some(key), None) => key.verify(signing_input, signature),
+                    (Some(_), Some(_)) => return Err(TokenError::UnknownKey),
+                }
             }
         };
         if verified {
