@@ -66,17 +66,18 @@ impl fmt::Debug for Settings {
 }
 
 /// Put into the extensions of a request the layer let through *without* a user (anonymous
-/// requests, skipped requests), so that the axum extractors can tell "no user" from "no layer",
-/// and answer a required user's absence as the layer would have.
-#[cfg(feature = "axum")]
+/// requests, skipped requests), so that the axum extractors and a
+/// [`RequireLayer`](crate::RequireLayer) can tell "no user" from "no layer", and answer a
+/// required user's absence as the layer would have.
 #[derive(Clone)]
 pub(crate) struct PassedWithoutUser {
     answers: Arc<Answers>,
     /// The layer's answer had login been required.
     rejection: Rejection,
+    /// The layer was told to leave the request unchecked (`skip_if`: CORS preflight by default).
+    pub(crate) skipped: bool,
 }
 
-#[cfg(feature = "axum")]
 impl PassedWithoutUser {
     /// The layer's answer to this request, had login been required.
     pub(crate) fn answer(&self, grpc: bool) -> Response<bytes::Bytes> {
@@ -151,12 +152,12 @@ where
     /// The token at once; its revocation and the user in the response future.
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if self.settings.skips(&req) {
-            return self.pass(req, Rejection::MissingToken);
+            return self.pass(req, Rejection::MissingToken, true);
         }
         match self.verify(&req) {
             Ok(claims) => self.wait(req, claims),
             Err(rejection) if self.settings.anonymous.lets_through(rejection) => {
-                self.pass(req, rejection)
+                self.pass(req, rejection, false)
             }
             Err(rejection) => {
                 let answer = self
@@ -214,18 +215,23 @@ impl<S, L, R> LoginService<S, L, R> {
     }
 
     /// Hands the request to the inner service with no user; `rejection` is the answer had
-    /// login been required, which the axum extractors that require a user give.
-    #[cfg_attr(not(feature = "axum"), allow(unused_mut, unused_variables))]
-    fn pass<B>(&mut self, mut req: Request<B>, rejection: Rejection) -> ResponseFuture<S, L, R, B>
+    /// login been required, which the axum extractors that require a user, and a requirement,
+    /// give; `skipped` when [`skip_if`](crate::LoginLayer::skip_if) said so.
+    fn pass<B>(
+        &mut self,
+        mut req: Request<B>,
+        rejection: Rejection,
+        skipped: bool,
+    ) -> ResponseFuture<S, L, R, B>
     where
         S: Service<Request<B>>,
         L: UserLoader,
         R: Revocations,
     {
-        #[cfg(feature = "axum")]
         req.extensions_mut().insert(PassedWithoutUser {
             answers: self.settings.answers.clone(),
             rejection,
+            skipped,
         });
         ResponseFuture::call(self.inner.call(req))
     }

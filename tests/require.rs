@@ -24,7 +24,7 @@ use serde_json::json;
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_login_manager::{
-    Claims, ConfigError, LoginLayer, LoginManager, Rejection, RequireLayer, UserCheck,
+    Anonymous, Claims, ConfigError, LoginLayer, LoginManager, Rejection, RequireLayer, UserCheck,
 };
 use tower_test::mock;
 
@@ -300,6 +300,69 @@ async fn without_a_login_layer_in_front_the_answer_is_500_never_a_pass() {
     let layer = RequireLayer::user(|_: &User| async { Ok::<_, Infallible>(true) });
     let answer = send(layer, grpc(&token_with(""))).await;
     assert_eq!(answer.headers["grpc-status"], "13");
+}
+
+/// What the login layer lets through without a user: a request it was told to leave unchecked
+/// (`skip_if`, CORS preflight by default) goes on, since no login was asked of it; an anonymous
+/// one (`Anonymous::NoToken`) gets the login layer's own answer, since the route asks for more
+/// than anyone. Neither is a 500: there is a login layer in front.
+#[tokio::test]
+async fn requests_the_login_layer_passes_without_a_user_are_skipped_or_asked_to_log_in() {
+    let preflight = || {
+        Request::options("/")
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .body(Full::default())
+            .unwrap()
+    };
+    let no_token = || Request::get("/").body(Full::default()).unwrap();
+    let anonymous = || login().anonymous(Anonymous::NoToken);
+    let admins = || {
+        RequireLayer::user(|user: &User| {
+            let admin = user.name == "ada";
+            async move { Ok::<_, Infallible>(admin) }
+        })
+    };
+
+    // CORS preflight, skipped by the login layer: the inner service answers it.
+    let scoped = ServiceBuilder::new()
+        .layer(login())
+        .layer(RequireLayer::scopes(["read"]).unwrap());
+    let answer = send(scoped, preflight()).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (StatusCode::OK, "inner")
+    );
+    let checked = ServiceBuilder::new().layer(login()).layer(admins());
+    let answer = send(checked, preflight()).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (StatusCode::OK, "inner")
+    );
+
+    // An anonymous request: 401 "You need to login", with the challenge, as the login layer
+    // answers when login is required.
+    let want = r#"{"status":401,"message":"You need to login"}"#;
+    for answer in [
+        send(
+            ServiceBuilder::new()
+                .layer(anonymous())
+                .layer(RequireLayer::roles(["admin"])),
+            no_token(),
+        )
+        .await,
+        send(
+            ServiceBuilder::new().layer(anonymous()).layer(admins()),
+            no_token(),
+        )
+        .await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::UNAUTHORIZED, want)
+        );
+        assert_eq!(answer.headers[WWW_AUTHENTICATE], r#"Bearer realm="api""#);
+    }
 }
 
 /// The check over the loaded user: `true` passes, `false` is 403, an error is the loader's 500

@@ -28,10 +28,12 @@ use crate::token::Claims;
 /// [`LoginManager::with_claims`](crate::LoginManager::with_claims).
 ///
 /// The requirement goes *inside* the login layer (in axum, a `route_layer` after the login
-/// layer's, or a `.layer(..)` of the same `ServiceBuilder` after it). A request without verified
-/// claims (no login layer in front, or one that lets requests through without a user:
-/// [`Anonymous`](crate::Anonymous), [`skip_if`](crate::LoginLayer::skip_if), CORS preflight by
-/// default) is never let through: 500, and an `ERROR` event with the feature `tracing`.
+/// layer's, or a `.layer(..)` of the same `ServiceBuilder` after it). A request the login layer
+/// let through without a user is answered as that layer answers when login is required (401
+/// "You need to login" for an [`Anonymous`](crate::Anonymous) one), unless the login layer was
+/// told to leave it unchecked ([`skip_if`](crate::LoginLayer::skip_if), CORS preflight by
+/// default), which goes on unchecked here too. A request with no login layer in front is never
+/// let through: 500, and an `ERROR` event with the feature `tracing`.
 ///
 /// ```
 /// use std::time::Duration;

@@ -14,6 +14,7 @@ use super::check::{Rule, UserCheck};
 use super::future::ResponseFuture;
 use crate::body::ResponseBody;
 use crate::rejection::{Answers, Rejection, is_grpc};
+use crate::service::PassedWithoutUser;
 use crate::token::Claims;
 
 /// What every request handled by one [`RequireLayer`](super::RequireLayer) shares: the rule
@@ -24,14 +25,31 @@ pub(super) struct Settings {
     pub(super) answers: Answers,
 }
 
+/// What a requirement does with a request, before any check of the user.
+pub(super) enum Decision {
+    /// Its claims pass the rule: on to the user check, if any, and the inner service.
+    Check,
+    /// The login layer was told to leave it unchecked (`skip_if`): on to the inner service.
+    Skipped,
+    /// This answer: 403, the login layer's own for a request it let through without a user
+    /// (401 "You need to login" for an anonymous one), or 500 with no login layer in front.
+    Answer(Response<Bytes>),
+}
+
 impl Settings {
-    /// `None` when the request's verified claims pass the rule; else the answer: 403, or 500
-    /// when there are no claims (no login layer in front).
-    fn refusal<B>(&self, req: &Request<B>) -> Option<Response<Bytes>> {
+    fn decide<B>(&self, req: &Request<B>) -> Decision {
+        let grpc = || is_grpc(req.headers());
         let Some(claims) = req.extensions().get::<Claims>() else {
-            return Some(self.answers.no_login_layer(is_grpc(req.headers())));
+            return match req.extensions().get::<PassedWithoutUser>() {
+                Some(passed) if passed.skipped => Decision::Skipped,
+                Some(passed) => Decision::Answer(passed.answer(grpc())),
+                None => Decision::Answer(self.answers.no_login_layer(grpc())),
+            };
         };
-        (!self.rule.allows(claims)).then(|| self.refuse(req))
+        match self.rule.allows(claims) {
+            true => Decision::Check,
+            false => Decision::Answer(self.refuse(req)),
+        }
     }
 
     /// 403: the request's token or user does not allow the route.
@@ -108,9 +126,9 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.settings.refusal(&req) {
-            None => ResponseFuture::call(self.inner.call(req)),
-            Some(answer) => ResponseFuture::answer(answer),
+        match self.settings.decide(&req) {
+            Decision::Check | Decision::Skipped => ResponseFuture::call(self.inner.call(req)),
+            Decision::Answer(answer) => ResponseFuture::answer(answer),
         }
     }
 }
@@ -133,8 +151,10 @@ where
     /// clone stays here and is readied by the next `poll_ready` (tower-service: "Be careful
     /// when cloning inner services").
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if let Some(answer) = self.settings.refusal(&req) {
-            return ResponseFuture::answer(answer);
+        match self.settings.decide(&req) {
+            Decision::Check => {}
+            Decision::Skipped => return ResponseFuture::call(self.inner.call(req)),
+            Decision::Answer(answer) => return ResponseFuture::answer(answer),
         }
         let Some(user) = req.extensions().get::<A::User>() else {
             let grpc = is_grpc(req.headers());
