@@ -41,8 +41,8 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// The `alg` header value written for this algorithm.
-    pub fn as_str(self) -> &'static str {
+    /// The `alg` header value written for this algorithm (also its `Display`).
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::ES256 => "ES256",
             Self::EdDSA => "EdDSA",
