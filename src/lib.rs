@@ -48,7 +48,8 @@
 //!
 //! # axum
 //!
-//! ```
+#![cfg_attr(feature = "axum", doc = "```")]
+#![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use std::{convert::Infallible, time::Duration};
 //! use axum::{Router, body::Body, routing::get};
 //! use http::{Request, StatusCode, header};
@@ -271,7 +272,8 @@
 //! - a short-lived cache of loaded users: [`CachedLoader`] around any loader (revocation is still
 //!   checked on every request).
 //!
-//! ```
+#![cfg_attr(feature = "axum", doc = "```")]
+#![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use std::convert::Infallible;
 //! use axum::{Router, body::Body, routing::{get, post}};
 //! use http::{Request, StatusCode, header};
@@ -433,6 +435,6 @@ pub use token::{Claims, TokenKind};
 pub use verifier::{TokenVerifier, TokenVerifierBuilder};
 
 /// The README's Rust blocks, compiled and run as doc tests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
