@@ -44,14 +44,20 @@ async fn start(dir: &TempDir, keys_file: &Path) -> Server {
 async fn start_with_max_age(dir: &TempDir, keys_file: &Path, max_age: &str) -> Server {
     let file = keys_file.to_str().unwrap();
     let env = [("SIGNING_KEYS_FILE", file), ("JWKS_MAX_AGE_SECS", max_age)];
-    let launch = Launch {
+    let database_url = dir.database_url();
+    let launch = issuer(&database_url, &env);
+    Server::start_with_user(&launch, "ada", "correct horse battery").await
+}
+
+/// The issuing server on `database_url`, with `env`.
+fn issuer<'a>(database_url: &'a str, env: &'a [(&'a str, &'a str)]) -> Launch<'a> {
+    Launch {
         name: "issuer",
         timing: TIMING,
         secret: Some(SECRET),
-        database_url: &dir.database_url(),
-        env: &env,
-    };
-    Server::start_with_user(&launch, "ada", "correct horse battery").await
+        database_url,
+        env,
+    }
 }
 
 /// The kids of the served JWK Set, and its `Cache-Control`.
@@ -194,28 +200,21 @@ async fn a_bad_file_on_sighup_changes_nothing_and_logs_no_key() {
 async fn a_server_whose_keys_file_cannot_be_used_does_not_start() {
     let dir = TempDir::new("signing-keys-bad-start");
     let keys_file = dir.path().join("keys.pem");
-    // An RSA key: verification only, this crate does not sign with RSA.
-    std::fs::write(
-        &keys_file,
-        "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
-    )
-    .unwrap();
+    // An RSA key: this crate verifies RS256 and does not sign with RSA.
+    let rsa = include_str!("../../../tests/data/keys/rsa2048_private.pem");
+    std::fs::write(&keys_file, rsa).unwrap();
     let file = keys_file.to_str().unwrap();
     let env = [("SIGNING_KEYS_FILE", file)];
-    let launch = Launch {
-        name: "issuer",
-        timing: TIMING,
-        secret: Some(SECRET),
-        database_url: &dir.database_url(),
-        env: &env,
-    };
+    let database_url = dir.database_url();
+    let launch = issuer(&database_url, &env);
     let mut server = Server::spawn(&launch);
     let status = server.wait_exit();
     assert!(!status.success());
     let (_, stderr) = server.output();
     assert!(stderr.contains("SIGNING_KEYS_FILE"), "{stderr}");
     assert!(stderr.contains("key 1 of the file"), "{stderr}");
-    assert!(!stderr.contains("MIIB"), "key material echoed: {stderr}");
+    let body = rsa.lines().nth(5).unwrap();
+    assert!(!stderr.contains(body), "key material echoed: {stderr}");
 }
 
 /// The whole story: the issuer signs with ES256, a second process (`--bin verifier`) verifies
