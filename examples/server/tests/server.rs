@@ -1371,3 +1371,43 @@ fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// The README's main command, `cargo run -p example-server`, runs this server: with a second
+/// binary in the package (`verifier`), cargo needs `default-run` to know which.
+#[test]
+fn the_readme_command_runs_the_server() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let package = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "example-server")
+        .expect("the example server's package");
+    let bins = package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"][0] == "bin")
+        .count();
+    assert!(
+        bins == 1 || package["default_run"] == "server",
+        "{bins} binaries and default_run {}: `cargo run -p example-server` cannot choose",
+        package["default_run"]
+    );
+}
