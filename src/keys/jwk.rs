@@ -158,7 +158,7 @@ pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str>
         }
         _ => return Err("a JWK of an unknown `kty`"),
     };
-    let key = VerifyingKey::from_parts(public, member(jwk, "kid")?.map(str::to_owned));
+    let key = VerifyingKey::new(public, member(jwk, "kid")?.map(str::to_owned));
     check_alg(jwk, key.algorithm())?;
     Ok(key)
 }
@@ -286,8 +286,9 @@ fn required_members(public: &Public) -> Vec<(&'static str, String)> {
             ("kty", "OKP".to_owned()),
             ("x", b64(key.as_bytes())),
         ],
-        Public::Rs256(_, key) => {
+        Public::Rs256(key) => {
             use rsa::traits::PublicKeyParts as _;
+            let key: &rsa::PublicKey = key.as_ref();
             vec![
                 ("e", b64(&key.e().to_be_bytes_trimmed_vartime())),
                 ("kty", "RSA".to_owned()),

@@ -92,14 +92,11 @@ pub struct VerifyingKey {
 pub(crate) enum Public {
     Es256(p256::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
-    Rs256(
-        rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>,
-        rsa::PublicKey,
-    ),
+    Rs256(rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>),
 }
 
 impl VerifyingKey {
-    fn new(public: Public, kid: Option<String>) -> Self {
+    pub(super) fn new(public: Public, kid: Option<String>) -> Self {
         let kid = match kid {
             Some(kid) => kid.into(),
             None => jwk::thumbprint(&public).into(),
@@ -177,9 +174,9 @@ impl VerifyingKey {
                 let sig = ed25519_dalek::Signature::from_bytes(sig);
                 key.verify_strict(signing_input, &sig).is_ok()
             }),
-            Public::Rs256(key, public) => {
+            Public::Rs256(key) => {
                 use rsa::traits::PublicKeyParts as _;
-                signature.len() == public.size()
+                signature.len() == key.as_ref().size()
                     && rsa::pkcs1v15::Signature::try_from(signature)
                         .is_ok_and(|sig| key.verify(signing_input, &sig).is_ok())
             }
@@ -188,10 +185,6 @@ impl VerifyingKey {
 
     pub(crate) fn public(&self) -> &Public {
         &self.inner
-    }
-
-    pub(crate) fn from_parts(public: Public, kid: Option<String>) -> Self {
-        Self::new(public, kid)
     }
 }
 
@@ -225,10 +218,7 @@ fn rsa_public(key: rsa::PublicKey) -> Result<Public, ConfigError> {
             "an RSA modulus of the ROCA family (CVE-2017-15361): it can be factored",
         ));
     }
-    Ok(Public::Rs256(
-        rsa::pkcs1v15::VerifyingKey::new(key.clone()),
-        key,
-    ))
+    Ok(Public::Rs256(rsa::pkcs1v15::VerifyingKey::new(key)))
 }
 
 /// The modulus `n` (big-endian) is of the ROCA family (CVE-2017-15361, Infineon's RSALib; Nemec
@@ -309,7 +299,8 @@ impl SigningKey {
         }
     }
 
-    /// A new random P-256 key for ES256, from the operating system's generator.
+    /// A new random P-256 key for ES256, from `rand`'s thread-local CSPRNG (seeded from the
+    /// operating system).
     pub fn generate_es256() -> Self {
         loop {
             // A 32-byte string is a valid scalar unless it is zero or at least the group order
@@ -320,7 +311,8 @@ impl SigningKey {
         }
     }
 
-    /// A new random Ed25519 key for EdDSA, from the operating system's generator.
+    /// A new random Ed25519 key for EdDSA, from `rand`'s thread-local CSPRNG (seeded from the
+    /// operating system).
     pub fn generate_ed25519() -> Self {
         Self::new(Private::Ed25519(ed25519_dalek::SigningKey::from_bytes(
             &random_32(),
