@@ -14,7 +14,7 @@ use crate::token::{
     CRATE_CLAIMS, Claims, Issue, KeySet, Keys, MAX_TOKEN_LEN, Rules, Signer, TokenKind, issue,
     valid_user_id, whole_secs,
 };
-use crate::verifier::{Clock, TokenVerifier, check_rules, check_unique_kids};
+use crate::verifier::{Clock, TokenVerifier, check_rules};
 
 /// The smallest HS256 secret accepted, in bytes (RFC 7518 section 3.2).
 const MIN_SECRET_LEN: usize = 32;
@@ -52,11 +52,10 @@ pub struct LoginManager {
 }
 
 struct Inner {
-    /// The HS256 keys that sign refresh tokens, and access tokens without a signing key.
-    hmac: KeySet,
     /// The asymmetric keys: the one that signs access tokens, and those published.
     signing: Signing,
-    /// This manager's own verifier: the HS256 keys, the published public keys, the rules.
+    /// This manager's own verifier: the HS256 keys (which sign refresh tokens, and access tokens
+    /// without a signing key), the published public keys, the rules.
     verifier: TokenVerifier,
     refresh_ttl: Duration,
     access_ttl: Duration,
@@ -262,13 +261,10 @@ impl LoginManager {
             extra: self.extra.as_deref(),
         };
         // Refresh tokens never leave the issuer: HS256 always. Access tokens: the signing key's.
-        let current = match kind {
-            Some(TokenKind::Refresh) => None,
-            _ => inner.signing.current.load_full(),
-        };
-        let signer = match &current {
-            Some(key) => Signer::Key(key),
-            None => Signer::Hmac(&inner.hmac),
+        let current = inner.signing.current.load();
+        let signer = match (kind, current.as_deref()) {
+            (Some(TokenKind::Refresh), _) | (_, None) => Signer::Hmac(self.hmac()),
+            (_, Some(key)) => Signer::Key(key),
         };
         let rules = inner.verifier.rules();
         let token = issue(signer, rules, user_id, self.now(), whole_secs(ttl), &more);
@@ -408,7 +404,13 @@ impl LoginManager {
     }
 
     fn public_keys(&self) -> &PublicKeys {
-        self.inner.verifier.public_keys()
+        &self.inner.verifier.keys().public
+    }
+
+    /// The HS256 keys, which the manager's verifier always holds.
+    fn hmac(&self) -> &KeySet {
+        let hmac = self.inner.verifier.keys().hmac.as_ref();
+        hmac.expect("a manager's verifier holds its secret")
     }
 
     /// The current time in seconds since the Unix epoch, from the configured clock.
@@ -442,7 +444,7 @@ impl fmt::Debug for LoginManager {
             .field("audience", &rules.audience)
             .field("access_ttl", &inner.access_ttl)
             .field("refresh_ttl", &inner.refresh_ttl)
-            .field("keys", &inner.hmac)
+            .field("keys", self.hmac())
             .field("published", &self.public_keys())
             .field(
                 "extra_claims",
@@ -585,16 +587,14 @@ impl LoginManagerBuilder {
         let hmac = KeySet::new(&self.secret, self.key_id, &self.previous);
         self.rules.longest_ttl = whole_secs(self.access_ttl.max(self.refresh_ttl));
         let published: Vec<SigningKey> = self.signing_key.iter().cloned().collect();
-        let public: Vec<_> = published.iter().map(SigningKey::verifying_key).collect();
-        check_unique_kids(&public)?;
+        let public = published.iter().map(SigningKey::verifying_key).collect();
         let keys = Keys {
-            hmac: Some(hmac.clone()),
+            hmac: Some(hmac),
             public: PublicKeys::new(public),
         };
         Ok(LoginManager {
             extra: None,
             inner: Arc::new(Inner {
-                hmac,
                 signing: Signing {
                     current: ArcSwapOption::new(self.signing_key.map(Arc::new)),
                     published: Mutex::new(published),

@@ -134,8 +134,8 @@ impl TokenVerifier {
         &self.inner.rules
     }
 
-    pub(crate) fn public_keys(&self) -> &PublicKeys {
-        &self.inner.keys.public
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
     }
 
     /// The current time in seconds since the Unix epoch, from the configured clock.
@@ -281,7 +281,7 @@ pub(crate) fn check_rules(rules: &Rules) -> Result<(), ConfigError> {
 }
 
 /// No two keys share a key id: a token's `kid` names one key, never a choice.
-pub(crate) fn check_unique_kids(keys: &[VerifyingKey]) -> Result<(), ConfigError> {
+fn check_unique_kids(keys: &[VerifyingKey]) -> Result<(), ConfigError> {
     for (i, key) in keys.iter().enumerate() {
         if keys[..i].iter().any(|k| k.kid() == key.kid()) {
             return Err(ConfigError::InvalidKey("two keys share a key id"));
