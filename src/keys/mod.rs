@@ -280,6 +280,8 @@ impl PartialEq for VerifyingKey {
 pub struct SigningKey {
     inner: Arc<Private>,
     public: VerifyingKey,
+    /// The base64url header of the tokens it signs, prepared once: its `alg` and `kid`.
+    header_b64: Arc<str>,
 }
 
 enum Private {
@@ -293,9 +295,15 @@ impl SigningKey {
             Private::Es256(key) => Public::Es256(*key.verifying_key()),
             Private::Ed25519(key) => Public::Ed25519(key.verifying_key()),
         };
+        Self::with_public(Arc::new(private), VerifyingKey::new(public, None))
+    }
+
+    fn with_public(inner: Arc<Private>, public: VerifyingKey) -> Self {
+        let header_b64 = header_b64(public.algorithm().as_str(), Some(public.kid())).into();
         Self {
-            inner: Arc::new(private),
-            public: VerifyingKey::new(public, None),
+            inner,
+            public,
+            header_b64,
         }
     }
 
@@ -348,9 +356,8 @@ impl SigningKey {
     }
 
     /// This key with key id `kid` instead of its thumbprint.
-    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.public = self.public.with_kid(kid);
-        self
+    pub fn with_kid(self, kid: impl Into<String>) -> Self {
+        Self::with_public(self.inner, self.public.with_kid(kid))
     }
 
     /// The key id (`kid`) written into the header of the tokens this key signs.
@@ -366,6 +373,11 @@ impl SigningKey {
     /// The public half, with the same key id: what verifiers hold.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.public.clone()
+    }
+
+    /// The base64url JWS header of the tokens this key signs: `{"alg":..,"typ":"JWT","kid":..}`.
+    pub(crate) fn header_b64(&self) -> &str {
+        &self.header_b64
     }
 
     /// Signs `token`, the signing input `header.payload`, and appends `.` and the signature,
@@ -392,6 +404,21 @@ impl fmt::Debug for SigningKey {
             .field("private_key", &"<redacted>")
             .finish()
     }
+}
+
+/// The length of an ES256 or EdDSA signature in base64url: 64 bytes, 86 characters.
+pub(crate) const SIGNATURE_B64_LEN: usize = 86;
+
+/// The base64url JWS header `{"alg":"<alg>","typ":"JWT"}`, with `"kid":<kid>` last when given:
+/// the form PyJWT writes, for the HS256 secret and the signing keys alike.
+pub(crate) fn header_b64(alg: &str, kid: Option<&str>) -> String {
+    let mut header = format!(r#"{{"alg":"{alg}","typ":"JWT""#).into_bytes();
+    if let Some(kid) = kid {
+        header.extend_from_slice(br#","kid":"#);
+        serde_json::to_writer(&mut header, kid).expect("writing to a Vec cannot fail");
+    }
+    header.push(b'}');
+    URL_SAFE_NO_PAD.encode(&header)
 }
 
 fn random_32() -> [u8; 32] {

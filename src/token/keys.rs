@@ -9,7 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::{MAC_B64_LEN, MAC_LEN, Rules, TokenKind};
-use crate::keys::SigningKey;
+use crate::keys::{SIGNATURE_B64_LEN, SigningKey, header_b64};
 
 /// The HS256 key: the `hmac` crate's HMAC-SHA-256 with the key absorbed once, when the manager
 /// is built (both padded key blocks hashed); each token clones that state and hashes only its own
@@ -71,15 +71,7 @@ impl KeySet {
         current_kid: Option<String>,
         previous: &[(Option<String>, Vec<u8>)],
     ) -> Self {
-        let header_b64 = match &current_kid {
-            None => super::HEADER_B64.to_owned(),
-            Some(kid) => {
-                let mut header = br#"{"alg":"HS256","typ":"JWT","kid":"#.to_vec();
-                serde_json::to_writer(&mut header, kid).expect("writing to a Vec cannot fail");
-                header.push(b'}');
-                URL_SAFE_NO_PAD.encode(&header)
-            }
-        };
+        let header_b64 = header_b64("HS256", current_kid.as_deref());
         Self {
             current: Key::new(current),
             current_kid,
@@ -189,10 +181,10 @@ pub(crate) fn issue(
         }
         Signer::Key(key) => {
             // RFC 7515 section 4.1.4: the `kid` names the key, so a verifier never guesses.
-            let header = serde_json::json!({"alg": key.algorithm().as_str(), "typ": "JWT", "kid": key.kid()});
-            let header = serde_json::to_vec(&header).expect("a JSON value serializes");
-            let mut token = String::with_capacity(header.len() * 4 / 3 + 4 + claims_len + 344);
-            URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+            let header = key.header_b64();
+            let mut token =
+                String::with_capacity(header.len() + 2 + claims_len + SIGNATURE_B64_LEN);
+            token.push_str(header);
             token.push('.');
             URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
             key.sign_appended(&mut token);

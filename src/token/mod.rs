@@ -177,6 +177,8 @@ mod tests {
                 serde_json::json!({"alg": "HS256"}),
             ]
         );
+        // The header issued without a `kid` is the first of them, PyJWT's.
+        assert_eq!(crate::keys::header_b64("HS256", None), super::HEADER_B64);
         for h in super::KNOWN_HEADERS {
             assert!(super::parse::parse_header(&URL_SAFE_NO_PAD.decode(h).unwrap()).is_ok());
         }
