@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::{Algorithm, Private, Public, VerifyingKey, ed25519_public, rsa_public};
+use super::{Algorithm, Private, Public, VerifyingKey, ed25519, rsa_public};
 use crate::error::ConfigError;
 
 /// The largest JWK Set read, in bytes: identity providers publish a few keys, a few KiB.
@@ -183,7 +183,7 @@ pub(super) fn private_from_jwk(jwk: &Value) -> Result<(Private, Option<String>),
             let public = okp_public(jwk)?;
             let d: [u8; 32] = d.try_into().map_err(|_| "an Ed25519 `d` is 32 bytes")?;
             let key = ed25519_dalek::SigningKey::from_bytes(&d);
-            if key.verifying_key() != public {
+            if key.verifying_key().as_bytes() != public.as_bytes() {
                 return Err("an OKP JWK's `x` is not the public key of its `d`");
             }
             check_alg(jwk, Algorithm::EdDSA)?;
@@ -212,7 +212,7 @@ fn ec_public(jwk: &Map<String, Value>) -> Result<p256::ecdsa::VerifyingKey, &'st
 
 /// RFC 8037 section 2: `crv` Ed25519, `x` of 32 bytes, the canonical encoding of a point not of
 /// small order.
-fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519::PublicKey, &'static str> {
     if member(jwk, "crv")? != Some("Ed25519") {
         return Err("an OKP JWK on a curve other than Ed25519");
     }
@@ -221,7 +221,7 @@ fn okp_public(jwk: &Map<String, Value>) -> Result<ed25519_dalek::VerifyingKey, &
         .map_err(|_| "an Ed25519 JWK's `x` is 32 bytes")?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
         .map_err(|_| "an Ed25519 JWK's `x` is not a point")?;
-    ed25519_public(key)
+    ed25519::PublicKey::new(key)
 }
 
 /// RFC 7517 sections 4.2 and 4.3: a key is used only for what it is meant for: `use`, if

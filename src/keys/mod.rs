@@ -2,7 +2,7 @@
 //! with, and a [`VerifyingKey`] (public, ES256, EdDSA or RS256) that any service checks them with.
 //! Each key carries exactly one [`Algorithm`] (RFC 8725 section 3.1) and a key id (`kid`), the
 //! RFC 7638 thumbprint unless one is set. The primitives are RustCrypto's: `p256` (ECDSA),
-//! `ed25519-dalek` (with `verify_strict`) and `rsa` (verification only). Key material never
+//! `ed25519-dalek` (with `verify_strict`'s verdicts) and `rsa` (verification only). Key material never
 //! appears in `Debug` or in an error. This module imports only the crate's errors.
 
 use std::fmt;
@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ConfigError;
 
+mod ed25519;
 #[cfg(feature = "jwks-fetch")]
 mod fetch;
 mod jwk;
@@ -91,7 +92,7 @@ pub struct VerifyingKey {
 
 pub(crate) enum Public {
     Es256(p256::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    Ed25519(ed25519::PublicKey),
     Rs256(rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>),
 }
 
@@ -116,7 +117,7 @@ impl VerifyingKey {
             return Ok(Self::new(Public::Es256(key), None));
         }
         if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
-            let key = ed25519_public(key).map_err(ConfigError::InvalidKey)?;
+            let key = ed25519::PublicKey::new(key).map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(Public::Ed25519(key), None));
         }
         if let Ok(key) = rsa::PublicKey::from_public_key_pem(pem) {
@@ -163,17 +164,14 @@ impl VerifyingKey {
     }
 
     /// The signature `signature` (the decoded third segment of a compact JWS) is this key's over
-    /// `signing_input`: 64 bytes `r || s` for ES256 (never DER), 64 bytes checked with
-    /// `verify_strict` for EdDSA, the modulus's length for RS256.
+    /// `signing_input`: 64 bytes `r || s` for ES256 (never DER), 64 bytes given
+    /// `verify_strict`'s verdict for EdDSA, the modulus's length for RS256.
     pub(crate) fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
         use signature::Verifier as _;
         match &*self.inner {
             Public::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
                 .is_ok_and(|sig| key.verify(signing_input, &sig).is_ok()),
-            Public::Ed25519(key) => <&[u8; 64]>::try_from(signature).is_ok_and(|sig| {
-                let sig = ed25519_dalek::Signature::from_bytes(sig);
-                key.verify_strict(signing_input, &sig).is_ok()
-            }),
+            Public::Ed25519(key) => key.verify(signing_input, signature),
             Public::Rs256(key) => {
                 use rsa::traits::PublicKeyParts as _;
                 signature.len() == key.as_ref().size()
@@ -186,23 +184,6 @@ impl VerifyingKey {
     pub(crate) fn public(&self) -> &Public {
         &self.inner
     }
-}
-
-/// RFC 8032 section 5.1.3: an Ed25519 public key is the canonical encoding of its point (y below
-/// p, no sign bit on x = 0), which `ed25519_dalek` decodes without checking; and it is not of
-/// small order, for which `verify_strict` would refuse every signature (RFC 8032 section 5.1.7).
-fn ed25519_public(
-    key: ed25519_dalek::VerifyingKey,
-) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
-    if key.to_edwards().compress().as_bytes() != key.as_bytes() {
-        return Err(
-            "an Ed25519 public key that is not canonically encoded (RFC 8032 section 5.1.3)",
-        );
-    }
-    if key.is_weak() {
-        return Err("an Ed25519 public key of small order");
-    }
-    Ok(key)
 }
 
 fn rsa_public(key: rsa::PublicKey) -> Result<Public, ConfigError> {
@@ -293,7 +274,10 @@ impl SigningKey {
     fn new(private: Private) -> Self {
         let public = match &private {
             Private::Es256(key) => Public::Es256(*key.verifying_key()),
-            Private::Ed25519(key) => Public::Ed25519(key.verifying_key()),
+            Private::Ed25519(key) => Public::Ed25519(
+                ed25519::PublicKey::new(key.verifying_key())
+                    .expect("the public key of a private key is of the prime order"),
+            ),
         };
         Self::with_public(Arc::new(private), VerifyingKey::new(public, None))
     }

@@ -132,7 +132,7 @@ fn wycheproof_ecdsa_p256_sha256_p1363_rfc7518_section3_4() {
     );
 }
 
-/// EdDSA on Ed25519 (RFC 8037, RFC 8032 section 5.1.7) with `verify_strict`.
+/// EdDSA on Ed25519 (RFC 8037, RFC 8032 section 5.1.7) with `verify_strict`'s verdicts.
 #[test]
 fn wycheproof_ed25519_rfc8032_section5_1_7() {
     let tally = run("ed25519_test.json", "publicKeyJwk", Algorithm::EdDSA, 151);
