@@ -47,7 +47,7 @@ impl Rule {
     /// Whether `claims` satisfy the rule. A claim that is absent, empty or of the wrong type
     /// satisfies no scope and no role.
     pub(super) fn allows(&self, claims: &Claims) -> bool {
-        let member = |name: &Name| claims.raw_json().and_then(|json| claim::member(json, name));
+        let member = |name: &Name| claim::value_of(claims, name);
         match self {
             Self::Scopes(scope, scopes) => {
                 member(scope).is_some_and(|v| claim::has_scopes(v, scopes))

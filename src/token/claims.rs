@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::parse::{Spot, noted};
 use crate::source::TokenLocation;
 use crate::store::Revocation;
 
@@ -47,6 +48,8 @@ pub struct Claims {
     pub(crate) verified_at: u64,
     /// The decoded claims JSON, kept only when it has claims this crate does not read.
     pub(crate) raw: Option<Box<[u8]>>,
+    /// Where the values of `scope` and `roles` start in `raw`, as the verifier saw them.
+    pub(crate) noted: [Spot; 2],
     /// Where the layer found the token; `None` from [`LoginManager::decode_token`].
     ///
     /// [`LoginManager::decode_token`]: crate::LoginManager::decode_token
@@ -141,6 +144,12 @@ impl Claims {
     /// there in place.
     pub(crate) fn raw_json(&self) -> Option<&[u8]> {
         self.raw.as_deref()
+    }
+
+    /// Where the value of the claim `name` starts in [`Self::raw_json`], if the verifier noted
+    /// it (`scope` and `roles`); [`Spot::Unknown`] for any other name.
+    pub(crate) fn spot(&self, name: &str) -> Spot {
+        noted(name).map_or(Spot::Unknown, |i| self.noted[i])
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fast path for the claims of a token: a flat JSON object whose values are strings without
 //! escapes and non-negative integers, which is what this crate, PyJWT and jsonwebtoken write for
-//! login tokens.
+//! login tokens, and arrays of such strings in claims this crate does not read (`roles`). On the
+//! way it notes where `scope` and `roles` start, for a requirement to read them there.
 //!
 //! [`parse`] either reads such an object exactly as the serde_json path ([`super::parse::ClaimsSeed`])
 //! would, or declines with `None`, and the caller then runs the serde_json path, which stays the
@@ -12,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::parse::{Date, RawClaims, Value};
+use super::parse::{Date, RawClaims, Spot, Value, noted};
 
 /// JSON whitespace (RFC 8259 section 2).
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -68,14 +69,34 @@ fn value(text: &str, i: usize) -> Option<(Value<'_>, usize)> {
     }
 }
 
+/// An array of strings without escapes starting at `text[i] == '['`, in a claim this crate does
+/// not read: the index after it.
+fn strings(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return Some(i + 1);
+    }
+    loop {
+        let (_, next) = string(text, i)?;
+        i = skip_ws(b, next);
+        match *b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
 /// How many claims this crate does not read the fast path takes; a token with more goes to
 /// serde_json. Enough for the application claims tokens usually carry, few enough that checking
 /// each name against the others stays cheaper than a hash set.
 const MAX_OTHER_CLAIMS: usize = 8;
 
-/// The claims of `text` if it is a flat object of plain strings and integers with no repeated
-/// claim (RFC 7519 section 4) and at most [`MAX_OTHER_CLAIMS`] claims this crate does not read;
-/// `None` to let serde_json decide (and refuse a repeated claim).
+/// The claims of `text` if it is a flat object of plain strings and integers (and arrays of plain
+/// strings in claims this crate does not read) with no repeated claim (RFC 7519 section 4) and at
+/// most [`MAX_OTHER_CLAIMS`] claims this crate does not read; `None` to let serde_json decide
+/// (and refuse a repeated claim).
 pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
@@ -83,7 +104,11 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
         return None;
     }
     i = skip_ws(b, i + 1);
-    let mut claims = RawClaims::default();
+    let mut claims = RawClaims {
+        // Every member is seen: one not noted below is not there.
+        noted: [Spot::Absent; 2],
+        ..RawClaims::default()
+    };
     // The names of the claims `slot` has no place for; without escapes, so compared as written.
     let mut others = [""; MAX_OTHER_CLAIMS];
     let mut n_others = 0;
@@ -96,20 +121,31 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
             if b.get(i) != Some(&b':') {
                 return None;
             }
-            let (value, next) = value(text, skip_ws(b, i + 1))?;
-            i = skip_ws(b, next);
+            let start = skip_ws(b, i + 1);
             // The mapping `ClaimsSeed::visit_map` uses; claims this crate does not read are skipped.
-            match claims.slot(name, user_id_claim) {
+            let next = match claims.slot(name, user_id_claim) {
                 Some(Some(_)) => return None,
-                Some(slot) => *slot = Some(value),
+                Some(slot) => {
+                    let (value, next) = value(text, start)?;
+                    *slot = Some(value);
+                    next
+                }
                 None => {
                     if others[..n_others].contains(&name) {
                         return None;
                     }
                     *others.get_mut(n_others)? = name;
                     n_others += 1;
+                    if let Some(noted) = noted(name) {
+                        claims.noted[noted] = Spot::At(u32::try_from(start).ok()?);
+                    }
+                    match b.get(start) {
+                        Some(b'[') => strings(text, start)?,
+                        _ => value(text, start)?.1,
+                    }
                 }
-            }
+            };
+            i = skip_ws(b, next);
             match b.get(i) {
                 Some(b',') => i = skip_ws(b, i + 1),
                 Some(b'}') => {
@@ -125,7 +161,8 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse::{ClaimsSeed, RawClaims};
+    use super::super::parse::{ClaimsSeed, NOTED, RawClaims, Spot};
+    use serde::Deserialize as _;
     use serde::de::DeserializeSeed;
 
     fn serde_path<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
@@ -134,11 +171,78 @@ mod tests {
         de.end().ok().map(|()| claims)
     }
 
-    /// Where the fast path answers, it answers what serde_json does.
+    /// Where the fast path answers, it answers what serde_json does, and notes `scope` and
+    /// `roles` where serde_json finds them.
     pub(crate) fn agrees(text: &str) -> bool {
         match super::parse(text, "user_id") {
             None => true,
-            Some(fast) => serde_path(text, "user_id").is_some_and(|slow| fast == slow),
+            Some(mut fast) => {
+                let noted_right = noted_where_serde_json_finds(text, &fast);
+                // serde_json's path notes nothing.
+                fast.noted = Default::default();
+                noted_right && serde_path(text, "user_id").is_some_and(|slow| fast == slow)
+            }
+        }
+    }
+
+    /// Each noted claim is absent from the object, or its value is the one JSON value that
+    /// starts where it was noted.
+    fn noted_where_serde_json_finds(text: &str, fast: &RawClaims<'_>) -> bool {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text).expect("the fast path read a JSON object");
+        NOTED
+            .iter()
+            .zip(fast.noted)
+            .all(|(name, spot)| match (object.get(*name), spot) {
+                (None, Spot::Absent) => true,
+                (Some(value), Spot::At(at)) => {
+                    let mut de = serde_json::Deserializer::from_str(&text[at as usize..]);
+                    serde_json::Value::deserialize(&mut de).is_ok_and(|v| v == *value)
+                }
+                _ => false,
+            })
+    }
+
+    #[test]
+    fn notes_where_scope_and_roles_start() {
+        let text = r#"{"user_id":"1", "scope" : "a b","roles":[ "x" , "y" ],"exp":2}"#;
+        let fast = super::parse(text, "user_id").unwrap();
+        assert_eq!(fast.noted, [Spot::At(26), Spot::At(40)]);
+        assert!(agrees(text));
+        let fast = super::parse(r#"{"user_id":"1"}"#, "user_id").unwrap();
+        assert_eq!(fast.noted, [Spot::Absent; 2]);
+        // The user id claim is read as the user id: not noted, a requirement searches.
+        let fast = super::parse(r#"{"scope":"1","roles":[]}"#, "scope").unwrap();
+        assert_eq!(fast.noted, [Spot::Unknown, Spot::At(21)]);
+        // serde_json's path notes nothing.
+        let slow = serde_path(r#"{"user_id":"1","roles":["\u0061"]}"#, "user_id").unwrap();
+        assert_eq!(slow.noted, [Spot::Unknown; 2]);
+    }
+
+    #[test]
+    fn arrays_of_plain_strings_in_other_claims_take_the_fast_path() {
+        for text in [
+            r#"{"user_id":"1","roles":[]}"#,
+            r#"{"user_id":"1","roles":["admin"]}"#,
+            r#"{"user_id":"1","roles": [ "a" ,"b c","é" ] ,"groups":["g"]}"#,
+        ] {
+            assert!(super::parse(text, "user_id").is_some(), "{text}");
+            assert!(agrees(text), "{text}");
+        }
+        for text in [
+            r#"{"user_id":"1","roles":["a",]}"#,
+            r#"{"user_id":"1","roles":[,"a"]}"#,
+            r#"{"user_id":"1","roles":["a" "b"]}"#,
+            r#"{"user_id":"1","roles":["\u0061"]}"#,
+            r#"{"user_id":"1","roles":[1]}"#,
+            r#"{"user_id":"1","roles":[["a"]]}"#,
+            r#"{"user_id":"1","roles":["a"}"#,
+            r#"{"user_id":"1","roles":["a","#,
+            r#"{"user_id":"1","roles":[}"#,
+            r#"{"user_id":"1","roles":["a"],"roles":[]}"#,
+        ] {
+            assert!(super::parse(text, "user_id").is_none(), "{text}");
+            assert!(agrees(text), "{text}");
         }
     }
 
@@ -151,9 +255,8 @@ mod tests {
             "{}",
             " {\n\t\"user_id\" : \"é\" } \r\n",
         ] {
-            let fast = super::parse(text, "user_id");
-            assert!(fast.is_some(), "{text}");
-            assert!(fast == serde_path(text, "user_id"), "{text}");
+            assert!(super::parse(text, "user_id").is_some(), "{text}");
+            assert!(agrees(text), "{text}");
         }
     }
 
@@ -215,9 +318,10 @@ mod tests {
     #[test]
     fn the_configured_user_id_claim_is_read_first() {
         let text = r#"{"sub":"a","user_id":"b"}"#;
-        let fast = super::parse(text, "sub").unwrap();
-        assert!(fast == serde_path(text, "sub").unwrap());
+        let mut fast = super::parse(text, "sub").unwrap();
         assert!(fast.has_extra);
+        fast.noted = Default::default();
+        assert!(fast == serde_path(text, "sub").unwrap());
     }
 }
 
@@ -229,7 +333,8 @@ mod properties {
     fn object() -> impl Strategy<Value = String> {
         let name = prop_oneof![
             proptest::sample::select(vec![
-                "user_id", "exp", "iat", "nbf", "jti", "type", "aud", "iss", "role"
+                "user_id", "exp", "iat", "nbf", "jti", "type", "aud", "iss", "role", "scope",
+                "roles"
             ])
             .prop_map(String::from),
             "[a-z_\\\\\"é]{0,6}",
@@ -240,6 +345,14 @@ mod properties {
             (0u64..100).prop_map(|n| format!("0{n}")),
             "-?[0-9]{1,21}(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
             "\"[ -~é\\x00-\\x1f]{0,8}\"",
+            proptest::collection::vec(("[ \\t]{0,1}", "\"[ -~é\\x00-\\x1f]{0,4}\""), 0..3)
+                .prop_map(|strings| {
+                    let strings: Vec<String> = strings
+                        .into_iter()
+                        .map(|(w, s)| format!("{w}{s}{w}"))
+                        .collect();
+                    format!("[{}]", strings.join(","))
+                }),
             proptest::sample::select(vec![
                 "true",
                 "null",

@@ -297,6 +297,30 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
     }
 }
 
+/// Where the value of a claim that a [`RequireLayer`](crate::RequireLayer) reads starts in the
+/// claims text (`scope` and `roles`, RFC 9068 sections 2.2.3 and 2.2.3.1): noted by the fast
+/// path (`flat.rs`) while it reads the text, so that the requirement does not search it again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Spot {
+    /// Not noted (serde_json read the text, or the name is the user id claim): the text must be
+    /// searched.
+    #[default]
+    Unknown,
+    /// The claims object has no such member.
+    Absent,
+    /// The member's value starts at this byte of the text.
+    At(u32),
+}
+
+/// The claims whose values' starts are noted: `scope` and `roles`, in [`RawClaims::noted`]'s
+/// and [`Claims::spot`](super::Claims::spot)'s order.
+pub(super) const NOTED: [&str; 2] = ["scope", "roles"];
+
+/// `name`'s place in [`NOTED`].
+pub(super) fn noted(name: &str) -> Option<usize> {
+    NOTED.iter().position(|noted| *noted == name)
+}
+
 /// The claims this crate reads, borrowed from the decoded payload.
 #[derive(Default)]
 #[cfg_attr(test, derive(Debug, PartialEq))]
@@ -312,6 +336,8 @@ pub(super) struct RawClaims<'a> {
     pub(super) kind: Option<Value<'a>>,
     /// Claims this crate does not read are present (see [`Claims::extra`]).
     pub(super) has_extra: bool,
+    /// Where the values of the [`NOTED`] claims start.
+    pub(super) noted: [Spot; 2],
 }
 
 pub(super) struct ClaimsSeed<'c> {
@@ -359,7 +385,13 @@ impl<'a> RawClaims<'a> {
         user_id_claim: &str,
     ) -> Option<&mut Option<Value<'a>>> {
         Some(match name {
-            n if n == user_id_claim => &mut self.user_id,
+            n if n == user_id_claim => {
+                // The user id claim's value is read as one: a requirement reads it itself.
+                if let Some(i) = noted(n) {
+                    self.noted[i] = Spot::Unknown;
+                }
+                &mut self.user_id
+            }
             "exp" => &mut self.exp,
             "nbf" => &mut self.nbf,
             "iat" => &mut self.iat,

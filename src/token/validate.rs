@@ -105,6 +105,7 @@ impl RawClaims<'_> {
             all_refused_from: now.saturating_add(rules.longest_ttl).saturating_add(leeway),
             verified_at: now,
             raw: None,
+            noted: self.noted,
             location: None,
         })
     }
