@@ -1160,3 +1160,67 @@ fn rfc7515_section4_1_4_without_a_kid_only_a_lone_key_of_the_algorithm_is_tried(
     );
     assert!(two.decode_token(&with_kid).is_ok());
 }
+
+/// RFC 7515 section 5.2 steps 2-5: a header byte for byte the one this crate writes for a key
+/// (`{"alg":..,"typ":"JWT","kid":..}`) is read as that key's `alg` and `kid` without parsing;
+/// it means what it says, exactly as the same members in another order do, and the signature is
+/// still checked with that key alone.
+#[test]
+fn rfc7515_section5_2_a_header_this_crate_writes_is_known_byte_for_byte() {
+    let k = keys();
+    let verifier = verifier(&k);
+    let written = |alg: &str, kid: &str| format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#);
+    let token = |header: &str, sign: &dyn Fn(&[u8]) -> Vec<u8>| {
+        let input = format!("{}.{}", b64(header.as_bytes()), b64(claims().as_bytes()));
+        let signature = sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature))
+    };
+    let by_ed = |input: &[u8]| ed25519(&k.ed_raw)(input);
+    let by_es = |input: &[u8]| es256(&k.es_raw)(input);
+    let other_ed = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let by_other_ed = |input: &[u8]| ed25519(&other_ed)(input);
+    // The header the issuer writes is the one the verifier knows.
+    let issued = manager(&k)
+        .issue_token("42", Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        header_of(&issued),
+        serde_json::from_str::<Value>(&written("ES256", "es")).unwrap()
+    );
+    check(
+        &verifier,
+        &[
+            case("issued by the manager (ES256)", issued, Ok("42")),
+            case(
+                "EdDSA, the header as written",
+                token(&written("EdDSA", "ed"), &by_ed),
+                Ok("42"),
+            ),
+            case(
+                "EdDSA, the same members in another order (parsed)",
+                token(r#"{"kid":"ed","typ":"JWT","alg":"EdDSA"}"#, &by_ed),
+                Ok("42"),
+            ),
+            case(
+                "ES256, the header as written",
+                token(&written("ES256", "es"), &by_es),
+                Ok("42"),
+            ),
+            case(
+                "EdDSA's header as written, signed by another Ed25519 key",
+                token(&written("EdDSA", "ed"), &by_other_ed),
+                Err(TokenError::BadSignature),
+            ),
+            case(
+                "EdDSA's header as written, signed by the ES256 key",
+                token(&written("EdDSA", "ed"), &by_es),
+                Err(TokenError::BadSignature),
+            ),
+            case(
+                "`es` named with EdDSA: no key writes that header (parsed, refused)",
+                token(&written("EdDSA", "es"), &by_ed),
+                Err(TokenError::WrongAlgorithm),
+            ),
+        ],
+    );
+}

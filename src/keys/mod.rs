@@ -88,6 +88,9 @@ impl fmt::Display for Algorithm {
 pub struct VerifyingKey {
     inner: Arc<Public>,
     kid: Arc<str>,
+    /// The base64url JWS header this key's tokens carry when this crate signs them, prepared
+    /// once: its `alg` and `kid`.
+    header_b64: Arc<str>,
 }
 
 pub(crate) enum Public {
@@ -99,13 +102,15 @@ pub(crate) enum Public {
 impl VerifyingKey {
     pub(super) fn new(public: Public, kid: Option<String>) -> Self {
         let kid = match kid {
-            Some(kid) => kid.into(),
-            None => jwk::thumbprint(&public).into(),
+            Some(kid) => kid,
+            None => jwk::thumbprint(&public),
         };
         Self {
+            header_b64: Arc::from(""),
             inner: Arc::new(public),
-            kid,
+            kid: Arc::from(""),
         }
+        .with_kid(kid)
     }
 
     /// A public key from PEM: an SPKI `PUBLIC KEY` block of a P-256 key (ES256), an Ed25519 key
@@ -140,6 +145,7 @@ impl VerifyingKey {
     /// This key with key id `kid` instead of its thumbprint.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
         self.kid = kid.into().into();
+        self.header_b64 = header_b64(self.algorithm().as_str(), Some(&self.kid)).into();
         self
     }
 
@@ -261,8 +267,6 @@ impl PartialEq for VerifyingKey {
 pub struct SigningKey {
     inner: Arc<Private>,
     public: VerifyingKey,
-    /// The base64url header of the tokens it signs, prepared once: its `alg` and `kid`.
-    header_b64: Arc<str>,
 }
 
 enum Private {
@@ -283,12 +287,7 @@ impl SigningKey {
     }
 
     fn with_public(inner: Arc<Private>, public: VerifyingKey) -> Self {
-        let header_b64 = header_b64(public.algorithm().as_str(), Some(public.kid())).into();
-        Self {
-            inner,
-            public,
-            header_b64,
-        }
+        Self { inner, public }
     }
 
     /// A new random P-256 key for ES256, from `rand`'s thread-local CSPRNG (seeded from the
@@ -361,7 +360,7 @@ impl SigningKey {
 
     /// The base64url JWS header of the tokens this key signs: `{"alg":..,"typ":"JWT","kid":..}`.
     pub(crate) fn header_b64(&self) -> &str {
-        &self.header_b64
+        &self.public.header_b64
     }
 
     /// Signs `token`, the signing input `header.payload`, and appends `.` and the signature,
@@ -492,6 +491,16 @@ impl PublicKeys {
         } else {
             Err(TokenError::BadSignature)
         }
+    }
+
+    /// The key whose tokens, as this crate signs them, carry exactly `header` (base64url): the
+    /// `alg` and `kid` it stands for are that key's, with no need to decode and parse it.
+    pub(crate) fn with_header(&self, header: &[u8]) -> Option<VerifyingKey> {
+        let guard = self.0.keys.load();
+        let keys = guard.as_deref()?;
+        keys.iter()
+            .find(|key| key.header_b64.as_bytes() == header)
+            .cloned()
     }
 
     /// Tells the fetcher, if there is one, that a token found no key; it does not wait for it.

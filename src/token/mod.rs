@@ -102,6 +102,7 @@ impl Keys {
         // jsonwebtoken write are known byte for byte: no need to decode and parse them again.
         let mut header_heap = Vec::new();
         let parsed;
+        let known_key;
         let (alg, kid) = match &self.hmac {
             Some(_) if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) => {
                 ("HS256", None)
@@ -109,13 +110,20 @@ impl Keys {
             Some(hmac) if parts.header == hmac.header_b64.as_bytes() => {
                 ("HS256", hmac.current_kid.as_deref())
             }
-            _ => {
-                parsed = decode_header(parts.header, &mut header_heap)?;
-                let Some(parse::Value::Str(alg)) = &parsed.alg else {
-                    unreachable!("parse_header refuses a header without a string `alg`")
-                };
-                (&**alg, parsed.kid.as_deref())
-            }
+            // The header a public key's tokens carry when this crate signs them is known too.
+            _ => match self.public.with_header(parts.header) {
+                Some(key) => {
+                    known_key = key;
+                    (known_key.algorithm().as_str(), Some(known_key.kid()))
+                }
+                None => {
+                    parsed = decode_header(parts.header, &mut header_heap)?;
+                    let Some(parse::Value::Str(alg)) = &parsed.alg else {
+                        unreachable!("parse_header refuses a header without a string `alg`")
+                    };
+                    (&**alg, parsed.kid.as_deref())
+                }
+            },
         };
 
         // Steps 6-7: the payload and the signature must be strict base64url too.
