@@ -25,6 +25,8 @@ use crate::token::{Claims, Spot};
 #[derive(Clone, Debug)]
 pub(super) struct Name {
     name: Box<str>,
+    /// Its place among the claims the verifier notes ([`Claims::spot`]), if it is one.
+    noted: Option<usize>,
     /// `"name"`, searched for in the text; `None` for a name that search cannot find whole
     /// (one with a quote, a backslash, whitespace or a JSON delimiter).
     quoted: Option<Finder<'static>>,
@@ -50,6 +52,7 @@ impl Name {
         });
         let quoted = plain.then(|| Finder::new(format!("\"{name}\"").as_bytes()).into_owned());
         Self {
+            noted: crate::token::noted(name),
             name: name.into(),
             quoted,
         }
@@ -59,7 +62,7 @@ impl Name {
 /// [`member`] of the verified claims: where the verifier noted the value, or found in the text.
 pub(super) fn value_of<'a>(claims: &'a Claims, name: &Name) -> Option<&'a [u8]> {
     let json = claims.raw_json()?;
-    match claims.spot(&name.name) {
+    match name.noted.map_or(Spot::Unknown, |noted| claims.spot(noted)) {
         Spot::Absent => None,
         Spot::At(at) => json.get(at as usize..),
         Spot::Unknown => member(json, name),
@@ -161,7 +164,11 @@ pub(super) fn has_scopes(value: &[u8], required: &[Box<str>]) -> bool {
 fn has_token(scopes: &[u8], want: &[u8]) -> bool {
     let mut rest = scopes;
     loop {
-        if rest.starts_with(want) && rest.get(want.len()).is_none_or(|&b| b == b' ') {
+        // The first byte alone rules most tokens out, before a call to compare the rest.
+        if rest.first() == want.first()
+            && rest.starts_with(want)
+            && rest.get(want.len()).is_none_or(|&b| b == b' ')
+        {
             return true;
         }
         match rest.iter().position(|&b| b == b' ') {

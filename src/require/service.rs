@@ -37,6 +37,7 @@ pub(super) enum Decision {
 }
 
 impl Settings {
+    #[inline]
     fn decide<B>(&self, req: &Request<B>) -> Decision {
         let grpc = || is_grpc(req.headers());
         let Some(claims) = req.extensions().get::<Claims>() else {
@@ -125,6 +126,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         match self.settings.decide(&req) {
             Decision::Check | Decision::Skipped => ResponseFuture::call(self.inner.call(req)),

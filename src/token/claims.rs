@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::parse::{Spot, noted};
+use super::parse::Spot;
 use crate::source::TokenLocation;
 use crate::store::Revocation;
 
@@ -146,10 +146,10 @@ impl Claims {
         self.raw.as_deref()
     }
 
-    /// Where the value of the claim `name` starts in [`Self::raw_json`], if the verifier noted
-    /// it (`scope` and `roles`); [`Spot::Unknown`] for any other name.
-    pub(crate) fn spot(&self, name: &str) -> Spot {
-        noted(name).map_or(Spot::Unknown, |i| self.noted[i])
+    /// Where the value of the noted claim `noted` (its place from [`noted`](super::noted):
+    /// `scope` or `roles`) starts in [`Self::raw_json`], as the verifier saw it.
+    pub(crate) fn spot(&self, noted: usize) -> Spot {
+        self.noted.get(noted).copied().unwrap_or_default()
     }
 }
 

@@ -316,8 +316,8 @@ pub(crate) enum Spot {
 /// and [`Claims::spot`](super::Claims::spot)'s order.
 pub(super) const NOTED: [&str; 2] = ["scope", "roles"];
 
-/// `name`'s place in [`NOTED`].
-pub(super) fn noted(name: &str) -> Option<usize> {
+/// `name`'s place in [`NOTED`]: what [`Claims::spot`](super::Claims::spot) takes.
+pub(crate) fn noted(name: &str) -> Option<usize> {
     NOTED.iter().position(|noted| *noted == name)
 }
 
