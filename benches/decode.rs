@@ -686,7 +686,7 @@ fn summary(names: &[&str], started: SystemTime, clock: &str, interleaved: Option
     println!("|---|---:|---:|");
     for (i, (label, from_median)) in from_medians.iter().enumerate() {
         let per_round: Vec<f64> = per_round.iter().filter_map(|r| r[i].1).collect();
-        let fmt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.2}"));
+        let fmt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.3}"));
         let interleaved = (!per_round.is_empty()).then(|| percentile(&per_round, 0.5));
         println!("| {label} | {} | {} |", fmt(*from_median), fmt(interleaved));
     }

@@ -1,6 +1,11 @@
 //! The interleaved runs of `benches/decode.rs` and `benches/keys.rs`: every case in turn for a
 //! batch of about half a millisecond, round after round, so that contention that comes and goes
-//! hits every case alike and ratios are taken within each round.
+//! hits every case alike and ratios are taken within each round. Each round runs the cases at
+//! another depth of the stack, sixteen in turn over 4 KiB: where the stack lies changes the
+//! speed of some code (EdDSA verification ran from 0.90x to 1.15x as fast at different depths,
+//! the same at the same depth; `setarch -R` with the environment grown by 256 bytes at a time),
+//! so one process, whose stack lies where it happens to, measured one of those speeds, and now
+//! measures them all.
 
 use std::time::Duration;
 
@@ -32,12 +37,29 @@ pub fn interleaved(
         })
         .collect();
     let mut times = vec![Vec::with_capacity(rounds); cases.len()];
-    for _ in 0..rounds {
+    for round in 0..rounds {
         for ((_, run), (n, out)) in cases.iter_mut().zip(sizes.iter().zip(&mut times)) {
-            out.push(batch(run, *n).as_nanos() as f64 / *n as f64);
+            let time = deeper(round % STACK_DEPTHS, &mut || batch(run, *n));
+            out.push(time.as_nanos() as f64 / *n as f64);
         }
     }
     times
+}
+
+/// How many depths of the stack the rounds take in turn, [`STACK_STEP`] bytes apart.
+const STACK_DEPTHS: usize = 16;
+const STACK_STEP: usize = 256;
+
+/// `f()`, called `depth` × [`STACK_STEP`] bytes deeper in the stack than with `depth` 0.
+#[inline(never)]
+fn deeper<R>(depth: usize, f: &mut dyn FnMut() -> R) -> R {
+    let pad = [0u8; STACK_STEP];
+    std::hint::black_box(&pad);
+    if depth == 0 {
+        f()
+    } else {
+        deeper(depth - 1, f)
+    }
 }
 
 /// The `p` quantile (0 to 1) of `values`, nearest rank.
