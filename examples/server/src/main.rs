@@ -11,6 +11,7 @@
 //! [`LoginLayer`]: tower_login_manager::LoginLayer
 //! [`CachedLoader`]: tower_login_manager::CachedLoader
 
+mod answer;
 mod client_address;
 mod config;
 mod db;

@@ -22,6 +22,7 @@ use tower_login_manager::{
     SessionCookies, TokenKind, TokenLocation, TokenPair,
 };
 
+use crate::answer::status_message;
 use crate::client_address::TrustedProxies;
 use crate::db::{CreateError, Loader, User, Users};
 use crate::password::{HashError, Passwords};
@@ -692,20 +693,6 @@ impl IntoResponse for ApiError {
             Self::Login(response) => *response,
         }
     }
-}
-
-/// `{"status": .., "message": ..}`, the fields in the order the login layer writes them.
-pub fn status_message(status: StatusCode, message: &str) -> Response {
-    #[derive(Serialize)]
-    struct Fields<'a> {
-        status: u16,
-        message: &'a str,
-    }
-    let fields = Fields {
-        status: status.as_u16(),
-        message,
-    };
-    (status, Json(fields)).into_response()
 }
 
 /// The body of `/register` and `/login`: `{"username": "..", "password": ".."}`, both non-empty

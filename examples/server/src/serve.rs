@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::Service;
 
-use crate::routes::status_message;
+use crate::answer::status_message;
 
 /// How long a client has to send a request's headers; a connection that sends nothing (a new
 /// one, or one kept alive between requests) is closed after it (hyper starts the timer when it

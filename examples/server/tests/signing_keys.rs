@@ -6,6 +6,7 @@ mod support;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
@@ -274,7 +275,7 @@ async fn a_rotation_under_load_refuses_no_request_at_a_service_verifying_through
             assert_eq!(status, StatusCode::OK, "refresh: {body}");
             refresh = body["refresh_token"].as_str().unwrap().to_owned();
             *current.lock().unwrap() = body["token"].as_str().unwrap().to_owned();
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
     // Waits until every client has finished a request started from now on.
@@ -292,7 +293,7 @@ async fn a_rotation_under_load_refuses_no_request_at_a_service_verifying_through
         let lines = reload(&issuer, 1).await;
         let reloaded = lines.len();
         issuer
-            .wait_for_log_within(std::time::Duration::from_secs(45), |lines| {
+            .wait_for_log_within(Duration::from_secs(45), |lines| {
                 lines[reloaded..]
                     .iter()
                     .any(|l| l.starts_with("GET /.well-known/jwks.json 200"))
@@ -324,4 +325,28 @@ async fn a_rotation_under_load_refuses_no_request_at_a_service_verifying_through
         "refused during the rotation: {refused:?}"
     );
     assert!(done.load(Ordering::Relaxed) > 50, "the load ran");
+}
+
+/// Found by review: `--bin verifier` served with `axum::serve`, which sets no timer, so a
+/// connection that sent nothing was held for ever; it now serves as the server does (headers
+/// within 10 s, a request answered within 20 s, the same graceful shutdown).
+#[tokio::test]
+async fn the_verifier_closes_a_silent_connection() {
+    use tokio::io::AsyncReadExt;
+    // No issuer: `/health` answers without a key set, and nothing here needs one.
+    let verifier =
+        Server::start_verifier("verifier-silent", TIMING, "http://127.0.0.1:9/jwks.json").await;
+    let started = Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(verifier.addr())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(40), silent.read_to_end(&mut answer));
+    assert!(
+        read.await.is_ok(),
+        "a silent connection is still open after 40 s"
+    );
+    assert_eq!(answer, b"", "a silent connection gets no answer");
+    let after = started.elapsed();
+    assert!(after < Duration::from_secs(15), "closed after {after:?}");
 }

@@ -15,9 +15,15 @@ use std::convert::Infallible;
 use std::process::ExitCode;
 
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use tower_login_manager::{Claims, LoginLayer, TokenVerifier, loader_fn};
+
+// The server's own serving (header and request timeouts, graceful shutdown) and its answer.
+#[path = "../answer.rs"]
+mod answer;
+#[path = "../serve.rs"]
+mod serve;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -47,7 +53,8 @@ async fn run() -> Result<(), String> {
     let app = Router::new()
         .route("/me", get(me))
         .route_layer(LoginLayer::new(verifier, loader))
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }));
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .layer(middleware::from_fn(serve::request_timeout));
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -57,18 +64,8 @@ async fn run() -> Result<(), String> {
         .map_err(|error| format!("cannot read the listening address: {error}"))?;
     eprintln!("verifying with the JWK Set of {url}");
     eprintln!("listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("a SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        })
-        .await
-        .map_err(|error| format!("serving failed: {error}"))
+    serve::serve(listener, app).await;
+    Ok(())
 }
 
 async fn me(claims: Claims) -> Json<Value> {
