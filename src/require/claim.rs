@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use memchr::memmem::Finder;
 
-use crate::token::{Claims, Spot};
+use crate::token::{Claims, Spot, skip_ws};
 
 /// A claim's name, prepared once for [`member`].
 #[derive(Clone, Debug)]
@@ -86,45 +86,45 @@ pub(super) fn member<'a>(json: &'a [u8], name: &Name) -> Option<&'a [u8]> {
 /// there. `None` when not found so (the walk decides; absent members included).
 fn searched<'a>(json: &'a [u8], quoted: &Finder<'_>) -> Option<&'a [u8]> {
     for at in quoted.find_iter(json) {
-        let after = ws(json, at + quoted.needle().len());
+        let after = skip_ws(json, at + quoted.needle().len());
         if json.get(after) != Some(&b':') {
             // A string value, not a key.
             continue;
         }
         let close = at + memchr::memchr(b'}', &json[at..])?;
-        if at == 0 || json[at - 1] == b'\\' || ws(json, close + 1) != json.len() {
+        if at == 0 || json[at - 1] == b'\\' || skip_ws(json, close + 1) != json.len() {
             return None;
         }
-        return Some(&json[ws(json, after + 1)..]);
+        return Some(&json[skip_ws(json, after + 1)..]);
     }
     None
 }
 
 /// [`member`] by walking every member of the object.
 fn walk<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let mut i = ws(json, 0);
+    let mut i = skip_ws(json, 0);
     if json.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
     loop {
-        i = ws(json, i);
+        i = skip_ws(json, i);
         // `}` of an empty object, or not JSON.
         if json.get(i) != Some(&b'"') {
             return None;
         }
         let key_end = string_end(json, i)?;
         let key = &json[i..key_end];
-        i = ws(json, key_end);
+        i = skip_ws(json, key_end);
         if json.get(i) != Some(&b':') {
             return None;
         }
-        let start = ws(json, i + 1);
+        let start = skip_ws(json, i + 1);
         let end = value_end(json, start)?;
         if key_is(key, name) {
             return Some(&json[start..]);
         }
-        i = ws(json, end);
+        i = skip_ws(json, end);
         if json.get(i) != Some(&b',') {
             return None;
         }
@@ -193,7 +193,7 @@ fn each_string(value: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
     if value.first() != Some(&b'[') {
         return None;
     }
-    let mut i = ws(value, 1);
+    let mut i = skip_ws(value, 1);
     if value.get(i) == Some(&b']') {
         return Some(());
     }
@@ -214,9 +214,9 @@ fn each_string(value: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
                 end
             }
         };
-        i = ws(value, end);
+        i = skip_ws(value, end);
         match value.get(i)? {
-            b',' => i = ws(value, i + 1),
+            b',' => i = skip_ws(value, i + 1),
             b']' => return Some(()),
             _ => return None,
         }
@@ -237,14 +237,6 @@ fn string(value: &[u8]) -> Option<Cow<'_, [u8]>> {
     }
     let decoded: String = serde_json::from_slice(value).ok()?;
     Some(Cow::Owned(decoded.into_bytes()))
-}
-
-/// Past JSON whitespace (RFC 8259 section 2).
-fn ws(json: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = json.get(i) {
-        i += 1;
-    }
-    i
 }
 
 /// The index after the string that starts at `json[i] == b'"'`.

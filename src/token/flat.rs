@@ -15,8 +15,9 @@ use std::borrow::Cow;
 
 use super::parse::{Date, RawClaims, Spot, Value, noted};
 
-/// JSON whitespace (RFC 8259 section 2).
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+/// Past JSON whitespace (RFC 8259 section 2), from `i`: the claims parsers' one (the fast path
+/// here, a requirement's search in `require/claim.rs`).
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
     }

@@ -23,6 +23,7 @@ mod validate;
 
 pub(crate) use claims::UserId;
 pub use claims::{Claims, TokenKind};
+pub(crate) use flat::skip_ws;
 pub(crate) use keys::{Issue, KeySet, Signer, issue};
 pub(crate) use parse::{Spot, noted};
 pub(crate) use validate::{Rules, valid_user_id, whole_secs};
