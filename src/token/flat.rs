@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::parse::{Date, RawClaims, Spot, Value, noted};
+use super::parse::{Date, NOTED, RawClaims, Spot, Value, noted};
 
 /// Past JSON whitespace (RFC 8259 section 2), from `i`: the claims parsers' one (the fast path
 /// here, a requirement's search in `require/claim.rs`).
@@ -106,8 +106,12 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
     }
     i = skip_ws(b, i + 1);
     let mut claims = RawClaims {
-        // Every member is seen: one not noted below is not there.
-        noted: [Spot::Absent; 2],
+        // Every member is seen: one not noted below is not there. The user id claim's value is
+        // read as the user id, never noted: a requirement on it searches the text itself.
+        noted: NOTED.map(|name| match name == user_id_claim {
+            true => Spot::Unknown,
+            false => Spot::Absent,
+        }),
         ..RawClaims::default()
     };
     // The names of the claims `slot` has no place for; without escapes, so compared as written.

@@ -385,13 +385,7 @@ impl<'a> RawClaims<'a> {
         user_id_claim: &str,
     ) -> Option<&mut Option<Value<'a>>> {
         Some(match name {
-            n if n == user_id_claim => {
-                // The user id claim's value is read as one: a requirement reads it itself.
-                if let Some(i) = noted(n) {
-                    self.noted[i] = Spot::Unknown;
-                }
-                &mut self.user_id
-            }
+            n if n == user_id_claim => &mut self.user_id,
             "exp" => &mut self.exp,
             "nbf" => &mut self.nbf,
             "iat" => &mut self.iat,
