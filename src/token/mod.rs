@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::TokenError;
-use crate::keys::{Algorithm, PublicKeys};
+use crate::keys::{Algorithm, PublicKeys, VerifyingKey};
 
 mod claims;
 mod flat;
@@ -68,13 +68,15 @@ pub(crate) struct Keys {
 const MAX_SIGNATURE_LEN: usize = 1024;
 
 impl Keys {
-    /// Step 8 for every `alg` but HS256: the public key the `kid` names, of that algorithm. Out
-    /// of line, so that the HS256 path stays as short as it was.
+    /// Step 8 for every `alg` but HS256: `known`, the key whose own header the token carries,
+    /// else the public key the `kid` names, of that algorithm. Out of line, so that the HS256
+    /// path stays as short as it was.
     #[inline(never)]
     fn verify_public(
         &self,
         alg: &str,
         kid: Option<&str>,
+        known: Option<&VerifyingKey>,
         parts: &parse::Parts<'_>,
     ) -> Result<(), TokenError> {
         let algorithm = Algorithm::from_header(alg).ok_or(TokenError::WrongAlgorithm)?;
@@ -82,8 +84,14 @@ impl Keys {
         let len = URL_SAFE_NO_PAD
             .decode_slice(parts.signature, &mut signature)
             .map_err(|_| TokenError::BadSignature)?;
-        self.public
-            .verify(algorithm, kid, parts.signing_input, &signature[..len])
+        let signature = &signature[..len];
+        match known {
+            Some(key) if key.verify(parts.signing_input, signature) => Ok(()),
+            Some(_) => Err(TokenError::BadSignature),
+            None => self
+                .public
+                .verify(algorithm, kid, parts.signing_input, signature),
+        }
     }
 
     /// Verifies a compact JWS and its claims at time `now` (seconds since the epoch).
@@ -103,7 +111,7 @@ impl Keys {
         // jsonwebtoken write are known byte for byte: no need to decode and parse them again.
         let mut header_heap = Vec::new();
         let parsed;
-        let known_key;
+        let mut known_key = None;
         let (alg, kid) = match &self.hmac {
             Some(_) if KNOWN_HEADERS.iter().any(|h| h.as_bytes() == parts.header) => {
                 ("HS256", None)
@@ -113,9 +121,11 @@ impl Keys {
             }
             // The header a public key's tokens carry when this crate signs them is known too.
             _ => match self.public.with_header(parts.header) {
+                // Verified with this very key in step 8: no `kid` to look up.
                 Some(key) => {
-                    known_key = key;
-                    (known_key.algorithm().as_str(), Some(known_key.kid()))
+                    let alg = key.algorithm().as_str();
+                    known_key = Some(key);
+                    (alg, None)
                 }
                 None => {
                     parsed = decode_header(parts.header, &mut header_heap)?;
@@ -146,7 +156,7 @@ impl Keys {
                 return Err(TokenError::BadSignature);
             }
         } else {
-            self.verify_public(alg, kid, &parts)?;
+            self.verify_public(alg, kid, known_key.as_ref(), &parts)?;
         }
 
         // RFC 7519 section 7.2 steps 9-10: only now are the claims read; a JSON object.
