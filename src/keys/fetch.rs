@@ -133,7 +133,7 @@ impl Fetcher {
                     let Some(shared) = self.keys.upgrade() else {
                         return;
                     };
-                    shared.keys.store(Some(Arc::new(set.keys().to_vec())));
+                    PublicKeys(shared).store(set.keys().to_vec());
                     failures = 0;
                     started + fresh_for.unwrap_or(DEFAULT_MAX_AGE).clamp(FLOOR, CEILING)
                 }
