@@ -53,7 +53,7 @@ impl Rule {
                 member(scope).is_some_and(|v| claim::has_scopes(v, scopes))
             }
             Self::Values { claim, values } => {
-                member(claim).is_some_and(|v| claim::has_all(v, values))
+                member(claim).is_some_and(|v| claim::has_all(v.json, values))
             }
             Self::Claims(f) => f(claims),
             Self::Any => true,

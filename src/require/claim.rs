@@ -6,14 +6,14 @@
 //! this only walks it: to the member's value, skipping the others. A name or a string with an
 //! escape is decoded by serde_json, off the usual path; nothing else allocates.
 //!
-//! The verifier notes where the values of `scope` and `roles` start while it reads the text
-//! (`Claims::spot`), so a requirement on them reads the value there. Any other claim is looked
-//! for: walking the text byte by byte cost a tenth of the layer's valid path (issue 24 allows a
-//! twentieth), a reverse search from the end 1.08x; the member's quoted name is found with
-//! memchr's SIMD search over the whole text instead, and taken when the text after it shows it
-//! is a key of the outer object; the walk decides whenever that cannot be shown. `tests` below
-//! hold the search and the walk to the same result, and `token/flat.rs`'s tests the noted
-//! places to serde_json's.
+//! The verifier notes where the values of `scope` and `roles` are while it reads the text
+//! (`Claims::spot`), so a requirement on them reads the value there, known to hold no escape.
+//! Any other claim is looked for: walking the text byte by byte cost a tenth of the layer's
+//! valid path (issue 24 allows a twentieth), a reverse search from the end 1.08x; the member's
+//! quoted name is found with memchr's SIMD search over the whole text instead, and taken when
+//! the text after it shows it is a key of the outer object; the walk decides whenever that
+//! cannot be shown. `tests` below hold the search and the walk to the same result, and
+//! `token/flat.rs`'s tests the noted values to serde_json's.
 
 use std::borrow::Cow;
 
@@ -59,19 +59,34 @@ impl Name {
     }
 }
 
-/// [`member`] of the verified claims: where the verifier noted the value, or found in the text.
-pub(super) fn value_of<'a>(claims: &'a Claims, name: &Name) -> Option<&'a [u8]> {
+/// A claim's value: its JSON text, whole, and whether a string in it may hold an escape.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Value<'a> {
+    pub(super) json: &'a [u8],
+    pub(super) escapes: bool,
+}
+
+/// [`member`] of the verified claims: where the verifier noted the value (its fast path reads
+/// no escape), or found in the text.
+pub(super) fn value_of<'a>(claims: &'a Claims, name: &Name) -> Option<Value<'a>> {
     let json = claims.raw_json()?;
     match name.noted.map_or(Spot::Unknown, |noted| claims.spot(noted)) {
         Spot::Absent => None,
-        Spot::At(at) => json.get(at as usize..),
-        Spot::Unknown => member(json, name),
+        Spot::At { start, end } => Some(Value {
+            json: json.get(start as usize..end as usize)?,
+            escapes: false,
+        }),
+        Spot::Unknown => member(json, name).map(|json| Value {
+            json,
+            escapes: true,
+        }),
     }
 }
 
-/// The JSON text of the top-level member `name` of the object `json` from its value on (to the
-/// end of the object: the check reads the value, and only as far as it needs); `None` when
-/// there is no such member.
+/// The JSON text of the value of the top-level member `name` of the object `json`; `None` when
+/// there is no such member. Out of line, so that reading a noted claim does not pay for the
+/// search's stack frame.
+#[inline(never)]
 pub(super) fn member<'a>(json: &'a [u8], name: &Name) -> Option<&'a [u8]> {
     name.quoted
         .as_ref()
@@ -95,7 +110,8 @@ fn searched<'a>(json: &'a [u8], quoted: &Finder<'_>) -> Option<&'a [u8]> {
         if at == 0 || json[at - 1] == b'\\' || skip_ws(json, close + 1) != json.len() {
             return None;
         }
-        return Some(&json[skip_ws(json, after + 1)..]);
+        let start = skip_ws(json, after + 1);
+        return Some(&json[start..value_end(json, start)?]);
     }
     None
 }
@@ -122,7 +138,7 @@ fn walk<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
         let start = skip_ws(json, i + 1);
         let end = value_end(json, start)?;
         if key_is(key, name) {
-            return Some(&json[start..]);
+            return Some(&json[start..end]);
         }
         i = skip_ws(json, end);
         if json.get(i) != Some(&b',') {
@@ -132,31 +148,19 @@ fn walk<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
     }
 }
 
-/// Whether `value` starts with a JSON string whose space-separated tokens (RFC 6749 section
-/// 3.3) include every one of `required`: exact, case-sensitive matches, never a prefix.
-pub(super) fn has_scopes(value: &[u8], required: &[Box<str>]) -> bool {
-    let Some(body) = value.strip_prefix(b"\"") else {
-        return false;
+/// Whether `value` is a JSON string whose space-separated tokens (RFC 6749 section 3.3)
+/// include every one of `required`: exact, case-sensitive matches, never a prefix.
+pub(super) fn has_scopes(value: Value<'_>, required: &[Box<str>]) -> bool {
+    let scopes = match value.escapes {
+        // An escape may be there: the string decoded if there is one, off the usual path.
+        true => string(value.json),
+        false => quoted(value.json).map(Cow::Borrowed),
     };
-    let Some(end) = memchr::memchr2(b'"', b'\\', body) else {
-        return false;
-    };
-    let decoded;
-    let scopes: &[u8] = if body[end] == b'"' {
-        &body[..end]
-    } else {
-        // An escape: the string decoded, off the usual path.
-        match value_end(value, 0).and_then(|end| string(&value[..end])) {
-            Some(string) => {
-                decoded = string;
-                &decoded
-            }
-            None => return false,
-        }
-    };
-    required
-        .iter()
-        .all(|want| has_token(scopes, want.as_bytes()))
+    scopes.is_some_and(|scopes| {
+        required
+            .iter()
+            .all(|want| has_token(&scopes, want.as_bytes()))
+    })
 }
 
 /// Whether `want` is one of the space-separated tokens of `scopes`: compared where each token
@@ -178,7 +182,7 @@ fn has_token(scopes: &[u8], want: &[u8]) -> bool {
     }
 }
 
-/// Whether `value` starts with a JSON array of strings that holds every one of `required`
+/// Whether `value` is a JSON array of strings that holds every one of `required`
 /// (exact, case-sensitive). An array holding anything but strings is the wrong type: `false`.
 pub(super) fn has_all(value: &[u8], required: &[Box<str>]) -> bool {
     required.iter().all(|want| {
@@ -187,8 +191,8 @@ pub(super) fn has_all(value: &[u8], required: &[Box<str>]) -> bool {
     })
 }
 
-/// Calls `f` with each string of the JSON array `value` starts with; `None` if it is not an
-/// array of strings.
+/// Calls `f` with each string of the JSON array `value`; `None` if it is not an array of
+/// strings.
 fn each_string(value: &[u8], mut f: impl FnMut(&[u8])) -> Option<()> {
     if value.first() != Some(&b'[') {
         return None;
@@ -231,12 +235,17 @@ fn key_is(key: &[u8], name: &str) -> bool {
 /// The contents of the JSON string `value` (quotes included), unescaped; `None` if it is not
 /// one string.
 fn string(value: &[u8]) -> Option<Cow<'_, [u8]>> {
-    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let inner = quoted(value)?;
     if !inner.contains(&b'\\') {
         return Some(Cow::Borrowed(inner));
     }
     let decoded: String = serde_json::from_slice(value).ok()?;
     Some(Cow::Owned(decoded.into_bytes()))
+}
+
+/// What is between the quotes of `value`, as written; `None` if it is not quoted.
+fn quoted(value: &[u8]) -> Option<&[u8]> {
+    value.strip_prefix(b"\"")?.strip_suffix(b"\"")
 }
 
 /// The index after the string that starts at `json[i] == b'"'`.
@@ -295,9 +304,32 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// [`member`]'s value alone, the name prepared.
+    /// [`member`], the name prepared.
     fn m<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
-        member(json, &Name::new(name)).map(|rest| &rest[..value_end(rest, 0).unwrap()])
+        member(json, &Name::new(name))
+    }
+
+    /// [`has_scopes`] of a value found in the text; one without an escape, as if noted too:
+    /// both must give the same verdict.
+    fn scoped(json: &[u8], required: &[Box<str>]) -> bool {
+        let found = has_scopes(
+            Value {
+                json,
+                escapes: true,
+            },
+            required,
+        );
+        if !json.contains(&b'\\') {
+            let noted = has_scopes(
+                Value {
+                    json,
+                    escapes: false,
+                },
+                required,
+            );
+            assert_eq!(found, noted, "{}", String::from_utf8_lossy(json));
+        }
+        found
     }
 
     fn owned(values: &[&str]) -> Vec<Box<str>> {
@@ -320,21 +352,19 @@ mod tests {
     fn an_escaped_name_or_value_is_decoded() {
         let json = br#"{"sc\u006fpe":"re\u0061d write","roles":["\u0061dmin"]}"#;
         let scope = m(json, "scope").unwrap();
-        assert!(has_scopes(scope, &owned(&["read", "write"])));
+        assert!(scoped(scope, &owned(&["read", "write"])));
         assert!(has_all(m(json, "roles").unwrap(), &owned(&["admin"])));
     }
 
     #[test]
     fn rfc6749_section3_3_scope_tokens_match_whole_and_case_sensitively() {
         let scope = br#""read:admin read""#;
-        assert!(has_scopes(scope, &owned(&["read"])));
-        assert!(has_scopes(scope, &owned(&["read", "read:admin"])));
-        assert!(!has_scopes(scope, &owned(&["rea"])));
-        assert!(!has_scopes(scope, &owned(&["READ"])));
-        assert!(
-            !has_scopes(br#"["read"]"#, &owned(&["read"])),
-            "not a string"
-        );
+        assert!(scoped(scope, &owned(&["read"])));
+        assert!(scoped(scope, &owned(&["read", "read:admin"])));
+        assert!(!scoped(scope, &owned(&["rea"])));
+        assert!(!scoped(scope, &owned(&["READ"])));
+        assert!(!scoped(br#"["read"]"#, &owned(&["read"])), "not a string");
+        assert!(!scoped(br#""read"#, &owned(&["read"])), "not one string");
     }
 
     #[test]

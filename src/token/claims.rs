@@ -48,7 +48,7 @@ pub struct Claims {
     pub(crate) verified_at: u64,
     /// The decoded claims JSON, kept only when it has claims this crate does not read.
     pub(crate) raw: Option<Box<[u8]>>,
-    /// Where the values of `scope` and `roles` start in `raw`, as the verifier saw them.
+    /// Where the values of `scope` and `roles` are in `raw`, as the verifier saw them.
     pub(crate) noted: [Spot; 2],
     /// Where the layer found the token; `None` from [`LoginManager::decode_token`].
     ///
@@ -147,7 +147,7 @@ impl Claims {
     }
 
     /// Where the value of the noted claim `noted` (its place from [`noted`](super::noted):
-    /// `scope` or `roles`) starts in [`Self::raw_json`], as the verifier saw it.
+    /// `scope` or `roles`) is in [`Self::raw_json`], as the verifier saw it.
     pub(crate) fn spot(&self, noted: usize) -> Spot {
         self.noted.get(noted).copied().unwrap_or_default()
     }

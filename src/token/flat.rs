@@ -1,7 +1,7 @@
 //! The fast path for the claims of a token: a flat JSON object whose values are strings without
 //! escapes and non-negative integers, which is what this crate, PyJWT and jsonwebtoken write for
 //! login tokens, and arrays of such strings in claims this crate does not read (`roles`). On the
-//! way it notes where `scope` and `roles` start, for a requirement to read them there.
+//! way it notes where the values of `scope` and `roles` are, for a requirement to read them there.
 //!
 //! [`parse`] either reads such an object exactly as the serde_json path ([`super::parse::ClaimsSeed`])
 //! would, or declines with `None`, and the caller then runs the serde_json path, which stays the
@@ -101,7 +101,8 @@ const MAX_OTHER_CLAIMS: usize = 8;
 pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    // The places noted are `u32`s (a token is at most `MAX_TOKEN_LEN`, 8 KiB, long).
+    if b.get(i) != Some(&b'{') || u32::try_from(b.len()).is_err() {
         return None;
     }
     i = skip_ws(b, i + 1);
@@ -141,13 +142,18 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
                     }
                     *others.get_mut(n_others)? = name;
                     n_others += 1;
-                    if let Some(noted) = noted(name) {
-                        claims.noted[noted] = Spot::At(u32::try_from(start).ok()?);
-                    }
-                    match b.get(start) {
+                    let end = match b.get(start) {
                         Some(b'[') => strings(text, start)?,
                         _ => value(text, start)?.1,
+                    };
+                    if let Some(noted) = noted(name) {
+                        // Lossless: the text is shorter than 4 GiB (checked above).
+                        claims.noted[noted] = Spot::At {
+                            start: start as u32,
+                            end: end as u32,
+                        };
                     }
+                    end
                 }
             };
             i = skip_ws(b, next);
@@ -167,7 +173,6 @@ pub(super) fn parse<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<
 #[cfg(test)]
 mod tests {
     use super::super::parse::{ClaimsSeed, NOTED, RawClaims, Spot};
-    use serde::Deserialize as _;
     use serde::de::DeserializeSeed;
 
     fn serde_path<'a>(text: &'a str, user_id_claim: &str) -> Option<RawClaims<'a>> {
@@ -190,8 +195,8 @@ mod tests {
         }
     }
 
-    /// Each noted claim is absent from the object, or its value is the one JSON value that
-    /// starts where it was noted.
+    /// Each noted claim is absent from the object, or its value is the JSON text noted for it,
+    /// whole, and has no escape.
     fn noted_where_serde_json_finds(text: &str, fast: &RawClaims<'_>) -> bool {
         let object: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).expect("the fast path read a JSON object");
@@ -200,9 +205,11 @@ mod tests {
             .zip(fast.noted)
             .all(|(name, spot)| match (object.get(*name), spot) {
                 (None, Spot::Absent) => true,
-                (Some(value), Spot::At(at)) => {
-                    let mut de = serde_json::Deserializer::from_str(&text[at as usize..]);
-                    serde_json::Value::deserialize(&mut de).is_ok_and(|v| v == *value)
+                (Some(value), Spot::At { start, end }) => {
+                    let noted = &text[start as usize..end as usize];
+                    !noted.contains('\\')
+                        && serde_json::from_str::<serde_json::Value>(noted)
+                            .is_ok_and(|v| v == *value)
                 }
                 _ => false,
             })
@@ -212,13 +219,16 @@ mod tests {
     fn notes_where_scope_and_roles_start() {
         let text = r#"{"user_id":"1", "scope" : "a b","roles":[ "x" , "y" ],"exp":2}"#;
         let fast = super::parse(text, "user_id").unwrap();
-        assert_eq!(fast.noted, [Spot::At(26), Spot::At(40)]);
+        let at = |start, end| Spot::At { start, end };
+        assert_eq!(fast.noted, [at(26, 31), at(40, 53)]);
+        assert_eq!(&text[26..31], r#""a b""#);
+        assert_eq!(&text[40..53], r#"[ "x" , "y" ]"#);
         assert!(agrees(text));
         let fast = super::parse(r#"{"user_id":"1"}"#, "user_id").unwrap();
         assert_eq!(fast.noted, [Spot::Absent; 2]);
         // The user id claim is read as the user id: not noted, a requirement searches.
         let fast = super::parse(r#"{"scope":"1","roles":[]}"#, "scope").unwrap();
-        assert_eq!(fast.noted, [Spot::Unknown, Spot::At(21)]);
+        assert_eq!(fast.noted, [Spot::Unknown, at(21, 23)]);
         // serde_json's path notes nothing.
         let slow = serde_path(r#"{"user_id":"1","roles":["\u0061"]}"#, "user_id").unwrap();
         assert_eq!(slow.noted, [Spot::Unknown; 2]);

@@ -297,7 +297,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
     }
 }
 
-/// Where the value of a claim that a [`RequireLayer`](crate::RequireLayer) reads starts in the
+/// Where the value of a claim that a [`RequireLayer`](crate::RequireLayer) reads is in the
 /// claims text (`scope` and `roles`, RFC 9068 sections 2.2.3 and 2.2.3.1): noted by the fast
 /// path (`flat.rs`) while it reads the text, so that the requirement does not search it again.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -308,11 +308,12 @@ pub(crate) enum Spot {
     Unknown,
     /// The claims object has no such member.
     Absent,
-    /// The member's value starts at this byte of the text.
-    At(u32),
+    /// The member's value is `text[start..end]`, and no string in it has an escape (the fast
+    /// path reads only plain strings).
+    At { start: u32, end: u32 },
 }
 
-/// The claims whose values' starts are noted: `scope` and `roles`, in [`RawClaims::noted`]'s
+/// The claims whose values are noted: `scope` and `roles`, in [`RawClaims::noted`]'s
 /// and [`Claims::spot`](super::Claims::spot)'s order.
 pub(super) const NOTED: [&str; 2] = ["scope", "roles"];
 
@@ -336,7 +337,7 @@ pub(super) struct RawClaims<'a> {
     pub(super) kind: Option<Value<'a>>,
     /// Claims this crate does not read are present (see [`Claims::extra`]).
     pub(super) has_extra: bool,
-    /// Where the values of the [`NOTED`] claims start.
+    /// Where the values of the [`NOTED`] claims are.
     pub(super) noted: [Spot; 2],
 }
 
