@@ -1224,3 +1224,31 @@ fn rfc7515_section5_2_a_header_this_crate_writes_is_known_byte_for_byte() {
         ],
     );
 }
+
+/// A refused RSA key says why, as a JWK and as PEM: a modulus outside 2048 to 8192 bits (RFC
+/// 7518 section 3.3), or one of the ROCA family (CVE-2017-15361).
+#[test]
+fn rfc7518_section3_3_an_rsa_key_is_refused_for_its_own_reason() {
+    use rsa::pkcs8::EncodePublicKey as _;
+    let pem = |jwk: &Value| {
+        let int = |name: &str| {
+            let bytes = URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+            rsa::BoxedUint::from_be_slice_vartime(&bytes)
+        };
+        rsa::PublicKey::new_unchecked(int("n"), int("e"))
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+    };
+    let reason = |key: Result<VerifyingKey, ConfigError>| match key {
+        Err(ConfigError::InvalidKey(reason)) => reason,
+        other => panic!("{other:?}"),
+    };
+    let small = wycheproof_jwk("keysize_too_small");
+    let roca = wycheproof_jwk("jws_rsa_roca_key");
+    for (jwk, why) in [(&small, "2048 to 8192 bits"), (&roca, "ROCA")] {
+        let from_jwk = reason(VerifyingKey::from_jwk(&jwk.to_string()));
+        assert!(from_jwk.contains(why), "{from_jwk}");
+        let from_pem = reason(VerifyingKey::from_pem(&pem(jwk)));
+        assert!(from_pem.contains(why), "{from_pem}");
+    }
+}

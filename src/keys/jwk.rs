@@ -153,8 +153,11 @@ pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str>
                 e,
                 super::MIN_RSA_BITS..=super::MAX_RSA_BITS,
             )
-            .map_err(|_| "an RSA JWK that is not a valid public key")?;
-            rsa_public(key).map_err(|_| "an RSA modulus under 2048 or over 8192 bits")?
+            .map_err(|e| match e {
+                rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => super::RSA_SIZE,
+                _ => "an RSA JWK that is not a valid public key",
+            })?;
+            rsa_public(key)?
         }
         _ => return Err("a JWK of an unknown `kty`"),
     };

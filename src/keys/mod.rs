@@ -126,7 +126,8 @@ impl VerifyingKey {
             return Ok(Self::new(Public::Ed25519(key), None));
         }
         if let Ok(key) = rsa::PublicKey::from_public_key_pem(pem) {
-            return Ok(Self::new(rsa_public(key)?, None));
+            let key = rsa_public(key).map_err(ConfigError::InvalidKey)?;
+            return Ok(Self::new(key, None));
         }
         Err(ConfigError::InvalidKey(
             "not a PEM public key (SPKI) of P-256, Ed25519 or RSA",
@@ -192,18 +193,18 @@ impl VerifyingKey {
     }
 }
 
-fn rsa_public(key: rsa::PublicKey) -> Result<Public, ConfigError> {
+/// Why an RSA key of another size is refused.
+const RSA_SIZE: &str = "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)";
+
+/// An RS256 key: a modulus of 2048 to 8192 bits, not of the ROCA family; or why not.
+fn rsa_public(key: rsa::PublicKey) -> Result<Public, &'static str> {
     use rsa::traits::PublicKeyParts as _;
     let bits = key.n().bit_width_vartime() as usize;
     if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-        return Err(ConfigError::InvalidKey(
-            "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)",
-        ));
+        return Err(RSA_SIZE);
     }
     if roca_fingerprint(&key.n().to_be_bytes_trimmed_vartime()) {
-        return Err(ConfigError::InvalidKey(
-            "an RSA modulus of the ROCA family (CVE-2017-15361): it can be factored",
-        ));
+        return Err("an RSA modulus of the ROCA family (CVE-2017-15361): it can be factored");
     }
     Ok(Public::Rs256(rsa::pkcs1v15::VerifyingKey::new(key)))
 }
