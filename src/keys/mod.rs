@@ -99,18 +99,25 @@ pub(crate) enum Public {
     Rs256(rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>),
 }
 
-impl VerifyingKey {
-    pub(super) fn new(public: Public, kid: Option<String>) -> Self {
-        let kid = match kid {
-            Some(kid) => kid,
-            None => jwk::thumbprint(&public),
-        };
-        Self {
-            header_b64: Arc::from(""),
-            inner: Arc::new(public),
-            kid: Arc::from(""),
+impl Public {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Es256(_) => Algorithm::ES256,
+            Self::Ed25519(_) => Algorithm::EdDSA,
+            Self::Rs256(..) => Algorithm::RS256,
         }
-        .with_kid(kid)
+    }
+}
+
+impl VerifyingKey {
+    /// `public` with key id `kid`, or its RFC 7638 thumbprint without one.
+    pub(super) fn new(public: Public, kid: Option<String>) -> Self {
+        let kid: Arc<str> = kid.unwrap_or_else(|| jwk::thumbprint(&public)).into();
+        Self {
+            header_b64: header_b64(public.algorithm().as_str(), Some(&kid)).into(),
+            inner: Arc::new(public),
+            kid,
+        }
     }
 
     /// A public key from PEM: an SPKI `PUBLIC KEY` block of a P-256 key (ES256), an Ed25519 key
@@ -157,11 +164,7 @@ impl VerifyingKey {
 
     /// The one algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
-        match &*self.inner {
-            Public::Es256(_) => Algorithm::ES256,
-            Public::Ed25519(_) => Algorithm::EdDSA,
-            Public::Rs256(..) => Algorithm::RS256,
-        }
+        self.inner.algorithm()
     }
 
     /// This key as a public JWK: `kty`, `crv`/`x`/`y` (EC, RFC 7518 section 6.2), `crv`/`x`
