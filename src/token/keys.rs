@@ -166,29 +166,44 @@ pub(crate) fn issue(
     }
     claims.push(b'}');
 
-    let claims_len = claims.len().div_ceil(3) * 4;
-    match signer {
-        Signer::Hmac(keys) => {
-            let mut token =
-                String::with_capacity(keys.header_b64.len() + 2 + claims_len + MAC_B64_LEN);
-            token.push_str(&keys.header_b64);
-            token.push('.');
-            URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-            let tag = keys.current.sign(token.as_bytes());
-            token.push('.');
-            URL_SAFE_NO_PAD.encode_string(tag, &mut token);
-            token
+    let header = signer.header_b64();
+    let mut token = String::with_capacity(
+        header.len() + 2 + claims.len().div_ceil(3) * 4 + signer.signature_b64_len(),
+    );
+    token.push_str(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+    signer.sign_appended(&mut token);
+    token
+}
+
+impl<'a> Signer<'a> {
+    /// The base64url header of the tokens it signs; an asymmetric key's names its `kid` (RFC 7515
+    /// section 4.1.4), so a verifier never guesses.
+    fn header_b64(self) -> &'a str {
+        match self {
+            Self::Hmac(keys) => &keys.header_b64,
+            Self::Key(key) => key.header_b64(),
         }
-        Signer::Key(key) => {
-            // RFC 7515 section 4.1.4: the `kid` names the key, so a verifier never guesses.
-            let header = key.header_b64();
-            let mut token =
-                String::with_capacity(header.len() + 2 + claims_len + SIGNATURE_B64_LEN);
-            token.push_str(header);
-            token.push('.');
-            URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-            key.sign_appended(&mut token);
-            token
+    }
+
+    fn signature_b64_len(self) -> usize {
+        match self {
+            Self::Hmac(_) => MAC_B64_LEN,
+            Self::Key(_) => SIGNATURE_B64_LEN,
+        }
+    }
+
+    /// Signs `token`, the signing input `header.payload`, and appends `.` and the signature,
+    /// base64url (RFC 7515 section 7.1).
+    fn sign_appended(self, token: &mut String) {
+        match self {
+            Self::Hmac(keys) => {
+                let tag = keys.current.sign(token.as_bytes());
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(tag, token);
+            }
+            Self::Key(key) => key.sign_appended(token),
         }
     }
 }
