@@ -49,6 +49,14 @@ async function send(method, path, body) {
 
 const post = (path, body) => send("POST", path, body);
 
+// Runs `task` while no other tab of this app runs one: the tabs share the cookies, and two that
+// refreshed at once would send the same refresh token twice, which the server takes for a stolen
+// token and ends the session (RFC 9700 section 4.14.2). Web Locks exist wherever the `Secure`
+// session cookies are kept (HTTPS, localhost); elsewhere the task just runs.
+function oneTabAtATime(task) {
+  return navigator.locks ? navigator.locks.request("refresh", task) : task();
+}
+
 // The current user: /me, and once more after /refresh if the access token has expired; null
 // when this browser is not logged in (401). Any other failure (the server cannot tell now, a
 // 503) is thrown.
@@ -57,13 +65,18 @@ async function current() {
     new Error(`The server cannot tell who you are now (${status}): reload later.`);
   let response = await fetch("/me");
   if (response.status === 401) {
-    const refreshed = await post("/refresh");
-    if (!refreshed.ok && refreshed.status !== 401) {
-      throw unknown(refreshed.status);
-    }
-    if (refreshed.ok) {
-      response = await fetch("/me");
-    }
+    response = await oneTabAtATime(async () => {
+      // Another tab may have refreshed while this one waited: its new cookies let this one in.
+      const again = await fetch("/me");
+      if (again.status !== 401) {
+        return again;
+      }
+      const refreshed = await post("/refresh");
+      if (!refreshed.ok && refreshed.status !== 401) {
+        throw unknown(refreshed.status);
+      }
+      return refreshed.ok ? fetch("/me") : again;
+    });
   }
   if (response.status === 401) {
     return null;

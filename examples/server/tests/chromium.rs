@@ -9,7 +9,8 @@
 //! attacker page, which the cross-origin check must refuse (RFC 6455 section 4.1). A third
 //! test stops its Redis (the revocation store) and checks that a logout the server cannot carry
 //! out is said to have failed, the user still shown. A fourth has a sibling subdomain plant a
-//! refresh cookie for the parent domain, which only the `__Host-` prefix keeps out.
+//! refresh cookie for the parent domain, which only the `__Host-` prefix keeps out. A fifth has
+//! two tabs whose access token has expired refresh at once: one refresh, the session kept.
 //!
 //! Without Chromium the test is skipped with a message, unless `CI` is set: then it fails.
 
@@ -427,6 +428,68 @@ async fn a_logout_the_server_cannot_carry_out_is_said_so() {
     logged_out(&browser).await;
     browser.refresh().await.unwrap();
     logged_out(&browser).await;
+
+    browser.close().await.unwrap();
+    assert!(server.stop().success());
+}
+
+/// Found by review: two tabs of the app whose access token has expired both asked `/refresh`,
+/// and when the second asked before the first had its answer (a revocation store a few
+/// milliseconds away is enough), both sent the same refresh cookie. The server took the second
+/// use of that refresh token for a stolen one and ended the session (RFC 9700 section 4.14.2),
+/// so opening two tabs logged the user out of both. Here Redis, the revocation store, is held
+/// still while the tabs open, so that both ask before either is answered. Now one tab refreshes
+/// at a time (the Web Locks API) and a tab that waited asks `/me` again first: one refresh, both
+/// tabs logged in, the session alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_with_an_expired_access_token_refresh_once_and_stay_logged_in() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let Some(services) = Services::new() else {
+        return;
+    };
+    let redis_url = services.start_redis(free_port());
+    let (_dir, server, browser) =
+        server_and_browser(&driver, "chromium-tabs", &[("REDIS_URL", &redis_url)]).await;
+    register_and_log_in(&browser, &format!("http://{}", server.addr())).await;
+    let first = browser.window().await.unwrap();
+
+    // The access token is gone, as when it expires: the next `/me` is a 401 (no token, no store
+    // asked), and each tab asks `/refresh`, which the browser sends the refresh cookie to and
+    // which waits for Redis. Two tabs open at once.
+    browser.delete_cookie("access_token").await.unwrap();
+    let refreshes = |log: &str| log.matches("POST /refresh").count();
+    let before = refreshes(&server.log());
+    services.signal_redis("STOP");
+    browser
+        .execute("window.open('/'); window.open('/');", vec![])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    services.signal_redis("CONT");
+    let tabs: Vec<_> = browser
+        .windows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|tab| *tab != first)
+        .collect();
+    assert_eq!(tabs.len(), 2, "two tabs opened");
+    for tab in tabs {
+        browser.switch_to_window(tab).await.unwrap();
+        logged_in_as_ada(&browser).await;
+    }
+    let log = server.log();
+    assert_eq!(
+        refreshes(&log) - before,
+        1,
+        "one refresh for both tabs:\n{log}"
+    );
+
+    // The session lives on: a reload shows ada, with the access token the refresh set.
+    browser.refresh().await.unwrap();
+    logged_in_as_ada(&browser).await;
 
     browser.close().await.unwrap();
     assert!(server.stop().success());
