@@ -62,6 +62,12 @@ pub enum SameSite {
 /// which is when the refresh route is needed. [`names`](Self::names) refuses a `__Host-` access
 /// cookie beside a refresh cookie a sibling can plant.
 ///
+/// The tabs of one browser share the cookies: two that ask the refresh route before either is
+/// answered send the same refresh token, and a server that rotates refresh tokens takes the
+/// second use for a stolen token (RFC 9700 section 4.14.2). A page refreshes under a lock
+/// shared by its tabs (the Web Locks API), and asks again first once it holds it; the example
+/// server's page (`examples/server/static/app.js`) does.
+///
 /// ```
 /// use tower_login_manager::{LoginManager, SessionCookies};
 ///
