@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
 use serde_json::json;
 use tower::util::ServiceFn;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
@@ -22,7 +22,7 @@ use tower_login_manager::{
     TokenLocation, TokenVerifier,
 };
 
-use support::{NOW, SECRET};
+use support::{Answer, NOW, SECRET};
 
 const README: &str = include_str!("../README.md");
 
@@ -126,14 +126,6 @@ const KNOWN: [&str; 11] = [
     NO_LOGIN_LAYER,
 ];
 
-/// What the client got.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
 type Inner =
     ServiceFn<fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>>;
 
@@ -153,13 +145,7 @@ where
     B: http_body::Body,
     B::Error: std::fmt::Debug,
 {
-    let res = layer.layer(inner()).oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes(),
-    }
+    support::read(layer.layer(inner()).oneshot(req).await.unwrap()).await
 }
 
 /// The manager of every case: the test secret, time pinned at `NOW`.

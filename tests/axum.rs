@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Router};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use support::{InMemory, NOW, SECRET};
 use tower::ServiceExt;
 use tower_login_manager::{Claims, LoginLayer, LoginManager};
@@ -38,9 +37,7 @@ async fn get_text(app: Router, uri: &str, token: Option<&str>) -> (StatusCode, S
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
     let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    support::read(res).await.status_and_body()
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use http::{Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use support::{InMemory, manager};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{Anonymous, LoginLayer, TokenLocation};
@@ -129,9 +129,7 @@ async fn send(layer: LoginLayer<InMemory<String>>, browser: &Browser) -> (Status
         ))))
     }));
     let res = svc.oneshot(browser.request()).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    support::read(res).await.status_and_body()
 }
 
 const REFUSED: &str = r#"{"status":403,"message":"Cross-origin request refused"}"#;
@@ -459,9 +457,8 @@ async fn the_claims_say_where_the_layer_found_the_token() {
         ),
     ] {
         let res = svc.clone().oneshot(req.body(Empty::new()).unwrap()).await;
-        let res = res.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let (status, body) = support::read(res.unwrap()).await.status_and_body();
+        assert_eq!(status, StatusCode::OK);
         assert_eq!(body, format!("{:?}", Some(&want)));
     }
     // Claims from `decode_token` were found by nobody.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{Empty, Full};
 use support::{InMemory, NOW, SECRET};
 use tower::{ServiceExt, service_fn};
 use tower_login_manager::{
@@ -57,10 +57,9 @@ async fn send(
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(seen))))
         }),
     );
-    let res = svc.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    support::read(svc.oneshot(req).await.unwrap())
+        .await
+        .status_and_body()
 }
 
 fn get(uri: &str, bearer: Option<&str>) -> Request<Empty<Bytes>> {
@@ -254,9 +253,7 @@ mod axum_extractors {
 
     async fn call(app: Router, req: Request<Body>) -> (StatusCode, String) {
         let res = app.oneshot(req).await.unwrap();
-        let status = res.status();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8(body.to_vec()).unwrap())
+        support::read(res).await.status_and_body()
     }
 
     fn req(uri: &str, bearer: Option<&str>) -> Request<Body> {
@@ -352,10 +349,9 @@ mod axum_extractors {
                 .route_layer(layer)
         };
         let answer = |res: axum::response::Response| async move {
-            let status = res.status();
-            let challenge = res.headers().get(header::WWW_AUTHENTICATE).cloned();
-            let body = res.into_body().collect().await.unwrap().to_bytes();
-            (status, challenge, String::from_utf8(body.to_vec()).unwrap())
+            let answer = support::read(res).await;
+            let challenge = answer.headers.get(header::WWW_AUTHENTICATE).cloned();
+            (answer.status, challenge, answer.body)
         };
         let required = |req| async {
             let res = app(layer()).oneshot(req).await.unwrap();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,8 +26,8 @@ use tower_login_manager::{Claims, LoginLayer, LoginManager};
 
 mod support;
 
-use support::SECRET;
 use support::fixtures::{User, expired_token, loader, other_secret_token, token};
+use support::{Answer, SECRET};
 
 /// A hyper server on 127.0.0.1:0; the connections' tasks end with the test's runtime.
 struct TestServer {
@@ -91,8 +91,8 @@ impl TestServer {
         }
     }
 
-    /// GET / with these `Authorization` headers; the status, headers and body as text.
-    async fn get(&self, authorization: &[String]) -> (StatusCode, http::HeaderMap, String) {
+    /// GET / with these `Authorization` headers.
+    async fn get(&self, authorization: &[String]) -> Answer {
         let mut req = Request::get(format!("http://{}/", self.addr));
         for value in authorization {
             req = req.header(AUTHORIZATION, value);
@@ -102,13 +102,7 @@ impl TestServer {
             .request(req.body(Empty::new()).unwrap())
             .await
             .unwrap();
-        let (parts, body) = res.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
-        (
-            parts.status,
-            parts.headers,
-            String::from_utf8(body.to_vec()).unwrap(),
-        )
+        support::read(res).await
     }
 }
 
@@ -120,7 +114,7 @@ fn bearer(token: &str) -> String {
 async fn valid_token_reaches_the_handler_with_the_user() {
     let server = TestServer::start().await;
 
-    let (status, _, body) = server.get(&[bearer(&token("1"))]).await;
+    let Answer { status, body, .. } = server.get(&[bearer(&token("1"))]).await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "hello ada (user 1, token for 1)");
@@ -208,7 +202,12 @@ async fn rejections_are_json_with_an_rfc6750_challenge() {
 
     let server = TestServer::start().await;
     for case in cases {
-        let (status, headers, body) = server.get(&case.authorization).await;
+        let Answer {
+            status,
+            headers,
+            body,
+            ..
+        } = server.get(&case.authorization).await;
 
         assert_eq!(status, case.want_status, "{}", case.name);
         assert_eq!(headers[CONTENT_TYPE], "application/json", "{}", case.name);

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http::{Request, Response, StatusCode};
+use http_body_util::{Empty, Full};
 use serde_json::json;
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
@@ -29,7 +29,7 @@ use tower_login_manager::{
 use tower_test::mock;
 
 use support::fixtures::User;
-use support::{InMemory, NOW, SECRET, sign_claims};
+use support::{Answer, InMemory, NOW, SECRET, sign_claims};
 
 /// Knows user "1" (ada, an admin), "2" (bob), fails for "down".
 fn loader() -> InMemory<User> {
@@ -57,14 +57,6 @@ fn token_with(extra: &str) -> String {
     ))
 }
 
-/// What the client got, and how many requests reached the inner service.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
 /// `req` through `layer` in front of a service answering 200 "inner".
 async fn send<L, B>(layer: L, req: Request<Full<Bytes>>) -> Answer
 where
@@ -76,14 +68,7 @@ where
     let inner = tower::util::BoxCloneService::new(service_fn(|_req: Request<Full<Bytes>>| async {
         Ok::<_, Infallible>(Response::new(Full::from("inner")))
     }));
-    let res = layer.layer(inner).oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
+    support::read(layer.layer(inner).oneshot(req).await.unwrap()).await
 }
 
 fn bearer(token: &str) -> Request<Full<Bytes>> {
@@ -492,14 +477,10 @@ async fn http_get(
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(Empty::new())
         .unwrap();
-    let res = client.request(req).await.unwrap();
-    let challenge = res
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned());
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, challenge, String::from_utf8(body.to_vec()).unwrap())
+    let res = support::read(client.request(req).await.unwrap()).await;
+    let challenge = res.headers.get(WWW_AUTHENTICATE);
+    let challenge = challenge.map(|v| v.to_str().unwrap().to_owned());
+    (res.status, challenge, res.body)
 }
 
 const FORBIDDEN: &str = r#"{"status":403,"message":"Permission denied"}"#;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{Empty, Full};
 use support::{InMemory, NOW, SECRET};
 use tower::{ServiceExt, service_fn};
 use tower_login_manager::{LoginLayer, LoginManager, UserLoader};
@@ -59,10 +59,7 @@ async fn send(
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
         }),
     );
-    let res = svc.oneshot(req).await.unwrap();
-    let status = res.status();
-    let _ = res.into_body().collect().await.unwrap();
-    status
+    support::read(svc.oneshot(req).await.unwrap()).await.status
 }
 
 /// Records every event's fields as text.

@@ -12,8 +12,8 @@ use http_body_util::Empty;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_login_manager::{LoginLayer, LoginManager, TokenError, loader_fn};
 
-use crate::support::{InMemory, NOW, SECRET, manager, sign_claims};
-use crate::{EXPIRED, INTERNAL, INVALID, User, body_text, echo, hv, issue, loader, request};
+use crate::support::{InMemory, NOW, SECRET, manager, read, sign_claims};
+use crate::{EXPIRED, INTERNAL, INVALID, User, echo, hv, issue, loader, request};
 
 // ---------------------------------------------------------------------------------------------
 // Faults: the loader fails, panics or hangs; the clock moves.
@@ -39,7 +39,7 @@ async fn a_loader_error_is_a_500_and_the_service_keeps_serving() {
             .call(bearer_request(user_id))
             .await
             .unwrap();
-        let (status, body) = body_text(res).await;
+        let (status, body) = read(res).await.status_and_body();
         assert_eq!((status, body.as_str()), want, "user {user_id}");
     }
 }
@@ -65,9 +65,15 @@ async fn a_panicking_loader_fails_its_request_only() {
         .call(bearer_request("1"))
         .await
         .unwrap();
-    assert_eq!(body_text(res).await, (StatusCode::OK, "hello 1".to_owned()));
+    assert_eq!(
+        read(res).await.status_and_body(),
+        (StatusCode::OK, "hello 1".to_owned())
+    );
     let res = clone.oneshot(bearer_request("2")).await.unwrap();
-    assert_eq!(body_text(res).await, (StatusCode::OK, "hello 2".to_owned()));
+    assert_eq!(
+        read(res).await.status_and_body(),
+        (StatusCode::OK, "hello 2".to_owned())
+    );
 }
 
 /// A client that disconnects drops the response future: whatever the loader holds is released
@@ -146,7 +152,7 @@ async fn a_pinned_clock_decides_expiry_and_moves_without_a_restart() {
             .oneshot(request(vec![hv(&format!("Bearer {t}"))]))
             .await
             .unwrap();
-        let (status, body) = body_text(res).await;
+        let (status, body) = read(res).await.status_and_body();
         assert_eq!(
             (status, body.as_str()),
             want,

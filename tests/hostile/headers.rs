@@ -8,10 +8,10 @@ use http::{HeaderValue, StatusCode, header};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{LoginLayer, LoginManager, TokenError};
 
-use crate::support::{NOW, SECRET, b64, manager};
+use crate::support::{NOW, SECRET, b64, manager, read};
 use crate::{
-    AMBIGUOUS, EXPIRED, INTERNAL, INVALID, LOGIN, NOT_FOUND, body_text, claims, echo, hv, issue,
-    loader, request,
+    AMBIGUOUS, EXPIRED, INTERNAL, INVALID, LOGIN, NOT_FOUND, claims, echo, hv, issue, loader,
+    request,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -221,13 +221,12 @@ async fn rfc6750_section2_1_hostile_authorization_headers() {
             .oneshot(request(case.header))
             .await
             .unwrap();
-        let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
-        let (status, body) = body_text(res).await;
-        assert_eq!(status, case.status, "{}", case.name);
-        assert_eq!(body, case.body, "{}", case.name);
-        if status != StatusCode::OK {
+        let res = read(res).await;
+        assert_eq!(res.status, case.status, "{}", case.name);
+        assert_eq!(res.body, case.body, "{}", case.name);
+        if res.status != StatusCode::OK {
             assert_eq!(
-                content_type.as_ref().map(|v| v.as_bytes()),
+                res.headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
                 Some(&b"application/json"[..]),
                 "{}",
                 case.name
@@ -258,7 +257,7 @@ async fn a_1_mb_token_is_refused_by_size_before_decoding() {
         .await
         .unwrap();
     assert_eq!(
-        body_text(res).await,
+        read(res).await.status_and_body(),
         (StatusCode::UNAUTHORIZED, INVALID.to_owned())
     );
 }

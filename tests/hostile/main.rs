@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::{KeyInit, Mac};
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full};
+use http::{HeaderValue, Request, Response, header};
+use http_body_util::{Empty, Full};
 use support::{InMemory, NOW, SECRET, b64, mac, manager, sign_raw};
 use tower_login_manager::{LoginManager, TokenError, UserLoader};
 
@@ -156,16 +156,6 @@ fn request(values: Vec<HeaderValue>) -> Request<Empty<Bytes>> {
         req.headers_mut().append(header::AUTHORIZATION, v);
     }
     req
-}
-
-async fn body_text<B>(res: Response<B>) -> (StatusCode, String)
-where
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 fn hv(s: &str) -> HeaderValue {

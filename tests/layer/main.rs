@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full};
-use support::{InMemory, NOW, SECRET, manager};
+use http_body_util::{Empty, Full};
+use support::{InMemory, NOW, SECRET, manager, read};
 use tokio_test::{assert_pending, assert_ready_ok};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_login_manager::{Claims, LoginLayer, LoginManager, Rejection, UserLoader};
@@ -74,14 +74,8 @@ async fn send<L: UserLoader<User = User>>(
     let svc = ServiceBuilder::new()
         .layer(LoginLayer::new(manager(), loader))
         .service(service_fn(echo_user));
-    let res = svc.oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    let res = read(svc.oneshot(req).await.unwrap()).await;
+    (res.status, res.headers, res.body)
 }
 
 fn request(authorization: Option<&str>) -> Request<Empty<Bytes>> {
@@ -295,10 +289,9 @@ async fn loader_errors_reach_the_hook_and_not_the_client() {
         svc.oneshot(request(Some(&format!("Bearer {}", token("500")))))
             .await,
     ] {
-        let res = res.unwrap();
-        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        assert!(!String::from_utf8_lossy(&body).contains("db.internal"));
+        let res = read(res.unwrap()).await;
+        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!res.body.contains("db.internal"));
     }
     assert_eq!(
         *seen.lock().unwrap(),
@@ -325,13 +318,12 @@ async fn messages_and_realm_are_configurable() {
         .realm("my \"shop\"")
         .unwrap();
     let svc = layer.layer_service(service_fn(echo_user));
-    let res = svc.oneshot(request(None)).await.unwrap();
+    let res = read(svc.oneshot(request(None)).await.unwrap()).await;
     assert_eq!(
-        res.headers()[header::WWW_AUTHENTICATE],
+        res.headers[header::WWW_AUTHENTICATE],
         r#"Bearer realm="my \"shop\"""#
     );
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(body, r#"{"status":401,"message":"Log in first"}"#);
+    assert_eq!(res.body, r#"{"status":401,"message":"Log in first"}"#);
     // RFC 9110 section 5.5: a field value holds no control characters; such a realm is refused
     // when it is set, not sent.
     let refused = LoginLayer::new(manager(), loader()).realm("my\nshop");
@@ -368,9 +360,9 @@ async fn backpressure_inner_not_ready_means_layer_not_ready_and_readied_instance
     assert_eq!(req.extensions().get::<Claims>().unwrap().user_id(), "1");
     send.send_response(Response::new(Full::new(Bytes::from_static(b"hello"))));
 
-    let res = fut.await.unwrap().unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "hello");
+    let res = read(fut.await.unwrap().unwrap()).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, "hello");
 }
 
 #[tokio::test]
@@ -393,7 +385,7 @@ async fn readied_instances_are_called_under_concurrency() {
     }
     for (fut, want) in futures.into_iter().zip(["1", "2"]) {
         let res = fut.await.unwrap().unwrap();
-        assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), want);
+        assert_eq!(read(res).await.body, want);
     }
 }
 

@@ -3,7 +3,10 @@
 //! (`tests/<name>/main.rs`).
 //!
 //! - Here: the one secret of the library's tests, [`SECRET`], the pinned clock [`NOW`], the
-//!   manager of most tests ([`manager`]), and hand-made tokens with any header and claims.
+//!   manager of most tests ([`manager`]), hand-made tokens with any header and claims, and
+//!   [`read`], which reads a response whole (status, headers, UTF-8 body, trailers) into an
+//!   [`Answer`]: the tests collect a body nowhere else, but in the runtime-free `alloc.rs` and
+//!   `properties.rs`, which poll by hand.
 //! - [`in_memory`]: the one in-memory `UserLoader`, [`InMemory`], with its options for faults
 //!   (a failing or panicking id, everyone known, the waiting path), and the no-op service and
 //!   runtime-free request the bench and the allocation test measure with.
@@ -34,7 +37,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{Request, Response, StatusCode, header};
+use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Empty, Full};
 use sha2::Sha256;
 use tower::{Layer, ServiceExt as _, service_fn};
@@ -108,8 +111,41 @@ where
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Empty::new())
         .unwrap();
-    let res = svc.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    read(svc.oneshot(req).await.unwrap())
+        .await
+        .status_and_body()
+}
+
+/// What a client got: a response read whole.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The body, which must be UTF-8.
+    pub body: String,
+    /// The trailers after the body, if it sent any.
+    pub trailers: Option<HeaderMap>,
+}
+
+impl Answer {
+    pub fn status_and_body(self) -> (StatusCode, String) {
+        (self.status, self.body)
+    }
+}
+
+/// Reads `res` whole: its status, headers, body (panics unless it is UTF-8) and trailers.
+pub async fn read<B>(res: Response<B>) -> Answer
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let (parts, body) = res.into_parts();
+    let body = body.collect().await.unwrap();
+    let trailers = body.trailers().cloned();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8(body.to_bytes().to_vec()).unwrap(),
+        trailers,
+    }
 }

@@ -188,13 +188,9 @@ where
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Empty::new())
         .unwrap();
-    let res = svc.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = http_body_util::BodyExt::collect(res.into_body())
+    super::read(svc.oneshot(req).await.unwrap())
         .await
-        .unwrap()
-        .to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+        .status_and_body()
 }
 
 /// Issue 22, the exact sequence (RFC 9700 section 4.14.2, refresh-token families): login gives
