@@ -196,7 +196,7 @@ mod tests {
     }
 
     /// Each noted claim is absent from the object, or its value is the JSON text noted for it,
-    /// whole, and has no escape.
+    /// whole, with no whitespace around it and no escape.
     fn noted_where_serde_json_finds(text: &str, fast: &RawClaims<'_>) -> bool {
         let object: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).expect("the fast path read a JSON object");
@@ -207,7 +207,8 @@ mod tests {
                 (None, Spot::Absent) => true,
                 (Some(value), Spot::At { start, end }) => {
                     let noted = &text[start as usize..end as usize];
-                    !noted.contains('\\')
+                    noted.trim() == noted
+                        && !noted.contains('\\')
                         && serde_json::from_str::<serde_json::Value>(noted)
                             .is_ok_and(|v| v == *value)
                 }
@@ -216,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn notes_where_scope_and_roles_start() {
+    fn notes_the_values_of_scope_and_roles() {
         let text = r#"{"user_id":"1", "scope" : "a b","roles":[ "x" , "y" ],"exp":2}"#;
         let fast = super::parse(text, "user_id").unwrap();
         let at = |start, end| Spot::At { start, end };
