@@ -1234,7 +1234,19 @@ fn rfc7518_section3_3_an_rsa_key_is_refused_for_its_own_reason() {
     };
     let small = wycheproof_jwk("keysize_too_small");
     let roca = wycheproof_jwk("jws_rsa_roca_key");
-    for (jwk, why) in [(&small, "2048 to 8192 bits"), (&roca, "ROCA")] {
+    // Under the `rsa` crate's own floor for PEM (1024 bits), and over 8192 bits.
+    let of_bits = |bits: usize| {
+        let mut n = vec![0xc5; bits / 8];
+        n[bits / 8 - 1] |= 1;
+        json!({"kty": "RSA", "n": b64(&n), "e": "AQAB"})
+    };
+    let (tiny, huge) = (of_bits(512), of_bits(8200));
+    for (jwk, why) in [
+        (&small, "2048 to 8192 bits"),
+        (&tiny, "2048 to 8192 bits"),
+        (&huge, "2048 to 8192 bits"),
+        (&roca, "ROCA"),
+    ] {
         let from_jwk = reason(VerifyingKey::from_jwk(&jwk.to_string()));
         assert!(from_jwk.contains(why), "{from_jwk}");
         let from_pem = reason(VerifyingKey::from_pem(&pem(jwk)));

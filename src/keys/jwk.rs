@@ -144,20 +144,7 @@ pub(super) fn public_from_jwk(jwk: &Value) -> Result<VerifyingKey, &'static str>
                 // RFC 7518 section 6.3.1.1: the minimal big-endian encoding.
                 return Err("an RSA JWK's `n` or `e` has leading zeros");
             }
-            let bits = u32::try_from(n.len() * 8).map_err(|_| "an RSA modulus too large")?;
-            let n = rsa::BoxedUint::from_be_slice(&n, bits).map_err(|_| "an RSA `n`")?;
-            let e = rsa::BoxedUint::from_be_slice(&e, u32::try_from(e.len() * 8).unwrap_or(0))
-                .map_err(|_| "an RSA `e`")?;
-            let key = rsa::PublicKey::new_with_size_limits(
-                n,
-                e,
-                super::MIN_RSA_BITS..=super::MAX_RSA_BITS,
-            )
-            .map_err(|e| match e {
-                rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => super::RSA_SIZE,
-                _ => "an RSA JWK that is not a valid public key",
-            })?;
-            rsa_public(key)?
+            rsa_public(&n, &e)?
         }
         _ => return Err("a JWK of an unknown `kty`"),
     };

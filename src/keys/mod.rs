@@ -132,8 +132,8 @@ impl VerifyingKey {
             let key = ed25519::PublicKey::new(key).map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(Public::Ed25519(key), None));
         }
-        if let Ok(key) = rsa::PublicKey::from_public_key_pem(pem) {
-            let key = rsa_public(key).map_err(ConfigError::InvalidKey)?;
+        if let Ok(key) = RsaSpki::from_public_key_pem(pem) {
+            let key = rsa_public(&key.n, &key.e).map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(key, None));
         }
         Err(ConfigError::InvalidKey(
@@ -196,20 +196,53 @@ impl VerifyingKey {
     }
 }
 
-/// Why an RSA key of another size is refused.
-const RSA_SIZE: &str = "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)";
-
-/// An RS256 key: a modulus of 2048 to 8192 bits, not of the ROCA family; or why not.
-fn rsa_public(key: rsa::PublicKey) -> Result<Public, &'static str> {
+/// An RS256 key from its modulus `n` and public exponent `e` (big-endian), as a PEM or a JWK
+/// carries them: a modulus of 2048 to 8192 bits, not of the ROCA family; or why not.
+fn rsa_public(n: &[u8], e: &[u8]) -> Result<Public, &'static str> {
     use rsa::traits::PublicKeyParts as _;
-    let bits = key.n().bit_width_vartime() as usize;
-    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-        return Err(RSA_SIZE);
-    }
+    let int = |bytes: &[u8]| {
+        let bits = u32::try_from(bytes.len() * 8).ok()?;
+        rsa::BoxedUint::from_be_slice(bytes, bits).ok()
+    };
+    let (Some(n), Some(e)) = (int(n), int(e)) else {
+        return Err("an RSA key's `n` or `e` is not an integer");
+    };
+    let key = rsa::PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS).map_err(
+        |error| match error {
+            rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => {
+                "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)"
+            }
+            _ => "not a valid RSA public key",
+        },
+    )?;
     if roca_fingerprint(&key.n().to_be_bytes_trimmed_vartime()) {
         return Err("an RSA modulus of the ROCA family (CVE-2017-15361): it can be factored");
     }
     Ok(Public::Rs256(rsa::pkcs1v15::VerifyingKey::new(key)))
+}
+
+/// The modulus and exponent of an RSA public key in an SPKI, for [`rsa_public`]. The `rsa`
+/// crate's own decoding holds the modulus to its default limits (1024 to 8192 bits) and then
+/// cannot say why a key failed; its docs ask for the components, taken this way, for others.
+struct RsaSpki {
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+impl TryFrom<rsa::pkcs8::SubjectPublicKeyInfoRef<'_>> for RsaSpki {
+    type Error = rsa::pkcs8::spki::Error;
+
+    fn try_from(spki: rsa::pkcs8::SubjectPublicKeyInfoRef<'_>) -> Result<Self, Self::Error> {
+        use rsa::pkcs8::spki::Error::KeyMalformed;
+        spki.algorithm
+            .assert_algorithm_oid(rsa::pkcs1::ALGORITHM_OID)?;
+        let bytes = spki.subject_public_key.as_bytes().ok_or(KeyMalformed)?;
+        let key = rsa::pkcs1::RsaPublicKeyRef::try_from(bytes).map_err(|_| KeyMalformed)?;
+        Ok(Self {
+            n: key.modulus.as_bytes().to_vec(),
+            e: key.public_exponent.as_bytes().to_vec(),
+        })
+    }
 }
 
 /// The modulus `n` (big-endian) is of the ROCA family (CVE-2017-15361, Infineon's RSALib; Nemec
