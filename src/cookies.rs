@@ -64,9 +64,9 @@ pub enum SameSite {
 ///
 /// The tabs of one browser share the cookies: two that ask the refresh route before either is
 /// answered send the same refresh token, and a server that rotates refresh tokens takes the
-/// second use for a stolen token (RFC 9700 section 4.14.2). A page refreshes under a lock
-/// shared by its tabs (the Web Locks API), and asks again first once it holds it; the example
-/// server's page (`examples/server/static/app.js`) does.
+/// second use for a stolen token (RFC 9700 section 4.14.2). A page refreshes under a lock its
+/// tabs share (the Web Locks API, one origin's), and a tab that waited for it asks again
+/// first; the example server's page (`examples/server/static/app.js`) does.
 ///
 /// ```
 /// use tower_login_manager::{LoginManager, SessionCookies};

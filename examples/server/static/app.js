@@ -49,12 +49,28 @@ async function send(method, path, body) {
 
 const post = (path, body) => send("POST", path, body);
 
-// Runs `task` while no other tab of this app runs one: the tabs share the cookies, and two that
+// POST /refresh, by one tab of this origin at a time: the tabs share the cookies, and two that
 // refreshed at once would send the same refresh token twice, which the server takes for a stolen
-// token and ends the session (RFC 9700 section 4.14.2). Web Locks exist wherever the `Secure`
-// session cookies are kept (HTTPS, localhost); elsewhere the task just runs.
-function oneTabAtATime(task) {
-  return navigator.locks ? navigator.locks.request("refresh", task) : task();
+// token and ends the session (RFC 9700 section 4.14.2). A tab that finds another refreshing
+// waits for it, then asks /me first: the other's new cookies may have let it in. Web Locks
+// exist wherever the `Secure` session cookies are kept (HTTPS, localhost); elsewhere it just
+// refreshes.
+const REFRESH_LOCK = "tower-login-manager refresh";
+
+async function refresh() {
+  if (!navigator.locks) {
+    return post("/refresh");
+  }
+  const alone = await navigator.locks.request(REFRESH_LOCK, { ifAvailable: true }, (lock) =>
+    lock === null ? null : post("/refresh"),
+  );
+  if (alone !== null) {
+    return alone;
+  }
+  return navigator.locks.request(REFRESH_LOCK, async () => {
+    const me = await fetch("/me");
+    return me.status === 401 ? post("/refresh") : me;
+  });
 }
 
 // The current user: /me, and once more after /refresh if the access token has expired; null
@@ -65,18 +81,13 @@ async function current() {
     new Error(`The server cannot tell who you are now (${status}): reload later.`);
   let response = await fetch("/me");
   if (response.status === 401) {
-    response = await oneTabAtATime(async () => {
-      // Another tab may have refreshed while this one waited: its new cookies let this one in.
-      const again = await fetch("/me");
-      if (again.status !== 401) {
-        return again;
-      }
-      const refreshed = await post("/refresh");
-      if (!refreshed.ok && refreshed.status !== 401) {
-        throw unknown(refreshed.status);
-      }
-      return refreshed.ok ? fetch("/me") : again;
-    });
+    const refreshed = await refresh();
+    if (!refreshed.ok && refreshed.status !== 401) {
+      throw unknown(refreshed.status);
+    }
+    if (refreshed.ok) {
+      response = await fetch("/me");
+    }
   }
   if (response.status === 401) {
     return null;

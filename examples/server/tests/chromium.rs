@@ -457,16 +457,22 @@ async fn two_tabs_with_an_expired_access_token_refresh_once_and_stay_logged_in()
 
     // The access token is gone, as when it expires: the next `/me` is a 401 (no token, no store
     // asked), and each tab asks `/refresh`, which the browser sends the refresh cookie to and
-    // which waits for Redis. Two tabs open at once.
+    // which waits for Redis. Two tabs open at once; Redis answers once both have had their 401,
+    // so that both go for a refresh before either is answered.
     browser.delete_cookie("access_token").await.unwrap();
+    let log = server.log();
     let refreshes = |log: &str| log.matches("POST /refresh").count();
-    let before = refreshes(&server.log());
+    let (before, refused) = (refreshes(&log), log.matches("GET /me 401").count());
     services.signal_redis("STOP");
     browser
         .execute("window.open('/'); window.open('/');", vec![])
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    server
+        .wait_for_log(|lines| {
+            lines.iter().filter(|l| l.contains("GET /me 401")).count() >= refused + 2
+        })
+        .await;
     services.signal_redis("CONT");
     let tabs: Vec<_> = browser
         .windows()
