@@ -1,9 +1,11 @@
 //! `TokenVerifierBuilder::jwks_url` (feature `jwks-fetch`) against an identity provider started
-//! here, on a loopback port, that can rotate its keys, fail, hang, send junk or a huge body, and
-//! say `max-age=0`. Tokio's clock is paused (`start_paused`): it moves only when every task
-//! waits, straight to the next timer, so each fetch is recorded at the exact second the schedule
-//! says, and no test sleeps on a wall clock. The provider runs on the same runtime, so a fetch's
-//! socket traffic is work the runtime sees, not idleness that would move the clock.
+//! here, on a loopback port, that can rotate its keys, fail, hang, take no connection, send junk
+//! or a huge body, and say `max-age=0`. Tokio's clock is paused (`start_paused`): it moves only
+//! when every task waits, straight to the next timer, so each fetch is recorded at the exact
+//! second the schedule says, and no test sleeps on a wall clock. The provider runs on the same
+//! runtime, so a fetch's socket traffic is work the runtime sees, not idleness that would move
+//! the clock; a connect the kernel leaves unanswered is idleness, and the clock moves on to the
+//! connect's timeout.
 #![cfg(feature = "jwks-fetch")]
 
 mod support;
@@ -60,6 +62,11 @@ struct Idp {
 impl Idp {
     async fn start(answer: Answer) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener, answer)
+    }
+
+    /// The provider on `listener`, from now on.
+    fn serve(listener: tokio::net::TcpListener, answer: Answer) -> Self {
         let idp = Self {
             addr: listener.local_addr().unwrap(),
             started: Instant::now(),
@@ -421,6 +428,46 @@ async fn a_hanging_fetch_times_out_and_blocks_no_request() {
         assert_eq!(idp.fetches(), [0, 60, 71]);
         assert!(verifier.decode_token(&good).is_ok());
     }
+}
+
+/// A provider whose port completes no connection (its listen queue is full, so the kernel drops
+/// the handshake): the connect is given up after 5 s, before the fetch's 10 s, and retried 1 s
+/// later, when the provider answers.
+#[tokio::test(start_paused = true)]
+async fn a_connect_that_never_completes_is_given_up_after_5_s() {
+    let key = SigningKey::generate_es256();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    // A queue of one connection, taken by `_queued`: no other handshake completes.
+    let listener = socket.listen(0).unwrap();
+    let _queued = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let started = Instant::now();
+    let verifier = TokenVerifier::builder()
+        .jwks_url(format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        ))
+        .build()
+        .unwrap();
+
+    sleep(Duration::from_millis(5500)).await;
+    assert_eq!(
+        verifier.decode_token(&token(&key)),
+        Err(TokenError::KeysUnavailable)
+    );
+    // The provider takes connections from 5.5 s on: the retry at 6 s gets the set.
+    let idp = Idp::serve(listener, keys(set_of(&[&key]), "max-age=60"));
+    until_verified(&verifier, &token(&key)).await;
+    assert_eq!(
+        idp.fetches(),
+        [0],
+        "one fetch, half a second after the provider began"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "verified at {:?}",
+        started.elapsed()
+    );
 }
 
 /// Junk, a set without a usable key, a status that is not 2xx, and 10 MB (announced or not):
