@@ -11,9 +11,11 @@
 //! | `0x08` | the token part is `header JSON \0 claims JSON`, MACed here with the secret, so that the claims parser is reached |
 //! | `0x10` | the strict manager: issuer, audience, `sub` as the user id, leeway, 512-byte cap |
 //! | `0x60` | with `0x08`, what signs: 0 the HS256 secret, 1 the ES256 key, 2 the EdDSA key, 3 the RS256 key; 1 to 3 send the token to a verifier of the three public keys (kids `es`, `ed`, `rsa`), not to a manager |
+//! | `0x80` | the request also goes through requirements behind the layer, scope `read` then role `admin` |
 //!
 //! Every input is also judged by jsonwebtoken: HS256 against the manager, and ES256, EdDSA and
-//! RS256 against the public-key verifier (the key for the header's `alg`).
+//! RS256 against the public-key verifier (the key for the header's `alg`); and with `0x80`, the
+//! requirements' verdict by serde_json's reading of the claims.
 //!
 //! Every future is ready at once (a `Ready` loader and a `Ready` inner service), so a no-op waker
 //! is the whole executor. Asserted: no panic, and the client sees 200, 400 or 401 only (or, for
@@ -38,7 +40,8 @@ use libfuzzer_sys::fuzz_target;
 use sha2::Sha256;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_login_manager::{
-    LoginLayer, LoginManager, SigningKey, TokenError, TokenVerifier, UserLoader, VerifyingKey,
+    LoginLayer, LoginManager, RequireLayer, SigningKey, TokenError, TokenVerifier, UserLoader,
+    VerifyingKey,
 };
 
 /// The secret the seed corpus was MACed with.
@@ -241,6 +244,20 @@ fn deliberate(e: TokenError) -> bool {
     )
 }
 
+/// Whether claims read by serde_json carry scope `read` among the space-separated tokens of a
+/// `scope` string (RFC 6749 section 3.3) and role `admin` in a `roles` array of strings only (RFC
+/// 9068 section 2.2.3.1): the verdict of the requirements of flag `0x80`, which read the claims
+/// text in place.
+fn reference_allows(claims: &serde_json::Value) -> bool {
+    let scope = claims["scope"]
+        .as_str()
+        .is_some_and(|scope| scope.split(' ').any(|token| token == "read"));
+    let roles = claims["roles"].as_array().is_some_and(|roles| {
+        roles.iter().all(serde_json::Value::is_string) && roles.iter().any(|role| role == "admin")
+    });
+    scope && roles
+}
+
 /// Every user exists but "gone".
 #[derive(Clone)]
 struct Store;
@@ -369,25 +386,78 @@ fuzz_target!(|data: &[u8]| {
         2 => &[raw_value, &bearer],
         _ => &[],
     };
-    let mut req = Request::new(());
-    for value in values {
-        if let Ok(value) = HeaderValue::from_bytes(value) {
-            req.headers_mut().append(AUTHORIZATION, value);
+    let request = || {
+        let mut req = Request::new(());
+        for value in values {
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                req.headers_mut().append(AUTHORIZATION, value);
+            }
         }
-    }
-    if grpc {
-        req.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    }
-    let svc = LoginLayer::new(verifier, Store).layer(service_fn(|req: Request<()>| {
+        if grpc {
+            req.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        }
+        req
+    };
+    let inner = service_fn(|req: Request<()>| {
         let user = req.extensions().get::<String>().cloned();
         assert!(
             user.is_some(),
             "the inner service was called without a user"
         );
         ready(Ok::<_, Infallible>(Response::new(String::from("inner"))))
-    }));
-    let res = now(svc.oneshot(req)).unwrap();
+    });
+    // With exactly one `Bearer <token>` header, the layer lets the request in exactly when the
+    // verifier accepts the token (asserted below): then these are its claims.
+    let one_bearer = flags & 0x03 == 1
+        && std::str::from_utf8(&token).is_ok()
+        && !token.starts_with(b" ")
+        && HeaderValue::from_bytes(&bearer).is_ok();
+    let known = decoded.as_ref().is_ok_and(|c| c.user_id() != "gone");
+
+    if flags & 0x80 != 0 {
+        let required = RequireLayer::scopes(["read"])
+            .unwrap()
+            .layer(RequireLayer::roles(["admin"]).layer(inner));
+        let svc = LoginLayer::new(verifier.clone(), Store).layer(required);
+        let res = now(svc.oneshot(request())).unwrap();
+        let grpc_status = res.headers().get("grpc-status").map(HeaderValue::as_bytes);
+        if one_bearer && known {
+            let claims = decoded
+                .as_ref()
+                .unwrap()
+                .extra::<serde_json::Value>()
+                .unwrap();
+            let allowed = reference_allows(&claims);
+            match grpc {
+                // gRPC PERMISSION_DENIED (7) for a refusal.
+                true => assert_eq!(grpc_status, (!allowed).then_some(b"7".as_slice())),
+                false => assert_eq!(
+                    res.status(),
+                    match allowed {
+                        true => StatusCode::OK,
+                        false => StatusCode::FORBIDDEN,
+                    },
+                    "the requirements and serde_json disagree on {claims}"
+                ),
+            }
+        } else if !grpc {
+            assert!(
+                [
+                    StatusCode::OK,
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNAUTHORIZED,
+                    StatusCode::FORBIDDEN
+                ]
+                .contains(&res.status()),
+                "{}",
+                res.status()
+            );
+        }
+    }
+
+    let svc = LoginLayer::new(verifier, Store).layer(inner);
+    let res = now(svc.oneshot(request())).unwrap();
 
     let status = res.status();
     let passed =
@@ -409,12 +479,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(passed, status == StatusCode::OK);
     }
     // With exactly one `Bearer <token>` header, the layer and the verifier agree.
-    if flags & 0x03 == 1
-        && std::str::from_utf8(&token).is_ok()
-        && !token.starts_with(b" ")
-        && HeaderValue::from_bytes(&bearer).is_ok()
-    {
-        let known = decoded.as_ref().is_ok_and(|c| c.user_id() != "gone");
+    if one_bearer {
         assert_eq!(passed, known, "layer and decode_token disagree");
     }
 
