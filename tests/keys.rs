@@ -1253,3 +1253,36 @@ fn rfc7518_section3_3_an_rsa_key_is_refused_for_its_own_reason() {
         assert!(from_pem.contains(why), "{from_pem}");
     }
 }
+
+/// An SPKI names what its key is for (RFC 5280 section 4.1.2.7): `rsaEncryption` with NULL
+/// parameters (RFC 3279 section 2.3.1) is an RS256 key; `id-RSASSA-PSS` is for PSS only (RFC
+/// 4055 section 1.2), never PKCS#1 v1.5, and is refused saying so. The same modulus in each.
+#[test]
+fn rfc4055_section1_2_an_rsassa_pss_spki_is_not_an_rs256_key() {
+    use rsa::pkcs8::ObjectIdentifier;
+    use rsa::pkcs8::der::{Encode as _, asn1::BitString};
+    use rsa::pkcs8::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    let rsa_key = include_str!("data/rs256_test_key.pub.pem");
+    let der = rsa::pkcs8::Document::from_pem(rsa_key).unwrap().1;
+    let spki = SubjectPublicKeyInfoOwned::try_from(der.as_bytes()).unwrap();
+    let with = |oid: &str, parameters: Option<rsa::pkcs8::der::Any>| {
+        let spki = SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned {
+                oid: ObjectIdentifier::new_unwrap(oid),
+                parameters,
+            },
+            subject_public_key: BitString::from_bytes(spki.subject_public_key.raw_bytes()).unwrap(),
+        };
+        let der = rsa::pkcs8::Document::try_from(spki.to_der().unwrap()).unwrap();
+        der.to_pem("PUBLIC KEY", rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+    };
+    let null = Some(rsa::pkcs8::der::asn1::Null.into());
+    // The file's own form, rebuilt: accepted.
+    assert!(VerifyingKey::from_pem(&with("1.2.840.113549.1.1.1", null)).is_ok());
+    assert!(VerifyingKey::from_pem(&with("1.2.840.113549.1.1.1", None)).is_err());
+    match VerifyingKey::from_pem(&with("1.2.840.113549.1.1.10", None)) {
+        Err(ConfigError::InvalidKey(reason)) => assert!(reason.contains("RSASSA-PSS"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}

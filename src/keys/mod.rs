@@ -132,8 +132,10 @@ impl VerifyingKey {
             let key = ed25519::PublicKey::new(key).map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(Public::Ed25519(key), None));
         }
-        if let Ok(key) = RsaSpki::from_public_key_pem(pem) {
-            let key = rsa_public(&key.n, &key.e).map_err(ConfigError::InvalidKey)?;
+        if let Ok(RsaSpki(key)) = RsaSpki::from_public_key_pem(pem) {
+            let key = key
+                .and_then(|(n, e)| rsa_public(&n, &e))
+                .map_err(ConfigError::InvalidKey)?;
             return Ok(Self::new(key, None));
         }
         Err(ConfigError::InvalidKey(
@@ -196,22 +198,28 @@ impl VerifyingKey {
     }
 }
 
-/// An RS256 key from its modulus `n` and public exponent `e` (big-endian), as a PEM or a JWK
-/// carries them: a modulus of 2048 to 8192 bits, not of the ROCA family; or why not.
+/// Why an RSA key of another size is refused.
+const RSA_SIZE: &str = "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)";
+
+/// An RS256 key from its modulus `n` and public exponent `e` (big-endian, no leading zero), as a
+/// PEM or a JWK carries them: a modulus of 2048 to 8192 bits, not of the ROCA family; or why not.
 fn rsa_public(n: &[u8], e: &[u8]) -> Result<Public, &'static str> {
     use rsa::traits::PublicKeyParts as _;
-    let int = |bytes: &[u8]| {
-        let bits = u32::try_from(bytes.len() * 8).ok()?;
-        rsa::BoxedUint::from_be_slice(bytes, bits).ok()
-    };
+    // Before any arithmetic: no modulus of more bytes is in range, no exponent the `rsa` crate
+    // takes (at most 2^33 - 1) is longer.
+    if n.len() > MAX_RSA_BITS / 8 {
+        return Err(RSA_SIZE);
+    }
+    if e.len() > 8 {
+        return Err("not a valid RSA public key");
+    }
+    let int = |bytes: &[u8]| rsa::BoxedUint::from_be_slice(bytes, (bytes.len() * 8) as u32).ok();
     let (Some(n), Some(e)) = (int(n), int(e)) else {
         return Err("an RSA key's `n` or `e` is not an integer");
     };
     let key = rsa::PublicKey::new_with_size_limits(n, e, MIN_RSA_BITS..=MAX_RSA_BITS).map_err(
         |error| match error {
-            rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => {
-                "an RSA modulus must have 2048 to 8192 bits (RFC 7518 section 3.3)"
-            }
+            rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge => RSA_SIZE,
             _ => "not a valid RSA public key",
         },
     )?;
@@ -221,27 +229,39 @@ fn rsa_public(n: &[u8], e: &[u8]) -> Result<Public, &'static str> {
     Ok(Public::Rs256(rsa::pkcs1v15::VerifyingKey::new(key)))
 }
 
-/// The modulus and exponent of an RSA public key in an SPKI, for [`rsa_public`]. The `rsa`
-/// crate's own decoding holds the modulus to its default limits (1024 to 8192 bits) and then
-/// cannot say why a key failed; its docs ask for the components, taken this way, for others.
-struct RsaSpki {
-    n: Vec<u8>,
-    e: Vec<u8>,
-}
+/// `id-RSASSA-PSS` (RFC 4055 section 3.1).
+const ID_RSASSA_PSS: rsa::pkcs8::ObjectIdentifier =
+    rsa::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+
+/// An RSA public key in an SPKI: its modulus and exponent for [`rsa_public`], or why an RS256
+/// verifier may not take it. The `rsa` crate's own decoding holds the modulus to its default
+/// limits (1024 to 8192 bits) and then cannot say why a key failed; its docs ask for the
+/// components, taken this way, for other limits. The algorithm is checked as it checks it.
+struct RsaSpki(Result<(Vec<u8>, Vec<u8>), &'static str>);
 
 impl TryFrom<rsa::pkcs8::SubjectPublicKeyInfoRef<'_>> for RsaSpki {
     type Error = rsa::pkcs8::spki::Error;
 
     fn try_from(spki: rsa::pkcs8::SubjectPublicKeyInfoRef<'_>) -> Result<Self, Self::Error> {
-        use rsa::pkcs8::spki::Error::KeyMalformed;
-        spki.algorithm
-            .assert_algorithm_oid(rsa::pkcs1::ALGORITHM_OID)?;
+        use rsa::pkcs8::der::asn1::Null;
+        use rsa::pkcs8::spki::Error::{KeyMalformed, OidUnknown};
+        match spki.algorithm.oid {
+            // RFC 3279 section 2.3.1: `rsaEncryption`, its parameters NULL.
+            rsa::pkcs1::ALGORITHM_OID if spki.algorithm.parameters_any()? == Null.into() => {}
+            rsa::pkcs1::ALGORITHM_OID => return Err(KeyMalformed),
+            ID_RSASSA_PSS => {
+                return Ok(Self(Err(
+                    "an RSASSA-PSS key, which RS256 (PKCS#1 v1.5) must not use (RFC 4055 section 1.2)",
+                )));
+            }
+            oid => return Err(OidUnknown { oid }),
+        }
         let bytes = spki.subject_public_key.as_bytes().ok_or(KeyMalformed)?;
         let key = rsa::pkcs1::RsaPublicKeyRef::try_from(bytes).map_err(|_| KeyMalformed)?;
-        Ok(Self {
-            n: key.modulus.as_bytes().to_vec(),
-            e: key.public_exponent.as_bytes().to_vec(),
-        })
+        Ok(Self(Ok((
+            key.modulus.as_bytes().to_vec(),
+            key.public_exponent.as_bytes().to_vec(),
+        ))))
     }
 }
 
