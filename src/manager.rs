@@ -142,9 +142,10 @@ impl LoginManager {
     /// session (issued elsewhere, or by [`issue_token`](Self::issue_token)) starts a new one.
     /// Fails as [`issue_token`](Self::issue_token) does.
     ///
-    /// A client refreshes once at a time: two requests with the same refresh token are one use
-    /// too many, and the second ends the session (RFC 9700 section 4.14.2). A page's tabs share
-    /// it too (see [`SessionCookies`](crate::SessionCookies)).
+    /// A client refreshes once at a time: where a refresh route spends each refresh token in a
+    /// [`Revocations`](crate::Revocations) store, two requests with the same one are a use too
+    /// many, and the second ends the session (RFC 9700 section 4.14.2). A page's tabs share it
+    /// too (see [`SessionCookies`](crate::SessionCookies)).
     ///
     /// ```
     /// use tower_login_manager::LoginManager;

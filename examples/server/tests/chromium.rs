@@ -473,6 +473,15 @@ async fn two_tabs_with_an_expired_access_token_refresh_once_and_stay_logged_in()
             lines.iter().filter(|l| l.contains("GET /me 401")).count() >= refused + 2
         })
         .await;
+    // And one tab holds the refresh lock while the other waits for it: this tab shares their
+    // origin, so it sees both (a promise the driver waits for).
+    until(
+        &browser,
+        "one tab refreshing and the other waiting",
+        "return navigator.locks.query() \
+           .then((locks) => locks.held.length === 1 && locks.pending.length === 1)",
+    )
+    .await;
     services.signal_redis("CONT");
     let tabs: Vec<_> = browser
         .windows()
