@@ -108,12 +108,46 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                     map.next_value::<IgnoredAny>()?;
                     header.crit = true;
                 }
+                // RFC 7515 sections 4.1.2 to 4.1.10: not used here, but of set types; another
+                // type is a malformed header, as jsonwebtoken answers.
+                "typ" | "cty" | "jku" | "x5u" | "x5t" | "x5t#S256" => {
+                    map.next_value_seed(KeySeed)?;
+                }
+                "x5c" => {
+                    if !matches!(map.next_value_seed(ValueSeed)?, Value::Strs(_)) {
+                        return Err(de::Error::custom("x5c is not an array of strings"));
+                    }
+                }
+                "jwk" => map.next_value_seed(SkippedObject)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
         Ok(header)
+    }
+}
+
+/// A JSON object, its members skipped: the header's `jwk` (RFC 7515 section 4.1.3), which this
+/// crate never uses (RFC 8725 section 3.10).
+struct SkippedObject;
+
+impl<'de> DeserializeSeed<'de> for SkippedObject {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SkippedObject {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
     }
 }
 

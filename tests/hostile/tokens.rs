@@ -980,6 +980,52 @@ fn rfc7515_section4_1_11_crit_null_is_refused() {
     }]);
 }
 
+/// RFC 7515 sections 4.1.2 to 4.1.10: the registered header parameters this crate does not use
+/// still have their types: `typ`, `cty`, `jku`, `x5u`, `x5t` and `x5t#S256` strings, `x5c` an
+/// array of strings, `jwk` an object. One of another type is a malformed header, as jsonwebtoken
+/// answers, not a member to skip (found by fuzzing: `"x5c":"JWT"` was accepted). `null` is
+/// refused too, as for `kid`.
+#[test]
+fn rfc7515_section4_1_registered_header_parameters_of_another_type_are_malformed() {
+    let c = claims("");
+    for (member, value) in [
+        ("typ", "5"),
+        ("typ", "null"),
+        ("cty", "[]"),
+        ("jku", "{}"),
+        ("x5u", "true"),
+        ("x5t", "1"),
+        ("x5t#S256", r#"["a"]"#),
+        ("x5c", r#""JWT""#),
+        ("x5c", "[1]"),
+        ("x5c", r#"["a",null]"#),
+        ("x5c", "null"),
+        ("jwk", r#""key""#),
+        ("jwk", "[]"),
+    ] {
+        check(vec![Case {
+            name: "a registered header parameter of another type",
+            token: token(&format!(r#"{{"alg":"HS256","{member}":{value}}}"#), &c),
+            want: Err(TokenError::Malformed),
+        }]);
+    }
+    // Their own types pass, used or not.
+    for (member, value) in [
+        ("typ", r#""at+jwt""#),
+        ("cty", r#""JWT""#),
+        ("x5t", r#""dGh1bWI""#),
+        ("x5t#S256", r#""dGh1bWI""#),
+        ("x5c", "[]"),
+        ("jwk", r#"{"kty":"oct"}"#),
+    ] {
+        check(vec![Case {
+            name: "a registered header parameter of its type",
+            token: token(&format!(r#"{{"alg":"HS256","{member}":{value}}}"#), &c),
+            want: Ok("1"),
+        }]);
+    }
+}
+
 /// RFC 7515 section 4.1.4: "The "kid" value is a case-sensitive string": any other type is a
 /// malformed header, as PyJWT and jsonwebtoken answer, never a token checked as if it had no `kid`
 /// (with every key in turn). Decision: `"kid":null` is refused too (PyJWT refuses it, jsonwebtoken
