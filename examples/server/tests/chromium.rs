@@ -251,6 +251,20 @@ async fn server_and_browser(
     (dir, server, browser)
 }
 
+/// [`server_and_browser`] with Redis, which `services` runs, as the revocation store; ada has
+/// registered and logged in.
+async fn logged_in_with_redis(
+    driver: &ChromeDriver,
+    services: &Services,
+    name: &'static str,
+) -> (TempDir, Server, Client) {
+    let redis_url = services.start_redis(free_port());
+    let (dir, server, browser) =
+        server_and_browser(driver, name, &[("REDIS_URL", &redis_url)]).await;
+    register_and_log_in(&browser, &format!("http://{}", server.addr())).await;
+    (dir, server, browser)
+}
+
 /// The path the screenshot of the logged-in page is saved to.
 fn screenshot_path() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chromium-logged-in.png")
@@ -406,10 +420,7 @@ async fn a_logout_the_server_cannot_carry_out_is_said_so() {
     let Some(services) = Services::new() else {
         return;
     };
-    let redis_url = services.start_redis(free_port());
-    let (_dir, server, browser) =
-        server_and_browser(&driver, "chromium-redis", &[("REDIS_URL", &redis_url)]).await;
-    register_and_log_in(&browser, &format!("http://{}", server.addr())).await;
+    let (_dir, server, browser) = logged_in_with_redis(&driver, &services, "chromium-redis").await;
 
     // Redis stops answering: the revocation store cannot be asked, and the logout is a 503.
     services.signal_redis("STOP");
@@ -449,10 +460,7 @@ async fn two_tabs_with_an_expired_access_token_refresh_once_and_stay_logged_in()
     let Some(services) = Services::new() else {
         return;
     };
-    let redis_url = services.start_redis(free_port());
-    let (_dir, server, browser) =
-        server_and_browser(&driver, "chromium-tabs", &[("REDIS_URL", &redis_url)]).await;
-    register_and_log_in(&browser, &format!("http://{}", server.addr())).await;
+    let (_dir, server, browser) = logged_in_with_redis(&driver, &services, "chromium-tabs").await;
     let first = browser.window().await.unwrap();
 
     // The access token is gone, as when it expires: the next `/me` is a 401 (no token, no store
