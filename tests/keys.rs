@@ -1228,10 +1228,6 @@ fn rfc7518_section3_3_an_rsa_key_is_refused_for_its_own_reason() {
             .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
             .unwrap()
     };
-    let reason = |key: Result<VerifyingKey, ConfigError>| match key {
-        Err(ConfigError::InvalidKey(reason)) => reason,
-        other => panic!("{other:?}"),
-    };
     let small = wycheproof_jwk("keysize_too_small");
     let roca = wycheproof_jwk("jws_rsa_roca_key");
     // Under the `rsa` crate's own floor for PEM (1024 bits), and over 8192 bits.
@@ -1247,9 +1243,9 @@ fn rfc7518_section3_3_an_rsa_key_is_refused_for_its_own_reason() {
         (&huge, "2048 to 8192 bits"),
         (&roca, "ROCA"),
     ] {
-        let from_jwk = reason(VerifyingKey::from_jwk(&jwk.to_string()));
+        let from_jwk = refusal(VerifyingKey::from_jwk(&jwk.to_string()));
         assert!(from_jwk.contains(why), "{from_jwk}");
-        let from_pem = reason(VerifyingKey::from_pem(&pem(jwk)));
+        let from_pem = refusal(VerifyingKey::from_pem(&pem(jwk)));
         assert!(from_pem.contains(why), "{from_pem}");
     }
 }
@@ -1281,8 +1277,14 @@ fn rfc4055_section1_2_an_rsassa_pss_spki_is_not_an_rs256_key() {
     // The file's own form, rebuilt: accepted.
     assert!(VerifyingKey::from_pem(&with("1.2.840.113549.1.1.1", null)).is_ok());
     assert!(VerifyingKey::from_pem(&with("1.2.840.113549.1.1.1", None)).is_err());
-    match VerifyingKey::from_pem(&with("1.2.840.113549.1.1.10", None)) {
-        Err(ConfigError::InvalidKey(reason)) => assert!(reason.contains("RSASSA-PSS"), "{reason}"),
+    let pss = refusal(VerifyingKey::from_pem(&with("1.2.840.113549.1.1.10", None)));
+    assert!(pss.contains("RSASSA-PSS"), "{pss}");
+}
+
+/// Why `key` was refused: the reason of its `ConfigError::InvalidKey`.
+fn refusal(key: Result<VerifyingKey, ConfigError>) -> &'static str {
+    match key {
+        Err(ConfigError::InvalidKey(reason)) => reason,
         other => panic!("{other:?}"),
     }
 }
